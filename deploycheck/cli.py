@@ -1,0 +1,33 @@
+"""The `deploycheck` console script: sub-commands live next to the code they drive.
+
+    deploycheck grade ...     run the rubric (pytest checks/ ...) from an installed package
+    deploycheck serve PATH    local SageMaker / Vertex serving emulation over HTTP
+    deploycheck sweep ...     delete leftover cloud resources of a run / ledger / age
+    deploycheck audit         list billable leftovers in an account or project
+    deploycheck merge OUT DIR...  merge shard reports into one gradebook
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS = {
+    "grade": ("deploycheck.gradecmd", "main"),
+    "serve": ("deploycheck.serving.cli", "main"),
+    "sweep": ("deploycheck.cloud.cli", "sweep_main"),
+    "audit": ("deploycheck.cloud.cli", "audit_main"),
+    "merge": ("deploycheck.merge", "main"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        print(__doc__.strip())
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    mod, fn = COMMANDS[argv[0]]
+    return int(getattr(importlib.import_module(mod), fn)(argv[1:]) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
