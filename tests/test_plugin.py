@@ -1,0 +1,125 @@
+"""The pytest plugin: parametrization, -k, rubric files, xdist collection, exit status, usage errors."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+ROOT = Path(__file__).resolve().parent.parent
+
+FAKE_CHECKS = '''
+import pytest
+from deploycheck.outcome import passed, failed, skipped
+
+@pytest.mark.check("readme.present", points=2)
+def test_readme(target, record):
+    f = target.folder
+    record(passed("ok") if f and f.find("README.md") else failed("no README in the folder: add one"))
+
+@pytest.mark.check("extras.custom_image", points=5)
+def test_extra(target, record):
+    record(failed("never enabled by default"))
+
+@pytest.mark.check("entry_point.model_fn", points=1)
+def test_gcp_skip(target, record):
+    record(skipped("does not apply to GCP") if target.platform == "gcp" else passed("fine"))
+'''
+
+
+@pytest.fixture
+def room(tmp_path):
+    r = tmp_path / "room"
+    (r / "alice" / "aws_deploy").mkdir(parents=True)
+    (r / "alice" / "aws_deploy" / "README.md").write_text("hi")
+    (r / "bob" / "gcp_deploy").mkdir(parents=True)
+    (r / "carol" / "aws_deploy").mkdir(parents=True)
+    (r / "carol" / "gcp_deploy").mkdir(parents=True)
+    (r / "carol" / "gcp_deploy" / "README.md").write_text("hi")
+    return r
+
+
+def _run(pytester, *args):
+    pytester.makepyfile(test_fake_checks=FAKE_CHECKS)
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+
+
+def test_grades_class_keeps_best_platform_and_writes_report(pytester, room, tmp_path):
+    out = tmp_path / "out"
+    res = _run(pytester, "--classroom", str(room), "--report", str(out))
+    res.assert_outcomes(passed=4, failed=2, skipped=2, deselected=4)
+    doc = json.loads((out / "report.json").read_text())
+    by = {s["student"]: s for s in doc["students"]}
+    assert by["alice"]["score"] == 3 and by["alice"]["max_score"] == 3
+    assert by["bob"]["score"] == 0 and by["bob"]["max_score"] == 2
+    bob_checks = {c["id"]: c for c in by["bob"]["checks"]}
+    assert bob_checks["entry_point.model_fn"]["status"] == "skipped"
+    assert "add one" in bob_checks["readme.present"]["message"]
+    # carol has both platforms; gcp has the README, so gcp is kept
+    assert by["carol"]["platform"] == "gcp" and set(by["carol"]["platforms"]) == {"aws", "gcp"}
+    assert {c["id"] for c in by["carol"]["checks"]} == {"readme.present", "entry_point.model_fn"}
+    assert (out / "grades.csv").read_text().splitlines()[0] == "student,platform,readme.present,entry_point.model_fn,total,max"
+    gs = json.loads((out / "results" / "bob.json").read_text())
+    assert gs["score"] == 0 and {t["name"] for t in gs["tests"]} == {"readme.present", "entry_point.model_fn"}
+    assert "| bob | gcp | 0/2 | `readme.present` |" in (out / "summary.md").read_text()
+    assert res.ret == 1
+
+
+def test_k_selects_students_and_checks(pytester, room):
+    res = _run(pytester, "--classroom", str(room), "-k", "alice and readme")
+    res.assert_outcomes(passed=1, deselected=11)
+
+
+def test_rubric_file_sets_points_and_enables(pytester, room, tmp_path):
+    rub = tmp_path / "rubric.toml"
+    rub.write_text('[checks."readme.present"]\npoints = 10\n[checks."extras.custom_image"]\nenabled = true\n'
+                   '[checks."entry_point.model_fn"]\nenabled = false\n')
+    out = tmp_path / "out"
+    res = _run(pytester, "--classroom", str(room), "--rubric", str(rub), "--report", str(out))
+    doc = json.loads((out / "report.json").read_text())
+    alice = next(s for s in doc["students"] if s["student"] == "alice")
+    assert alice["max_score"] == 15 and alice["score"] == 10
+    assert {c["id"] for c in alice["checks"]} == {"readme.present", "extras.custom_image"}
+
+
+def test_exit_status_zero_when_graded_platform_passes(pytester, tmp_path):
+    repo = tmp_path / "dave"
+    (repo / "aws_deploy").mkdir(parents=True)
+    (repo / "aws_deploy" / "README.md").write_text("x")
+    (repo / "gcp_deploy").mkdir()
+    res = _run(pytester, "--repo", str(repo))
+    # gcp's readme.present fails, but aws (all passed) is the graded platform
+    assert res.ret == 0
+
+
+def test_xdist_collects_results_on_controller(pytester, room, tmp_path):
+    out = tmp_path / "out"
+    res = _run(pytester, "--classroom", str(room), "--report", str(out), "-n", "2")
+    doc = json.loads((out / "report.json").read_text())
+    assert sorted(s["student"] for s in doc["students"]) == ["alice", "bob", "carol"]
+    assert sum(len(s["checks"]) for s in doc["students"]) == 6
+
+
+def test_roster_and_shard(pytester, room, tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student,repo\n" + "".join(f"{n},room/{n}\n" for n in ["alice", "bob", "carol"]))
+    out = tmp_path / "out"
+    _run(pytester, "--roster", str(roster), "--shard", "2/3", "--report", str(out))
+    doc = json.loads((out / "report.json").read_text())
+    assert [s["student"] for s in doc["students"]] == ["bob"]
+    assert doc["meta"]["shard"] == "2/3"
+
+
+def test_usage_error_without_repo_is_not_a_traceback():
+    p = subprocess.run([sys.executable, "-m", "pytest", "checks/", "-p", "no:cacheprovider"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 4
+    assert "--repo PATH" in p.stderr and "Traceback" not in p.stderr + p.stdout
+
+
+def test_bad_shard_and_missing_classroom_are_usage_errors(pytester, tmp_path):
+    res = _run(pytester, "--repo", str(tmp_path), "--shard", "4/3")
+    assert res.ret == 4 and "--shard 4/3" in res.stderr.str()
+    res = _run(pytester, "--classroom", str(tmp_path / "nope"))
+    assert res.ret == 4 and "not a folder" in res.stderr.str()
