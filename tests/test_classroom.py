@@ -1,0 +1,92 @@
+"""End to end: grade the built example classroom with the real rubric under xdist and compare
+every verdict with the defect each example was built to have."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "fixtures"))
+import build as fixtures_build  # noqa: E402
+
+EXAMPLES = {e.name: e for e in fixtures_build.EXAMPLES}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    base = tmp_path_factory.mktemp("classroom")
+    room = fixtures_build.build(base)
+    out = base / "report"
+    p = subprocess.run([sys.executable, "-m", "pytest", "checks/", "--classroom", str(room), "-n", "2",
+                        "--report", str(out), "-p", "no:cacheprovider", "-q", "--no-proof"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert (out / "report.json").is_file(), p.stdout[-3000:] + p.stderr[-3000:]
+    doc = json.loads((out / "report.json").read_text())
+    return {s["student"]: s for s in doc["students"]}, out, p
+
+
+def test_every_example_is_graded(graded):
+    students, out, p = graded
+    assert set(students) == set(EXAMPLES)
+    for name in ["report.json", "grades.csv", "summary.md", f"results/{name}.json"]:
+        assert (out / name).is_file()
+    assert "internal error" not in json.dumps(list(students.values()))
+    assert p.returncode == 1  # broken examples fail
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_verdicts_match_intended_defect(graded, name):
+    s = graded[0][name]
+    ex = EXAMPLES[name]
+    failed = {c["id"] for c in s["checks"] if c["status"] == "failed"}
+    msgs = {c["id"]: c["message"] for c in s["checks"]}
+    assert failed == ex.fails, {k: msgs[k] for k in failed ^ ex.fails}
+    assert s["platform"] == ex.platform
+    for cid in failed:
+        assert len(msgs[cid]) > 20, (cid, msgs[cid])
+
+
+def test_each_check_id_passes_somewhere_and_fails_somewhere(graded):
+    students = graded[0]
+    statuses: dict[str, set[str]] = {}
+    for s in students.values():
+        for c in s["checks"]:
+            statuses.setdefault(c["id"], set()).add(c["status"])
+    for cid, st in statuses.items():
+        if cid in {"proof.generated"}:
+            continue
+        assert {"passed", "failed"} <= st, (cid, st)
+
+
+KEY_WORDS = {
+    ("no_deploy_folder", "structure.deploy_folder"): ["aws_deploy", "gcp_deploy"],
+    ("no_readme", "readme.present"): ["README"],
+    ("no_cleanup", "readme.cleanup"): ["delete"],
+    ("missing_file", "files.referenced"): ["data/iris.csv"],
+    ("no_model_fn", "entry_point.model_fn"): ["model_fn", "inference.py"],
+    ("externals_joblib", "entry_point.imports"): ["sklearn.externals", "import joblib"],
+    ("no_artifact", "artifact.present"): ["model.tar.gz"],
+    ("nested_tar", "artifact.valid"): ["root"],
+    ("wrong_filename", "artifact.valid"): ["model.pkl"],
+    ("version_mismatch", "artifact.version"): ["0.23", "1.2-1"],
+    ("unsafe_pickle", "artifact.safe"): ["system"],
+    ("blank_screenshot", "proof.screenshot"): ["blank"],
+    ("leaked_secret", "security.secrets"): [".env"],
+    ("gcp_two_models", "artifact.valid"): ["model.joblib", "model.pkl"],
+}
+
+
+@pytest.mark.parametrize("name,cid", sorted(KEY_WORDS))
+def test_failure_messages_name_the_problem(graded, name, cid):
+    msg = next(c["message"] for c in graded[0][name]["checks"] if c["id"] == cid)
+    for w in KEY_WORDS[(name, cid)]:
+        assert w.lower() in msg.lower(), (w, msg)
+
+
+def test_secret_value_never_printed(graded):
+    students, out, p = graded
+    everything = (out / "report.json").read_text() + p.stdout + p.stderr
+    assert "q8Zr3Vt9Lm2Xw7Pk5Ns1Hd6Jf4Gb0Ya8Ec3Ru7Ti" not in everything
+    assert "AKIA4DEPLOYCHECKTEST" not in everything
