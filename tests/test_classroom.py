@@ -30,7 +30,7 @@ def graded(tmp_path_factory):
 def test_every_example_is_graded(graded):
     students, out, p = graded
     assert set(students) == set(EXAMPLES)
-    for name in ["report.json", "grades.csv", "summary.md", f"results/{name}.json"]:
+    for name in ["report.json", "grades.csv", "summary.md"] + [f"results/{s}.json" for s in EXAMPLES]:
         assert (out / name).is_file()
     assert "internal error" not in json.dumps(list(students.values()))
     assert p.returncode == 1  # broken examples fail
