@@ -24,6 +24,7 @@ chromium: venv
 
 fixtures: venv
 	$(PY) fixtures/build.py
+	$(PY) reference_deploys/build.py
 
 grade: venv chromium fixtures
 	-$(PY) -m pytest checks/ --repo $(EXAMPLE) --report $(REPORT) -p no:cacheprovider -q

@@ -85,7 +85,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     c.addoption("--gcp-project")
     c.addoption("--gcp-region", default="us-central1")
     c.addoption("--gcp-bucket")
-    c.addoption("--instance-type", help="default ml.t2.medium (AWS) / n1-standard-2 (Vertex)")
+    c.addoption("--instance-type", help="default ml.t2.medium (AWS) / e2-standard-2 (Vertex)")
     c.addoption("--allow-instance-type", action="store_true", help="allow an instance type outside the cost allowlist")
     c.addoption("--max-deployments", type=int, default=3, help="refuse to create more endpoints than this in one run")
     c.addoption("--run-id", default="", help="tag for every cloud resource of this run (default: generated)")
@@ -129,6 +129,16 @@ def _load_rubric(path: str | None) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _run_id(o) -> str:
+    """One run id for the whole session: xdist workers inherit it through the environment."""
+    if o.run_id:
+        return o.run_id
+    if not (o.cloud or o.audit_account):
+        return ""
+    from deploycheck.cloud.base import new_run_id
+    return os.environ.setdefault("DEPLOYCHECK_RUN_ID", new_run_id())
+
+
 def _parse_shard(s: str | None) -> tuple[int, int] | None:
     if not s:
         return None
@@ -161,7 +171,7 @@ class DeploycheckPlugin:
             aws_region=o.aws_region, aws_role_arn=o.aws_role_arn, aws_bucket=o.aws_bucket,
             gcp_project=o.gcp_project, gcp_region=o.gcp_region, gcp_bucket=o.gcp_bucket,
             instance_type=o.instance_type, allow_instance_type=o.allow_instance_type,
-            max_deployments=o.max_deployments, run_id=o.run_id or "", audit_account=o.audit_account,
+            max_deployments=o.max_deployments, run_id=_run_id(o), audit_account=o.audit_account,
             rubric=_load_rubric(o.rubric),
         )
         self.dc.extra["canvas"] = o.canvas

@@ -1,0 +1,36 @@
+"""Real (or moto) cloud deployment checks; deselected unless --cloud is given (see deploycheck/cloud/checks.py)."""
+import pytest
+
+from deploycheck.cloud import checks as cloud
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cloud_cleanup():
+    """Whatever happens to the tests, nothing deployed by this process outlives the session."""
+    yield
+    cloud.teardown_all()
+
+
+@pytest.mark.check("cloud.deploy", points=2, requires="cloud")
+def test_cloud_deploy(target, record, dc):
+    record(cloud.cloud_deploy(target, dc))
+
+
+@pytest.mark.check("cloud.predict", points=2, requires="cloud")
+def test_cloud_predict(target, record, dc):
+    record(cloud.cloud_predict(target, dc))
+
+
+@pytest.mark.check("cloud.teardown", points=1, requires="cloud")
+def test_cloud_teardown(target, record, dc):
+    record(cloud.cloud_teardown(target, dc))
+
+
+@pytest.mark.check("cloud.leftovers", points=1, requires="cloud")
+def test_cloud_leftovers(target, record, dc):
+    record(cloud.cloud_leftovers(target, dc))
+
+
+@pytest.mark.check("cloud.account_clean", points=1, requires="audit_account")
+def test_cloud_account_clean(target, record, dc):
+    record(cloud.cloud_account_clean(target, dc))
