@@ -1,0 +1,190 @@
+"""predict.local end to end through the sandbox, on small repos built in tmp_path.
+
+Other helpers' modules (artifacts, entrypoint) are replaced by the module's own fallbacks so these
+tests do not depend on them; test_real_modules_end_to_end uses the real ones."""
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from types import SimpleNamespace
+
+import joblib
+import pytest
+import sklearn
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+
+from deploycheck import localpredict
+from deploycheck.submission import Target, load_submission
+
+MODEL_FN = "import joblib, os\n\ndef model_fn(model_dir):\n    return joblib.load(os.path.join(model_dir, 'model.joblib'))\n"
+README = "# AWS\n```python\npredictor.predict([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]])\n```\n"
+DC = SimpleNamespace(sandbox_timeout=10, sandbox_memory_mb=1024)
+_MODEL = {}
+
+
+def model_bytes(version: str | None = None) -> bytes:
+    if "m" not in _MODEL:
+        X, y = load_iris(return_X_y=True)
+        buf = io.BytesIO()
+        joblib.dump(LogisticRegression(max_iter=500).fit(X, y), buf)
+        _MODEL["m"] = buf.getvalue()
+    data = _MODEL["m"]
+    if version:  # same-length edit of the recorded version: a pickle "from" another release
+        assert len(version) == len(sklearn.__version__)
+        data = data.replace(sklearn.__version__.encode(), version.encode())
+    return data
+
+
+def aws_repo(root, inference=MODEL_FN, members=None, readme=README, version=None):
+    d = root / "aws_deploy"
+    d.mkdir(parents=True)
+    (d / "inference.py").write_text(inference)
+    (d / "README.md").write_text(readme)
+    members = members or {"model.joblib": model_bytes(version)}
+    with tarfile.open(d / "model.tar.gz", "w:gz") as tf:
+        for name, data in members.items():
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+    return root
+
+
+def gcp_repo(root, instances=None):
+    d = root / "gcp_deploy"
+    d.mkdir(parents=True)
+    (d / "model.joblib").write_bytes(model_bytes())
+    (d / "README.md").write_text("gcloud ai-platform versions create v1 --model m --origin gs://b/model/")
+    if instances is not None:
+        (d / "input.json").write_text(json.dumps({"instances": instances}))
+    return root
+
+
+def target(root, platform="aws") -> Target:
+    sub = load_submission(f"s-{root.name}", str(root))
+    return Target(sub.student, platform, sub, sub.student)
+
+
+@pytest.fixture(autouse=True)
+def own_fallbacks(monkeypatch):
+    localpredict.clear_cache()
+    monkeypatch.setattr(localpredict, "_artifact", localpredict._fallback_artifact)
+    monkeypatch.setattr(localpredict, "_unsafe", lambda f: False)
+
+    def entry(f):
+        return ("inference.py", "test") if "inference.py" in f.files else (None, "")
+    monkeypatch.setattr(localpredict, "_entry", entry)
+
+
+def test_aws_passes_with_documented_request(tmp_path):
+    o = localpredict.predict_local(target(aws_repo(tmp_path)), DC)
+    assert o.status == "passed", o.message
+    assert "2 prediction(s) [0, 2]" in o.message and "aws_deploy/README.md line 3" in o.message
+    assert o.data["content_type"] == "application/x-npy" and o.data["response"] == "[0, 2]"
+    assert o.data["isolation"] and o.data["latency_ms"] is not None and "5.1" in o.data["request"]
+    rec = localpredict.prediction(target(tmp_path), DC)
+    assert rec.status == "passed" and rec.n_predictions == 2
+
+
+def test_gcp_passes_with_input_json(tmp_path):
+    o = localpredict.predict_local(target(gcp_repo(tmp_path, [[5.1, 3.5, 1.4, 0.2]]), "gcp"), DC)
+    assert o.status == "passed", o.message
+    assert o.data["response"] == '{"predictions": [0]}' and o.data["sample_source"] == "gcp_deploy/input.json"
+
+
+def test_synthesized_when_nothing_documented(tmp_path):
+    o = localpredict.predict_local(target(gcp_repo(tmp_path), "gcp"), DC)
+    assert o.status == "passed" and "synthesized from the model (n_features_in_=4" in o.message
+
+
+def test_no_folder(tmp_path):
+    (tmp_path / "x.txt").write_text("x")
+    sub = load_submission("nofolder", str(tmp_path))
+    o = localpredict.predict_local(Target("nofolder", None, sub, "nofolder"), DC)
+    assert o.status == "failed" and "needs a deploy folder" in o.message
+
+
+def test_no_artifact(tmp_path):
+    aws_repo(tmp_path)
+    (tmp_path / "aws_deploy" / "model.tar.gz").unlink()
+    o = localpredict.predict_local(target(tmp_path), DC)
+    assert o.status == "failed" and "artifact.present" in o.message
+
+
+def test_flagged_artifact_is_never_loaded(tmp_path, monkeypatch):
+    monkeypatch.setattr(localpredict, "_unsafe", lambda f: True)
+    o = localpredict.predict_local(target(aws_repo(tmp_path)), DC)
+    assert o.status == "failed" and "artifact.safe flagged it" in o.message
+
+
+def test_missing_module_names_requirements(tmp_path):
+    o = localpredict.predict_local(target(aws_repo(tmp_path, "import xgboostish\n" + MODEL_FN)), DC)
+    assert o.status == "failed" and "'xgboostish'" in o.message and "requirements.txt beside inference.py" in o.message
+
+
+def test_externals_joblib(tmp_path):
+    o = localpredict.predict_local(target(aws_repo(tmp_path, "from sklearn.externals import joblib\n" + MODEL_FN)), DC)
+    assert o.status == "failed" and "import joblib" in o.message
+
+
+def test_model_fn_exception_with_traceback(tmp_path):
+    src = "def helper():\n    raise RuntimeError('bad scaler')\n\ndef model_fn(model_dir):\n    return helper()\n"
+    o = localpredict.predict_local(target(aws_repo(tmp_path, src)), DC)
+    assert o.status == "failed" and "RuntimeError: bad scaler" in o.message and "line 2" in o.message
+
+
+def test_missing_model_fn(tmp_path):
+    o = localpredict.predict_local(target(aws_repo(tmp_path, "x = 1\n")), DC)
+    assert o.status == "failed" and "Please provide a model_fn implementation" in o.message
+
+
+def test_wrong_file_name_lists_members(tmp_path):
+    src = MODEL_FN.replace("model.joblib", "model.pkl")
+    o = localpredict.predict_local(target(aws_repo(tmp_path, src)), DC)
+    assert o.status == "failed" and "/opt/ml/model/model.pkl" in o.message and "contains: model.joblib" in o.message
+
+
+def test_nested_tar_lists_members(tmp_path):
+    o = localpredict.predict_local(target(aws_repo(tmp_path, members={"model/model.joblib": model_bytes()})), DC)
+    assert o.status == "failed" and "model/model.joblib" in o.message and "root" in o.message
+
+
+def test_code_dir_in_archive_wins(tmp_path):
+    members = {"model.joblib": model_bytes(), "code/inference.py": MODEL_FN.encode()}
+    o = localpredict.predict_local(target(aws_repo(tmp_path, "raise SystemExit('not this one')\n", members=members)), DC)
+    assert o.status == "passed", o.message
+
+
+def test_wrong_number_of_predictions(tmp_path):
+    src = MODEL_FN + "\ndef predict_fn(data, model):\n    return [1]\n"
+    o = localpredict.predict_local(target(aws_repo(tmp_path, src)), DC)
+    assert o.status == "failed" and "2 row(s)" in o.message and "1 prediction(s)" in o.message
+
+
+def test_unsupported_content_type(tmp_path):
+    readme = "```python\nrt.invoke_endpoint(EndpointName='e', ContentType='text/plain', Body='1,2,3,4')\n```\n"
+    o = localpredict.predict_local(target(aws_repo(tmp_path, readme=readme)), DC)
+    assert o.status == "failed" and "415" in o.message and "input_fn" in o.message
+
+
+def test_version_mismatch_note(tmp_path):
+    other = "1.2.1" if sklearn.__version__ != "1.2.1" else "1.3.1"
+    o = localpredict.predict_local(target(aws_repo(tmp_path, version=other)), DC)
+    assert o.status == "passed"
+    assert f"made with scikit-learn {other}" in o.message and f"used scikit-learn {sklearn.__version__}" in o.message
+
+
+def test_timeout_message(tmp_path):
+    src = "def model_fn(model_dir):\n    while True:\n        pass\n"
+    o = localpredict.predict_local(target(aws_repo(tmp_path, src)), SimpleNamespace(sandbox_timeout=2, sandbox_memory_mb=512))
+    assert o.status == "failed" and "longer than 2 s" in o.message
+
+
+def test_real_modules_end_to_end(tmp_path, monkeypatch):
+    pytest.importorskip("deploycheck.artifacts")
+    pytest.importorskip("deploycheck.entrypoint")
+    monkeypatch.undo()
+    localpredict.clear_cache()
+    o = localpredict.predict_local(target(aws_repo(tmp_path)), DC)
+    assert o.status == "passed", o.message
