@@ -88,5 +88,5 @@ def test_failure_messages_name_the_problem(graded, name, cid):
 def test_secret_value_never_printed(graded):
     students, out, p = graded
     everything = (out / "report.json").read_text() + p.stdout + p.stderr
-    assert "q8Zr3Vt9Lm2Xw7Pk5Ns1Hd6Jf4Gb0Ya8Ec3Ru7Ti" not in everything
-    assert "AKIA4DEPLOYCHECKTEST" not in everything
+    assert fixtures_build.FAKE_SECRET not in everything
+    assert fixtures_build.FAKE_KEY_ID not in everything

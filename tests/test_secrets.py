@@ -1,0 +1,125 @@
+"""deploycheck.secrets: security.secrets scans the whole repo and never prints a credential."""
+import json
+import os
+import textwrap
+import time
+
+from deploycheck.secretscan import redact_key_id, scan_bytes, scan_repo, security_secrets
+from deploycheck.submission import Target, load_submission
+
+# Built at run time so that this test file itself holds no credential-shaped literal.
+KEY_ID = "AKIA" + "Q3EGRTYHJ5KZ7WX2"
+SECRET = "k9Lq2Zx8Vb/Nf4Tr7Yw+Hs1Pd6Gm3Jc5Ue0Ai2Ro"
+assert len(SECRET) == 40
+
+
+def make(tmp_path, files, platform="aws"):
+    repo = tmp_path / "repo"
+    repo.mkdir(parents=True, exist_ok=True)
+    for rel, content in files.items():
+        p = repo / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(content if isinstance(content, bytes) else textwrap.dedent(content).encode())
+    sub = load_submission.__wrapped__("stu", str(repo))
+    return Target("stu", platform, sub, "stu")
+
+
+def test_clean_repo_passes(tmp_path):
+    o = security_secrets(make(tmp_path, {"aws_deploy/README.md": "# deploy\n", "aws_deploy/inference.py": "x = 1\n"}))
+    assert o.status == "passed" and "2 files" in o.message
+
+
+def test_nested_env_file_is_found_and_redacted(tmp_path):
+    env = f"# creds\nAWS_ACCESS_KEY_ID={KEY_ID}\nAWS_SECRET_ACCESS_KEY={SECRET}\n"
+    t = make(tmp_path, {"aws_deploy/README.md": "# x", "aws_deploy/config/.env": env})
+    o = security_secrets(t)
+    assert o.status == "failed"
+    assert "aws_deploy/config/.env line 2" in o.message and "aws_deploy/config/.env line 3" in o.message
+    assert redact_key_id(KEY_ID) in o.message and redact_key_id(KEY_ID) == "AKIA…X2"
+    everything = o.message + json.dumps(o.data)
+    assert KEY_ID not in everything and SECRET not in everything and SECRET[:8] not in everything
+    assert "rotate" in o.message and "git history" in o.message and "remove" in o.message.lower()
+
+
+def test_secret_in_code_and_credentials_file(tmp_path):
+    code = f"import boto3\ns = boto3.Session(aws_access_key_id='{KEY_ID}',\n    aws_secret_access_key=\"{SECRET}\")\n"
+    creds = f"[default]\naws_access_key_id = {KEY_ID}\naws_secret_access_key = {SECRET}\n"
+    o = security_secrets(make(tmp_path, {"deploy.py": code, "home/.aws/credentials": creds}))
+    assert o.status == "failed" and "deploy.py line 2" in o.message and "home/.aws/credentials line 3" in o.message
+    assert SECRET not in o.message
+
+
+def test_json_secret_access_key(tmp_path):
+    js = json.dumps({"AccessKey": {"AccessKeyId": KEY_ID, "SecretAccessKey": SECRET}}, indent=2)
+    res = scan_bytes(js.encode(), "key.json")
+    assert {f.kind for f in res} == {"AWS access key id", "AWS secret access key"}
+
+
+def test_aws_example_keys_are_ignored(tmp_path):
+    text = "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+    assert security_secrets(make(tmp_path, {"aws_deploy/README.md": text})).status == "passed"
+
+
+def test_gcp_service_account_and_pem(tmp_path):
+    body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7" * 3
+    sa = json.dumps({"type": "service_account", "project_id": "p", "private_key_id": "abc",
+                     "private_key": f"-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n",
+                     "client_email": "svc@p.iam.gserviceaccount.com"})
+    pem = f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----\n"
+    o = security_secrets(make(tmp_path, {"gcp_deploy/key.json": sa, "id_rsa": pem}, "gcp"))
+    assert o.status == "failed"
+    assert "gcp_deploy/key.json line 1: GCP service-account key" in o.message and "id_rsa line 1: private key" in o.message
+    assert body[:20] not in o.message and "service-account key in the GCP console" in o.message
+
+
+def test_pem_header_without_body_is_not_a_key(tmp_path):
+    text = "Never commit files that start with -----BEGIN PRIVATE KEY----- ...\n"
+    assert security_secrets(make(tmp_path, {"README.md": text})).status == "passed"
+
+
+def test_symlinks_git_and_venv_are_not_scanned(tmp_path):
+    outside = tmp_path / "outside.env"
+    outside.write_text(f"AWS_ACCESS_KEY_ID={KEY_ID}\n")
+    t = make(tmp_path, {".git/config": f"key={KEY_ID}\n", ".venv/lib/x.py": f"k='{KEY_ID}'\n",
+                        "node_modules/a/index.js": f"k='{KEY_ID}'\n", "aws_deploy/README.md": "# x"})
+    os.symlink(outside, tmp_path / "repo" / "aws_deploy" / "link.env")
+    os.symlink(tmp_path, tmp_path / "repo" / "loop")
+    o = security_secrets(make(tmp_path, {}))
+    assert o.status == "passed"
+
+
+def test_large_and_binary_files_are_skipped(tmp_path):
+    big = ("x" * 100 + "\n") * 11_000 + f"AWS_ACCESS_KEY_ID={KEY_ID}\n"
+    binary = b"\x00\x01" * 10 + f"AWS_ACCESS_KEY_ID={KEY_ID}".encode()
+    o = security_secrets(make(tmp_path, {"big.txt": big, "blob.bin": binary}))
+    assert o.status == "passed"
+
+
+def test_works_without_a_deploy_folder(tmp_path):
+    t = make(tmp_path, {"notes/.env": f"AWS_ACCESS_KEY_ID={KEY_ID}\n"})
+    t = Target("stu", None, t.submission, "stu")
+    o = security_secrets(t)
+    assert o.status == "failed" and "notes/.env line 1" in o.message and KEY_ID not in o.message
+
+
+def test_unusable_repo_fails_with_the_submission_problem(tmp_path):
+    sub = load_submission.__wrapped__("stu", str(tmp_path / "does-not-exist"))
+    o = security_secrets(Target("stu", None, sub, "stu"))
+    assert o.status == "failed" and "does not exist" in o.message
+
+
+def test_20000_file_repo(tmp_path):
+    repo = tmp_path / "repo"
+    for i in range(200):
+        d = repo / f"pkg{i}"
+        d.mkdir(parents=True)
+        for j in range(100):
+            (d / f"m{j}.py").write_text(f"# module {i}.{j}\nVALUE = {j}\nsecret_name = 'not a key'\n")
+    (repo / "pkg7" / "creds.env").write_text(f"AWS_ACCESS_KEY_ID={KEY_ID}\n")
+    t0 = time.monotonic()
+    res = scan_repo(repo)
+    elapsed = time.monotonic() - t0
+    print(f"scanned {res.files} files in {elapsed:.2f}s")   # roughly 0.3-0.6 s here; no timed assertion
+    assert res.files >= 19_999
+    if not res.capped:
+        assert any(f.path == "pkg7/creds.env" for f in res.findings)
