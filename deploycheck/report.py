@@ -10,6 +10,19 @@ from typing import Any, Iterable
 
 FAILED, PASSED, SKIPPED = "failed", "passed", "skipped"
 
+# The rubric's order (DESIGN.md); reports list checks in this order whatever order they ran in.
+CHECK_ORDER = [
+    "structure.deploy_folder", "readme.present", "readme.instructions", "readme.cleanup",
+    "files.referenced", "entry_point.model_fn", "entry_point.imports", "artifact.present",
+    "artifact.valid", "artifact.version", "artifact.safe", "predict.local", "proof.screenshot",
+    "proof.generated", "security.secrets", "extras.custom_image", "cloud.deploy", "cloud.predict",
+    "cloud.teardown", "cloud.leftovers", "cloud.account_clean",
+]
+
+
+def _order(cid: str) -> tuple[int, str]:
+    return (CHECK_ORDER.index(cid) if cid in CHECK_ORDER else len(CHECK_ORDER), cid)
+
 
 def _platform_total(checks: list[dict[str, Any]]) -> tuple[float, float, int]:
     score = sum(c["score"] for c in checks)
@@ -43,7 +56,7 @@ def build_students(results: Iterable[dict[str, Any]], refs: Iterable[Any] = ()) 
         checks = [
             {"id": c["check"], "status": c["status"], "score": c["score"], "max_score": c["max_score"],
              "message": c["message"], **({"data": c["data"]} if c.get("data") else {})}
-            for c in plats[best].values()
+            for c in sorted(plats[best].values(), key=lambda c: _order(c["check"]))
         ]
         rec = {
             "student": s, "repo": repos[s], "platform": best,
@@ -65,7 +78,7 @@ def check_ids(students: list[dict[str, Any]]) -> list[str]:
         for c in s["checks"]:
             if c["id"] not in seen:
                 seen.append(c["id"])
-    return seen
+    return sorted(seen, key=_order)
 
 
 def grades_frame(students: list[dict[str, Any]]):
