@@ -12,13 +12,16 @@ involved), so the four checks and the later stages (sandbox, serving) share one 
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import os
 import re
 import tarfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Callable
 
 from deploycheck import pickles, runtimes
 from deploycheck.outcome import Outcome, failed, passed
@@ -188,6 +191,23 @@ def _absorb(info: ArtifactInfo, name: str, scan: pickles.PickleScan, primary: bo
 
 
 # --------------------------------------------------------------------------- tar inspection
+
+def make_tar_gz(members: dict[str, bytes], *, extra: Callable[[tarfile.TarFile], None] | None = None) -> bytes:
+    """A deterministic ``.tar.gz`` of ``members`` ({archive name: bytes}): sorted, regular files with
+    mode 0644 and mtime 0, gzip mtime 0, so the same members always give the same bytes.
+    ``extra(tar)`` may add further members (e.g. links) before the archive is closed."""
+    raw = io.BytesIO()
+    with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+        with tarfile.open(fileobj=gz, mode="w") as tar:
+            for name in sorted(members):
+                ti = tarfile.TarInfo(name)
+                ti.size, ti.mtime, ti.mode = len(members[name]), 0, 0o644
+                tar.addfile(ti, io.BytesIO(members[name]))
+            if extra:
+                extra(tar)
+    return raw.getvalue()
+
+
 
 def _not_gzip_reason(head: bytes) -> str:
     if head.startswith(_LFS):
@@ -427,6 +447,18 @@ def _prereq(t: Target) -> Outcome | None:
     return None
 
 
+def _artifact(t: Target) -> tuple[Outcome | None, DeployFolder | None, ArtifactInfo | None]:
+    """(the failed Outcome to return when there is no deploy folder or no model artifact, else None;
+    the folder; its :func:`model_artifact`) for the checks that inspect the artifact."""
+    if (o := _prereq(t)) is not None:
+        return o, t.folder, None
+    f = t.folder
+    info = model_artifact(f)
+    if info is None:
+        return failed(f"no model artifact in {f.rel}/ (artifact.present failed): add it first"), f, None
+    return None, f, info
+
+
 def artifact_present(t: Target) -> Outcome:
     try:
         if (o := _prereq(t)) is not None:
@@ -463,12 +495,9 @@ def artifact_present(t: Target) -> Outcome:
 
 def artifact_valid(t: Target) -> Outcome:
     try:
-        if (o := _prereq(t)) is not None:
+        o, f, info = _artifact(t)
+        if o is not None:
             return o
-        f = t.folder
-        info = model_artifact(f)
-        if info is None:
-            return failed(f"no model artifact in {f.rel}/ (artifact.present failed): add it first")
         where = _repo_rel(f, info.rel)
         if info.symlink:
             tgt = info.link_target or "?"
@@ -560,12 +589,9 @@ def _gcp_fix(pickled: str, region: str = "us-central1") -> str:
 
 def artifact_version(t: Target) -> Outcome:
     try:
-        if (o := _prereq(t)) is not None:
+        o, f, info = _artifact(t)
+        if o is not None:
             return o
-        f = t.folder
-        info = model_artifact(f)
-        if info is None:
-            return failed(f"no model artifact in {f.rel}/ (artifact.present failed): add it first")
         where = _repo_rel(f, info.rel) + (f" (member {info.model_member})" if info.kind == "tar" and info.model_member else "")
         if info.symlink:
             return failed(f"{where} is a symlink and is never followed, so its scikit-learn version cannot be read: "
@@ -655,12 +681,9 @@ def _kind_name(kind: str) -> str:
 
 def artifact_safe(t: Target) -> Outcome:
     try:
-        if (o := _prereq(t)) is not None:
+        o, f, info = _artifact(t)
+        if o is not None:
             return o
-        f = t.folder
-        info = model_artifact(f)
-        if info is None:
-            return failed(f"no model artifact in {f.rel}/ (artifact.present failed): add it first")
         where = _repo_rel(f, info.rel)
         if info.symlink:
             return failed(f"{where} is a symlink; it is never followed or loaded: commit the real file")

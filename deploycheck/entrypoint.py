@@ -283,6 +283,18 @@ class _PathEval:
     def _split(s: str) -> list[str]:
         return [p for p in s.replace("\\", "/").split("/") if p and p != "."]
 
+    def _joined(self, first: ast.AST, rest: list[ast.AST]) -> list[str] | None:
+        """The path of ``first`` followed by each literal of ``rest``; None when any part is not known."""
+        base = self.path(first)
+        if base is None:
+            return None
+        for a in rest:
+            s = self.lit(a)
+            if s is None:
+                return None
+            base = base + self._split(s)
+        return base
+
     def path(self, node: ast.AST) -> list[str] | None:
         if isinstance(node, ast.Name):
             return list(self.aliases[node.id]) if node.id in self.aliases else None
@@ -296,38 +308,14 @@ class _PathEval:
                 return self.path(node.func.value)
             if fname == "join" and node.args and isinstance(node.func, ast.Attribute) and \
                     not (isinstance(node.func.value, ast.Constant)):
-                base = self.path(node.args[0])
-                if base is None:
-                    return None
-                for a in node.args[1:]:
-                    s = self.lit(a)
-                    if s is None:
-                        return None
-                    base = base + self._split(s)
-                return base
+                return self._joined(node.args[0], node.args[1:])
             if fname == "join" and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Constant) \
                     and node.func.value.value in ("/", "\\") and len(node.args) == 1 \
                     and isinstance(node.args[0], (ast.List, ast.Tuple)) and node.args[0].elts:
                 elts = node.args[0].elts
-                base = self.path(elts[0])
-                if base is None:
-                    return None
-                for a in elts[1:]:
-                    s = self.lit(a)
-                    if s is None:
-                        return None
-                    base = base + self._split(s)
-                return base
+                return self._joined(elts[0], elts[1:])
             if fname == "joinpath" and isinstance(node.func, ast.Attribute):
-                base = self.path(node.func.value)
-                if base is None:
-                    return None
-                for a in node.args:
-                    s = self.lit(a)
-                    if s is None:
-                        return None
-                    base = base + self._split(s)
-                return base
+                return self._joined(node.func.value, node.args)
             if fname == "format" and isinstance(node.func, ast.Attribute):
                 fmt = self.lit(node.func.value)
                 if fmt is not None and node.args:

@@ -583,6 +583,17 @@ def _readme_prereq(t: Any, info: ReadmeInfo | None, check: str) -> Outcome | Non
     return None
 
 
+def _check_steps(t: Any, aws: list[Pattern], gcp: list[Pattern], check: str
+                 ) -> tuple[Outcome | None, list[Hit], list[Hit], ReadmeInfo | None]:
+    """The common start of a README step check: (the failed Outcome to return when there is no deploy
+    folder or no readable README, else None; then what :func:`_steps` finds with the platform's patterns)."""
+    o = no_folder(t)
+    if o:
+        return o, [], [], None
+    main, other, info = _steps(t, aws if t.platform == "aws" else gcp)
+    return _readme_prereq(t, info, check), main, other, info
+
+
 def _summ(hits: list[Hit], limit: int = 4) -> str:
     seen: list[str] = []
     for h in hits:
@@ -640,16 +651,11 @@ def _safe_listdir(p: Path) -> list[str]:
 
 @guarded
 def readme_instructions(t: Any) -> Outcome:
-    o = no_folder(t)
-    if o:
-        return o
-    plat = t.platform
-    patterns = AWS_STEPS if plat == "aws" else GCP_STEPS
-    main, other, info = _steps(t, patterns)
-    o = _readme_prereq(t, info, "readme.instructions")
+    o, main, other, info = _check_steps(t, AWS_STEPS, GCP_STEPS, "readme.instructions")
     if o:
         return o
     assert info is not None
+    plat = t.platform
     cats = {h.category for h in main}
     found = {c: [h for h in main if h.category == c] for c in STEP_ORDER}
     service = "SageMaker" if plat == "aws" else "GCP (AI Platform / Vertex AI)"
@@ -790,16 +796,11 @@ def _gcp_flavour(t: Any) -> str:
 
 @guarded
 def readme_cleanup(t: Any) -> Outcome:
-    o = no_folder(t)
-    if o:
-        return o
-    plat = t.platform
-    patterns = AWS_CLEAN if plat == "aws" else GCP_CLEAN
-    main, other, info = _steps(t, patterns)
-    o = _readme_prereq(t, info, "readme.cleanup")
+    o, main, other, info = _check_steps(t, AWS_CLEAN, GCP_CLEAN, "readme.cleanup")
     if o:
         return o
     assert info is not None
+    plat = t.platform
     hits = main + _prose_hits(info, plat, t.folder.rel)
     hint = ""
     if other:

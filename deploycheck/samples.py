@@ -201,17 +201,22 @@ def documented(folder: Any, platform: str | None = None) -> SampleRequest | None
             ctype = JSON
         return SampleRequest(body, ctype, None, source, n_rows_of(rows), rows=rows)
 
+    def from_python(code: str, rel: str, first_line: int = 1) -> SampleRequest | None:
+        """The request found in Python ``code`` that starts at line ``first_line`` of ``rel``."""
+        found = _from_python(code, platform, default_ctype)
+        if not found:
+            return None
+        rows, ctype, ln = found
+        return make(rows, ctype, f"{where}/{rel} line {first_line + ln - 1}")
+
     # 1. code in the README, then the folder's scripts
     for rel in _readme_rels(folder):
         text = _read(folder, rel) or ""
         for line, lang, content in _code_blocks(text):
             if lang in ("", "python", "py", "python3", "ipython", "pycon"):
-                found = _from_python(content, platform, default_ctype)
-                if found:
-                    rows, ctype, ln = found
-                    s = make(rows, ctype, f"{where}/{rel} line {line + ln - 1}")
-                    if s:
-                        return s
+                s = from_python(content, rel, line)
+                if s:
+                    return s
         for m in re.finditer(r"--json-(?:instances|request)[= ]+['\"]?([\w./-]+)", text):
             s = _from_file(folder, m.group(1).lstrip("./"), platform, make)
             if s:
@@ -229,12 +234,9 @@ def documented(folder: Any, platform: str | None = None) -> SampleRequest | None
     for rel in folder.with_suffix(".py")[:50]:
         text = _read(folder, rel)
         if text and ("predict(" in text or "invoke_endpoint" in text):
-            found = _from_python(text, platform, default_ctype)
-            if found:
-                rows, ctype, ln = found
-                s = make(rows, ctype, f"{where}/{rel} line {ln}")
-                if s:
-                    return s
+            s = from_python(text, rel)
+            if s:
+                return s
     # 2. request files
     for rel in folder.files:
         base = rel.rsplit("/", 1)[-1].lower()

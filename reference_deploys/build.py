@@ -17,11 +17,8 @@ Artifacts are deterministic (tar mtime 0) and gitignored; the screenshots are co
 from __future__ import annotations
 
 import argparse
-import gzip
 import importlib.util
-import io
 import sys
-import tarfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -39,17 +36,6 @@ def _train(folder: Path):
     return mod.train()
 
 
-def _tar(members: dict[str, bytes]) -> bytes:
-    raw = io.BytesIO()
-    with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
-        with tarfile.open(fileobj=gz, mode="w") as tar:
-            for name in sorted(members):
-                ti = tarfile.TarInfo(name)
-                ti.size, ti.mtime, ti.mode = len(members[name]), 0, 0o644
-                tar.addfile(ti, io.BytesIO(members[name]))
-    return raw.getvalue()
-
-
 def _screenshot(path: Path, title: str, lines: list[str]) -> None:
     from PIL import Image, ImageDraw
     img = Image.new("RGB", (900, 420), "white")
@@ -64,6 +50,7 @@ def _screenshot(path: Path, title: str, lines: list[str]) -> None:
 
 
 def build(force: bool = False, root: Path = HERE) -> list[Path]:
+    from deploycheck.artifacts import make_tar_gz
     from deploycheck.pickles import dump_with_version
     out: list[Path] = []
     root = Path(root)
@@ -75,7 +62,7 @@ def build(force: bool = False, root: Path = HERE) -> list[Path]:
     aws, gcp = root / "aws_deploy", root / "gcp_deploy"
     model = _train(aws)
     dump_with_version(model, aws / "model.joblib", AWS_SKLEARN, compress=0)
-    (aws / "model.tar.gz").write_bytes(_tar({"model.joblib": (aws / "model.joblib").read_bytes()}))
+    (aws / "model.tar.gz").write_bytes(make_tar_gz({"model.joblib": (aws / "model.joblib").read_bytes()}))
     out += [aws / "model.joblib", aws / "model.tar.gz"]
     dump_with_version(_train(gcp), gcp / "model.joblib", VERTEX_SKLEARN, compress=0)
     out.append(gcp / "model.joblib")

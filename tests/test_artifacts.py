@@ -367,3 +367,16 @@ def test_symlinked_gcp_model_inside_repo(tmp_path, model):
     os.symlink("../models/m.joblib", repo / "gcp_deploy" / "model.joblib")
     o = A.artifact_valid(_target(repo))
     assert o.status == "failed" and "symlink" in o.message and "outside" not in o.message
+
+
+def test_make_tar_gz_is_deterministic_and_sorted():
+    def link(tar):
+        ti = tarfile.TarInfo("link")
+        ti.type, ti.linkname = tarfile.SYMTYPE, "b.txt"
+        tar.addfile(ti)
+    data = A.make_tar_gz({"b.txt": b"2", "a.joblib": b"1"}, extra=link)
+    assert data == A.make_tar_gz({"a.joblib": b"1", "b.txt": b"2"}, extra=link)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        ms = tar.getmembers()
+        assert [m.name for m in ms] == ["a.joblib", "b.txt", "link"] and ms[2].issym()
+        assert all(m.mtime == 0 for m in ms) and ms[0].mode == 0o644 and tar.extractfile(ms[1]).read() == b"2"

@@ -1,7 +1,5 @@
 """The cloud.* check functions on the built reference deploys, in-process (offline stand-ins):
 cost guard, deployment cap, platform selection, failure messages and the end-of-session teardown."""
-from pathlib import Path
-
 import pytest
 
 pytest.importorskip("moto")
@@ -10,17 +8,7 @@ pytest.importorskip("google.cloud.aiplatform")
 from deploycheck.cloud import checks as cc  # noqa: E402
 from deploycheck.plugin import DCConfig  # noqa: E402
 from deploycheck.submission import RepoRef, targets_for  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def build_reference(dest):
-    """reference_deploys/build.py --out dest, in-process (saves an interpreter start)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("_reference_build", ROOT / "reference_deploys" / "build.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    mod.build(root=dest)
+from helpers import build_reference  # noqa: E402
 
 
 @pytest.fixture(scope="module")

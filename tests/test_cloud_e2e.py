@@ -4,23 +4,13 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("moto")
 pytest.importorskip("google.cloud.aiplatform")
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def build_reference(dest):
-    """reference_deploys/build.py --out dest, in-process (saves an interpreter start)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("_reference_build", ROOT / "reference_deploys" / "build.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    mod.build(root=dest)
+from helpers import ROOT, build_reference  # noqa: E402
 
 
 def test_reference_deploys_pass_every_cloud_check_offline(tmp_path):

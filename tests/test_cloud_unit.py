@@ -8,8 +8,8 @@ import pytest
 
 from deploycheck.cloud import costs
 from deploycheck.cloud.aws import build_model_archive, explain as aws_explain
-from deploycheck.cloud.base import (Bundle, CloudError, CostGuardError, Resource, label_value, parse_age,
-                                    resource_name)
+from deploycheck.cloud.base import (Bundle, CloudError, CostGuardError, Deployment, Resource, TeardownError,
+                                    label_value, parse_age, resource_name, teardown_resources)
 from deploycheck.cloud.checks import decode, same_predictions
 from deploycheck.cloud.gcp import explain as gcp_explain
 from deploycheck.cloud.ledger import Ledger, pending, read
@@ -53,6 +53,26 @@ def test_ledger_reserve_enforces_the_cap(tmp_path):
         led.reserve_endpoint(slot, 2)
     other_run = Resource("aws", "endpoint-slot", "x", "", "r2", "s")
     assert led.reserve_endpoint(other_run, 2) == 0
+
+
+def test_teardown_tries_every_resource_newest_first_and_keeps_the_failed_ones():
+    res = [Resource("aws", k, f"n-{k}") for k in ("s3-object", "sagemaker-model", "sagemaker-endpoint")]
+    dep = Deployment("aws", "stu", "aws", "r1", "us-east-1", resources=list(res))
+    tried, forgotten = [], []
+
+    def delete(r):
+        tried.append(r.kind)
+        if r.kind == "sagemaker-model":
+            raise CloudError("AccessDenied on DeleteModel")
+        return r.kind != "s3-object"          # already gone: not counted as removed
+
+    with pytest.raises(TeardownError) as ei:
+        teardown_resources(dep, delete, forgotten.append, lambda e, doing: f"{e} ({doing})", "deploycheck sweep --run-id r1")
+    assert tried == ["sagemaker-endpoint", "sagemaker-model", "s3-object"]
+    assert ei.value.removed == [str(res[2])] and dep.resources == [res[1]] and forgotten == [res[2], res[0]]
+    assert "AccessDenied on DeleteModel (deleting)" in str(ei.value) and "`deploycheck sweep --run-id r1`" in str(ei.value)
+    dep.resources = [res[2]]
+    assert teardown_resources(dep, lambda r: True, forgotten.append, str, "x") == [str(res[2])] and dep.resources == []
 
 
 def test_cost_guard_allowlist_and_estimate():

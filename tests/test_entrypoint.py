@@ -1,23 +1,12 @@
 """deploycheck.entrypoint: static analysis of the SageMaker entry point (never imported)."""
 import json
-import textwrap
 
 import pytest
 
 from deploycheck import entrypoint
 from deploycheck.entrypoint import entry_point, entry_point_imports, entry_point_model_fn, loaded_model_files
-from deploycheck.submission import Target, load_submission
-
-
-def make(tmp_path, files, platform="aws"):
-    repo = tmp_path / "repo"
-    repo.mkdir(parents=True, exist_ok=True)
-    for rel, content in files.items():
-        p = repo / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(content if isinstance(content, bytes) else textwrap.dedent(content).encode())
-    sub = load_submission.__wrapped__("stu", str(repo))
-    return Target("stu", platform, sub, "stu")
+from deploycheck.submission import Target
+from helpers import make_target
 
 
 GOOD = """\
@@ -47,7 +36,7 @@ README = "# Deploy\n\n```python\nm = SKLearnModel(model_data='s3://b/m.tar.gz', 
 # ---------------------------------------------------------------------------- discovery
 
 def test_entry_point_from_readme(tmp_path):
-    t = make(tmp_path, {"aws_deploy/README.md": README, "aws_deploy/serve_me.py": GOOD,
+    t = make_target(tmp_path, {"aws_deploy/README.md": README, "aws_deploy/serve_me.py": GOOD,
                         "aws_deploy/other.py": "def model_fn(d):\n    return 1\n"})
     info = entry_point(t.folder)
     assert info.rel == "serve_me.py" and info.how == "entry_point= in README line 5"
@@ -56,19 +45,19 @@ def test_entry_point_from_readme(tmp_path):
 
 def test_entry_point_with_source_dir(tmp_path):
     readme = README.replace("entry_point='serve_me.py'", "entry_point='serve_me.py', source_dir='code'")
-    t = make(tmp_path, {"aws_deploy/README.md": readme, "aws_deploy/code/serve_me.py": GOOD})
+    t = make_target(tmp_path, {"aws_deploy/README.md": readme, "aws_deploy/code/serve_me.py": GOOD})
     info = entry_point(t.folder)
     assert info.rel == "code/serve_me.py" and info.source_dir == "code"
 
 
 def test_entry_point_only_py_defining_model_fn(tmp_path):
-    t = make(tmp_path, {"aws_deploy/train.py": "print('train')\n", "aws_deploy/my_handler.py": GOOD})
+    t = make_target(tmp_path, {"aws_deploy/train.py": "print('train')\n", "aws_deploy/my_handler.py": GOOD})
     info = entry_point(t.folder)
     assert info.rel == "my_handler.py" and info.how == "only .py defining model_fn"
 
 
 def test_entry_point_conventional_name_without_model_fn(tmp_path):
-    t = make(tmp_path, {"aws_deploy/inference.py": "import joblib\n"})
+    t = make_target(tmp_path, {"aws_deploy/inference.py": "import joblib\n"})
     assert entry_point(t.folder).rel == "inference.py"
     o = entry_point_model_fn(t)
     assert o.status == "failed"
@@ -76,14 +65,14 @@ def test_entry_point_conventional_name_without_model_fn(tmp_path):
 
 
 def test_entry_point_none(tmp_path):
-    t = make(tmp_path, {"aws_deploy/README.md": "# hi"})
+    t = make_target(tmp_path, {"aws_deploy/README.md": "# hi"})
     assert entry_point(t.folder) is None
     o = entry_point_model_fn(t)
     assert o.status == "failed" and "add aws_deploy/inference.py" in o.message
 
 
 def test_declared_entry_point_missing(tmp_path):
-    t = make(tmp_path, {"aws_deploy/README.md": README})
+    t = make_target(tmp_path, {"aws_deploy/README.md": README})
     o = entry_point_model_fn(t)
     assert o.status == "failed" and "serve_me.py" in o.message and "no such file" in o.message
 
@@ -91,7 +80,7 @@ def test_declared_entry_point_missing(tmp_path):
 def test_notebook_only_model_fn(tmp_path):
     nb = {"nbformat": 4, "cells": [{"cell_type": "code", "source": [
         "!pip install sagemaker\n", "%matplotlib inline\n", "def model_fn(model_dir):\n", "    return 1\n"]}]}
-    t = make(tmp_path, {"aws_deploy/deploy.ipynb": json.dumps(nb)})
+    t = make_target(tmp_path, {"aws_deploy/deploy.ipynb": json.dumps(nb)})
     info = entry_point(t.folder)
     assert info.notebook and info.how == "notebook"
     o = entry_point_model_fn(t)
@@ -101,53 +90,53 @@ def test_notebook_only_model_fn(tmp_path):
 # --------------------------------------------------------------------- entry_point.model_fn
 
 def test_model_fn_passes(tmp_path):
-    t = make(tmp_path, {"aws_deploy/inference.py": GOOD})
+    t = make_target(tmp_path, {"aws_deploy/inference.py": GOOD})
     o = entry_point_model_fn(t)
     assert o.status == "passed" and "aws_deploy/inference.py defines model_fn(model_dir) (line 5)" in o.message
 
 
 def test_model_fn_with_context_or_default_ok(tmp_path):
     src = "def model_fn(model_dir, context=None):\n    pass\n"
-    assert entry_point_model_fn(make(tmp_path / "a", {"aws_deploy/inference.py": src})).status == "passed"
+    assert entry_point_model_fn(make_target(tmp_path / "a", {"aws_deploy/inference.py": src})).status == "passed"
     src = "def model_fn(model_dir, file_name=None):\n    pass\n"
-    assert entry_point_model_fn(make(tmp_path / "b", {"aws_deploy/inference.py": src})).status == "passed"
+    assert entry_point_model_fn(make_target(tmp_path / "b", {"aws_deploy/inference.py": src})).status == "passed"
 
 
 def test_model_fn_bad_signatures(tmp_path):
     src = "def model_fn():\n    pass\n"
-    o = entry_point_model_fn(make(tmp_path / "a", {"aws_deploy/inference.py": src}))
+    o = entry_point_model_fn(make_target(tmp_path / "a", {"aws_deploy/inference.py": src}))
     assert o.status == "failed" and "model_fn (line 1) takes 0 parameters" in o.message
     src = "def model_fn(model_dir):\n    pass\ndef predict_fn(data):\n    pass\n"
-    o = entry_point_model_fn(make(tmp_path / "b", {"aws_deploy/inference.py": src}))
+    o = entry_point_model_fn(make_target(tmp_path / "b", {"aws_deploy/inference.py": src}))
     assert o.status == "failed" and "predict_fn (line 3)" in o.message and "predict_fn(input_data, model)" in o.message
     src = "def model_fn(model_dir):\n    pass\ndef input_fn(a, b, c, d):\n    pass\n"
-    o = entry_point_model_fn(make(tmp_path / "c", {"aws_deploy/inference.py": src}))
+    o = entry_point_model_fn(make_target(tmp_path / "c", {"aws_deploy/inference.py": src}))
     assert o.status == "failed" and "input_fn (line 3) takes 4 parameters" in o.message
 
 
 def test_transform_fn_conflict(tmp_path):
     src = GOOD + "\n\ndef transform_fn(model, body, content_type, accept):\n    pass\n"
-    o = entry_point_model_fn(make(tmp_path, {"aws_deploy/inference.py": src}))
+    o = entry_point_model_fn(make_target(tmp_path, {"aws_deploy/inference.py": src}))
     assert o.status == "failed" and "Cannot use transform_fn implementation" in o.message
 
 
 def test_model_fn_under_main_guard_or_class(tmp_path):
     src = "import joblib\nif __name__ == '__main__':\n    def model_fn(model_dir):\n        pass\n"
-    o = entry_point_model_fn(make(tmp_path / "a", {"aws_deploy/inference.py": src}))
+    o = entry_point_model_fn(make_target(tmp_path / "a", {"aws_deploy/inference.py": src}))
     assert o.status == "failed" and '__name__ == "__main__"' in o.message and "line 3" in o.message
     src = "class Handler:\n    def model_fn(self, model_dir):\n        pass\n"
-    o = entry_point_model_fn(make(tmp_path / "b", {"aws_deploy/inference.py": src}))
+    o = entry_point_model_fn(make_target(tmp_path / "b", {"aws_deploy/inference.py": src}))
     assert o.status == "failed" and "inside class Handler" in o.message
 
 
 def test_model_fn_in_try_block_counts(tmp_path):
     src = "try:\n    import joblib\n    def model_fn(model_dir):\n        pass\nexcept ImportError:\n    pass\n"
-    assert entry_point_model_fn(make(tmp_path, {"aws_deploy/inference.py": src})).status == "passed"
+    assert entry_point_model_fn(make_target(tmp_path, {"aws_deploy/inference.py": src})).status == "passed"
 
 
 def test_syntax_error(tmp_path):
     src = "import os\n\ndef model_fn(model_dir)\n    return 1\n"
-    t = make(tmp_path, {"aws_deploy/inference.py": src})
+    t = make_target(tmp_path, {"aws_deploy/inference.py": src})
     info = entry_point(t.folder)
     assert info.rel == "inference.py" and info.syntax_error[1] == 3
     o = entry_point_model_fn(t)
@@ -155,14 +144,14 @@ def test_syntax_error(tmp_path):
 
 
 def test_gcp_is_skipped(tmp_path):
-    t = make(tmp_path, {"gcp_deploy/README.md": "# x"}, "gcp")
+    t = make_target(tmp_path, {"gcp_deploy/README.md": "# x"}, "gcp")
     for fn in (entry_point_model_fn, entry_point_imports):
         o = fn(t)
         assert o.status == "skipped" and o.message.startswith("does not apply to GCP")
 
 
 def test_no_folder(tmp_path):
-    t = make(tmp_path, {"notes.md": "x"})
+    t = make_target(tmp_path, {"notes.md": "x"})
     t = Target("stu", None, t.submission, "stu")
     assert entry_point_model_fn(t).status == "failed"
 
@@ -170,7 +159,7 @@ def test_no_folder(tmp_path):
 def test_student_code_is_never_executed(tmp_path):
     sentinel = tmp_path / "pwned"
     src = f"open({str(sentinel)!r}, 'w').write('x')\nraise SystemExit(3)\ndef model_fn(model_dir):\n    pass\n"
-    t = make(tmp_path, {"aws_deploy/inference.py": src})
+    t = make_target(tmp_path, {"aws_deploy/inference.py": src})
     assert entry_point_model_fn(t).status == "passed"
     assert entry_point_imports(t).status == "passed"
     assert not sentinel.exists()
@@ -181,23 +170,23 @@ def test_student_code_is_never_executed(tmp_path):
 def test_imports_pass(tmp_path):
     src = "import os, json\nimport numpy as np\nimport pandas as pd\nfrom sklearn.ensemble import RandomForestClassifier\n" \
           "import boto3\nimport helpers\n" + GOOD
-    t = make(tmp_path, {"aws_deploy/inference.py": src, "aws_deploy/helpers.py": "X = 1\n"})
+    t = make_target(tmp_path, {"aws_deploy/inference.py": src, "aws_deploy/helpers.py": "X = 1\n"})
     o = entry_point_imports(t)
     assert o.status == "passed" and "numpy" in o.message
 
 
 def test_imports_sklearn_externals_joblib(tmp_path):
     src = "import os\nfrom sklearn.externals import joblib\n" + GOOD.replace("import joblib\n", "")
-    o = entry_point_imports(make(tmp_path / "a", {"aws_deploy/inference.py": src}))
+    o = entry_point_imports(make_target(tmp_path / "a", {"aws_deploy/inference.py": src}))
     assert o.status == "failed" and "line 2" in o.message and "`import joblib`" in o.message and "0.23" in o.message
     src = "import sklearn.externals.joblib as joblib\n" + GOOD
-    o = entry_point_imports(make(tmp_path / "b", {"aws_deploy/inference.py": src}))
+    o = entry_point_imports(make_target(tmp_path / "b", {"aws_deploy/inference.py": src}))
     assert o.status == "failed" and "sklearn.externals" in o.message
 
 
 def test_imports_missing_third_party(tmp_path):
     src = "import xgboost\nimport cv2\n" + GOOD
-    o = entry_point_imports(make(tmp_path, {"aws_deploy/inference.py": src}))
+    o = entry_point_imports(make_target(tmp_path, {"aws_deploy/inference.py": src}))
     assert o.status == "failed"
     assert "xgboost (line 1)" in o.message and "cv2 (line 2)" in o.message
     assert "opencv-python" in o.message and "aws_deploy/requirements.txt" in o.message
@@ -206,13 +195,13 @@ def test_imports_missing_third_party(tmp_path):
 def test_imports_requirements_satisfy(tmp_path):
     src = "import xgboost\nimport cv2\nfrom PIL import Image\nimport yaml\n" + GOOD
     req = "# deps\nXGBoost==1.7.6\nopencv_python_headless>=4\nPillow ; python_version > '3'\npyyaml\n"
-    o = entry_point_imports(make(tmp_path, {"aws_deploy/inference.py": src, "aws_deploy/requirements.txt": req}))
+    o = entry_point_imports(make_target(tmp_path, {"aws_deploy/inference.py": src, "aws_deploy/requirements.txt": req}))
     assert o.status == "passed" and "source_dir" in o.message
 
 
 def test_imports_requirements_in_source_dir(tmp_path):
     readme = README.replace("entry_point='serve_me.py'", "entry_point='serve_me.py', source_dir='src'")
-    t = make(tmp_path, {"aws_deploy/README.md": readme, "aws_deploy/src/serve_me.py": "import lightgbm\n" + GOOD,
+    t = make_target(tmp_path, {"aws_deploy/README.md": readme, "aws_deploy/src/serve_me.py": "import lightgbm\n" + GOOD,
                         "aws_deploy/src/requirements.txt": "lightgbm\n"})
     assert entry_point_imports(t).status == "passed"
 
@@ -242,11 +231,11 @@ def test_loaded_model_files(tmp_path, body, expected):
     src = ("import os, joblib, pickle\nfrom pathlib import Path\nMODEL_NAME = 'const.joblib'\n\n"
            "def _load(d):\n    return joblib.load(os.path.join(d, 'helper.joblib'))\n\n"
            f"def model_fn(model_dir):\n    {body}\n")
-    t = make(tmp_path, {"aws_deploy/inference.py": src})
+    t = make_target(tmp_path, {"aws_deploy/inference.py": src})
     assert loaded_model_files(t.folder) == expected
 
 
 def test_removed_pandas_api_is_noted(tmp_path):
     src = GOOD.replace("return model.predict(input_data)", "return model.predict(input_data.as_matrix())")
-    o = entry_point_imports(make(tmp_path, {"aws_deploy/inference.py": src}))
+    o = entry_point_imports(make_target(tmp_path, {"aws_deploy/inference.py": src}))
     assert o.status == "passed" and "as_matrix" in o.message and ".to_numpy()" in o.message

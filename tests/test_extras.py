@@ -1,19 +1,7 @@
 """deploycheck.extras: extras.custom_image (off by default in the rubric)."""
-import textwrap
 
 from deploycheck.extras import custom_image
-from deploycheck.submission import Target, load_submission
-
-
-def make(tmp_path, files, platform="gcp"):
-    repo = tmp_path / "repo"
-    repo.mkdir(parents=True, exist_ok=True)
-    for rel, content in files.items():
-        p = repo / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(content if isinstance(content, bytes) else textwrap.dedent(content).encode())
-    sub = load_submission.__wrapped__("stu", str(repo))
-    return Target("stu", platform, sub, "stu")
+from helpers import make_target
 
 
 FULL = """\
@@ -30,18 +18,18 @@ gcloud compute instances create-with-container model-vm --zone=us-central1-a \\
 
 
 def test_custom_image_passes_with_dockerfile(tmp_path):
-    t = make(tmp_path, {"README.md": FULL, "docker/Dockerfile": "FROM python:3.11\n", "gcp_deploy/README.md": "x"})
+    t = make_target(tmp_path, {"README.md": FULL, "docker/Dockerfile": "FROM python:3.11\n", "gcp_deploy/README.md": "x"}, "gcp")
     o = custom_image(t)
     assert o.status == "passed" and "docker/Dockerfile" in o.message and "create-with-container" in o.message
 
 
 def test_custom_image_passes_with_image_name_only(tmp_path):
-    assert custom_image(make(tmp_path, {"README.md": FULL})).status == "passed"
+    assert custom_image(make_target(tmp_path, {"README.md": FULL}, "gcp")).status == "passed"
 
 
 def test_custom_image_missing_steps(tmp_path):
     text = "# x\n\n```\ndocker build -t m .\ndocker push m\n```\n"
-    o = custom_image(make(tmp_path, {"README.md": text}))
+    o = custom_image(make_target(tmp_path, {"README.md": text}, "gcp"))
     assert o.status == "failed"
     assert "docker tag" in o.message and "create-with-container" in o.message and "Dockerfile" in o.message
     assert "`docker push" not in o.message
@@ -49,10 +37,10 @@ def test_custom_image_missing_steps(tmp_path):
 
 def test_custom_image_needs_container_image_flag(tmp_path):
     text = FULL.replace("--container-image=gcr.io/my-project/model-server:v1", "--zone=x")
-    o = custom_image(make(tmp_path, {"README.md": text}))
+    o = custom_image(make_target(tmp_path, {"README.md": text}, "gcp"))
     assert o.status == "failed" and "--container-image" in o.message
 
 
 def test_custom_image_no_root_readme(tmp_path):
-    o = custom_image(make(tmp_path, {"gcp_deploy/README.md": FULL}))
+    o = custom_image(make_target(tmp_path, {"gcp_deploy/README.md": FULL}, "gcp"))
     assert o.status == "failed" and "no README at the top of the repo" in o.message

@@ -7,18 +7,8 @@ import time
 import pytest
 
 from deploycheck import readme
-from deploycheck.submission import Target, load_submission
-
-
-def make(tmp_path, files, platform="aws"):
-    repo = tmp_path / "repo"
-    repo.mkdir(parents=True, exist_ok=True)
-    for rel, content in files.items():
-        p = repo / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(content if isinstance(content, bytes) else textwrap.dedent(content).encode())
-    sub = load_submission.__wrapped__("stu", str(repo))
-    return Target("stu", platform, sub, "stu")
+from deploycheck.submission import Target
+from helpers import make_target
 
 
 AWS_README = """\
@@ -68,7 +58,7 @@ def aws_repo(tmp_path, readme_text=AWS_README, **extra):
     files = {"aws_deploy/README.md": readme_text, "aws_deploy/inference.py": INFERENCE,
              "aws_deploy/train.py": TRAIN, "aws_deploy/model.tar.gz": b"\x1f\x8b", "aws_deploy/screenshot.png": b"x"}
     files.update(extra)
-    return make(tmp_path, files)
+    return make_target(tmp_path, files)
 
 
 # ------------------------------------------------------------------------------ parsing
@@ -88,12 +78,12 @@ def test_readme_info_parses_markdown(tmp_path):
 
 
 def test_readme_found_case_insensitively_and_md_preferred(tmp_path):
-    t = make(tmp_path, {"aws_deploy/readme.TXT": "text", "aws_deploy/ReadMe.MD": "# md"})
+    t = make_target(tmp_path, {"aws_deploy/readme.TXT": "text", "aws_deploy/ReadMe.MD": "# md"})
     assert readme.readme_info(t.folder).rel == "ReadMe.MD"
 
 
 def test_readme_without_extension(tmp_path):
-    t = make(tmp_path, {"aws_deploy/README": "plain text readme"})
+    t = make_target(tmp_path, {"aws_deploy/README": "plain text readme"})
     assert readme.readme_info(t.folder).rel == "README"
 
 
@@ -111,7 +101,7 @@ def test_rst_readme(tmp_path):
 
     See `the docs <https://example.com>`_ and ``predictor.delete_endpoint()``.
     """
-    t = make(tmp_path, {"aws_deploy/README.rst": rst})
+    t = make_target(tmp_path, {"aws_deploy/README.rst": rst})
     info = readme.readme_info(t.folder)
     assert info.kind == "rst"
     assert any("model.deploy(" in b.content for b in info.code_blocks)
@@ -128,45 +118,45 @@ def test_present_passes(tmp_path):
 
 
 def test_present_missing(tmp_path):
-    t = make(tmp_path, {"aws_deploy/inference.py": INFERENCE})
+    t = make_target(tmp_path, {"aws_deploy/inference.py": INFERENCE})
     o = readme.readme_present(t)
     assert o.status == "failed" and "add aws_deploy/README.md" in o.message
 
 
 def test_present_missing_mentions_root_readme(tmp_path):
-    t = make(tmp_path, {"README.md": "# my project", "aws_deploy/inference.py": INFERENCE})
+    t = make_target(tmp_path, {"README.md": "# my project", "aws_deploy/inference.py": INFERENCE})
     o = readme.readme_present(t)
     assert o.status == "failed" and "top-level README.md" in o.message
 
 
 def test_present_placeholder_fails(tmp_path):
-    t = make(tmp_path, {"aws_deploy/README.md": "# AWS deploy\n\nTODO\n"})
+    t = make_target(tmp_path, {"aws_deploy/README.md": "# AWS deploy\n\nTODO\n"})
     o = readme.readme_present(t)
     assert o.status == "failed" and "only has 3 words" in o.message and "describe how you deployed" in o.message
 
 
 def test_present_code_block_only_passes(tmp_path):
-    t = make(tmp_path, {"aws_deploy/README.md": "# Steps\n\n```\naws s3 cp model.tar.gz s3://b/\n```\n"})
+    t = make_target(tmp_path, {"aws_deploy/README.md": "# Steps\n\n```\naws s3 cp model.tar.gz s3://b/\n```\n"})
     assert readme.readme_present(t).status == "passed"
 
 
 def test_present_empty_folder(tmp_path):
     (tmp_path / "repo" / "aws_deploy").mkdir(parents=True)
-    t = make(tmp_path, {})
+    t = make_target(tmp_path, {})
     o = readme.readme_present(t)
     assert o.status == "failed" and "README" in o.message
 
 
 def test_present_binary_readme(tmp_path):
-    t = make(tmp_path, {"aws_deploy/README.md": b"\x00\x01\x02PK\x03\x04" * 100})
+    t = make_target(tmp_path, {"aws_deploy/README.md": b"\x00\x01\x02PK\x03\x04" * 100})
     o = readme.readme_present(t)
     assert o.status == "failed" and "binary" in o.message
 
 
 def test_present_symlink_to_etc_passwd_is_not_read(tmp_path):
-    t = make(tmp_path, {"aws_deploy/inference.py": INFERENCE})
+    t = make_target(tmp_path, {"aws_deploy/inference.py": INFERENCE})
     os.symlink("/etc/passwd", tmp_path / "repo" / "aws_deploy" / "README.md")
-    t = make(tmp_path, {})
+    t = make_target(tmp_path, {})
     o = readme.readme_present(t)
     assert o.status == "failed" and "symlink" in o.message
     assert "root:" not in json.dumps(o.data) and "root:" not in o.message
@@ -178,7 +168,7 @@ def test_present_huge_readme_is_fast_and_truncated(tmp_path):
     repo.mkdir(parents=True)
     with open(repo / "README.md", "wb") as fh:
         fh.write(b"Deploy the model with SageMaker and predict.\n" * 1_100_000)    # ~50 MB
-    t = make(tmp_path, {})
+    t = make_target(tmp_path, {})
     t0 = time.monotonic()
     o = readme.readme_present(t)
     elapsed = time.monotonic() - t0
@@ -189,17 +179,17 @@ def test_present_huge_readme_is_fast_and_truncated(tmp_path):
 
 def test_present_cp1252_and_crlf_bom(tmp_path):
     text = ("# D\u00e9ploiement\r\n\r\n" + "Le mod\u00e8le est d\u00e9ploy\u00e9 sur SageMaker " * 5 + "\r\n")
-    t = make(tmp_path, {"aws_deploy/README.md": text.encode("cp1252")})
+    t = make_target(tmp_path, {"aws_deploy/README.md": text.encode("cp1252")})
     o = readme.readme_present(t)
     assert o.status == "passed" and "cp1252" in o.message
-    t2 = make(tmp_path / "b", {"aws_deploy/README.md": b"\xef\xbb\xbf" + AWS_README.replace("\n", "\r\n").encode()})
+    t2 = make_target(tmp_path / "b", {"aws_deploy/README.md": b"\xef\xbb\xbf" + AWS_README.replace("\n", "\r\n").encode()})
     info = readme.readme_info(t2.folder)
     assert "\r" not in info.text and not info.text.startswith("\ufeff")
     assert readme.readme_instructions(t2).status == "passed"
 
 
 def test_no_folder_fails_with_prerequisite(tmp_path):
-    t = make(tmp_path, {"notes.txt": "hi"})
+    t = make_target(tmp_path, {"notes.txt": "hi"})
     t = Target("stu", None, t.submission, "stu")
     for fn in (readme.readme_present, readme.readme_instructions, readme.readme_cleanup, readme.files_referenced):
         o = fn(t)
@@ -265,7 +255,7 @@ def test_instructions_gcp_legacy_and_vertex(tmp_path):
     gcloud ai-platform predict --model=mymodel --version=v1 --json-instances=input.json
     ```
     """
-    t = make(tmp_path / "a", {"gcp_deploy/README.md": legacy, "gcp_deploy/input.json": "{}"}, "gcp")
+    t = make_target(tmp_path / "a", {"gcp_deploy/README.md": legacy, "gcp_deploy/input.json": "{}"}, "gcp")
     o = readme.readme_instructions(t)
     assert o.status == "passed" and "gcloud ai-platform versions create in gcp_deploy/README.md line 5" in o.message
     vertex = """\
@@ -278,15 +268,15 @@ def test_instructions_gcp_legacy_and_vertex(tmp_path):
     gcloud beta ai endpoints deploy-model 123 --region=us-central1 --model=456 --display-name=d
     ```
     """
-    t = make(tmp_path / "b", {"gcp_deploy/README.md": vertex}, "gcp")
+    t = make_target(tmp_path / "b", {"gcp_deploy/README.md": vertex}, "gcp")
     assert readme.readme_instructions(t).status == "passed"
     upload_only = "# GCP\n\n```\ngsutil cp model.joblib gs://b/model/\n```\n"
-    o = readme.readme_instructions(make(tmp_path / "c", {"gcp_deploy/README.md": upload_only}, "gcp"))
+    o = readme.readme_instructions(make_target(tmp_path / "c", {"gcp_deploy/README.md": upload_only}, "gcp"))
     assert o.status == "failed" and "gcloud ai models upload" in o.message and "deploy-model" in o.message
 
 
 def test_instructions_without_readme_is_prerequisite_failure(tmp_path):
-    t = make(tmp_path, {"aws_deploy/inference.py": INFERENCE})
+    t = make_target(tmp_path, {"aws_deploy/inference.py": INFERENCE})
     o = readme.readme_instructions(t)
     assert o.status == "failed" and "readme.present failed" in o.message
 
@@ -339,10 +329,10 @@ def test_cleanup_console_prose_naming_resources_passes(tmp_path):
 
 def test_cleanup_gcp_legacy(tmp_path):
     base = "# GCP\n\n```\ngcloud ai-platform versions create v1 --model=m --origin=gs://b/\n```\n"
-    t = make(tmp_path / "a", {"gcp_deploy/README.md": base + "```\ngcloud ai-platform versions delete v1 --model=m\n"
+    t = make_target(tmp_path / "a", {"gcp_deploy/README.md": base + "```\ngcloud ai-platform versions delete v1 --model=m\n"
                               "gcloud ai-platform models delete m\n```\n"}, "gcp")
     assert readme.readme_cleanup(t).status == "passed"
-    t = make(tmp_path / "b", {"gcp_deploy/README.md": base + "\nThen delete everything.\n"}, "gcp")
+    t = make_target(tmp_path / "b", {"gcp_deploy/README.md": base + "\nThen delete everything.\n"}, "gcp")
     o = readme.readme_cleanup(t)
     assert o.status == "failed" and "gcloud ai-platform versions delete" in o.message \
         and "gcloud ai-platform models delete" in o.message
@@ -353,11 +343,11 @@ def test_cleanup_gcp_vertex(tmp_path):
            "gcloud ai endpoints deploy-model 1 --model=2 --region=r --display-name=d\n```\n"
     ok = base + "```\ngcloud ai endpoints undeploy-model 1 --deployed-model-id=3 --region=r\n" \
                 "gcloud ai endpoints delete 1 --region=r\ngcloud ai models delete 2 --region=r\n```\n"
-    assert readme.readme_cleanup(make(tmp_path / "a", {"gcp_deploy/README.md": ok}, "gcp")).status == "passed"
+    assert readme.readme_cleanup(make_target(tmp_path / "a", {"gcp_deploy/README.md": ok}, "gcp")).status == "passed"
     sdk = base + "```python\nendpoint.undeploy_all()\nendpoint.delete()\nmodel.delete()\n```\n"
-    assert readme.readme_cleanup(make(tmp_path / "b", {"gcp_deploy/README.md": sdk}, "gcp")).status == "passed"
+    assert readme.readme_cleanup(make_target(tmp_path / "b", {"gcp_deploy/README.md": sdk}, "gcp")).status == "passed"
     partial = base + "```\ngcloud ai endpoints delete 1 --region=r\n```\n"
-    o = readme.readme_cleanup(make(tmp_path / "c", {"gcp_deploy/README.md": partial}, "gcp"))
+    o = readme.readme_cleanup(make_target(tmp_path / "c", {"gcp_deploy/README.md": partial}, "gcp"))
     assert o.status == "failed" and "gcloud ai models delete" in o.message
 
 
@@ -371,7 +361,7 @@ def test_files_referenced_pass(tmp_path):
 def test_files_referenced_missing_entry_point(tmp_path):
     t = aws_repo(tmp_path)
     os.remove(tmp_path / "repo" / "aws_deploy" / "inference.py")
-    t = make(tmp_path, {})
+    t = make_target(tmp_path, {})
     o = readme.files_referenced(t)
     assert o.status == "failed"
     assert "aws_deploy/README.md line 15 references inference.py but aws_deploy/ has no such file" in o.message
@@ -406,7 +396,7 @@ def test_files_referenced_tar_inputs_and_json_instances(tmp_path):
     text = "# GCP\n\n```\ntar -czvf bundle.tar.gz model.joblib preprocess.py\n" \
            "gcloud ai-platform predict --model m --version v1 --json-instances=input.json\n" \
            "gsutil cp model.joblib gs://b/model/\n```\n"
-    t = make(tmp_path, {"gcp_deploy/README.md": text, "gcp_deploy/model.joblib": b"x"}, "gcp")
+    t = make_target(tmp_path, {"gcp_deploy/README.md": text, "gcp_deploy/model.joblib": b"x"}, "gcp")
     o = readme.files_referenced(t)
     assert o.status == "failed"
     assert "preprocess.py" in o.message and "input.json" in o.message
@@ -415,7 +405,7 @@ def test_files_referenced_tar_inputs_and_json_instances(tmp_path):
 
 def test_files_referenced_tar_input_packed_in_existing_archive(tmp_path):
     text = "# x\n\n```\ntar -czf model.tar.gz model.joblib\naws s3 cp model.tar.gz s3://b/\n```\n"
-    t = make(tmp_path, {"aws_deploy/README.md": text, "aws_deploy/model.tar.gz": b"x"})
+    t = make_target(tmp_path, {"aws_deploy/README.md": text, "aws_deploy/model.tar.gz": b"x"})
     assert readme.files_referenced(t).status == "passed"
 
 
@@ -428,7 +418,7 @@ def test_files_referenced_notebook_and_script(tmp_path):
                                          "!gsutil cp request.json gs://b/r/\n"]},
     ]}
     script = "import json\nwith open('input.json') as f:\n    body = json.load(f)\nopen('out.json', 'w').write('x')\n"
-    t = make(tmp_path, {"gcp_deploy/README.md": "# readme " + "w " * 40, "gcp_deploy/deploy.ipynb": json.dumps(nb),
+    t = make_target(tmp_path, {"gcp_deploy/README.md": "# readme " + "w " * 40, "gcp_deploy/deploy.ipynb": json.dumps(nb),
                         "gcp_deploy/predict.py": script, "gcp_deploy/model.joblib": b"x"}, "gcp")
     o = readme.files_referenced(t)
     assert o.status == "failed"
@@ -450,7 +440,7 @@ def test_files_referenced_symlink_escaping_repo(tmp_path):
     t = aws_repo(tmp_path)
     os.remove(tmp_path / "repo" / "aws_deploy" / "screenshot.png")
     os.symlink("/etc/hostname", tmp_path / "repo" / "aws_deploy" / "screenshot.png")
-    t = make(tmp_path, {})
+    t = make_target(tmp_path, {})
     o = readme.files_referenced(t)
     assert o.status == "failed" and "symlink pointing outside the repository" in o.message
 
@@ -484,5 +474,5 @@ def test_cleanup_session_delete_endpoint_keeps_the_config(tmp_path):
 
 def test_ipython_bang_commands_in_readme(tmp_path):
     text = "# x\n\n```python\n!tar -czvf model.tar.gz model.joblib helper.py\n!aws s3 cp model.tar.gz s3://b/\n```\n"
-    o = readme.files_referenced(make(tmp_path, {"aws_deploy/README.md": text, "aws_deploy/model.joblib": b"x"}))
+    o = readme.files_referenced(make_target(tmp_path, {"aws_deploy/README.md": text, "aws_deploy/model.joblib": b"x"}))
     assert o.status == "failed" and "helper.py" in o.message and "model.joblib but" not in o.message

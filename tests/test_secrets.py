@@ -1,11 +1,11 @@
 """deploycheck.secrets: security.secrets scans the whole repo and never prints a credential."""
 import json
 import os
-import textwrap
 import time
 
 from deploycheck.secretscan import redact_key_id, scan_bytes, scan_repo, security_secrets
 from deploycheck.submission import Target, load_submission
+from helpers import make_target
 
 # Built at run time so that this test file itself holds no credential-shaped literal.
 KEY_ID = "AKIA" + "Q3EGRTYHJ5KZ7WX2"
@@ -13,25 +13,14 @@ SECRET = "k9Lq2Zx8Vb/Nf4Tr7Yw+Hs1Pd6Gm3Jc5Ue0Ai2Ro"
 assert len(SECRET) == 40
 
 
-def make(tmp_path, files, platform="aws"):
-    repo = tmp_path / "repo"
-    repo.mkdir(parents=True, exist_ok=True)
-    for rel, content in files.items():
-        p = repo / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(content if isinstance(content, bytes) else textwrap.dedent(content).encode())
-    sub = load_submission.__wrapped__("stu", str(repo))
-    return Target("stu", platform, sub, "stu")
-
-
 def test_clean_repo_passes(tmp_path):
-    o = security_secrets(make(tmp_path, {"aws_deploy/README.md": "# deploy\n", "aws_deploy/inference.py": "x = 1\n"}))
+    o = security_secrets(make_target(tmp_path, {"aws_deploy/README.md": "# deploy\n", "aws_deploy/inference.py": "x = 1\n"}))
     assert o.status == "passed" and "2 files" in o.message
 
 
 def test_nested_env_file_is_found_and_redacted(tmp_path):
     env = f"# creds\nAWS_ACCESS_KEY_ID={KEY_ID}\nAWS_SECRET_ACCESS_KEY={SECRET}\n"
-    t = make(tmp_path, {"aws_deploy/README.md": "# x", "aws_deploy/config/.env": env})
+    t = make_target(tmp_path, {"aws_deploy/README.md": "# x", "aws_deploy/config/.env": env})
     o = security_secrets(t)
     assert o.status == "failed"
     assert "aws_deploy/config/.env line 2" in o.message and "aws_deploy/config/.env line 3" in o.message
@@ -44,7 +33,7 @@ def test_nested_env_file_is_found_and_redacted(tmp_path):
 def test_secret_in_code_and_credentials_file(tmp_path):
     code = f"import boto3\ns = boto3.Session(aws_access_key_id='{KEY_ID}',\n    aws_secret_access_key=\"{SECRET}\")\n"
     creds = f"[default]\naws_access_key_id = {KEY_ID}\naws_secret_access_key = {SECRET}\n"
-    o = security_secrets(make(tmp_path, {"deploy.py": code, "home/.aws/credentials": creds}))
+    o = security_secrets(make_target(tmp_path, {"deploy.py": code, "home/.aws/credentials": creds}))
     assert o.status == "failed" and "deploy.py line 2" in o.message and "home/.aws/credentials line 3" in o.message
     assert SECRET not in o.message
 
@@ -57,7 +46,7 @@ def test_json_secret_access_key(tmp_path):
 
 def test_aws_example_keys_are_ignored(tmp_path):
     text = "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
-    assert security_secrets(make(tmp_path, {"aws_deploy/README.md": text})).status == "passed"
+    assert security_secrets(make_target(tmp_path, {"aws_deploy/README.md": text})).status == "passed"
 
 
 def test_gcp_service_account_and_pem(tmp_path):
@@ -66,7 +55,7 @@ def test_gcp_service_account_and_pem(tmp_path):
                      "private_key": f"-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n",
                      "client_email": "svc@p.iam.gserviceaccount.com"})
     pem = f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----\n"
-    o = security_secrets(make(tmp_path, {"gcp_deploy/key.json": sa, "id_rsa": pem}, "gcp"))
+    o = security_secrets(make_target(tmp_path, {"gcp_deploy/key.json": sa, "id_rsa": pem}, "gcp"))
     assert o.status == "failed"
     assert "gcp_deploy/key.json line 1: GCP service-account key" in o.message and "id_rsa line 1: private key" in o.message
     assert body[:20] not in o.message and "service-account key in the GCP console" in o.message
@@ -74,29 +63,29 @@ def test_gcp_service_account_and_pem(tmp_path):
 
 def test_pem_header_without_body_is_not_a_key(tmp_path):
     text = "Never commit files that start with -----BEGIN PRIVATE KEY----- ...\n"
-    assert security_secrets(make(tmp_path, {"README.md": text})).status == "passed"
+    assert security_secrets(make_target(tmp_path, {"README.md": text})).status == "passed"
 
 
 def test_symlinks_git_and_venv_are_not_scanned(tmp_path):
     outside = tmp_path / "outside.env"
     outside.write_text(f"AWS_ACCESS_KEY_ID={KEY_ID}\n")
-    t = make(tmp_path, {".git/config": f"key={KEY_ID}\n", ".venv/lib/x.py": f"k='{KEY_ID}'\n",
+    t = make_target(tmp_path, {".git/config": f"key={KEY_ID}\n", ".venv/lib/x.py": f"k='{KEY_ID}'\n",
                         "node_modules/a/index.js": f"k='{KEY_ID}'\n", "aws_deploy/README.md": "# x"})
     os.symlink(outside, tmp_path / "repo" / "aws_deploy" / "link.env")
     os.symlink(tmp_path, tmp_path / "repo" / "loop")
-    o = security_secrets(make(tmp_path, {}))
+    o = security_secrets(make_target(tmp_path, {}))
     assert o.status == "passed"
 
 
 def test_large_and_binary_files_are_skipped(tmp_path):
     big = ("x" * 100 + "\n") * 11_000 + f"AWS_ACCESS_KEY_ID={KEY_ID}\n"
     binary = b"\x00\x01" * 10 + f"AWS_ACCESS_KEY_ID={KEY_ID}".encode()
-    o = security_secrets(make(tmp_path, {"big.txt": big, "blob.bin": binary}))
+    o = security_secrets(make_target(tmp_path, {"big.txt": big, "blob.bin": binary}))
     assert o.status == "passed"
 
 
 def test_works_without_a_deploy_folder(tmp_path):
-    t = make(tmp_path, {"notes/.env": f"AWS_ACCESS_KEY_ID={KEY_ID}\n"})
+    t = make_target(tmp_path, {"notes/.env": f"AWS_ACCESS_KEY_ID={KEY_ID}\n"})
     t = Target("stu", None, t.submission, "stu")
     o = security_secrets(t)
     assert o.status == "failed" and "notes/.env line 1" in o.message and KEY_ID not in o.message

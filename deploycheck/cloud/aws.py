@@ -23,7 +23,6 @@ Offline, the same code runs against moto (``endpoint_url`` of a ``ThreadedMotoSe
 """
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import re
@@ -32,9 +31,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from deploycheck.artifacts import make_tar_gz
 from deploycheck.cloud import costs
 from deploycheck.cloud.base import (RUN_TAG, STUDENT_TAG, BillableResource, Bundle, CloudError, Deployment,
-                                    Request, Resource, TeardownError, label_value, resource_name, tags)
+                                    Request, Resource, label_value, resource_name, tags, teardown_resources)
 from deploycheck.cloud.ledger import Ledger
 
 PROVIDER = "aws"
@@ -99,14 +99,7 @@ def build_model_archive(bundle: Bundle) -> bytes:
         members["code/" + Path(bundle.entry_point).name] = _read(folder, bundle.entry_point)
     if bundle.requirements:
         members["code/requirements.txt"] = _read(folder, bundle.requirements)
-    raw = io.BytesIO()
-    with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
-        with tarfile.open(fileobj=gz, mode="w") as tar:
-            for name in sorted(members):
-                ti = tarfile.TarInfo(name)
-                ti.size, ti.mtime, ti.mode = len(members[name]), 0, 0o644
-                tar.addfile(ti, io.BytesIO(members[name]))
-    return raw.getvalue()
+    return make_tar_gz(members)
 
 
 def _read(folder: Path, rel: str) -> bytes:
@@ -378,21 +371,8 @@ class AwsProvider:
             raise
 
     def teardown(self, dep: Deployment) -> list[str]:
-        removed, failed, kept = [], [], []
-        for res in reversed(dep.resources):
-            try:
-                if self.delete(res):
-                    removed.append(str(res))
-                self.ledger.deleted(res)
-            except Exception as e:  # noqa: BLE001 - try the others, report all
-                failed.append(f"{res}: {explain(e, 'deleting')}")
-                kept.insert(0, res)
-        dep.resources = kept
-        if failed:
-            raise TeardownError("could not delete " + "; ".join(failed)
-                                + f". Run `deploycheck sweep --run-id {self.run_id}` after fixing the cause.",
-                                removed, failed)
-        return removed
+        return teardown_resources(dep, self.delete, self.ledger.deleted, explain,
+                                  f"deploycheck sweep --run-id {self.run_id}")
 
     def leftovers(self, run_id: str | None = None, older_than_s: float | None = None,
                   student: str | None = None) -> list[Resource]:

@@ -15,7 +15,7 @@ import secrets
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 RUN_TAG = "deploycheck-run"
 STUDENT_TAG = "deploycheck-student"
@@ -33,6 +33,29 @@ class TeardownError(CloudError):
     def __init__(self, message: str, removed: list[str], remaining: list[str]):
         super().__init__(message)
         self.removed, self.remaining = removed, remaining
+
+
+def teardown_resources(dep: Deployment, delete: Callable[[Resource], bool],
+                       forget: Callable[[Resource], Any], explain: Callable[[BaseException, str], str],
+                       sweep_command: str) -> list[str]:
+    """Delete ``dep.resources`` newest first with the provider's ``delete``; ``forget`` (the ledger's
+    ``deleted``) is called for each one gone. Tries every resource even when one fails; what could not be
+    deleted stays in ``dep.resources`` and a :class:`TeardownError` names each failure (worded by the
+    provider's ``explain``) and the ``sweep_command`` to run once the cause is fixed. Returns the removed ones."""
+    removed, failed, kept = [], [], []
+    for res in reversed(dep.resources):
+        try:
+            if delete(res):
+                removed.append(str(res))
+            forget(res)
+        except Exception as e:  # noqa: BLE001 - try the others, report all
+            failed.append(f"{res}: {explain(e, 'deleting')}")
+            kept.insert(0, res)
+    dep.resources = kept
+    if failed:
+        raise TeardownError("could not delete " + "; ".join(failed)
+                            + f". Run `{sweep_command}` after fixing the cause.", removed, failed)
+    return removed
 
 
 @dataclass

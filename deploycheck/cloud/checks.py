@@ -448,15 +448,22 @@ def _guard(fn):
     return wrapper
 
 
-# ====================================================================== checks
-@_guard
-def cloud_deploy(t: Any, dc: Any) -> Outcome:
-    """``cloud.deploy``: the folder deploys and the endpoint comes up."""
+def _prereq(t: Any, dc: Any, check: str) -> Outcome | None:
+    """Skipped when ``--cloud`` does not deploy this platform, failed when there is no deploy folder, else None."""
     why = applies(t.platform, dc)
     if why:
         return skipped(why)
     if t.folder is None:
-        return failed("cloud.deploy " + _NEEDS_FOLDER)
+        return failed(f"{check} " + _NEEDS_FOLDER)
+    return None
+
+
+# ====================================================================== checks
+@_guard
+def cloud_deploy(t: Any, dc: Any) -> Outcome:
+    """``cloud.deploy``: the folder deploys and the endpoint comes up."""
+    if (o := _prereq(t, dc, "cloud.deploy")) is not None:
+        return o
     st = _STATE.setdefault(_key(t), _State())
     if st.deployment is not None and not st.torn_down:
         return passed(f"already deployed: {st.deployment.endpoint}")
@@ -492,11 +499,8 @@ def cloud_deploy(t: Any, dc: Any) -> Outcome:
 @_guard
 def cloud_predict(t: Any, dc: Any) -> Outcome:
     """``cloud.predict``: the endpoint answers the sample request like the local emulation."""
-    why = applies(t.platform, dc)
-    if why:
-        return skipped(why)
-    if t.folder is None:
-        return failed("cloud.predict " + _NEEDS_FOLDER)
+    if (o := _prereq(t, dc, "cloud.predict")) is not None:
+        return o
     st = _STATE.get(_key(t))
     if st is None or st.deployment is None or st.torn_down:
         return failed("nothing to predict with: cloud.deploy failed" + (f" ({st.error})" if st and st.error else "")
@@ -552,11 +556,8 @@ def _short(v: Any, n: int = 120) -> str:
 @_guard
 def cloud_teardown(t: Any, dc: Any) -> Outcome:
     """``cloud.teardown``: every resource of the deployment is deleted."""
-    why = applies(t.platform, dc)
-    if why:
-        return skipped(why)
-    if t.folder is None:
-        return failed("cloud.teardown " + _NEEDS_FOLDER)
+    if (o := _prereq(t, dc, "cloud.teardown")) is not None:
+        return o
     st = _STATE.get(_key(t))
     if st is None or st.deployment is None:
         return skipped("nothing to tear down: cloud.deploy created nothing that is still there "
@@ -576,11 +577,8 @@ def cloud_teardown(t: Any, dc: Any) -> Outcome:
 def cloud_leftovers(t: Any, dc: Any) -> Outcome:
     """``cloud.leftovers``: listing the services finds nothing tagged with this run and student,
     and the ledger has nothing undeleted."""
-    why = applies(t.platform, dc)
-    if why:
-        return skipped(why)
-    if t.folder is None:
-        return failed("cloud.leftovers " + _NEEDS_FOLDER)
+    if (o := _prereq(t, dc, "cloud.leftovers")) is not None:
+        return o
     st = _STATE.get(_key(t))
     provider = st.provider if st and st.provider else make_provider(t.platform, dc)
     rid = run_id(dc)

@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 from deploycheck.cloud import costs
 from deploycheck.cloud.base import (RUN_TAG, STUDENT_TAG, BillableResource, Bundle, CloudError, Deployment,
-                                    Request, Resource, TeardownError, label_value, resource_name, tags)
+                                    Request, Resource, label_value, resource_name, tags, teardown_resources)
 from deploycheck.cloud.ledger import Ledger
 
 PROVIDER = "gcp"
@@ -274,21 +274,8 @@ class GcpProvider:
             return False
 
     def teardown(self, dep: Deployment) -> list[str]:
-        removed, failed, kept = [], [], []
-        for res in reversed(dep.resources):
-            try:
-                if self.delete(res):
-                    removed.append(str(res))
-                self.ledger.deleted(res)
-            except Exception as e:  # noqa: BLE001
-                failed.append(f"{res}: {explain(e, 'deleting')}")
-                kept.insert(0, res)
-        dep.resources = kept
-        if failed:
-            raise TeardownError("could not delete " + "; ".join(failed)
-                                + f". Run `deploycheck sweep --provider gcp --run-id {self.run_id}` after fixing the cause.",
-                                removed, failed)
-        return removed
+        return teardown_resources(dep, self.delete, self.ledger.deleted, explain,
+                                  f"deploycheck sweep --provider gcp --run-id {self.run_id}")
 
     def leftovers(self, run_id: str | None = None, older_than_s: float | None = None,
                   student: str | None = None) -> list[Resource]:

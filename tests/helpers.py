@@ -1,0 +1,41 @@
+"""Shared helpers for the unit tests (imported as `from helpers import ...`).
+
+tests/ has no __init__.py, so pytest's default "prepend" import mode puts this folder on
+sys.path before it imports a test module; that is what makes the plain import work.
+"""
+import textwrap
+from pathlib import Path
+
+from deploycheck.submission import Target, load_submission
+
+
+def write_files(root: Path, files: dict[str, str | bytes], dedent: bool = True) -> Path:
+    """Write `files` ({relative path: text or bytes}) below `root`; text is dedented unless told not to."""
+    root.mkdir(parents=True, exist_ok=True)
+    for rel, content in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if not isinstance(content, bytes):
+            content = (textwrap.dedent(content) if dedent else content).encode()
+        p.write_bytes(content)
+    return root
+
+
+def make_target(tmp_path: Path, files: dict[str, str | bytes], platform: str | None = "aws",
+                student: str = "stu", dedent: bool = True) -> Target:
+    """A tiny student repo at tmp_path/repo holding `files`, loaded (uncached) as a Target."""
+    repo = write_files(tmp_path / "repo", files, dedent)
+    sub = load_submission.__wrapped__(student, str(repo))
+    return Target(student, platform, sub, student)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def build_reference(dest: Path) -> None:
+    """reference_deploys/build.py --out dest, in-process (saves an interpreter start)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("_reference_build", ROOT / "reference_deploys" / "build.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.build(root=dest)
