@@ -1,5 +1,5 @@
 #!/bin/sh
-# Make sure a Chromium exists for Playwright, in the order DEVELOPERS.md gives:
+# Make sure a Chromium exists for Playwright, in the documented order (README.md):
 # $DEPLOYCHECK_CHROMIUM, a chromium on PATH, Playwright's own download, Debian's package (as root).
 PY=${1:-.venv/bin/python}
 if [ -n "${DEPLOYCHECK_CHROMIUM:-}" ] && [ -x "$DEPLOYCHECK_CHROMIUM" ]; then
