@@ -106,12 +106,8 @@ def _fmt(x: Any) -> str:
 
 
 def _check_ids(students: list[dict[str, Any]]) -> list[str]:
-    seen: list[str] = []
-    for s in students:
-        for c in s.get("checks", []):
-            if c.get("id") not in seen:
-                seen.append(c.get("id"))
-    return [str(x) for x in seen]
+    from deploycheck.report import check_ids  # rubric order, shared with grades.csv
+    return [str(x) for x in check_ids(students)]
 
 
 def _safe_rel(p: Any) -> str | None:
