@@ -25,9 +25,10 @@ from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import Any
 
-from deploycheck.outcome import Outcome, failed, passed, skipped
-from deploycheck.readme import (NOTEBOOK_LIMIT, folder_label, guarded, is_local_name, no_folder, notebook_cells,
-                                readme_info, script_sources, split_cell)
+from deploycheck.outcome import Outcome, failed, guarded, passed, skipped
+from deploycheck.readme import (NOTEBOOK_LIMIT, folder_label, is_local_name, notebook_cells, readme_info,
+                                script_sources, split_cell)
+from deploycheck.structure import needs_folder
 from deploycheck.textfile import FolderKey, read_text
 
 SOURCE_LIMIT = 1_000_000
@@ -454,7 +455,7 @@ def _aws_only(t: Any, check: str) -> Outcome | None:
     if t.platform == "gcp":
         return skipped(f"does not apply to GCP: {check} checks the SageMaker entry-point script; GCP's prebuilt "
                        "scikit-learn containers load model.joblib/model.pkl themselves")
-    return no_folder(t)
+    return needs_folder(t)
 
 
 def _count_params(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> int:

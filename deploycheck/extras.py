@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from deploycheck.outcome import Outcome, failed, passed
-from deploycheck.readme import README_NAMES, _G, guarded, logical_lines
+from deploycheck.outcome import Outcome, failed, guarded, passed
+from deploycheck.readme import README_NAMES, _G, logical_lines
 from deploycheck.textfile import read_text
 
 _DOCKER_TAG = re.compile(r"\bdocker\s+(?:image\s+)?tag\b")

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deploycheck.outcome import Outcome, failed, passed
-from deploycheck.readme import _clean_link, guarded, is_local_name, no_folder, path_status, readme_info
+from deploycheck.outcome import Outcome, failed, guarded, passed
+from deploycheck.readme import _clean_link, is_local_name, path_status, readme_info
+from deploycheck.structure import needs_folder
 from deploycheck.textfile import read_bytes
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
@@ -119,7 +120,7 @@ def _candidates(t: Any) -> list[tuple[Any, str, str]]:
 
 @guarded
 def proof_screenshot(t: Any) -> Outcome:
-    o = no_folder(t)
+    o = needs_folder(t)
     if o:
         return o
     folder = t.folder

@@ -190,10 +190,10 @@ def serving_plan(f: Any) -> Outcome | tuple[Any, dict[str, Any], str | None]:
 
 def _run(t: Any, dc: Any) -> tuple[Outcome, PredictionRecord | None]:
     from deploycheck import sandbox, samples
+    from deploycheck.structure import needs_folder
+    if (o := needs_folder(t, CHECK)) is not None:
+        return o, None
     f = t.folder
-    if f is None:
-        return failed(f"{CHECK} needs a deploy folder (structure.deploy_folder failed): add an aws_deploy/ "
-                      "or gcp_deploy/ folder with your model and serving code."), None
     plat = f.platform
     if plat not in ("aws", "gcp"):
         return skipped(f"{CHECK} does not apply to this platform"), None

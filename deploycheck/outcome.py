@@ -5,8 +5,9 @@ Library functions return an :class:`Outcome`; the thin tests in ``checks/`` hand
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 
@@ -33,3 +34,16 @@ def failed(message: str, **data: Any) -> Outcome:
 
 def skipped(message: str, **data: Any) -> Outcome:
     return Outcome(SKIPPED, message, dict(data))
+
+
+def guarded(fn: Callable[..., Outcome]) -> Callable[..., Outcome]:
+    """Decorator for check functions: any exception becomes a failed Outcome (hostile input must
+    never raise out of a check and stop the run)."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Outcome:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:  # noqa: BLE001 - the safety net for one broken repo
+            return failed(f"{fn.__name__.replace('_', ' ')}: could not analyse this repo ({type(e).__name__}: {e}); "
+                          "check that the deploy folder holds ordinary files")
+    return wrapper

@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from deploycheck import __version__
+from deploycheck.structure import needs_folder
 from deploycheck.outcome import Outcome, failed, passed, skipped
 
 LOCAL_BANNER = "LOCAL EMULATION — not a cloud deployment"
@@ -514,9 +515,8 @@ def proof_generated(t: Any, dc: Any) -> Outcome:
 def _proof_generated(t: Any, dc: Any) -> Outcome:
     if not getattr(dc, "proof", True):
         return skipped("proof screenshots are turned off (--no-proof)")
-    if t.folder is None:
-        return failed("proof.generated needs a deploy folder (structure.deploy_folder failed): "
-                      "add an aws_deploy/ or gcp_deploy/ folder first.")
+    if (o := needs_folder(t, "proof.generated")) is not None:
+        return o
     from deploycheck import browser as br
     ok, why = br.available()
     if not ok:

@@ -25,7 +25,8 @@ from urllib.parse import unquote
 
 from markdown_it import MarkdownIt
 
-from deploycheck.outcome import Outcome, failed, passed
+from deploycheck.outcome import Outcome, failed, guarded, passed
+from deploycheck.structure import needs_folder
 from deploycheck.textfile import FolderKey, read_text
 
 README_LIMIT = 300_000        # bytes of README parsed (markdown-it is ~1 s/MB on ordinary text)
@@ -91,31 +92,6 @@ def folder_label(t: Any) -> str:
     if f is not None:
         return f"{f.rel}/"
     return f"{t.platform or 'aws'}_deploy/"
-
-
-def no_folder(t: Any) -> Outcome | None:
-    """The failed Outcome to return when the target has no usable deploy folder, else None."""
-    sub = t.submission
-    if sub.problem and t.folder is None:
-        return failed(sub.problem)
-    if t.folder is None:
-        return failed("needs a deploy folder (structure.deploy_folder failed): put your deployment in "
-                      "aws_deploy/ (SageMaker) or gcp_deploy/ (GCP) at the top of the repo")
-    return None
-
-
-def guarded(fn):
-    """Turn any exception in a check into a failed Outcome (hostile input must never raise)."""
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(t):
-        try:
-            return fn(t)
-        except Exception as e:  # pragma: no cover - safety net
-            return failed(f"could not analyse this repo ({type(e).__name__}: {e}); check that the deploy "
-                          "folder holds ordinary text files")
-    return wrapper
 
 
 # --------------------------------------------------------------------- README discovery/parse
@@ -587,7 +563,7 @@ def _check_steps(t: Any, aws: list[Pattern], gcp: list[Pattern], check: str
                  ) -> tuple[Outcome | None, list[Hit], list[Hit], ReadmeInfo | None]:
     """The common start of a README step check: (the failed Outcome to return when there is no deploy
     folder or no readable README, else None; then what :func:`_steps` finds with the platform's patterns)."""
-    o = no_folder(t)
+    o = needs_folder(t)
     if o:
         return o, [], [], None
     main, other, info = _steps(t, aws if t.platform == "aws" else gcp)
@@ -608,7 +584,7 @@ def _summ(hits: list[Hit], limit: int = 4) -> str:
 
 @guarded
 def readme_present(t: Any) -> Outcome:
-    o = no_folder(t)
+    o = needs_folder(t)
     if o:
         return o
     folder = t.folder
@@ -1258,7 +1234,7 @@ def resolve_ref(folder: Any, src_rel: str, name: str, extra_bases: Iterable[str]
 
 @guarded
 def files_referenced(t: Any) -> Outcome:
-    o = no_folder(t)
+    o = needs_folder(t)
     if o:
         return o
     folder = t.folder

@@ -7,6 +7,15 @@ from deploycheck.submission import Target
 _NAMES = {"aws": "aws_deploy", "gcp": "gcp_deploy"}
 
 
+def needs_folder(t: Target, check: str = "") -> Outcome | None:
+    """The failed prerequisite Outcome for a check on a target without a deploy folder, else None."""
+    if t.folder is not None:
+        return None
+    why = t.submission.problem or ("put your deployment in aws_deploy/ (SageMaker) or gcp_deploy/ (GCP) "
+                                   "at the root of the repo")
+    return failed(f"{check + ' ' if check else ''}needs a deploy folder (structure.deploy_folder failed): {why}")
+
+
 def deploy_folder(t: Target) -> Outcome:
     sub = t.submission
     if sub.problem:

@@ -107,3 +107,27 @@ def test_sources_classroom_roster_and_unique_ids(tmp_path):
         repos_from_options([], None, str(bad))
     with pytest.raises(ValueError, match="not a folder"):
         repos_from_options([], str(tmp_path / "nope"), None)
+
+
+def test_needs_folder_is_the_one_prerequisite_message(tmp_path):
+    repo = _mk(tmp_path / "r", {"notes.md": "x"})
+    [t] = targets_for(RepoRef("gus", str(repo)))
+    o = structure.needs_folder(t, "artifact.valid")
+    assert o.status == "failed"
+    assert o.message.startswith("artifact.valid needs a deploy folder (structure.deploy_folder failed)")
+    assert "aws_deploy/" in o.message and "gcp_deploy/" in o.message
+    [bad] = targets_for(RepoRef("hal", str(tmp_path / "missing")))
+    assert "does not exist" in structure.needs_folder(bad).message
+    ok = _mk(tmp_path / "ok", {"aws_deploy/README.md": "x"})
+    [good] = targets_for(RepoRef("ivy", str(ok)))
+    assert structure.needs_folder(good) is None
+
+
+def test_guarded_turns_a_crash_into_a_failed_outcome():
+    from deploycheck.outcome import guarded
+
+    @guarded
+    def artifact_valid(t):
+        raise RuntimeError("boom")
+    o = artifact_valid(None)
+    assert o.status == "failed" and "artifact valid" in o.message and "RuntimeError: boom" in o.message

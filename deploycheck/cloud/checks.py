@@ -34,10 +34,9 @@ from deploycheck.cloud.base import (BillableResource, Bundle, CloudError, Deploy
                                     Resource, TeardownError, label_value, new_run_id, resource_name)
 from deploycheck.cloud.ledger import Ledger, default_path
 from deploycheck.outcome import Outcome, failed, passed, skipped
+from deploycheck.structure import needs_folder
 
 REFERENCE_ROOT = Path(__file__).resolve().parents[2] / "reference_deploys"
-_NEEDS_FOLDER = ("needs a deploy folder (structure.deploy_folder failed): add an aws_deploy/ or gcp_deploy/ "
-                 "folder first.")
 
 
 # ====================================================================== offline services
@@ -453,9 +452,7 @@ def _prereq(t: Any, dc: Any, check: str) -> Outcome | None:
     why = applies(t.platform, dc)
     if why:
         return skipped(why)
-    if t.folder is None:
-        return failed(f"{check} " + _NEEDS_FOLDER)
-    return None
+    return needs_folder(t, check)
 
 
 # ====================================================================== checks
@@ -600,8 +597,8 @@ def cloud_leftovers(t: Any, dc: Any) -> Outcome:
 def cloud_account_clean(t: Any, dc: Any) -> Outcome:
     """``cloud.account_clean`` (``--audit-account``): nothing in the account bills by the hour.
     Without ``--cloud`` it audits the real account of the folder's platform (a student's CI)."""
-    if not t.platform:
-        return failed("cloud.account_clean " + _NEEDS_FOLDER)
+    if not t.platform:  # the audit itself needs no folder, only the platform it stands for
+        return needs_folder(t, "cloud.account_clean")
     why = applies(t.platform, dc) if getattr(dc, "cloud", None) else None
     if why:
         return skipped(why)
