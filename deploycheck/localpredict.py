@@ -11,6 +11,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from deploycheck import artifacts, entrypoint
 from deploycheck.outcome import Outcome, failed, passed, skipped
 
 CHECK = "predict.local"
@@ -71,55 +72,14 @@ def _trunc(s: str, n: int = TEXT_LIMIT) -> str:
 
 # ---------------------------------------------------------------- finding what to run
 
-def _artifact(folder: Any) -> Any:
-    try:
-        from deploycheck import artifacts
-        return artifacts.model_artifact(folder)
-    except ImportError:
-        return _fallback_artifact(folder)
-
-
-@dataclass
-class _Art:
-    kind: str
-    rel: str
-    members: list[str] = field(default_factory=list)
-    sklearn_version: str | None = None
-
-
-def _fallback_artifact(folder: Any) -> _Art | None:
-    tars = [f for f in folder.files if f.lower().endswith((".tar.gz", ".tgz"))]
-    if tars and folder.platform == "aws":
-        return _Art("tar", sorted(tars, key=lambda r: (r.count("/"), r))[0])
-    files = [f for f in folder.files if f.rsplit("/", 1)[-1].lower() in ("model.joblib", "model.pkl")]
-    files += [f for f in folder.files if f.lower().endswith((".joblib", ".pkl", ".pickle")) and f not in files]
-    return _Art("file", sorted(files, key=lambda r: (r.count("/"), r))[0]) if files else None
-
-
-def _unsafe(folder: Any) -> bool:
-    try:
-        from deploycheck import artifacts
-    except ImportError:
-        return False
-    return bool(artifacts.is_unsafe(folder))
-
-
 def _entry(folder: Any) -> tuple[str | None, str]:
     """(entry point rel, how found); notebooks are not importable."""
-    try:
-        from deploycheck import entrypoint
-        info = entrypoint.entry_point(folder)
-        if info is None:
-            return None, ""
-        if getattr(info, "notebook", False):
-            return None, "notebook"
-        return info.rel, getattr(info, "how", "")
-    except ImportError:
-        for rel in folder.with_suffix(".py"):
-            data = folder.read_bytes(rel, 500_000) or b""
-            if re.search(rb"^\s*def\s+model_fn\s*\(", data, re.M):
-                return rel, "defines model_fn"
+    info = entrypoint.entry_point(folder)
+    if info is None:
         return None, ""
+    if info.notebook:
+        return None, "notebook"
+    return info.rel, info.how
 
 
 # ---------------------------------------------------------------- the check
@@ -154,12 +114,12 @@ def clear_cache() -> None:
 def serving_plan(f: Any) -> Outcome | tuple[Any, dict[str, Any], str | None]:
     """What to run for a deploy folder: (artifact, job args, tar to extract) or a failed Outcome."""
     plat = f.platform
-    art = _artifact(f)
+    art = artifacts.model_artifact(f)
     if art is None:
         what = "model.tar.gz" if plat == "aws" else "model.joblib (or model.pkl)"
         return failed(f"no model artifact to run in {f.rel}/ (see artifact.present): add the {what} "
                       "you deployed to the folder.")
-    if _unsafe(f):
+    if artifacts.is_unsafe(f):
         return failed(f"{f.rel}/{art.rel} was not loaded because artifact.safe flagged it (a pickle "
                       "that references non-scikit-learn code, or that could not be scanned): re-save "
                       "your model with joblib.dump(model, ...) from a clean training script.",

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from deploycheck import localpredict, sandbox
+from deploycheck import artifacts, localpredict, sandbox
 from deploycheck.submission import Target, load_submission
 
 DC = SimpleNamespace(sandbox_timeout=3, sandbox_memory_mb=1024)
@@ -51,9 +51,6 @@ def repo(root, body: str, model: bytes | None = None):
 @pytest.fixture(autouse=True)
 def isolated(monkeypatch):
     localpredict.clear_cache()
-    monkeypatch.setattr(localpredict, "_artifact", localpredict._fallback_artifact)
-    monkeypatch.setattr(localpredict, "_unsafe", lambda f: False)
-    monkeypatch.setattr(localpredict, "_entry", lambda f: ("inference.py", "test"))
     yield
     localpredict.clear_cache()
 
@@ -177,18 +174,16 @@ class _Evil:
 
 
 def test_pickle_running_a_command_is_never_loaded(tmp_path, monkeypatch):
-    artifacts = pytest.importorskip("deploycheck.artifacts")
     canary = tmp_path / "canary"
-    monkeypatch.setattr(localpredict, "_unsafe", artifacts.is_unsafe)
-    monkeypatch.setattr(localpredict, "_artifact", artifacts.model_artifact)
     o = grade(repo(tmp_path / "a", "", model=pickle.dumps(_Evil(canary))))
     assert o.status == "failed" and "artifact.safe" in o.message
     assert not canary.exists()
     assert_next_student_passes(tmp_path)
 
 
-def test_pickle_command_even_if_loaded_stays_in_the_sandbox(tmp_path):
+def test_pickle_command_even_if_loaded_stays_in_the_sandbox(tmp_path, monkeypatch):
     # defence in depth: had the scan missed it, the command runs in the sandbox's private /tmp
+    monkeypatch.setattr(artifacts, "is_unsafe", lambda f: False)
     canary = tmp_path / "canary2"
     o = grade(repo(tmp_path / "a", "", model=pickle.dumps(_Evil(canary))))
     assert o.status == "failed"

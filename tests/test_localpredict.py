@@ -15,7 +15,7 @@ import sklearn
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
-from deploycheck import localpredict
+from deploycheck import artifacts, localpredict
 from deploycheck.submission import Target, load_submission
 
 MODEL_FN = "import joblib, os\n\ndef model_fn(model_dir):\n    return joblib.load(os.path.join(model_dir, 'model.joblib'))\n"
@@ -67,14 +67,8 @@ def target(root, platform="aws") -> Target:
 
 
 @pytest.fixture(autouse=True)
-def own_fallbacks(monkeypatch):
+def fresh_cache():
     localpredict.clear_cache()
-    monkeypatch.setattr(localpredict, "_artifact", localpredict._fallback_artifact)
-    monkeypatch.setattr(localpredict, "_unsafe", lambda f: False)
-
-    def entry(f):
-        return ("inference.py", "test") if "inference.py" in f.files else (None, "")
-    monkeypatch.setattr(localpredict, "_entry", entry)
 
 
 def test_aws_passes_with_documented_request(tmp_path):
@@ -113,7 +107,7 @@ def test_no_artifact(tmp_path):
 
 
 def test_flagged_artifact_is_never_loaded(tmp_path, monkeypatch):
-    monkeypatch.setattr(localpredict, "_unsafe", lambda f: True)
+    monkeypatch.setattr(artifacts, "is_unsafe", lambda f: True)
     o = localpredict.predict_local(target(aws_repo(tmp_path)), DC)
     assert o.status == "failed" and "artifact.safe flagged it" in o.message
 

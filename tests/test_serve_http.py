@@ -14,17 +14,9 @@ import pytest
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
-from deploycheck import localpredict
 from deploycheck.serving import cli
 
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
-
-
-@pytest.fixture(autouse=True)
-def fallbacks(monkeypatch):
-    monkeypatch.setattr(localpredict, "_artifact", localpredict._fallback_artifact)
-    monkeypatch.setattr(localpredict, "_unsafe", lambda f: False)
-    monkeypatch.setattr(localpredict, "_entry", lambda f: ("inference.py", "test"))
 
 
 def model_bytes() -> bytes:

@@ -33,6 +33,7 @@ from deploycheck.cloud import costs
 from deploycheck.cloud.base import (BillableResource, Bundle, CloudError, Deployment, Request,
                                     Resource, TeardownError, label_value, new_run_id, resource_name)
 from deploycheck.cloud.ledger import Ledger, default_path
+from deploycheck import localpredict, samples
 from deploycheck.outcome import Outcome, failed, passed, skipped
 from deploycheck.structure import needs_folder
 
@@ -249,77 +250,21 @@ def build_bundle(t: Any, dc: Any, folder=None) -> Bundle:
 
 
 # ====================================================================== local prediction, requests
-def _as_dict(rec: Any) -> dict[str, Any] | None:
-    if rec is None:
-        return None
-    if isinstance(rec, dict):
-        return dict(rec)
-    if hasattr(rec, "__dataclass_fields__"):
-        return {k: getattr(rec, k) for k in rec.__dataclass_fields__}
-    if hasattr(rec, "__dict__"):
-        return {k: v for k, v in vars(rec).items() if not k.startswith("_")}
-    return None
-
-
 def local_prediction(t: Any, dc: Any) -> dict[str, Any] | None:
-    """``predict.local``'s record (request, response, content types) as a dict, or None."""
-    try:
-        from deploycheck import localpredict
-    except ImportError:
-        return None
-    try:
-        rec = _as_dict(localpredict.prediction(t, dc))
-    except Exception:  # noqa: BLE001
-        return None
-    if not rec or (rec.get("response") in (None, "") and not rec.get("response_b64")):
-        return None
-    if rec.get("status") not in (None, "passed") or rec.get("ok") is False or rec.get("error"):
-        return None
-    return rec
-
-
-def _to_bytes(x: Any) -> bytes:
-    if isinstance(x, bytes):
-        return x
-    if isinstance(x, str):
-        return x.encode()
-    return json.dumps(x).encode()
+    """``predict.local``'s record (request, response, content types) as a dict when it passed, else None."""
+    rec = localpredict.prediction(t, dc)
+    return rec.to_dict() if rec is not None and rec.status == "passed" else None
 
 
 def request_from(rec: dict[str, Any] | None, folder, platform: str) -> Request:
-    """The request the local emulation sent (so cloud and local see the same input), else the
+    """The exact request the local emulation sent (so cloud and local see the same input), else the
     folder's documented sample request."""
     if rec and rec.get("request_b64"):
         return Request(base64.b64decode(rec["request_b64"]), rec.get("content_type") or "application/json",
                        rec.get("accept") or "application/json")
-    if rec and rec.get("request") not in (None, ""):
-        req = rec["request"]
-        if isinstance(req, dict) and "body" in req:
-            return Request(_to_bytes(req["body"]), req.get("content_type") or "application/json",
-                           req.get("accept") or "application/json")
-        return Request(_to_bytes(req), rec.get("content_type") or rec.get("request_content_type") or "application/json",
-                       rec.get("accept") or "application/json")
-    try:
-        from deploycheck import samples
-        s = samples.sample_request(folder)
-        sd = _as_dict(s) if not isinstance(s, (bytes, str, list)) else {"body": s}
-        if sd and sd.get("body") is not None:
-            return Request(_to_bytes(sd["body"]), sd.get("content_type") or "application/json",
-                           sd.get("accept") or "application/json")
-    except Exception:  # noqa: BLE001 - module missing: fall back to input.json
-        pass
-    for rel in ("input.json", "sample_request.json", "request.json"):
-        if rel in folder.files:
-            raw = folder.read_bytes(rel, 5_000_000) or b""
-            try:
-                obj = json.loads(raw)
-            except ValueError:
-                continue
-            if platform == "aws" and isinstance(obj, dict) and "instances" in obj:
-                obj = obj["instances"]
-            if platform == "gcp" and not (isinstance(obj, dict) and "instances" in obj):
-                obj = {"instances": obj}
-            return Request(json.dumps(obj).encode())
+    s = samples.sample_request(folder, platform=platform)
+    if s is not None:
+        return Request(s.body, s.content_type or "application/json", s.accept or "application/json")
     raise CloudError(f"no sample request for {folder.rel}/: predict.local found none; add input.json with "
                      "{\"instances\": [[...]]} (or document the predict() call in the README).")
 
@@ -329,10 +274,7 @@ def local_response(rec: dict[str, Any]) -> tuple[bytes, str]:
     ctype = rec.get("response_content_type") or rec.get("accept") or "application/json"
     if rec.get("response_b64"):
         return base64.b64decode(rec["response_b64"]), ctype
-    resp = rec["response"]
-    if isinstance(resp, dict) and "body" in resp:
-        return _to_bytes(resp["body"]), resp.get("content_type") or ctype
-    return _to_bytes(resp), ctype
+    return rec["response"].encode(), ctype
 
 
 def decode(body: bytes, content_type: str) -> Any:
