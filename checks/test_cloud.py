@@ -11,26 +11,26 @@ def _cloud_cleanup():
     cloud.teardown_all()
 
 
-@pytest.mark.check("cloud.deploy", points=2, requires="cloud")
+@pytest.mark.check("cloud.deploy")
 def test_cloud_deploy(target, record, dc):
     record(cloud.cloud_deploy(target, dc))
 
 
-@pytest.mark.check("cloud.predict", points=2, requires="cloud")
+@pytest.mark.check("cloud.predict")
 def test_cloud_predict(target, record, dc):
     record(cloud.cloud_predict(target, dc))
 
 
-@pytest.mark.check("cloud.teardown", points=1, requires="cloud")
+@pytest.mark.check("cloud.teardown")
 def test_cloud_teardown(target, record, dc):
     record(cloud.cloud_teardown(target, dc))
 
 
-@pytest.mark.check("cloud.leftovers", points=1, requires="cloud")
+@pytest.mark.check("cloud.leftovers")
 def test_cloud_leftovers(target, record, dc):
     record(cloud.cloud_leftovers(target, dc))
 
 
-@pytest.mark.check("cloud.account_clean", points=1, requires="audit_account")
+@pytest.mark.check("cloud.account_clean")
 def test_cloud_account_clean(target, record, dc):
     record(cloud.cloud_account_clean(target, dc))

@@ -1,9 +1,9 @@
 """Every local file the README or the deploy scripts name is in the deploy folder."""
 import pytest
 
-from deploycheck import readme
+from deploycheck.verdicts import files
 
 
-@pytest.mark.check("files.referenced", points=1)
+@pytest.mark.check("files.referenced")
 def test_files_referenced(target, record):
-    record(readme.files_referenced(target))
+    record(files.files_referenced(target))

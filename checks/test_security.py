@@ -1,9 +1,9 @@
 """No cloud credentials committed anywhere in the repo."""
 import pytest
 
-from deploycheck import secretscan
+from deploycheck.verdicts import security
 
 
-@pytest.mark.check("security.secrets", points=2)
+@pytest.mark.check("security.secrets")
 def test_security_secrets(target, record):
-    record(secretscan.security_secrets(target))
+    record(security.security_secrets(target))

@@ -1,8 +1,9 @@
+"""structure.deploy_folder: where the deployment is."""
 import pytest
 
-from deploycheck import structure
+from deploycheck.verdicts import structure
 
 
-@pytest.mark.check("structure.deploy_folder", points=1)
-def test_deploy_folder(target, record):
+@pytest.mark.check("structure.deploy_folder")
+def test_structure_deploy_folder(target, record):
     record(structure.deploy_folder(target))

@@ -22,7 +22,7 @@ def describe(report_dir: Path) -> str:
     for p in pngs:
         lines.append(f"proof:   {p.resolve()}")
     if not pngs:
-        lines.append("proof:   no proof screenshot was rendered (see proof.generated in the report)")
+        lines.append("proof:   no proof screenshot was rendered (see the notes of predict.local in the report)")
     return "\n".join(lines)
 
 

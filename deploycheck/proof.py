@@ -10,7 +10,7 @@ snapshot of the student's deploy README for graders.
 * :func:`snapshot_readme` renders the deploy README with markdown-it-py and screenshots it with
   JavaScript disabled, served from a fake origin through Playwright routing that only answers
   regular files inside the student's folder (no network, no ``file://``).
-* :func:`proof_generated` is the ``proof.generated`` check.
+* :func:`render_artefacts` renders them after a passed predict.local (no points).
 """
 from __future__ import annotations
 
@@ -28,15 +28,12 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from deploycheck import __version__
-from deploycheck.structure import needs_folder
-from deploycheck.outcome import Outcome, failed, passed, skipped
 
 LOCAL_BANNER = "LOCAL EMULATION — not a cloud deployment"
 OFFLINE_BANNER = "OFFLINE CLOUD EMULATION (moto / local fakes) — not a real cloud deployment"
 PLATFORM_NAMES = {"aws": "AWS SageMaker", "gcp": "Google Cloud (AI Platform / Vertex AI)"}
 MAX_LINES = 40
 MAX_CHARS = 4000
-README_NAMES = ("readme.md", "readme.markdown", "readme", "readme.txt", "readme.rst")
 SERVE_LIMIT = 10_000_000            # bytes per file served to the README snapshot
 FAKE_ORIGIN = "http://student-folder.deploycheck.invalid"
 
@@ -307,27 +304,21 @@ h1,h2{border-bottom:1px solid #d8dee4;padding-bottom:.2em}blockquote{color:#5760
 """
 
 
-def find_readme(folder_path: Path) -> str | None:
-    """The README file name at the top of the folder (case-insensitive; .md preferred)."""
-    try:
-        names = {e.name.lower(): e.name for e in os.scandir(folder_path)
-                 if e.is_file(follow_symlinks=False)}
-    except OSError:
-        return None
-    for cand in README_NAMES:
-        if cand in names:
-            return names[cand]
-    for low, real in sorted(names.items()):
-        if low.startswith("readme"):
-            return real
-    return None
+def find_readme(folder: Any) -> str | None:
+    """The README name by THE README rule (``folder.facts.readme_rel`` for a DeployFolder)."""
+    facts = getattr(folder, "facts", None)
+    if facts is not None:
+        return facts.readme_rel
+    from deploycheck import files
+    from deploycheck.analysis.readme import find_readme as rule
+    return rule(files.top_level_files(Path(folder)))
 
 
 def readme_html(folder_path: Path, name: str, title: str = "", max_height: int = 6000) -> str:
     """The README rendered to a standalone HTML page (Markdown via markdown-it-py; other
     formats shown as preformatted text)."""
-    from deploycheck import textfile
-    tf = textfile.read_text(folder_path, name, limit=500_000)
+    from deploycheck import files
+    tf = files.read_text(folder_path, name, limit=500_000)
     e = html.escape
     if not tf.ok:
         body = f"<p><b>{e(name)}</b> could not be read: {e(tf.problem or '')}</p>"
@@ -351,15 +342,16 @@ _CSP = ("default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inli
 def _serve_file(folder_path: Path, url_path: str) -> tuple[bytes, str] | None:
     """Bytes and content type of a regular file inside the folder named by a URL path, or None
     (outside the folder, a symlink anywhere on the way, missing, too large, not a file)."""
-    from deploycheck import textfile
+    from deploycheck import files
     rel = unquote(url_path).lstrip("/")
     if not rel or "\x00" in rel:
         return None
     parts = PurePosixPath(rel).parts
     if any(p in ("..", ".") for p in parts):
         return None
-    data, problem, truncated = textfile.read_bytes(folder_path, "/".join(parts), limit=SERVE_LIMIT)
-    if data is None or truncated:
+    got = files.read_bytes(folder_path, "/".join(parts), limit=SERVE_LIMIT)
+    data = got.data
+    if data is None or got.truncated:
         return None
     ctype = mimetypes.guess_type(parts[-1])[0] or "application/octet-stream"
     return data, ctype
@@ -375,7 +367,7 @@ def snapshot_readme(folder: Any, out_png: Path | str, width: int = 1000, max_hei
     BrowserUnavailable without Chromium. URLs refused are appended to ``blocked``."""
     from deploycheck import browser as br
     folder_path = Path(getattr(folder, "path", folder)).resolve()
-    name = find_readme(folder_path)
+    name = find_readme(folder)
     if name is None:
         raise FileNotFoundError(f"no README in {folder_path.name}/")
     rel = getattr(folder, "rel", folder_path.name)
@@ -503,36 +495,29 @@ def _card_info(t: Any, rec: dict[str, Any], mode: str, dc: Any) -> dict[str, Any
     return info
 
 
-def proof_generated(t: Any, dc: Any) -> Outcome:
-    """``proof.generated``: render the prediction proof card(s) and check the PNG."""
+def render_artefacts(t: Any, dc: Any) -> dict[str, Any]:
+    """Render deploycheck's own proof artefacts for a target whose predict.local passed: the proof
+    card(s) of the prediction and a snapshot of the deploy README. They carry no points: a failure
+    here is reported as a note on predict.local's record, never as the student's failure."""
     try:
-        return _proof_generated(t, dc)
+        return _render(t, dc)
     except Exception as e:  # hostile input or a browser hiccup must never raise out of a check
-        return failed(f"deploycheck could not render the proof screenshot ({type(e).__name__}: {str(e)[:200]}); "
-                      "this is usually not your fault: re-run, and tell your instructor if it persists.")
+        return {"proof_note": f"deploycheck could not render the proof screenshot ({type(e).__name__}: "
+                              f"{str(e)[:200]})"}
 
 
-def _proof_generated(t: Any, dc: Any) -> Outcome:
-    if not getattr(dc, "proof", True):
-        return skipped("proof screenshots are turned off (--no-proof)")
-    if (o := needs_folder(t, "proof.generated")) is not None:
-        return o
+def _render(t: Any, dc: Any) -> dict[str, Any]:
+    if not getattr(dc, "proof", True) or t.folder is None:
+        return {}
     from deploycheck import browser as br
     ok, why = br.available()
     if not ok:
-        return skipped(why)
-    try:
-        from deploycheck import localpredict
-    except ModuleNotFoundError as e:
-        if e.name != "deploycheck.localpredict":
-            raise
-        return skipped("the local prediction emulation (deploycheck.localpredict) is not installed; "
-                       "nothing to prove yet")
+        return {"proof_note": why}
+    from deploycheck import localpredict
     raw = localpredict.prediction(t, dc)
     rec = _as_dict(raw)
     if rec is None or not _succeeded(rec, raw):
-        return failed("no prediction to prove: fix predict.local first (its message says what went wrong), "
-                      "then this check renders the proof screenshot.")
+        return {}
     base, out_dir = proof_dir(dc, t.student)
     plat = t.platform or "unknown"
     files: dict[str, str] = {}
@@ -542,7 +527,7 @@ def _proof_generated(t: Any, dc: Any) -> Outcome:
     try:
         capture(render_proof_card(_card_info(t, rec, "local", dc)), local_png)
     except br.BrowserUnavailable as e:
-        return skipped(str(e))
+        return {"proof_note": str(e)}
     bad = png_problem(local_png)
     if bad:
         problems.append(f"{_rel(local_png, base)} {bad}")
@@ -550,14 +535,8 @@ def _proof_generated(t: Any, dc: Any) -> Outcome:
         files["local"] = _rel(local_png, base)
 
     if getattr(dc, "cloud", None):
-        cloud_rec = None
-        try:
-            from deploycheck.cloud import checks as cloud_checks
-            cloud_rec = _as_dict(cloud_checks.cloud_prediction(t))
-        except ModuleNotFoundError as e:
-            if e.name != "deploycheck.cloud.checks":
-                raise
-            cloud_rec = None
+        from deploycheck.cloud import checks as cloud_checks
+        cloud_rec = _as_dict(cloud_checks.cloud_prediction(t))
         if cloud_rec:
             cloud_png = out_dir / f"{plat}-cloud.png"
             capture(render_proof_card(_card_info(t, cloud_rec, "cloud", dc)), cloud_png)
@@ -567,7 +546,7 @@ def _proof_generated(t: Any, dc: Any) -> Outcome:
             else:
                 files["cloud"] = _rel(cloud_png, base)
 
-    readme_note = None
+    notes: list[str] = []
     try:
         # a repo graded on both platforms gets one snapshot per deploy folder
         name = "readme.png" if len(t.submission.folders) <= 1 else f"{plat}-readme.png"
@@ -575,18 +554,12 @@ def _proof_generated(t: Any, dc: Any) -> Outcome:
         if png_problem(readme_png) is None:
             files["readme"] = _rel(readme_png, base)
     except FileNotFoundError:
-        readme_note = "no README to snapshot"
+        notes.append("no README to snapshot")
     except Exception as e:  # never fails the check
-        readme_note = f"README snapshot failed: {type(e).__name__}: {str(e)[:150]}"
-
-    data: dict[str, Any] = {"proof": files}
-    if readme_note:
-        data["readme_note"] = readme_note
+        notes.append(f"README snapshot failed: {type(e).__name__}: {str(e)[:150]}")
     if problems:
-        return failed("the proof screenshot " + "; ".join(problems)
-                      + ": this is a deploycheck problem, not yours; tell your instructor.", **data)
-    where = ", ".join(files[k] for k in ("local", "cloud") if k in files)
-    if not getattr(dc, "report", None):
-        where = ", ".join(str(base / files[k]) for k in ("local", "cloud") if k in files)
-    kinds = "local emulation" + (" and cloud" if "cloud" in files else "")
-    return passed(f"proof screenshot of the {kinds} prediction: {where}", **data)
+        notes.append("the proof screenshot " + "; ".join(problems))
+    data: dict[str, Any] = {"proof": files}
+    if notes:
+        data["proof_note"] = "; ".join(notes)
+    return data

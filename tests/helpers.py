@@ -1,12 +1,8 @@
-"""Shared helpers for the unit tests (imported as `from helpers import ...`).
-
-tests/ has no __init__.py, so pytest's default "prepend" import mode puts this folder on
-sys.path before it imports a test module; that is what makes the plain import work.
-"""
+"""Shared helpers for the unit tests (``from tests.helpers import ...``)."""
 import textwrap
 from pathlib import Path
 
-from deploycheck.submission import Target, load_submission
+from deploycheck.discovery import Target, load_submission
 
 
 def write_files(root: Path, files: dict[str, str | bytes], dedent: bool = True) -> Path:

@@ -1,14 +1,15 @@
 """The cloud.* check functions on the built reference deploys, in-process (offline stand-ins):
 cost guard, deployment cap, platform selection, failure messages and the end-of-session teardown."""
 import pytest
+from dataclasses import replace
 
 pytest.importorskip("moto")
 pytest.importorskip("google.cloud.aiplatform")
 
 from deploycheck.cloud import checks as cc  # noqa: E402
-from deploycheck.plugin import DCConfig  # noqa: E402
+from deploycheck.settings import Settings  # noqa: E402
 from deploycheck.submission import RepoRef, targets_for  # noqa: E402
-from helpers import build_reference  # noqa: E402
+from tests.helpers import build_reference  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,7 @@ def dc(tmp_path, monkeypatch):
     monkeypatch.delenv("DEPLOYCHECK_RUN_ID", raising=False)
     monkeypatch.delenv("DEPLOYCHECK_LEDGER", raising=False)
     cc._STATE.clear()
-    yield DCConfig(cloud="moto", report=tmp_path / "out", run_id=f"t-{tmp_path.name[-12:].lower()}")
+    yield Settings(cloud="moto", report=tmp_path / "out", run_id=f"t-{tmp_path.name[-12:].lower()}")
     cc.teardown_all()
     cc._STATE.clear()
 
@@ -35,23 +36,21 @@ def target(ref, platform, student="ref"):
 
 
 def test_instance_type_outside_the_allowlist_is_refused(ref, dc):
-    dc.instance_type = "ml.p3.2xlarge"
+    dc = replace(dc, instance_type="ml.p3.2xlarge")
     o = cc.cloud_deploy(target(ref, "aws"), dc)
     assert o.status == "failed" and "allowlist" in o.message and "--allow-instance-type" in o.message
 
 
 def test_max_deployments_caps_the_run(ref, dc):
-    dc.max_deployments = 1
+    dc = replace(dc, max_deployments=1)
     assert cc.cloud_deploy(target(ref, "aws", "s1"), dc).status == "passed"
     o = cc.cloud_deploy(target(ref, "aws", "s2"), dc)
     assert o.status == "failed" and "--max-deployments is 1" in o.message
 
 
 def test_cloud_aws_skips_gcp_folders_and_checks_need_a_deployment(ref, dc):
-    dc.cloud = "aws"
-    o = cc.cloud_deploy(target(ref, "gcp"), dc)
+    o = cc.cloud_deploy(target(ref, "gcp"), replace(dc, cloud="aws"))
     assert o.status == "skipped" and "--cloud gcp" in o.message
-    dc.cloud = "moto"
     o = cc.cloud_predict(target(ref, "aws", "never-deployed"), dc)
     assert o.status == "failed" and "cloud.deploy failed" in o.message
     assert cc.cloud_teardown(target(ref, "aws", "never-deployed"), dc).status == "skipped"

@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("moto")
 pytest.importorskip("google.cloud.aiplatform")
 
-from helpers import ROOT, build_reference  # noqa: E402
+from tests.helpers import ROOT, build_reference  # noqa: E402
 
 
 def test_reference_deploys_pass_every_cloud_check_offline(tmp_path):

@@ -8,7 +8,7 @@ from PIL import Image, ImageDraw
 
 from deploycheck.images import inspect_image, proof_screenshot
 from deploycheck.submission import Target
-from helpers import make_target
+from tests.helpers import make_target
 
 
 def shot(w=800, h=500, fmt="PNG", blank=False, mode="RGB"):
@@ -103,4 +103,4 @@ def test_inspect_image_directly(tmp_path):
 def test_no_folder(tmp_path):
     t = make_target(tmp_path, {"a.txt": "x"})
     o = proof_screenshot(Target("stu", None, t.submission, "stu"))
-    assert o.status == "failed" and "deploy folder" in o.message
+    assert o.status == "failed" and o.blocked_by == "structure.deploy_folder"

@@ -96,7 +96,7 @@ def test_no_folder(tmp_path):
     (tmp_path / "x.txt").write_text("x")
     sub = load_submission("nofolder", str(tmp_path))
     o = localpredict.predict_local(Target("nofolder", None, sub, "nofolder"), DC)
-    assert o.status == "failed" and "needs a deploy folder" in o.message
+    assert o.status == "failed" and o.blocked_by == "structure.deploy_folder"
 
 
 def test_no_artifact(tmp_path):

@@ -9,23 +9,26 @@ import pytest
 pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parent.parent
 
-FAKE_CHECKS = '''
+FAKE_CHECKS = """
 import pytest
-from deploycheck.outcome import passed, failed, skipped
+from deploycheck.model import passed, failed, skipped
 
-@pytest.mark.check("readme.present", points=2)
-def test_readme(target, record):
+@pytest.mark.check("readme.present")
+def test_readme_present(target, record):
     f = target.folder
     record(passed("ok") if f and f.find("README.md") else failed("no README in the folder: add one"))
 
-@pytest.mark.check("extras.custom_image", points=5)
-def test_extra(target, record):
+@pytest.mark.check("extras.custom_image")
+def test_extras_custom_image(target, record):
     record(failed("never enabled by default"))
 
-@pytest.mark.check("entry_point.model_fn", points=1)
-def test_gcp_skip(target, record):
+@pytest.mark.check("entry_point.model_fn")
+def test_entry_point_model_fn(target, record):
     record(skipped("does not apply to GCP") if target.platform == "gcp" else passed("fine"))
-'''
+"""
+# points as the tests below expect them (the table's defaults differ); this also exercises --rubric
+POINTS = ('[checks."readme.present"]\npoints = 2\n[checks."extras.custom_image"]\npoints = 5\n'
+          '[checks."entry_point.model_fn"]\npoints = 1\n')
 
 
 @pytest.fixture
@@ -40,9 +43,13 @@ def room(tmp_path):
     return r
 
 
-def _run(pytester, *args):
-    pytester.makepyfile(test_fake_checks=FAKE_CHECKS)
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+def _run(pytester, *args, checks=FAKE_CHECKS, rubric=POINTS):
+    pytester.makepyfile(test_fake_checks=checks)
+    extra = []
+    if rubric is not None and "--rubric" not in args:
+        pytester.makefile(".toml", points=rubric)
+        extra = ["--rubric", "points.toml"]
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *extra, *args)
 
 
 def test_grades_class_keeps_best_platform_and_writes_report(pytester, room, tmp_path):
@@ -73,7 +80,7 @@ def test_k_selects_students_and_checks(pytester, room):
 
 def test_rubric_file_sets_points_and_enables(pytester, room, tmp_path):
     rub = tmp_path / "rubric.toml"
-    rub.write_text('[checks."readme.present"]\npoints = 10\n[checks."extras.custom_image"]\nenabled = true\n'
+    rub.write_text('[checks."readme.present"]\npoints = 10\n[checks."extras.custom_image"]\nenabled = true\npoints = 5\n'
                    '[checks."entry_point.model_fn"]\nenabled = false\n')
     out = tmp_path / "out"
     res = _run(pytester, "--classroom", str(room), "--rubric", str(rub), "--report", str(out))
@@ -123,3 +130,41 @@ def test_bad_shard_and_missing_classroom_are_usage_errors(pytester, tmp_path):
     assert res.ret == 4 and "--shard 4/3" in res.stderr.str()
     res = _run(pytester, "--classroom", str(tmp_path / "nope"))
     assert res.ret == 4 and "not a folder" in res.stderr.str()
+
+
+@pytest.mark.parametrize("text,words", [
+    ('[checks."readme.clenup"]\npoints = 3\n', ["unknown check id", "did you mean readme.cleanup"]),
+    ('[checks."readme.cleanup"]\npoint = 3\n', ["unknown key", "did you mean points"]),
+    ('[checks."readme.cleanup"]\npoints = "three"\n', ["must be a number"]),
+    ('[checks."readme.cleanup"]\npoints = -1\n', ["must not be negative"]),
+    ('[checks."proof.generated"]\npoints = 1\n', ["no longer a check", "no points"]),
+    ('["readme.cleanup"]\npoints = 1\n', ['[checks."readme.cleanup"]']),
+    ('[checks\n', ["not valid TOML"]),
+])
+def test_rubric_file_errors_are_one_line_usage_errors(pytester, room, tmp_path, text, words):
+    rub = tmp_path / "rubric.toml"
+    rub.write_text(text)
+    res = _run(pytester, "--classroom", str(room), "--rubric", str(rub))
+    err = res.stderr.str()
+    assert res.ret == 4 and "Traceback" not in err + res.stdout.str()
+    line = next(ln for ln in err.splitlines() if "rubric" in ln)
+    for w in words:
+        assert w in line, (w, err)
+
+
+@pytest.mark.parametrize("marker,words", [
+    ('@pytest.mark.check("readme.present", points=2)', ["with the id only"]),
+    ('@pytest.mark.check("readme.presnt")', ["unknown check id", "did you mean readme.present"]),
+])
+def test_bad_markers_are_usage_errors(pytester, room, marker, words):
+    checks = f"import pytest\n\n{marker}\ndef test_readme_present(target, record):\n    pass\n"
+    res = _run(pytester, "--classroom", str(room), checks=checks, rubric=None)
+    assert res.ret == 4
+    for w in words:
+        assert w in res.stderr.str()
+
+
+def test_check_test_must_be_named_after_its_id(pytester, room):
+    checks = 'import pytest\n\n@pytest.mark.check("readme.present")\ndef test_readme(target, record):\n    pass\n'
+    res = _run(pytester, "--classroom", str(room), checks=checks, rubric=None)
+    assert res.ret == 4 and "must be named test_readme_present" in res.stderr.str()

@@ -1,4 +1,4 @@
-"""Proof cards, README snapshots and the proof.generated check (deploycheck.proof)."""
+"""Proof cards and README snapshots (deploycheck.proof): artefacts of a run, no points."""
 import sys
 import types
 
@@ -10,8 +10,8 @@ import deploycheck
 import deploycheck.cloud
 from deploycheck import browser as br
 from deploycheck import proof
-from deploycheck.plugin import DCConfig
-from deploycheck.submission import RepoRef, targets_for
+from deploycheck.settings import Settings
+from deploycheck.discovery import targets_for
 
 needs_chromium = pytest.mark.skipif(not br.available()[0], reason=br.available()[1])
 RED, GREEN = (255, 0, 0), (0, 200, 0)
@@ -138,7 +138,7 @@ def _target(tmp_path, name="alice", readme=True):
     (repo / "aws_deploy").mkdir(parents=True)
     if readme:
         (repo / "aws_deploy" / "README.md").write_text("# Deploy\n\n```python\npredictor.predict([[1, 2]])\n```\n")
-    return targets_for(RepoRef(name, str(repo)))[0]
+    return targets_for(name, str(repo))[0]
 
 
 @pytest.fixture
@@ -159,57 +159,45 @@ def fake_predictions(monkeypatch):
 
 
 @needs_chromium
-def test_proof_generated_writes_cards_and_readme(tmp_path, fake_predictions):
+def test_artefacts_are_cards_and_readme(tmp_path, fake_predictions):
     report = tmp_path / "report"
     fake_predictions["cloud"] = {"endpoint_name": "dc-alice-1", "region": "us-east-1", "request": "[[1, 2]]",
                                  "response": "[1]", "latency_ms": 80.0}
-    o = proof.proof_generated(_target(tmp_path), DCConfig(report=report, cloud="moto"))
-    assert o.status == "passed", o.message
-    assert o.data["proof"] == {"local": "proof/alice/aws-local.png", "cloud": "proof/alice/aws-cloud.png",
-                               "readme": "proof/alice/readme.png"}
-    for rel in o.data["proof"].values():
+    d = proof.render_artefacts(_target(tmp_path), Settings(report=report, cloud="moto"))
+    assert d["proof"] == {"local": "proof/alice/aws-local.png", "cloud": "proof/alice/aws-cloud.png",
+                          "readme": "proof/alice/readme.png"}
+    for rel in d["proof"].values():
         assert proof.png_problem(report / rel) is None
-    assert "proof/alice/aws-local.png" in o.message
 
 
 @needs_chromium
-def test_proof_generated_without_report_dir_and_without_readme(tmp_path, fake_predictions, monkeypatch):
+def test_artefacts_without_report_dir_and_without_readme(tmp_path, fake_predictions, monkeypatch):
     monkeypatch.setattr(proof.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
-    o = proof.proof_generated(_target(tmp_path, "bob", readme=False), DCConfig())
-    assert o.status == "passed", o.message
+    d = proof.render_artefacts(_target(tmp_path, "bob", readme=False), Settings())
     assert (tmp_path / "tmp" / "deploycheck-proof" / "proof" / "bob" / "aws-local.png").is_file()
-    assert o.data["readme_note"] == "no README to snapshot"
+    assert d["proof_note"] == "no README to snapshot"
 
 
 @pytest.mark.parametrize("rec", [None, {"status": "error", "error": "model_fn raised", "response": None},
                                  {"ok": False}])
-def test_no_successful_prediction_fails(tmp_path, fake_predictions, rec):
+def test_no_successful_prediction_renders_nothing(tmp_path, fake_predictions, rec):
     fake_predictions["local"] = rec
-    o = proof.proof_generated(_target(tmp_path), DCConfig(report=tmp_path / "r"))
-    assert o.status == "failed" and "fix predict.local first" in o.message
+    assert proof.render_artefacts(_target(tmp_path), Settings(report=tmp_path / "r")) == {}
 
 
-def test_no_proof_option_skips(tmp_path, fake_predictions):
-    o = proof.proof_generated(_target(tmp_path), DCConfig(proof=False))
-    assert o.status == "skipped" and "--no-proof" in o.message
+def test_no_proof_option_renders_nothing(tmp_path, fake_predictions):
+    assert proof.render_artefacts(_target(tmp_path), Settings(proof=False)) == {}
 
 
-def test_without_chromium_one_clear_skip(tmp_path, fake_predictions, monkeypatch):
+def test_without_chromium_one_clear_note(tmp_path, fake_predictions, monkeypatch):
     monkeypatch.setattr(br, "available", lambda: (False, br.NOT_FOUND))
-    o = proof.proof_generated(_target(tmp_path), DCConfig(report=tmp_path / "r"))
-    assert o.status == "skipped" and br.ENV_VAR in o.message and "apt-get install chromium" in o.message
+    d = proof.render_artefacts(_target(tmp_path), Settings(report=tmp_path / "r"))
+    assert br.ENV_VAR in d["proof_note"] and "apt-get install chromium" in d["proof_note"]
 
 
-def test_no_deploy_folder(tmp_path):
-    (tmp_path / "carol").mkdir()
-    (tmp_path / "carol" / "notes.txt").write_text("hi")
-    o = proof.proof_generated(targets_for(RepoRef("carol", str(tmp_path / "carol")))[0], DCConfig())
-    assert o.status == "failed" and "structure.deploy_folder" in o.message
-
-
-def test_a_crash_becomes_a_failed_outcome(tmp_path, fake_predictions, monkeypatch):
+def test_a_crash_is_a_note_never_an_exception(tmp_path, fake_predictions, monkeypatch):
     def boom(t, dc):
         raise RuntimeError("kaput")
     monkeypatch.setattr(sys.modules["deploycheck.localpredict"], "prediction", boom)
-    o = proof.proof_generated(_target(tmp_path), DCConfig(report=tmp_path / "r"))
-    assert o.status == "failed" and "kaput" in o.message
+    d = proof.render_artefacts(_target(tmp_path), Settings(report=tmp_path / "r"))
+    assert "kaput" in d["proof_note"]

@@ -37,9 +37,8 @@ def resolve_folder(path: str, platform: str | None = None) -> Any:
     if plat is None:
         raise ValueError(f"no aws_deploy/ or gcp_deploy/ folder in {path}; pass the deploy folder, "
                          "or --platform aws|gcp for a folder with another name")
-    f = sm.DeployFolder(plat, p, p.name, p.parent)
-    sm._list_folder(f)
-    return f
+    from deploycheck.discovery import make_folder
+    return make_folder(plat, p, p.parent)
 
 
 def make_handler(folder: Any, args: dict[str, Any], extract: str | None, timeout: float, memory_mb: int):

@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 
-from deploycheck import samples
-from deploycheck.submission import DeployFolder, _list_folder
+from deploycheck.analysis import samples
+from deploycheck.discovery import DeployFolder, make_folder
 
 
 def folder(tmp_path, platform="aws", **files) -> DeployFolder:
@@ -15,9 +15,7 @@ def folder(tmp_path, platform="aws", **files) -> DeployFolder:
     d.mkdir()
     for name, text in files.items():
         (d / name.replace("__", ".")).write_text(text)
-    f = DeployFolder(platform, d, d.name, tmp_path)
-    _list_folder(f)
-    return f
+    return make_folder(platform, d, tmp_path)
 
 
 AWS_README = """# Deploy

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from deploycheck import structure
-from deploycheck.submission import load_submission, platform_of, repos_from_options, targets_for, RepoRef
+from deploycheck.discovery import load_submission, platform_of, targets_for
+from deploycheck.submission import repos_from_options
+from deploycheck.verdicts import guarded, no_folder, structure
 
 load = load_submission.__wrapped__
 
@@ -32,8 +33,8 @@ def test_finds_folders_at_depth_and_reports_where(tmp_path):
     repo = _mk(tmp_path / "r", {"lab/week9/AWS-Deploy/README.md": "x", "lab/week9/AWS-Deploy/code/inference.py": ""})
     sub = load("alice", str(repo))
     assert [f.rel for f in sub.folders] == ["lab/week9/AWS-Deploy"]
-    assert sub.folders[0].files == ["README.md", "code/inference.py"]
-    [t] = targets_for(RepoRef("alice", str(repo)))
+    assert sub.folders[0].files == ("README.md", "code/inference.py")
+    [t] = targets_for("alice", str(repo))
     out = structure.deploy_folder(t)
     assert out.ok and "lab/week9/AWS-Deploy/" in out.message and "2 levels down" in out.message
     assert "aws_deploy" in out.message  # tells the expected name
@@ -41,16 +42,16 @@ def test_finds_folders_at_depth_and_reports_where(tmp_path):
 
 def test_three_levels_down_is_not_found(tmp_path):
     repo = _mk(tmp_path / "r", {"a/b/c/aws_deploy/README.md": "x"})
-    [t] = targets_for(RepoRef("bob", str(repo)))
+    [t] = targets_for("bob", str(repo))
     out = structure.deploy_folder(t)
     assert out.status == "failed" and "aws_deploy" in out.message and "gcp_deploy" in out.message
 
 
 def test_both_platforms_give_two_targets(tmp_path):
     repo = _mk(tmp_path / "r", {"aws_deploy/README.md": "x", "gcp_deploy/README.md": "y"})
-    ts = targets_for(RepoRef("carol", str(repo)))
+    ts = targets_for("carol", str(repo))
     assert [(t.platform, t.test_id) for t in ts] == [("aws", "carol-aws"), ("gcp", "carol-gcp")]
-    only = targets_for(RepoRef("carol", str(repo)), "gcp")
+    only = targets_for("carol", str(repo), "gcp")
     assert [t.test_id for t in only] == ["carol"]
 
 
@@ -74,7 +75,7 @@ def test_unusable_repos_fail_structure_with_a_message(tmp_path, kind):
         p.write_text("not a repo")
     elif kind == "empty":
         p.mkdir()
-    [t] = targets_for(RepoRef("eve", str(p)))
+    [t] = targets_for("eve", str(p))
     out = structure.deploy_folder(t)
     assert out.status == "failed"
     assert {"file": "is a file", "empty": "empty", "missing": "does not exist"}[kind] in out.message
@@ -88,7 +89,7 @@ def test_many_files_are_capped(tmp_path):
         (d / f"f{i}.csv").write_text("")
     sub = load("fay", str(repo))
     assert len(sub.folders[0].files) == 5000 and sub.folders[0].truncated
-    [t] = targets_for(RepoRef("fay", str(repo)))
+    [t] = targets_for("fay", str(repo))
     assert "5000" in structure.deploy_folder(t).message
 
 
@@ -109,23 +110,21 @@ def test_sources_classroom_roster_and_unique_ids(tmp_path):
         repos_from_options([], str(tmp_path / "nope"), None)
 
 
-def test_needs_folder_is_the_one_prerequisite_message(tmp_path):
+def test_no_folder_is_the_one_prerequisite_message(tmp_path):
     repo = _mk(tmp_path / "r", {"notes.md": "x"})
-    [t] = targets_for(RepoRef("gus", str(repo)))
-    o = structure.needs_folder(t, "artifact.valid")
-    assert o.status == "failed"
-    assert o.message.startswith("artifact.valid needs a deploy folder (structure.deploy_folder failed)")
+    [t] = targets_for("gus", str(repo))
+    o = no_folder(t)
+    assert o.status == "failed" and o.blocked_by == "structure.deploy_folder"
+    assert o.message.startswith("blocked by structure.deploy_folder:")
     assert "aws_deploy/" in o.message and "gcp_deploy/" in o.message
-    [bad] = targets_for(RepoRef("hal", str(tmp_path / "missing")))
-    assert "does not exist" in structure.needs_folder(bad).message
+    [bad] = targets_for("hal", str(tmp_path / "missing"))
+    assert "does not exist" in no_folder(bad).message
     ok = _mk(tmp_path / "ok", {"aws_deploy/README.md": "x"})
-    [good] = targets_for(RepoRef("ivy", str(ok)))
-    assert structure.needs_folder(good) is None
+    [good] = targets_for("ivy", str(ok))
+    assert no_folder(good) is None
 
 
 def test_guarded_turns_a_crash_into_a_failed_outcome():
-    from deploycheck.outcome import guarded
-
     @guarded
     def artifact_valid(t):
         raise RuntimeError("boom")

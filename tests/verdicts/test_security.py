@@ -1,11 +1,12 @@
-"""deploycheck.secrets: security.secrets scans the whole repo and never prints a credential."""
+"""verdicts.security (facts: analysis.secrets): security.secrets scans the whole repo and never prints a credential."""
 import json
 import os
 import time
 
-from deploycheck.secretscan import redact_key_id, scan_bytes, scan_repo, security_secrets
-from deploycheck.submission import Target, load_submission
-from helpers import make_target
+from deploycheck.analysis.secrets import redact_key_id, scan_bytes, scan_repo
+from deploycheck.verdicts.security import security_secrets
+from deploycheck.discovery import Target, load_submission
+from tests.helpers import make_target
 
 # Built at run time so that this test file itself holds no credential-shaped literal.
 KEY_ID = "AKIA" + "Q3EGRTYHJ5KZ7WX2"

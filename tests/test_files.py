@@ -1,10 +1,9 @@
-"""deploycheck.textfile: safe, bounded, encoding-tolerant reads of student text files."""
+"""deploycheck.files: safe, bounded, encoding-tolerant reads of student text files."""
 import os
-import time
 
 import pytest
 
-from deploycheck.textfile import FolderKey, decode, is_binary, read_text
+from deploycheck.files import decode, is_binary, read_text
 
 
 def test_plain_utf8(tmp_path):
@@ -78,19 +77,17 @@ def test_missing_and_directory(tmp_path):
 
 
 def test_fifo_does_not_hang(tmp_path):
+    # without O_NONBLOCK this open would block forever (no writer): the test would hang, not pass
     os.mkfifo(tmp_path / "README.md")
-    t0 = time.monotonic()
     tf = read_text(tmp_path, "README.md")
-    assert tf.problem and time.monotonic() - t0 < 2
+    assert tf.problem == "is not a regular file"
 
 
 def test_huge_file_is_truncated_fast(tmp_path):
     big = tmp_path / "README.md"
     with open(big, "wb") as fh:
         fh.write(b"word " * 10_000_000)                # 50 MB
-    t0 = time.monotonic()
     tf = read_text(tmp_path, "README.md", limit=100_000)
-    assert time.monotonic() - t0 < 1
     assert tf.ok and tf.truncated and len(tf.text) <= 100_000
 
 
@@ -102,9 +99,3 @@ def test_cut_in_the_middle_of_a_character_is_not_an_encoding_error(tmp_path):
 
 def test_decode_helper():
     assert decode(b"a\r\nb")[0] == "a\nb"
-
-
-def test_folder_key_is_keyed_on_the_path(tmp_path):
-    assert FolderKey(tmp_path) == FolderKey(str(tmp_path))
-    assert hash(FolderKey(tmp_path)) == hash(FolderKey(str(tmp_path)))
-    assert FolderKey(tmp_path) != FolderKey(tmp_path / "x")

@@ -1,7 +1,7 @@
 """deploycheck.extras: extras.custom_image (off by default in the rubric)."""
 
-from deploycheck.extras import custom_image
-from helpers import make_target
+from deploycheck.verdicts.extras import custom_image
+from tests.helpers import make_target
 
 
 FULL = """\

@@ -6,9 +6,11 @@ import time
 
 import pytest
 
-from deploycheck import readme
-from deploycheck.submission import Target
-from helpers import make_target
+from deploycheck.analysis import refs
+from deploycheck.verdicts import files as files_verdict
+from deploycheck.verdicts import readme
+from deploycheck.discovery import Target
+from tests.helpers import make_target
 
 
 AWS_README = """\
@@ -65,7 +67,7 @@ def aws_repo(tmp_path, readme_text=AWS_README, **extra):
 
 def test_readme_info_parses_markdown(tmp_path):
     t = aws_repo(tmp_path, AWS_README + '\n<img src="proof/shot.png" width="300">\n\nRun `python train.py` first.\n')
-    info = readme.readme_info(t.folder)
+    info = t.folder.facts.readme
     assert info.rel == "README.md" and info.path == "aws_deploy/README.md"
     langs = [b.lang for b in info.code_blocks]
     assert langs == ["bash", "python", "python"]
@@ -79,12 +81,12 @@ def test_readme_info_parses_markdown(tmp_path):
 
 def test_readme_found_case_insensitively_and_md_preferred(tmp_path):
     t = make_target(tmp_path, {"aws_deploy/readme.TXT": "text", "aws_deploy/ReadMe.MD": "# md"})
-    assert readme.readme_info(t.folder).rel == "ReadMe.MD"
+    assert t.folder.facts.readme.rel == "ReadMe.MD"
 
 
 def test_readme_without_extension(tmp_path):
     t = make_target(tmp_path, {"aws_deploy/README": "plain text readme"})
-    assert readme.readme_info(t.folder).rel == "README"
+    assert t.folder.facts.readme.rel == "README"
 
 
 def test_rst_readme(tmp_path):
@@ -102,7 +104,7 @@ def test_rst_readme(tmp_path):
     See `the docs <https://example.com>`_ and ``predictor.delete_endpoint()``.
     """
     t = make_target(tmp_path, {"aws_deploy/README.rst": rst})
-    info = readme.readme_info(t.folder)
+    info = t.folder.facts.readme
     assert info.kind == "rst"
     assert any("model.deploy(" in b.content for b in info.code_blocks)
     assert ("shot.png", 9) in info.images
@@ -160,7 +162,7 @@ def test_present_symlink_to_etc_passwd_is_not_read(tmp_path):
     o = readme.readme_present(t)
     assert o.status == "failed" and "symlink" in o.message
     assert "root:" not in json.dumps(o.data) and "root:" not in o.message
-    assert readme.readme_info(t.folder).text == ""
+    assert t.folder.facts.readme.text == ""
 
 
 def test_present_huge_readme_is_fast_and_truncated(tmp_path):
@@ -173,7 +175,7 @@ def test_present_huge_readme_is_fast_and_truncated(tmp_path):
     o = readme.readme_present(t)
     elapsed = time.monotonic() - t0
     assert o.status == "passed" and "only the first" in o.message
-    assert readme.readme_info(t.folder).truncated
+    assert t.folder.facts.readme.truncated
     assert elapsed < 5
 
 
@@ -183,7 +185,7 @@ def test_present_cp1252_and_crlf_bom(tmp_path):
     o = readme.readme_present(t)
     assert o.status == "passed" and "cp1252" in o.message
     t2 = make_target(tmp_path / "b", {"aws_deploy/README.md": b"\xef\xbb\xbf" + AWS_README.replace("\n", "\r\n").encode()})
-    info = readme.readme_info(t2.folder)
+    info = t2.folder.facts.readme
     assert "\r" not in info.text and not info.text.startswith("\ufeff")
     assert readme.readme_instructions(t2).status == "passed"
 
@@ -191,9 +193,10 @@ def test_present_cp1252_and_crlf_bom(tmp_path):
 def test_no_folder_fails_with_prerequisite(tmp_path):
     t = make_target(tmp_path, {"notes.txt": "hi"})
     t = Target("stu", None, t.submission, "stu")
-    for fn in (readme.readme_present, readme.readme_instructions, readme.readme_cleanup, readme.files_referenced):
+    for fn in (readme.readme_present, readme.readme_instructions, readme.readme_cleanup,
+               files_verdict.files_referenced):
         o = fn(t)
-        assert o.status == "failed" and "deploy folder" in o.message
+        assert o.status == "failed" and o.blocked_by == "structure.deploy_folder" and "aws_deploy/" in o.message
 
 
 # ------------------------------------------------------------------- readme.instructions
@@ -278,7 +281,7 @@ def test_instructions_gcp_legacy_and_vertex(tmp_path):
 def test_instructions_without_readme_is_prerequisite_failure(tmp_path):
     t = make_target(tmp_path, {"aws_deploy/inference.py": INFERENCE})
     o = readme.readme_instructions(t)
-    assert o.status == "failed" and "readme.present failed" in o.message
+    assert o.status == "failed" and o.blocked_by == "readme.present" and "add aws_deploy/README.md" in o.message
 
 
 # ------------------------------------------------------------------------ readme.cleanup
@@ -354,7 +357,7 @@ def test_cleanup_gcp_vertex(tmp_path):
 # ----------------------------------------------------------------------- files.referenced
 
 def test_files_referenced_pass(tmp_path):
-    o = readme.files_referenced(aws_repo(tmp_path))
+    o = files_verdict.files_referenced(aws_repo(tmp_path))
     assert o.status == "passed" and "inference.py" in o.message and "screenshot.png" in o.message
 
 
@@ -362,7 +365,7 @@ def test_files_referenced_missing_entry_point(tmp_path):
     t = aws_repo(tmp_path)
     os.remove(tmp_path / "repo" / "aws_deploy" / "inference.py")
     t = make_target(tmp_path, {})
-    o = readme.files_referenced(t)
+    o = files_verdict.files_referenced(t)
     assert o.status == "failed"
     assert "aws_deploy/README.md line 15 references inference.py but aws_deploy/ has no such file" in o.message
     assert "add it or fix the name" in o.message
@@ -370,7 +373,7 @@ def test_files_referenced_missing_entry_point(tmp_path):
 
 def test_files_referenced_case_hint(tmp_path):
     text = AWS_README.replace('entry_point="inference.py"', 'entry_point="Inference.py"')
-    o = readme.files_referenced(aws_repo(tmp_path, text))
+    o = files_verdict.files_referenced(aws_repo(tmp_path, text))
     assert o.status == "failed" and "did you mean inference.py" in o.message
 
 
@@ -389,7 +392,7 @@ def test_files_referenced_ignores_urls_placeholders_and_opt_ml(tmp_path):
         open("path/to/your/file.csv")
         ```
         """)
-    assert readme.files_referenced(aws_repo(tmp_path, text)).status == "passed"
+    assert files_verdict.files_referenced(aws_repo(tmp_path, text)).status == "passed"
 
 
 def test_files_referenced_tar_inputs_and_json_instances(tmp_path):
@@ -397,7 +400,7 @@ def test_files_referenced_tar_inputs_and_json_instances(tmp_path):
            "gcloud ai-platform predict --model m --version v1 --json-instances=input.json\n" \
            "gsutil cp model.joblib gs://b/model/\n```\n"
     t = make_target(tmp_path, {"gcp_deploy/README.md": text, "gcp_deploy/model.joblib": b"x"}, "gcp")
-    o = readme.files_referenced(t)
+    o = files_verdict.files_referenced(t)
     assert o.status == "failed"
     assert "preprocess.py" in o.message and "input.json" in o.message
     assert "model.joblib but" not in o.message
@@ -406,7 +409,7 @@ def test_files_referenced_tar_inputs_and_json_instances(tmp_path):
 def test_files_referenced_tar_input_packed_in_existing_archive(tmp_path):
     text = "# x\n\n```\ntar -czf model.tar.gz model.joblib\naws s3 cp model.tar.gz s3://b/\n```\n"
     t = make_target(tmp_path, {"aws_deploy/README.md": text, "aws_deploy/model.tar.gz": b"x"})
-    assert readme.files_referenced(t).status == "passed"
+    assert files_verdict.files_referenced(t).status == "passed"
 
 
 def test_files_referenced_notebook_and_script(tmp_path):
@@ -420,7 +423,7 @@ def test_files_referenced_notebook_and_script(tmp_path):
     script = "import json\nwith open('input.json') as f:\n    body = json.load(f)\nopen('out.json', 'w').write('x')\n"
     t = make_target(tmp_path, {"gcp_deploy/README.md": "# readme " + "w " * 40, "gcp_deploy/deploy.ipynb": json.dumps(nb),
                         "gcp_deploy/predict.py": script, "gcp_deploy/model.joblib": b"x"}, "gcp")
-    o = readme.files_referenced(t)
+    o = files_verdict.files_referenced(t)
     assert o.status == "failed"
     assert "gcp_deploy/deploy.ipynb cell 3 line 2 references request.json" in o.message
     assert "gcp_deploy/predict.py line 2 references input.json" in o.message
@@ -430,9 +433,9 @@ def test_files_referenced_notebook_and_script(tmp_path):
 def test_files_referenced_source_dir(tmp_path):
     text = AWS_README.replace('entry_point="inference.py"', 'entry_point="inference.py", source_dir="code"')
     t = aws_repo(tmp_path, text, **{"aws_deploy/code/inference.py": INFERENCE})
-    assert readme.files_referenced(t).status == "passed"
+    assert files_verdict.files_referenced(t).status == "passed"
     t2 = aws_repo(tmp_path / "b", text)
-    o = readme.files_referenced(t2)
+    o = files_verdict.files_referenced(t2)
     assert o.status == "failed" and "references code" in o.message
 
 
@@ -441,22 +444,22 @@ def test_files_referenced_symlink_escaping_repo(tmp_path):
     os.remove(tmp_path / "repo" / "aws_deploy" / "screenshot.png")
     os.symlink("/etc/hostname", tmp_path / "repo" / "aws_deploy" / "screenshot.png")
     t = make_target(tmp_path, {})
-    o = readme.files_referenced(t)
+    o = files_verdict.files_referenced(t)
     assert o.status == "failed" and "symlink pointing outside the repository" in o.message
 
 
 def test_files_referenced_relative_to_repo_root(tmp_path):
     text = AWS_README + "\nData: [train](data/train.csv)\n"
     t = aws_repo(tmp_path, text, **{"data/train.csv": "a,b\n"})
-    assert readme.files_referenced(t).status == "passed"
+    assert files_verdict.files_referenced(t).status == "passed"
 
 
 def test_python_and_shell_ref_helpers():
-    refs, outs = readme.python_refs("m = SKLearnModel(entry_point='inf.py', source_dir='src')\n"
+    found, outs = refs.python_refs("m = SKLearnModel(entry_point='inf.py', source_dir='src')\n"
                                     "joblib.dump(m, 'model.joblib')\nx = np.load('arr.npy')\n")
-    names = {r[0] for r in refs}
+    names = {r[0] for r in found}
     assert {"src/inf.py", "src", "arr.npy"} <= names and "model.joblib" in outs
-    srefs, souts = readme.shell_refs("$ tar czf model.tar.gz -C build model.joblib && "
+    srefs, souts = refs.shell_refs("$ tar czf model.tar.gz -C build model.joblib && "
                                      "curl -d @payload.json http://x -o out.json\n")
     names = {r[0] for r in srefs}
     assert "build/model.joblib" in names and "payload.json" in names
@@ -474,5 +477,5 @@ def test_cleanup_session_delete_endpoint_keeps_the_config(tmp_path):
 
 def test_ipython_bang_commands_in_readme(tmp_path):
     text = "# x\n\n```python\n!tar -czvf model.tar.gz model.joblib helper.py\n!aws s3 cp model.tar.gz s3://b/\n```\n"
-    o = readme.files_referenced(make_target(tmp_path, {"aws_deploy/README.md": text, "aws_deploy/model.joblib": b"x"}))
+    o = files_verdict.files_referenced(make_target(tmp_path, {"aws_deploy/README.md": text, "aws_deploy/model.joblib": b"x"}))
     assert o.status == "failed" and "helper.py" in o.message and "model.joblib but" not in o.message

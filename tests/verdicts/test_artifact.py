@@ -1,4 +1,4 @@
-"""deploycheck.artifacts: artifact.present / valid / version / safe on small repos built in tmp_path."""
+"""verdicts.artifact (facts: analysis.artifact): artifact.present / valid / version / safe on small repos."""
 from __future__ import annotations
 
 import gzip
@@ -12,20 +12,16 @@ import pytest
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
-from deploycheck import artifacts as A
+from deploycheck.analysis import artifact as facts
+from deploycheck.analysis.artifact import make_tar_gz
+from deploycheck.verdicts import artifact as A
 from deploycheck.pickles import dump_with_version
-from deploycheck.submission import RepoRef, Target, load_submission, targets_for
+from deploycheck.discovery import Target, load_submission, targets_for
 
 AWS_README = ('```python\nmodel = SKLearnModel(model_data="s3://bucket/model.tar.gz", role=role,\n'
               '                     entry_point="inference.py", framework_version="{fv}")\n```\n')
 GCP_README = ("gcloud ai models upload --region=us-central1 --display-name=m \\\n"
               "  --container-image-uri=us-docker.pkg.dev/vertex-ai/prediction/sklearn-cpu.{tag}:latest\n")
-
-
-@pytest.fixture(autouse=True)
-def _no_entrypoint(monkeypatch):
-    """model_fn's file names are unknown unless a test says otherwise (entrypoint.py is another module)."""
-    monkeypatch.setattr(A, "loaded_model_files", lambda folder: None)
 
 
 @pytest.fixture(scope="module")
@@ -94,15 +90,15 @@ def test_good_aws(tmp_path, model):
     assert "aws_deploy/model.tar.gz" in out["present"].message
     assert "archive root" in out["valid"].message
     assert "1.2.1" in out["version"].message and "aws_deploy/README.md:3" in out["version"].message
-    assert A.is_unsafe(t.folder) is False
-    info = A.model_artifact(t.folder)
+    assert t.folder.facts.artifact.loadable is True
+    info = t.folder.facts.artifact
     assert info.kind == "tar" and info.model_member == "model.joblib" and info.sklearn_version == "1.2.1"
-    assert A.model_artifact(t.folder) is info          # cached
+    assert t.folder.facts.artifact is info          # cached
 
 
 def test_good_gcp_via_targets_for(tmp_path, model):
     repo = _gcp_repo(tmp_path, model)
-    (t,) = targets_for(RepoRef("gcp-student", str(repo)))
+    (t,) = targets_for("gcp-student", str(repo))
     out = _all(t)
     assert all(o.status == "passed" for o in out.values()), {k: o.message for k, o in out.items()}
     assert "sklearn-cpu.1-2" in out["version"].message
@@ -189,12 +185,12 @@ def test_symlink_member(tmp_path, model):
 
 
 def test_tar_bomb_many_members(tmp_path, model, monkeypatch):
-    monkeypatch.setattr(A, "MAX_TAR_MEMBERS", 50)
+    monkeypatch.setattr(facts, "MAX_TAR_MEMBERS", 50)
     members = {f"f{i}.txt": b"" for i in range(60)}
     t = _target(_aws_repo(tmp_path, model, members=members))
     o = A.artifact_valid(t)
     assert o.status == "failed" and "tar bomb" in o.message and "more than 50 members" in o.message
-    assert A.is_unsafe(t.folder)
+    assert not t.folder.facts.artifact.loadable
     assert A.artifact_safe(t).status == "failed"
 
 
@@ -209,7 +205,7 @@ def test_tar_bomb_huge_declared_size(tmp_path, model):
 
 
 def test_tar_bomb_compression_ratio(tmp_path, model, monkeypatch):
-    monkeypatch.setattr(A, "RATIO_FLOOR", 1000)
+    monkeypatch.setattr(facts, "RATIO_FLOOR", 1000)
     o = A.artifact_valid(_target(_aws_repo(tmp_path, model, members={"zeros.bin": b"\0" * 2_000_000})))
     assert o.status == "failed" and "tar bomb" in o.message and "200x" in o.message
 
@@ -220,16 +216,21 @@ def test_nested_directory(tmp_path, model):
     assert o.status == "failed" and "archive root" in o.message and "tar -czf model.tar.gz -C model ." in o.message
 
 
-def test_filename_mismatch_with_model_fn(tmp_path, model, monkeypatch):
-    monkeypatch.setattr(A, "loaded_model_files", lambda folder: ["model.pkl"])
-    t = _target(_aws_repo(tmp_path, model))
+MODEL_FN = "import joblib, os\n\ndef model_fn(model_dir):\n    return joblib.load(os.path.join(model_dir, '{}'))\n"
+
+
+def test_filename_mismatch_with_model_fn(tmp_path, model):
+    repo = _aws_repo(tmp_path, model)
+    (repo / "aws_deploy" / "inference.py").write_text(MODEL_FN.format("model.pkl"))
+    t = _target(repo)
     o = A.artifact_valid(t)
     assert o.status == "failed" and "model_fn loads model.pkl" in o.message and "model.joblib" in o.message
 
 
-def test_filename_matches_model_fn(tmp_path, model, monkeypatch):
-    monkeypatch.setattr(A, "loaded_model_files", lambda folder: ["model.joblib"])
-    o = A.artifact_valid(_target(_aws_repo(tmp_path, model)))
+def test_filename_matches_model_fn(tmp_path, model):
+    repo = _aws_repo(tmp_path, model)
+    (repo / "aws_deploy" / "inference.py").write_text(MODEL_FN.format("model.joblib"))
+    o = A.artifact_valid(_target(repo))
     assert o.status == "passed" and "model_fn loads model.joblib" in o.message
 
 
@@ -324,7 +325,7 @@ def test_malicious_pickle_in_tar(tmp_path, model):
     t = _target(_aws_repo(tmp_path, model, members={"model.joblib": pickle.dumps(_Evil(canary))}))
     o = A.artifact_safe(t)
     assert o.status == "failed" and "system" in o.message and "will not be loaded" in o.message
-    assert A.is_unsafe(t.folder) is True
+    assert t.folder.facts.artifact.loadable is False
     assert A.artifact_version(t).status == "failed"
     assert not canary.exists()
 
@@ -337,7 +338,7 @@ def test_malicious_pickle_gcp(tmp_path, model):
     o = A.artifact_safe(t)
     assert o.status == "failed" and ("posix.system" in o.message or "nt.system" in o.message)
     assert "(model.joblib)" not in o.message
-    assert A.is_unsafe(t.folder)
+    assert not t.folder.facts.artifact.loadable
     assert not canary.exists()
 
 
@@ -346,7 +347,7 @@ def test_second_pickle_in_tar_is_scanned(tmp_path, model):
     members = {"model.joblib": _joblib_bytes(model, "1.2.1", tmp_path), "scaler": pickle.dumps(_Evil(canary))}
     t = _target(_aws_repo(tmp_path, model, members=members))
     assert A.artifact_safe(t).status == "failed"
-    assert A.is_unsafe(t.folder)
+    assert not t.folder.facts.artifact.loadable
 
 
 def test_symlinked_artifact_outside_repo(tmp_path, model):
@@ -357,7 +358,7 @@ def test_symlinked_artifact_outside_repo(tmp_path, model):
     assert out["present"].status == "passed" and "symlink" in out["present"].message
     assert out["valid"].status == "failed" and "outside the repo" in out["valid"].message
     assert out["version"].status == "failed" and out["safe"].status == "failed"
-    assert A.is_unsafe(t.folder) is True
+    assert t.folder.facts.artifact.loadable is False
 
 
 def test_symlinked_gcp_model_inside_repo(tmp_path, model):
@@ -374,8 +375,8 @@ def test_make_tar_gz_is_deterministic_and_sorted():
         ti = tarfile.TarInfo("link")
         ti.type, ti.linkname = tarfile.SYMTYPE, "b.txt"
         tar.addfile(ti)
-    data = A.make_tar_gz({"b.txt": b"2", "a.joblib": b"1"}, extra=link)
-    assert data == A.make_tar_gz({"a.joblib": b"1", "b.txt": b"2"}, extra=link)
+    data = make_tar_gz({"b.txt": b"2", "a.joblib": b"1"}, extra=link)
+    assert data == make_tar_gz({"a.joblib": b"1", "b.txt": b"2"}, extra=link)
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         ms = tar.getmembers()
         assert [m.name for m in ms] == ["a.joblib", "b.txt", "link"] and ms[2].issym()

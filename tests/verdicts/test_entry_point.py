@@ -1,12 +1,21 @@
-"""deploycheck.entrypoint: static analysis of the SageMaker entry point (never imported)."""
+"""verdicts.entry_point (facts: analysis.entrypoint): static analysis of the SageMaker entry point (never imported)."""
 import json
 
 import pytest
 
-from deploycheck import entrypoint
-from deploycheck.entrypoint import entry_point, entry_point_imports, entry_point_model_fn, loaded_model_files
-from deploycheck.submission import Target
-from helpers import make_target
+from deploycheck.analysis import entrypoint
+from deploycheck.discovery import Target
+from deploycheck.verdicts.entry_point import entry_point_imports, entry_point_model_fn
+
+
+def entry_point(folder):
+    return folder.facts.entry_point
+
+
+def loaded_model_files(folder):
+    info = folder.facts.entry_point
+    return list(entrypoint.loaded_model_files(info.tree)) if info is not None and info.tree is not None else []
+from tests.helpers import make_target
 
 
 GOOD = """\

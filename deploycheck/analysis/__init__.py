@@ -1,0 +1,102 @@
+"""Facts about a deploy folder (and its repo), each computed once, from one reader
+(:mod:`deploycheck.files`) and one README rule (:func:`deploycheck.analysis.readme.find_readme`).
+
+``folder.facts`` is the only cache: verdicts, the sandbox plan, proofs and the cloud bundle all read
+the same members, so they can never disagree about which README, entry point or artifact a folder
+has. Members are computed lazily (a check that is deselected costs nothing).
+"""
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from deploycheck.analysis import artifact as _artifact
+from deploycheck.analysis import commands as _commands
+from deploycheck.analysis import entrypoint as _entrypoint
+from deploycheck.analysis import readme as _readme
+from deploycheck.analysis import refs as _refs
+from deploycheck.analysis import sources as _sources
+
+if TYPE_CHECKING:
+    from deploycheck.analysis.samples import SampleRequest
+    from deploycheck.analysis.secrets import ScanResult
+    from deploycheck.discovery import DeployFolder, Submission
+    from deploycheck.runtimes import DeclaredRuntime
+
+
+class Facts:
+    """Lazily computed, typed facts about one :class:`~deploycheck.discovery.DeployFolder`."""
+
+    def __init__(self, folder: DeployFolder) -> None:
+        self.folder = folder
+
+    @cached_property
+    def readme_rel(self) -> str | None:
+        """The README's name at the top of the folder (files and symlinks), by THE README rule."""
+        return _readme.find_readme(list(self.folder.files) + list(self.folder.symlinks))
+
+    @cached_property
+    def readme(self) -> _readme.ReadmeDoc | None:
+        rel = self.readme_rel
+        if rel is None:
+            return None
+        return _readme.parse_readme(self.folder.path, rel, self.folder.repo_rel(rel),
+                                    is_symlink=rel in self.folder.symlinks)
+
+    @cached_property
+    def scripts(self) -> tuple[_sources.Source, ...]:
+        return _sources.script_sources(self.folder)
+
+    @cached_property
+    def refs(self) -> _refs.FileRefs:
+        return _refs.collect_refs(self.folder)
+
+    @cached_property
+    def deploy_steps(self) -> _commands.Steps:
+        pats = _commands.AWS_STEPS if self.folder.platform == "aws" else _commands.GCP_STEPS
+        return _commands.steps(self.folder, pats)
+
+    @cached_property
+    def cleanup_steps(self) -> _commands.Steps:
+        pats = _commands.AWS_CLEAN if self.folder.platform == "aws" else _commands.GCP_CLEAN
+        return _commands.steps(self.folder, pats)
+
+    @cached_property
+    def entry_point(self) -> _entrypoint.EntryPointInfo | None:
+        return _entrypoint.find_entry_point(self.folder) if self.folder.platform == "aws" else None
+
+    @cached_property
+    def artifact(self) -> _artifact.ArtifactInfo | None:
+        return _artifact.inspect_artifact(self.folder)
+
+    @cached_property
+    def runtimes(self) -> tuple[DeclaredRuntime, ...]:
+        from deploycheck import runtimes
+        return tuple(runtimes.declared_runtimes(self.folder))
+
+    @cached_property
+    def sample(self) -> SampleRequest | None:
+        from deploycheck.analysis import samples
+        return samples.sample_request(self.folder)
+
+
+class RepoFacts:
+    """Repo-wide facts of a :class:`~deploycheck.discovery.Submission`."""
+
+    def __init__(self, submission: Submission) -> None:
+        self.submission = submission
+
+    @cached_property
+    def secrets(self) -> ScanResult:
+        from deploycheck.analysis import secrets
+        return secrets.scan_repo(self.submission.repo)
+
+    @cached_property
+    def top_files(self) -> list[str]:
+        from deploycheck import files
+        return files.top_level_files(self.submission.repo)
+
+    @cached_property
+    def readme(self) -> _readme.ReadmeDoc | None:
+        rel = _readme.find_readme(self.top_files)
+        return None if rel is None else _readme.parse_readme(self.submission.repo, rel, rel)

@@ -1,0 +1,246 @@
+"""Deployment and clean-up steps in a deploy folder's README and scripts, recognised by the
+commands and SDK calls they use (regexes on *commands*, not on Markdown), plus clean-up described
+in prose ("delete the endpoint ... in the console").
+
+Scripts the README names (``python deploy.py``, ``deploy.ipynb``) count as part of the README;
+steps found only in other scripts are kept apart so a message can say "name that file".
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Iterable
+
+from deploycheck.analysis.readme import ReadmeDoc
+from deploycheck.analysis.sources import SCRIPT_SUFFIXES, Source, logical_lines
+
+if TYPE_CHECKING:
+    from deploycheck.discovery import DeployFolder
+
+# gcloud with optional release track / global flags between "gcloud" and the command group
+# (each flag starts with a non-dash character after its dashes: unambiguous, no catastrophic backtracking)
+GCLOUD = r"\bgcloud\s+(?:(?:beta|alpha)\s+|-{1,2}[A-Za-z0-9_][\w-]*(?:=\S*)?\s+)*"
+
+
+@dataclass(frozen=True)
+class Pattern:
+    category: str
+    label: str
+    regex: re.Pattern[str]
+
+
+def _p(cat: str, label: str, rx: str) -> Pattern:
+    return Pattern(cat, label, re.compile(rx))
+
+
+# Steps of a SageMaker deployment: SageMaker Python SDK (SKLearnModel/.deploy/.predict),
+# boto3 (create_model/create_endpoint_config/create_endpoint/invoke_endpoint) or the AWS CLI.
+AWS_STEPS = [
+    _p("upload", "aws s3 cp", r"\baws\s+s3\s+(?:cp|sync|mv)\b"),
+    _p("upload", "upload_data(...)", r"\.upload_data\s*\("),
+    _p("upload", "upload_file(...)", r"\.upload_file\s*\("),
+    _p("model", "SKLearnModel(...)", r"\bSKLearnModel\s*\("),
+    _p("model", "SKLearn(...)", r"\bSKLearn\s*\("),
+    _p("model", "Estimator(...)", r"\bEstimator\s*\("),
+    _p("model", "Model(...)", r"\bsagemaker\.(?:model\.)?Model\s*\("),
+    _p("model", "create_model(...)", r"\bcreate_model\s*\("),
+    _p("model", "aws sagemaker create-model", r"\baws\s+sagemaker\s+create-model\b"),
+    _p("model", "create_endpoint_config(...)", r"\bcreate_endpoint_config\s*\("),
+    _p("model", "aws sagemaker create-endpoint-config", r"\baws\s+sagemaker\s+create-endpoint-config\b"),
+    _p("deploy", ".deploy(...)", r"\.deploy\s*\("),
+    _p("deploy", "create_endpoint(...)", r"\bcreate_endpoint\s*\("),
+    _p("deploy", "aws sagemaker create-endpoint", r"\baws\s+sagemaker\s+create-endpoint(?!-config)\b"),
+    _p("predict", "invoke_endpoint(...)", r"\binvoke_endpoint\s*\("),
+    _p("predict", "aws sagemaker-runtime invoke-endpoint", r"\binvoke-endpoint\b"),
+    _p("predict", ".predict(...)", r"\.predict\s*\("),
+]
+
+# Legacy AI Platform Prediction (gcloud ai-platform ...) and Vertex AI (gcloud ai ... / aiplatform SDK).
+GCP_STEPS = [
+    _p("upload", "gsutil cp", r"\bgsutil\s+(?:-\w+\s+)*(?:cp|rsync|mv)\b"),
+    _p("upload", "gcloud storage cp", GCLOUD + r"storage\s+(?:cp|rsync|mv)\b"),
+    _p("upload", "upload_from_filename(...)", r"\.upload_from_filename\s*\("),
+    _p("model", "gcloud ai-platform models create", GCLOUD + r"ai-platform\s+models\s+create\b"),
+    _p("model", "gcloud ai models upload", GCLOUD + r"ai\s+models\s+upload\b"),
+    _p("model", "aiplatform.Model.upload(...)", r"\bModel\.upload(?:_scikit_learn_model_file)?\s*\("),
+    _p("model", "gcloud ai endpoints create", GCLOUD + r"ai\s+endpoints\s+create\b"),
+    _p("model", "aiplatform.Endpoint.create(...)", r"\bEndpoint\.create\s*\("),
+    _p("deploy", "gcloud ai-platform versions create", GCLOUD + r"ai-platform\s+versions\s+create\b"),
+    _p("deploy", "gcloud ai endpoints deploy-model", GCLOUD + r"ai\s+endpoints\s+deploy-model\b"),
+    _p("deploy", ".deploy(...)", r"\.deploy\s*\("),
+    _p("predict", "gcloud ai-platform predict", GCLOUD + r"ai-platform\s+predict\b"),
+    _p("predict", "gcloud ai endpoints predict", GCLOUD + r"ai\s+endpoints\s+(?:raw-)?predict\b"),
+    _p("predict", ".predict(...)", r"\.predict\s*\("),
+    _p("predict", "REST :predict", r":predict\b"),
+]
+
+STEP_ORDER = ("upload", "model", "deploy", "predict")
+
+
+@dataclass(frozen=True)
+class Hit:
+    category: str
+    label: str
+    where: str
+    rel: str                  # file (relative to folder)
+    text: str                 # the matched logical line (for further inspection)
+
+
+def find_hits(sources: Iterable[Source], patterns: list[Pattern], folder_rel: str) -> list[Hit]:
+    hits: list[Hit] = []
+    anyrx = _any_regex(tuple(patterns))
+    for src in sources:
+        if not anyrx.search(src.text):
+            continue
+        for line, text in logical_lines(src.text):
+            if len(text) > 20_000:
+                text = text[:20_000]
+            if not anyrx.search(text):
+                continue
+            for pat in patterns:
+                if pat.regex.search(text):
+                    hits.append(Hit(pat.category, pat.label, src.where(folder_rel, line), src.rel, text))
+    return hits
+
+
+@lru_cache(maxsize=32)
+def _any_regex(patterns: tuple[Pattern, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p.regex.pattern})" for p in patterns))
+
+
+def _referenced_scripts(info: ReadmeDoc, folder: DeployFolder) -> set[str]:
+    """Scripts/notebooks of the folder that the README names (by relative path or base name)."""
+    names: set[str] = set()
+    text = info.text
+    for f in folder.files:
+        if not f.lower().endswith(SCRIPT_SUFFIXES):
+            continue
+        base = f.rsplit("/", 1)[-1]
+        if re.search(r"(?<![\w.-])" + re.escape(base) + r"(?![\w-])", text):
+            names.add(f)
+    return names
+
+
+_DEL_VERB = re.compile(r"\b(?:delete[sd]?|deleting|remove[sd]?|removing|tear(?:ing)?\s+down|teardown|"
+                       r"terminat(?:e|ed|ing)|clean(?:ed|ing)?\s+up|destroy(?:ed|ing)?|undeploy(?:ed|ing)?|"
+                       r"shut(?:ting)?\s+down)\b", re.I)
+_SENT_END = re.compile(r"[.;!?](?:\s|$)")
+
+AWS_CLEAN = [
+    _p("endpoint", "delete_endpoint(...)", r"\bdelete_endpoint\s*\("),
+    _p("endpoint", "delete_predictor()", r"\.delete_predictor\s*\("),
+    _p("endpoint", "aws sagemaker delete-endpoint", r"\baws\s+sagemaker\s+delete-endpoint(?!-config)\b"),
+    _p("config", "delete_endpoint_config(...)", r"\bdelete_endpoint_config\s*\("),
+    _p("config", "aws sagemaker delete-endpoint-config", r"\bdelete-endpoint-config\b"),
+    _p("model", "delete_model(...)", r"\bdelete_model\s*\("),
+    _p("model", "aws sagemaker delete-model", r"\baws\s+sagemaker\s+delete-model\b"),
+    _p("bucket", "aws s3 rm/rb", r"\baws\s+s3\s+(?:rm|rb)\b"),
+    _p("bucket", "delete_bucket/delete_object(s)", r"\.delete_(?:bucket|objects?)\s*\("),
+    _p("bucket", "objects.all().delete()", r"objects\.all\(\)\.delete\s*\("),
+]
+GCP_CLEAN = [
+    _p("version", "gcloud ai-platform versions delete", GCLOUD + r"ai-platform\s+versions\s+delete\b"),
+    _p("legacy_model", "gcloud ai-platform models delete", GCLOUD + r"ai-platform\s+models\s+delete\b"),
+    _p("undeploy", "gcloud ai endpoints undeploy-model", GCLOUD + r"ai\s+endpoints\s+undeploy-model\b"),
+    _p("undeploy", "undeploy_all()", r"\.undeploy(?:_all)?\s*\("),
+    _p("endpoint", "gcloud ai endpoints delete", GCLOUD + r"ai\s+endpoints\s+delete\b"),
+    _p("endpoint", "endpoint.delete(...)", r"\bendpoint\w*\.delete\s*\("),
+    _p("model", "gcloud ai models delete", GCLOUD + r"ai\s+models\s+delete\b"),
+    _p("model", "model.delete(...)", r"\bmodel\w*\.delete\s*\("),
+    _p("bucket", "gsutil rm", r"\bgsutil\s+(?:-\w+\s+)*(?:rm|rb)\b"),
+    _p("bucket", "gcloud storage rm", GCLOUD + r"storage\s+(?:rm|buckets\s+delete)\b"),
+    _p("bucket", "blob/bucket.delete()", r"\b(?:blob|bucket)\w*\.delete\s*\(|\.delete_blobs?\s*\("),
+]
+
+# Prose ("delete the endpoint, the endpoint configuration and the model in the console"):
+# a delete verb followed, in the same sentence, by the resource's name.
+_PROSE_NOUNS = {
+    "aws": [("config", r"endpoint[\s-]*config(?:uration)?s?"), ("endpoint", r"endpoints?\b(?![\s-]*config)"),
+            ("model", r"\bmodels?\b"), ("bucket", r"\b(?:bucket|s3)\b")],
+    "gcp": [("version", r"\bversions?\b"), ("endpoint", r"\bendpoints?\b"), ("model", r"\bmodels?\b"),
+            ("bucket", r"\bbuckets?\b")],
+}
+
+
+def prose_hits(info: ReadmeDoc, plat: str) -> list[Hit]:
+    hits: list[Hit] = []
+    nouns = [(c, re.compile(rx, re.I)) for c, rx in _PROSE_NOUNS[plat]]
+    for line, text in logical_lines(info.text):
+        text = text[:5000]
+        for vm in _DEL_VERB.finditer(text):
+            rest = text[vm.end():vm.end() + 300]
+            end = _SENT_END.search(rest)
+            sentence = rest[: end.start()] if end else rest
+            sentence_mod = sentence
+            for cat, rx in nouns:
+                if rx.search(sentence_mod):
+                    undeploy = vm.group(0).lower().startswith("undeploy")
+                    label = f"'{vm.group(0)} … {rx.search(sentence_mod).group(0)}'"  # type: ignore[union-attr]
+                    hits.append(Hit(cat, label, f"{info.path} line {line}", info.rel, text))
+                    if plat == "gcp" and undeploy and cat in ("endpoint", "model"):
+                        hits.append(Hit("undeploy", label, f"{info.path} line {line}", info.rel, text))
+                    # "endpoint configuration" must not also count as "endpoint"
+                    sentence_mod = rx.sub(" ", sentence_mod) if cat == "config" else sentence_mod
+    return hits
+
+
+_SDK_DELETE_ENDPOINT = re.compile(r"\.delete_(?:endpoint|predictor)\s*\(([^)]{0,200})\)")
+
+
+def aws_cleanup_categories(hits: Iterable[Hit]) -> set[str]:
+    cats = {h.category for h in hits}
+    # SageMaker Python SDK: Predictor.delete_endpoint(delete_endpoint_config=True) deletes the
+    # endpoint config too (sagemaker-python-sdk, sagemaker/base_predictor.py); boto3's
+    # delete_endpoint(EndpointName=...) does not.
+    # Session.delete_endpoint(name) does not delete the config either: only no arguments or a true
+    # delete_endpoint_config counts.
+    for h in hits:
+        if h.category != "endpoint":
+            continue
+        for m in _SDK_DELETE_ENDPOINT.finditer(h.text):
+            args = m.group(1).replace(" ", "")
+            if args in ("", "True", "delete_endpoint_config=True"):
+                cats.add("config")
+    return cats
+
+
+
+@dataclass(frozen=True)
+class Steps:
+    """Step hits of one kind (deployment or clean-up) for a folder."""
+    main: tuple[Hit, ...]      # in the README and the scripts it names
+    other: tuple[Hit, ...]     # in the folder's other scripts
+
+
+def readme_sources(doc: ReadmeDoc) -> list[Source]:
+    """The README as one searchable source (whole text: code blocks, inline code and prose)."""
+    return [Source(doc.rel, "markdown", doc.text)]
+
+
+def steps(folder: DeployFolder, patterns: list[Pattern]) -> Steps:
+    """Hits of ``patterns`` in the README (and the scripts it names) and in the other scripts."""
+    doc = folder.facts.readme
+    if doc is None or doc.problem:
+        return Steps((), ())
+    named = _referenced_scripts(doc, folder)
+    scripts = folder.facts.scripts
+    main = find_hits(readme_sources(doc) + [s for s in scripts if s.rel in named], patterns, folder.rel)
+    other = find_hits([s for s in scripts if s.rel not in named], patterns, folder.rel)
+    return Steps(tuple(main), tuple(other))
+
+
+def gcp_flavour(folder: DeployFolder) -> str:
+    """legacy (gcloud ai-platform), vertex (gcloud ai / aiplatform SDK) or unknown."""
+    s = folder.facts.deploy_steps
+    hits = s.main + s.other
+    labels = " ".join(h.label for h in hits)
+    texts = " ".join(h.text for h in hits)
+    vertex = ("gcloud ai models" in labels or "gcloud ai endpoints" in labels or "aiplatform" in texts
+              or "Model.upload" in labels)
+    legacy = "ai-platform" in labels
+    if vertex and not legacy:
+        return "vertex"
+    if legacy and not vertex:
+        return "legacy"
+    return "unknown"

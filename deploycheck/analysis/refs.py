@@ -1,0 +1,404 @@
+"""Local files named by a deploy folder's README and scripts (``files.referenced``), and the
+files they create (so an output like ``model.tar.gz`` written by ``tar -czf`` is not demanded).
+
+Python is read with ``ast`` (never executed); shell lines are split with ``shlex``; README links,
+images, code blocks and inline code all count. Names are resolved relative to the referencing file,
+the deploy folder and the repo root, without following a symlink out of the repo.
+"""
+from __future__ import annotations
+
+import ast
+import os
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+from urllib.parse import unquote
+
+from deploycheck import files
+from deploycheck.analysis.sources import logical_lines, python_tree
+
+if TYPE_CHECKING:
+    from deploycheck.discovery import DeployFolder
+
+MAX_REFS = 2000               # distinct file references resolved per folder
+
+@dataclass(frozen=True)
+class Ref:
+    name: str                 # as written (posix)
+    where: str                # "aws_deploy/README.md line 14"
+    src_rel: str              # referencing file, relative to the folder
+    kind: str = "file"        # file | dir | tar-input
+    tar_output: str | None = None
+
+
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+_PLACEHOLDER_CHARS = set("<>{}$*?[]|%`'\"=,()")
+
+
+def is_local_name(name: str) -> bool:
+    """False for URLs, anchors, absolute paths, /opt/ml/..., placeholders (<your-bucket>, $VAR, YOUR_FILE)."""
+    n = name.strip()
+    if not n or len(n) > 300 or n.startswith(("#", "/", "~", "\\", "-", "@")):
+        return False
+    if _SCHEME.match(n) or n.startswith("//"):
+        return False
+    if any(c in _PLACEHOLDER_CHARS for c in n) or any(c.isspace() for c in n):
+        return False
+    low = n.lower()
+    if "your" in low or "path/to" in low or "..." in n or "xxx" in low or low in (".", "./", ".."):
+        return False
+    return True
+
+
+def clean_link(target: str) -> str:
+    t = target.strip().strip("<>")
+    t = t.split("#", 1)[0].split("?", 1)[0]
+    return unquote(t)
+
+
+def _lit(node: ast.AST | None) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr) and all(isinstance(v, ast.Constant) for v in node.values):
+        return "".join(str(v.value) for v in node.values)  # type: ignore[attr-defined]
+    return None
+
+
+def _call_name(func: ast.AST) -> str:
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return ""
+
+
+def _open_mode(call: ast.Call) -> str:
+    mode = None
+    if len(call.args) > 1:
+        mode = _lit(call.args[1])
+    for kw in call.keywords:
+        if kw.arg == "mode":
+            mode = _lit(kw.value)
+    return mode or "r"
+
+
+def _py_parse(text: str) -> ast.AST | None:
+    tree, _err = python_tree(text)
+    if tree is None and _err and not _err[0].startswith("too large"):
+        # tolerate IPython-isms in README snippets: drop !/% lines and retry once
+        lines = ["" if ln.lstrip().startswith(("!", "%", ">>>", "$ ")) else ln for ln in text.split("\n")]
+        tree, _err = python_tree("\n".join(lines))
+    return tree
+
+
+_RX_PY_REFS = [
+    ("file", re.compile(r"\bentry_point\s*=\s*[\"']([^\"']+)[\"']")),
+    ("dir", re.compile(r"\bsource_dir\s*=\s*[\"']([^\"']+)[\"']")),
+    ("file", re.compile(r"\b(?:joblib|pickle|np|numpy)\.load\s*\(\s*[\"']([^\"']+)[\"']")),
+    ("file", re.compile(r"\bopen\s*\(\s*[\"']([^\"']+)[\"']\s*(?:,\s*[\"']r[bt]?[\"'])?\s*\)")),
+]
+
+
+def python_refs(text: str) -> tuple[list[tuple[str, int, str]], set[str]]:
+    """(refs [(name, line, kind)], outputs) named by Python code; never executes anything."""
+    refs: list[tuple[str, int, str]] = []
+    outs: set[str] = set()
+    tree = _py_parse(text)
+    if tree is None:
+        for kind, rx in _RX_PY_REFS:
+            for m in rx.finditer(text):
+                refs.append((m.group(1), text.count("\n", 0, m.start()) + 1, kind))
+        return refs, outs
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            var = node.targets[0].id
+            val = _lit(node.value)
+            if val is not None and var in ("entry_point", "source_dir"):
+                refs.append((val, node.lineno, "file" if var == "entry_point" else "dir"))
+            continue
+        if not isinstance(node, ast.Call):
+            continue
+        name = _call_name(node.func)
+        kws = {kw.arg: kw.value for kw in node.keywords if kw.arg}
+        line = getattr(node, "lineno", 1)
+        src_dir = _lit(kws.get("source_dir"))
+        if src_dir is not None:
+            refs.append((src_dir, getattr(kws["source_dir"], "lineno", line), "dir"))
+        ep = _lit(kws.get("entry_point"))
+        if ep is not None:
+            refs.append((f"{src_dir.rstrip('/')}/{ep}" if src_dir and is_local_name(src_dir) else ep,
+                         getattr(kws["entry_point"], "lineno", line), "file"))
+        deps = kws.get("dependencies")
+        if isinstance(deps, (ast.List, ast.Tuple)):
+            for el in deps.elts:
+                d = _lit(el)
+                if d is not None:
+                    refs.append((d, line, "any"))
+        first = _lit(node.args[0]) if node.args else None
+        if name == "open":
+            if first is not None:
+                mode = _open_mode(node)
+                (outs.add(first) if any(c in mode for c in "wax") else refs.append((first, line, "file")))
+        elif name in ("load", "read_pickle") and isinstance(node.func, ast.Attribute):
+            if first is not None:
+                refs.append((first, line, "file"))
+        elif name in ("upload_data",):
+            p = _lit(kws.get("path")) if "path" in kws else first
+            if p is not None:
+                refs.append((p, line, "any"))
+        elif name in ("upload_file", "upload_from_filename"):
+            p = _lit(kws.get("Filename") or kws.get("filename")) if (kws.get("Filename") or kws.get("filename")) else first
+            if p is not None:
+                refs.append((p, line, "file"))
+        elif name == "dump":
+            target = _lit(node.args[1]) if len(node.args) > 1 else _lit(kws.get("filename"))
+            if target is not None:
+                outs.add(target)
+        elif name in ("to_csv", "to_json", "to_pickle", "savefig", "save", "save_model", "to_parquet"):
+            if first is not None:
+                outs.add(first)
+        elif name == "download_file":
+            p = _lit(node.args[2]) if len(node.args) > 2 else _lit(kws.get("Filename"))
+            if p is not None:
+                outs.add(p)
+        elif name in ("download_to_filename", "urlretrieve"):
+            p = _lit(node.args[-1]) if node.args else None
+            if p is not None:
+                outs.add(p)
+    return refs, outs
+
+
+_SH_SPLIT = {"&&", "||", ";", "|", "&"}
+_S3_FLAGS = {"--recursive", "--quiet", "--dryrun", "--no-progress", "--only-show-errors", "--follow-symlinks",
+             "--no-follow-symlinks", "--no-guess-mime-type", "--force-glacier-transfer"}
+
+
+def _commands(line: str) -> list[list[str]]:
+    s = line.strip()
+    for prompt in ("$ ", "> ", "PS> ", "% ", "!"):
+        if s.startswith(prompt):
+            s = s[len(prompt):].lstrip()
+    try:
+        lex = shlex.shlex(s, posix=True, punctuation_chars=True)
+        lex.whitespace_split = True
+        lex.commenters = "#"
+        toks = list(lex)
+    except ValueError:
+        toks = s.split()
+    cmds: list[list[str]] = [[]]
+    for tok in toks:
+        if tok in _SH_SPLIT:
+            cmds.append([])
+        else:
+            cmds[-1].append(tok)
+    return [c for c in cmds if c]
+
+
+def _positional(args: list[str], valued: bool = True, flags: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a.startswith("-"):
+            if valued and a.startswith("--") and "=" not in a and a not in flags and i + 1 < len(args) \
+                    and not args[i + 1].startswith("-"):
+                i += 2
+                continue
+            i += 1
+            continue
+        out.append(a)
+        i += 1
+    return out
+
+
+def shell_refs(text: str) -> tuple[list[tuple[str, int, str, str | None]], set[str]]:
+    """(refs [(name, line, kind, tar_output)], outputs) named by shell commands."""
+    refs: list[tuple[str, int, str, str | None]] = []
+    outs: set[str] = set()
+    for line, ll in logical_lines(text):
+        if len(ll) > 5000:
+            continue
+        for cmd in _commands(ll):
+            # redirections / output options
+            for i, tok in enumerate(cmd[:-1]):
+                if tok in (">", ">>", "-o", "-O", "--output", "--outfile", "--output-file"):
+                    outs.add(cmd[i + 1])
+            for i, tok in enumerate(cmd):
+                key, eq, val = tok.partition("=")
+                if key in ("--json-instances", "--json-request", "--upload-file", "-T"):
+                    v = val if eq else (cmd[i + 1] if i + 1 < len(cmd) else "")
+                    if v:
+                        refs.append((v, line, "file", None))
+                elif key in ("-d", "--data", "--data-binary", "--data-raw"):
+                    v = val if eq else (cmd[i + 1] if i + 1 < len(cmd) else "")
+                    if v.startswith("@") and key != "--data-raw":
+                        refs.append((v[1:], line, "file", None))
+            for tok in cmd:
+                for pre in ("fileb://", "file://"):
+                    if tok.startswith(pre):
+                        refs.append((tok[len(pre):], line, "file", None))
+                    elif ("=" + pre) in tok:
+                        refs.append((tok.split("=" + pre, 1)[1], line, "file", None))
+            prog = cmd[0].rsplit("/", 1)[-1]
+            args = cmd[1:]
+            if prog in ("sudo", "time", "nohup") and args:
+                prog, args = args[0].rsplit("/", 1)[-1], args[1:]
+            if prog == "aws" and len(args) >= 2 and args[0] == "s3" and args[1] in ("cp", "mv", "sync"):
+                pos = _positional(args[2:], flags=_S3_FLAGS)
+                if len(pos) >= 2:
+                    src, dst = pos[0], pos[1]
+                    if not src.startswith("s3://"):
+                        refs.append((src, line, "any", None))
+                    elif not dst.startswith("s3://"):
+                        outs.add(dst)
+            elif prog == "aws" and "invoke-endpoint" in args:
+                pos = _positional(args[args.index("invoke-endpoint") + 1:])
+                if pos:
+                    outs.add(pos[-1])
+            elif prog == "gsutil" or (prog == "gcloud" and len(args) >= 2 and args[0] == "storage"):
+                rest = args[1:] if prog == "gcloud" else args
+                while rest and rest[0].startswith("-"):
+                    rest = rest[1:]
+                if rest and rest[0] in ("cp", "mv", "rsync"):
+                    pos = _positional(rest[1:], valued=False)
+                    if len(pos) >= 2:
+                        if pos[-1].startswith("gs://"):
+                            for s in pos[:-1]:
+                                if not s.startswith("gs://"):
+                                    refs.append((s, line, "any", None))
+                        else:
+                            outs.add(pos[-1])
+            elif prog in ("tar", "gtar"):
+                _tar_refs(args, line, refs, outs)
+            elif prog in ("python", "python3", "py", "bash", "sh", "zsh", "ipython", "source", "."):
+                pos = [a for a in args if not a.startswith("-")]
+                if "-m" not in args and "-c" not in args and pos and pos[0].lower().endswith((".py", ".sh", ".ipynb")):
+                    refs.append((pos[0], line, "file", None))
+            elif prog in ("jupyter", "papermill"):
+                for a in args:
+                    if a.lower().endswith(".ipynb"):
+                        refs.append((a, line, "file", None))
+                        if prog == "papermill":
+                            break
+    return refs, outs
+
+
+def _tar_refs(args: list[str], line: int, refs: list, outs: set[str]) -> None:
+    """``tar -czf out.tar.gz in1 in2`` / ``tar czvf ...`` / ``tar --create --file=out ...`` / ``tar -xzf in``."""
+    toks = list(args)
+    if toks and not toks[0].startswith("-"):
+        toks[0] = "-" + toks[0]          # old-style bundled flags: "tar czf x ..."
+    create = False
+    archive: str | None = None
+    cdir: str | None = None
+    inputs: list[str] = []
+    i = 0
+    while i < len(toks):
+        a = toks[i]
+        nxt = toks[i + 1] if i + 1 < len(toks) else None
+        if a.startswith("--"):
+            key, eq, val = a.partition("=")
+            if key == "--create":
+                create = True
+            elif key in ("--file", "--directory"):
+                v = val if eq else nxt
+                if not eq:
+                    i += 1
+                if key == "--file":
+                    archive = v
+                else:
+                    cdir = v
+        elif a.startswith("-") and len(a) > 1:
+            letters = a[1:]
+            if letters == "C":
+                cdir = nxt
+                i += 1
+            else:
+                create = create or "c" in letters
+                if "f" in letters:
+                    archive = nxt
+                    i += 1
+        else:
+            inputs.append(a)
+        i += 1
+    if create:
+        if archive:
+            outs.add(archive)
+        for inp in inputs:
+            if inp in (".", "*", "./"):
+                continue
+            name = f"{cdir.rstrip('/')}/{inp}" if cdir and is_local_name(cdir) else inp
+            refs.append((name, line, "tar-input", archive))
+    elif archive:
+        refs.append((archive, line, "file", None))
+
+
+@dataclass(frozen=True)
+class FileRefs:
+    refs: tuple[Ref, ...]
+    outputs: frozenset[str]
+
+
+def collect_refs(folder: DeployFolder) -> FileRefs:
+    """Every local file name the README and the deploy scripts mention, and the files they create
+    (use ``folder.facts.refs``)."""
+    refs: list[Ref] = []
+    outs: set[str] = set()
+    info = folder.facts.readme
+    if info is not None and not info.problem:
+        for target, line in info.links + info.images:
+            refs.append(Ref(clean_link(target), f"{info.path} line {line}", info.rel, "any"))
+        snippets = [(b.content, b.line) for b in info.code_blocks] + list(info.inline_code)
+        for content, line in snippets:
+            _add_code_refs(content, line, info.rel, info.path, refs, outs)
+    for src in folder.facts.scripts:
+        if src.lang == "python":
+            prefs, pouts = python_refs(src.text)
+            outs |= pouts
+            for n, ln, kind in prefs:
+                refs.append(Ref(n, src.where(folder.rel, ln), src.rel, kind))
+        else:
+            srefs, souts = shell_refs(src.text)
+            outs |= souts
+            for n, ln, kind, tar in srefs:
+                refs.append(Ref(n, src.where(folder.rel, ln), src.rel, kind, tar))
+    return FileRefs(tuple(refs), frozenset(outs))
+
+
+def _add_code_refs(content: str, line: int, rel: str, path: str, refs: list[Ref], outs: set[str]) -> None:
+    prefs, pouts = python_refs(content) if _looks_python(content) else ([], set())
+    outs |= pouts
+    for n, ln, kind in prefs:
+        refs.append(Ref(n, f"{path} line {line + ln - 1}", rel, kind))
+    srefs, souts = shell_refs(content)
+    outs |= souts
+    for n, ln, kind, tar in srefs:
+        refs.append(Ref(n, f"{path} line {line + ln - 1}", rel, kind, tar))
+
+
+def _looks_python(content: str) -> bool:
+    return "(" in content or "=" in content
+
+
+def resolve_ref(folder: DeployFolder, src_rel: str, name: str, extra_bases: Iterable[str] = ()) -> str:
+    """ok | missing | escapes | outside for a referenced name (tried relative to the referencing file,
+    the deploy folder, the repo root)."""
+    repo = Path(folder.repo)
+    src_dir = (Path(folder.path) / src_rel).parent
+    bases = [src_dir, Path(folder.path), repo] + [Path(folder.path) / b for b in extra_bases]
+    result = "missing"
+    for b in bases:
+        p = Path(os.path.normpath(b / name))
+        if not files.inside(p, repo):
+            result = "outside" if result == "missing" else result
+            continue
+        st = files.path_status(repo, p)
+        if st == "ok":
+            return "ok"
+        if st == "escapes":
+            result = "escapes"
+    return result
+
+

@@ -1,0 +1,253 @@
+"""Repos -> :class:`Submission`s -> :class:`DeployFolder`s -> :class:`Target`s.
+
+Discovery only lists directories and files; it never follows symlinks, never reads more than it
+needs and never runs student code. Everything content-related is computed lazily, once, on
+``DeployFolder.facts`` (see :mod:`deploycheck.analysis`), so a class of hundreds of repos is
+discovered in milliseconds at collection time.
+"""
+from __future__ import annotations
+
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Mapping
+
+from deploycheck import files as fs
+from deploycheck.model import AWS, GCP, PLATFORMS
+
+if TYPE_CHECKING:
+    from deploycheck.analysis import Facts, RepoFacts
+
+# `aws|sagemaker` -> aws, `gcp|google|vertex|ai_platform` -> gcp; `_` or `-` (or a space);
+# any letter case; "deploy" or "deployment"; also the reversed "deploy_aws" form.
+_PLATFORM_WORDS = {
+    "aws": AWS, "sagemaker": AWS, "amazon": AWS,
+    "gcp": GCP, "google": GCP, "vertex": GCP, "vertexai": GCP, "aiplatform": GCP,
+    "gcloud": GCP, "googlecloud": GCP,
+}
+_SEP = r"[_\- ]"
+_WORDS = r"(?P<w>aws|sagemaker|amazon|gcp|google|google[_\- ]?cloud|gcloud|vertex(?:[_\- ]?ai)?|ai[_\- ]?platform)"
+_FOLDER_RE = re.compile(rf"^(?:{_WORDS}{_SEP}?deploy(?:ment)?s?|deploy(?:ment)?{_SEP}?(?P<w2>aws|sagemaker|gcp|google|vertex|ai[_\- ]?platform))$", re.I)
+LAB_NAMES = {AWS: "aws_deploy", GCP: "gcp_deploy"}
+
+MAX_DEPTH = 2            # deploy folder at the root or up to two levels down
+MAX_FILES = 5000         # files listed per deploy folder (a 20 000-file repo stays fast)
+SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".ipynb_checkpoints", ".tox"}
+
+
+def platform_of(name: str) -> str | None:
+    """The platform a folder name stands for, or None. ``AWS_Deploy`` -> aws, ``vertex-deploy`` -> gcp."""
+    m = _FOLDER_RE.match(name.strip())
+    if not m:
+        return None
+    word = (m.group("w") or m.group("w2") or "").lower()
+    return _PLATFORM_WORDS.get(re.sub(r"[_\- ]", "", word))
+
+
+@dataclass(frozen=True)
+class DeployFolder:
+    """One deploy folder of a repo, as listed at discovery; its facts are computed lazily."""
+    platform: str
+    path: Path                                  # absolute path of the folder
+    rel: str                                    # relative to the repo root, posix ("aws_deploy", "lab/aws-deploy")
+    repo: Path                                  # absolute repo root
+    files: tuple[str, ...] = ()                 # regular files, relative to the folder, posix, sorted
+    symlinks: Mapping[str, str] = field(default_factory=dict)   # rel -> link text (never followed)
+    truncated: bool = False                     # more than MAX_FILES files: listing was cut
+
+    @property
+    def depth(self) -> int:
+        return self.rel.count("/")
+
+    @cached_property
+    def fileset(self) -> frozenset[str]:
+        return frozenset(self.files)
+
+    @cached_property
+    def facts(self) -> Facts:
+        """Everything deploycheck knows about this folder, each member computed once."""
+        from deploycheck.analysis import Facts
+        return Facts(self)
+
+    def repo_rel(self, rel: str) -> str:
+        """``rel`` (relative to the folder) relative to the repo root."""
+        return f"{self.rel}/{rel}" if self.rel not in ("", ".") else rel
+
+    def link_escapes(self, rel: str) -> bool:
+        """True when the symlink ``rel`` points outside the repo (or dangles)."""
+        target = self.symlinks.get(rel)
+        if target is None:
+            return False
+        dest = Path(os.path.normpath(os.path.join((self.path / rel).parent, target)))
+        return not fs.inside(dest, self.repo) or not os.path.lexists(dest)
+
+    def find(self, *names: str) -> list[str]:
+        """Files (relative paths) whose base name matches one of ``names`` case-insensitively."""
+        wanted = {n.lower() for n in names}
+        return [f for f in self.files if f.rsplit("/", 1)[-1].lower() in wanted]
+
+    def with_suffix(self, *suffixes: str) -> list[str]:
+        suf = tuple(s.lower() for s in suffixes)
+        return [f for f in self.files if f.lower().endswith(suf)]
+
+    def read_bytes(self, rel: str, limit: int = fs.DEFAULT_LIMIT) -> bytes | None:
+        """Up to ``limit`` bytes of a listed regular file; None for symlinks/unlisted files."""
+        if rel not in self.fileset:
+            return None
+        return fs.read_bytes(self.path, rel, limit).data
+
+    def read_text(self, rel: str, limit: int = fs.DEFAULT_LIMIT) -> fs.TextFile:
+        return fs.read_text(self.path, rel, limit)
+
+
+@dataclass(frozen=True)
+class Submission:
+    student: str
+    repo: Path
+    folders: tuple[DeployFolder, ...] = ()
+    problem: str | None = None      # repo unusable as a whole (missing, a file, empty...)
+    notes: tuple[str, ...] = ()
+
+    def folder(self, platform: str) -> DeployFolder | None:
+        for f in self.folders:
+            if f.platform == platform:
+                return f
+        return None
+
+    @cached_property
+    def facts(self) -> RepoFacts:
+        """Repo-wide facts (secret scan, top-level README), computed once."""
+        from deploycheck.analysis import RepoFacts
+        return RepoFacts(self)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One (student, platform) pair that every check in ``checks/`` is run on."""
+    student: str
+    platform: str | None
+    submission: Submission = field(compare=False, hash=False)
+    test_id: str = ""
+
+    @property
+    def folder(self) -> DeployFolder | None:
+        return self.submission.folder(self.platform) if self.platform else None
+
+    @property
+    def repo(self) -> Path:
+        return self.submission.repo
+
+
+def _list_folder(path: Path) -> tuple[tuple[str, ...], dict[str, str], bool]:
+    found: list[str] = []
+    links: dict[str, str] = {}
+    truncated = False
+    stack = [path]
+    while stack:
+        d = stack.pop()
+        try:
+            entries = sorted(os.scandir(d), key=lambda e: e.name)
+        except OSError:
+            continue
+        for e in entries:
+            rel = Path(e.path).relative_to(path).as_posix()
+            try:
+                if e.is_symlink():
+                    links[rel] = os.readlink(e.path)
+                    continue
+                if e.is_dir(follow_symlinks=False):
+                    if e.name not in SKIP_DIRS:
+                        stack.append(Path(e.path))
+                    continue
+                mode = e.stat(follow_symlinks=False).st_mode
+            except OSError:
+                continue
+            if stat.S_ISREG(mode):
+                if len(found) >= MAX_FILES:
+                    truncated = True
+                    continue
+                found.append(rel)
+    return tuple(sorted(found)), links, truncated
+
+
+def _find_folders(repo: Path) -> list[tuple[str, Path]]:
+    found: list[tuple[str, Path]] = []
+    level = [repo]
+    for depth in range(MAX_DEPTH + 1):
+        nxt: list[Path] = []
+        for d in level:
+            try:
+                entries = sorted(os.scandir(d), key=lambda e: e.name)
+            except OSError:
+                continue
+            for e in entries:
+                if e.name in SKIP_DIRS or e.name.startswith("."):
+                    continue
+                try:
+                    if e.is_symlink() or not e.is_dir(follow_symlinks=False):
+                        continue
+                except OSError:
+                    continue
+                plat = platform_of(e.name)
+                p = Path(e.path)
+                if plat:
+                    found.append((plat, p))
+                elif depth < MAX_DEPTH:
+                    nxt.append(p)
+        level = nxt
+    return found
+
+
+def make_folder(platform: str, path: Path, repo: Path) -> DeployFolder:
+    listed, links, truncated = _list_folder(path)
+    return DeployFolder(platform, path, path.relative_to(repo).as_posix(), repo, listed, links, truncated)
+
+
+@lru_cache(maxsize=None)
+def load_submission(student: str, repo: str) -> Submission:
+    """Build the Submission for one repo (cached for the whole session)."""
+    path = Path(repo)
+    if not os.path.lexists(path):
+        return Submission(student, path.absolute(),
+                          problem=f"the repo path {repo} does not exist; check the --repo/--classroom/--roster path")
+    if path.is_symlink():
+        return Submission(student, path.absolute(), problem=f"{repo} is a symlink; give the real repository folder")
+    if not path.is_dir():
+        return Submission(student, path.absolute(),
+                          problem=f"{repo} is a file, not a repository folder; hand in the whole repository")
+    root = path.resolve()
+    notes: list[str] = []
+    # keep the shallowest folder per platform; note the others
+    chosen: dict[str, Path] = {}
+    for plat, p in sorted(_find_folders(root), key=lambda x: (x[1].relative_to(root).as_posix().count("/"),
+                                                               x[1].relative_to(root).as_posix().lower())):
+        rel = p.relative_to(root).as_posix()
+        if plat in chosen:
+            notes.append(f"also found {rel}/ for {plat}; graded {chosen[plat].relative_to(root).as_posix()}/")
+            continue
+        chosen[plat] = p
+    folders = tuple(make_folder(plat, chosen[plat], root) for plat in PLATFORMS if plat in chosen)
+    problem = None
+    if not folders:
+        try:
+            empty = not any(True for _ in os.scandir(root))
+        except OSError:
+            empty = False
+        if empty:
+            problem = "the repository is empty; add an aws_deploy/ or gcp_deploy/ folder with your deployment"
+    return Submission(student, root, folders, problem, tuple(notes))
+
+
+def targets_for(student: str, repo: str, platform: str = "auto") -> list[Target]:
+    sub = load_submission(student, repo)
+    plats = [f.platform for f in sub.folders]
+    if platform in PLATFORMS:
+        plats = [platform]
+    if not plats:
+        return [Target(student, None, sub, student)]
+    if len(plats) == 1:
+        return [Target(student, plats[0], sub, student)]
+    return [Target(student, p, sub, f"{student}-{p}") for p in plats]

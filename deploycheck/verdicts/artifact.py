@@ -1,0 +1,272 @@
+"""artifact.present, artifact.valid, artifact.version, artifact.safe: the model archive (AWS) or
+model file (GCP), its layout, the scikit-learn version in the pickle against the declared serving
+runtime, and the pickle's globals against the allowlist. Facts: ``folder.facts.artifact``."""
+from __future__ import annotations
+
+from deploycheck import runtimes
+from deploycheck.analysis.artifact import (GCP_NAMES, ArtifactInfo, find_gcp, find_tar, model_files,
+                                           norm_member)
+from deploycheck.discovery import DeployFolder, Target
+from deploycheck.model import AWS, Outcome, blocked, failed, passed
+from deploycheck.verdicts import folder_of, guarded, no_folder
+
+
+def _artifact(t: Target) -> tuple[Outcome | None, DeployFolder, ArtifactInfo]:
+    """(``blocked`` when there is no deploy folder or no model artifact, else None; the folder; its
+    artifact facts) for the checks that inspect the artifact."""
+    if (o := no_folder(t)) is not None:
+        return o, None, None  # type: ignore[return-value]
+    f = folder_of(t)
+    info = f.facts.artifact
+    if info is None:
+        what = "model.tar.gz" if f.platform == AWS else "model.joblib"
+        return blocked("artifact.present", f"no model artifact in {f.rel}/: add the {what} you deployed"), f, None  # type: ignore[return-value]
+    return None, f, info
+
+
+@guarded
+def artifact_present(t: Target) -> Outcome:
+    if (o := no_folder(t)) is not None:
+        return o
+    f = folder_of(t)
+    d = f.rel + "/"
+    if f.platform == AWS:
+        tar = find_tar(f)
+        if tar:
+            rel, link = tar
+            note = " (a symlink: artifact.valid will ask for the real file)" if link else ""
+            return passed(f"found {f.repo_rel(rel)}{note}", artifact=rel, kind="tar")
+        mf = model_files(f)
+        if mf:
+            rel, link = mf[0]
+            base = rel.rsplit("/", 1)[-1]
+            where = f.rel + ("/" + rel.rsplit("/", 1)[0] if "/" in rel else "")
+            return passed(f"found the model file {f.repo_rel(rel)} but no model.tar.gz: SageMaker needs "
+                          f"model_data as a gzip'ed tar; in {where}/ run `tar -czf model.tar.gz {base}` "
+                          "and commit model.tar.gz", artifact=rel, kind="file")
+        return failed(f"{d} has no model.tar.gz: save the trained model with joblib.dump(model, "
+                      "\"model.joblib\"), run `tar -czf model.tar.gz model.joblib` so the model file is at "
+                      f"the archive root, and commit {d}model.tar.gz")
+    found = find_gcp(f)
+    if found:
+        rel, link = found
+        note = " (a symlink: artifact.valid will ask for the real file)" if link else ""
+        return passed(f"found {f.repo_rel(rel)}{note}", artifact=rel, kind="file")
+    return failed(f"{d} has no model file: save the trained model with joblib.dump(model, \"model.joblib\") "
+                  f"and commit {d}model.joblib (the file you upload to the bucket)")
+
+
+@guarded
+def artifact_valid(t: Target) -> Outcome:
+    o, f, info = _artifact(t)
+    if o is not None:
+        return o
+    where = f.repo_rel(info.rel)
+    if info.symlink:
+        tgt = info.link_target or "?"
+        if info.link_escapes:
+            return failed(f"{where} is a symlink pointing outside the repo (to `{tgt}`); it is never followed: "
+                          f"replace it with the real file", **info.to_data())
+        return failed(f"{where} is a symlink (to `{tgt}`); symlinks are never followed: commit the real file "
+                      "in its place", **info.to_data())
+    if f.platform == AWS:
+        if info.kind != "tar":
+            base = info.rel.rsplit("/", 1)[-1]
+            return failed(f"there is no model.tar.gz in {f.rel}/ (only {where}): SageMaker needs a gzip'ed tar; "
+                          f"run `tar -czf model.tar.gz {base}` in that folder and commit it", **info.to_data())
+        if info.problems:
+            return failed(info.problems[0] + (f" (also: {'; '.join(info.problems[1:3])})" if len(info.problems) > 1 else ""),
+                          **info.to_data())
+        members = ", ".join(norm_member(m) for m in info.members[:5] if norm_member(m) not in ("", "."))
+        loads = f"; model_fn loads {', '.join(info.expected)}" if info.expected else ""
+        return passed(f"{where} is a gzip'ed tar with {members} at the archive root{loads}", **info.to_data())
+    # GCP
+    d = info.rel.rsplit("/", 1)[0] if "/" in info.rel else ""
+    dd = f"{f.rel}/{d}/" if d else f"{f.rel}/"
+    here = [x for x in f.files if (x.rsplit("/", 1)[0] if "/" in x else "") == d]
+    exact = sorted(x.rsplit("/", 1)[-1] for x in here if x.rsplit("/", 1)[-1] in GCP_NAMES)
+    base = info.rel.rsplit("/", 1)[-1]
+    if len(exact) > 1:
+        keep = _gcp_keep(f, exact)
+        drop = [x for x in exact if x != keep]
+        return failed(f"{dd} has {' and '.join(exact)}: AI Platform/Vertex refuse a model directory with more than "
+                      f"one model file; keep {keep} and delete {', '.join(drop)}", **info.to_data())
+    if not exact:
+        suggest = "model.pkl" if info.format == "pickle" else "model.joblib"
+        return failed(f"{f.repo_rel(info.rel)} has the wrong name: rename it to {suggest} (AI Platform/Vertex "
+                      "only load model.joblib, model.pkl or model.bst)", **info.to_data())
+    if base == "model.pkl" and info.format and info.format.startswith("joblib"):
+        return failed(f"{where} was written by joblib.dump, but AI Platform/Vertex open model.pkl with pickle.load, "
+                      "which cannot read joblib files: rename it to model.joblib (or save it with pickle.dump)",
+                      **info.to_data())
+    if info.scan_error and info.format != "xgboost-booster":
+        return failed(f"{where} is not a readable model file ({info.scan_error}): save it again with "
+                      "joblib.dump(model, \"model.joblib\") and commit it", **info.to_data())
+    return passed(f"{where} is the only model file in {dd} and has a name the prebuilt containers load",
+                  **info.to_data())
+
+
+def _gcp_keep(folder: DeployFolder, names: list[str]) -> str:
+    """The model file the README talks about, else model.joblib."""
+    doc = folder.facts.readme
+    if doc is not None and doc.readable:
+        hits = [n for n in names if n in doc.text]
+        if len(hits) == 1:
+            return hits[0]
+    return "model.joblib" if "model.joblib" in names else names[0]
+
+
+def _version_note(pickled: str, declared_sk: str | None) -> str:
+    if declared_sk and declared_sk.count(".") >= 2 and pickled != declared_sk:
+        return (f"; note: pickled with {pickled}, the image has {declared_sk} (same minor version, it loads, "
+                "possibly with an InconsistentVersionWarning)")
+    return ""
+
+
+def _aws_fix(pickled: str) -> str:
+    fv = runtimes.best_sagemaker_framework_for(pickled)
+    mm = runtimes.major_minor(pickled)
+    if fv:
+        return f"use framework_version=\"{fv}\" (scikit-learn {runtimes.SAGEMAKER_SKLEARN[fv]})"
+    newest = list(runtimes.SAGEMAKER_SKLEARN)[-1]
+    return (f"no SageMaker scikit-learn image has scikit-learn {mm}: retrain and save the model with scikit-learn "
+            f"{runtimes.major_minor(runtimes.SAGEMAKER_SKLEARN[newest])} (pip install "
+            f"\"scikit-learn=={runtimes.SAGEMAKER_SKLEARN[newest]}\") and use framework_version=\"{newest}\"")
+
+
+def _gcp_fix(pickled: str, region: str = "us-central1") -> str:
+    tag = runtimes.vertex_exact_tag(pickled)
+    mm = runtimes.major_minor(pickled)
+    if tag:
+        return (f"deploy it on Vertex AI with --container-image-uri="
+                f"{runtimes.vertex_container_uri(pickled, region)}")
+    uri = runtimes.vertex_container_uri(pickled, region) or ""
+    near = runtimes.vertex_sklearn_version(uri) or "1.6"
+    return (f"no prebuilt Vertex container has scikit-learn {mm}: retrain and save the model with scikit-learn "
+            f"{near} (pip install \"scikit-learn=={near}.*\") and use --container-image-uri={uri}")
+
+
+@guarded
+def artifact_version(t: Target) -> Outcome:
+    o, f, info = _artifact(t)
+    if o is not None:
+        return o
+    where = f.repo_rel(info.rel) + (f" (member {info.model_member})" if info.kind == "tar" and info.model_member else "")
+    if info.symlink:
+        return failed(f"{where} is a symlink and is never followed, so its scikit-learn version cannot be read: "
+                      "commit the real file")
+    pickled = info.sklearn_version
+    if not pickled:
+        if info.format == "xgboost-booster":
+            return failed(f"{where} is an XGBoost booster, not a scikit-learn model: this lab deploys a "
+                          "scikit-learn model; save it with joblib.dump(model, \"model.joblib\")")
+        if info.kind == "tar" and info.model_member is None:
+            why = info.problems[0] if info.problems else "it holds no model file"
+            return failed(f"cannot read the scikit-learn version: {why}")
+        why = f" ({info.scan_error})" if info.scan_error else ""
+        top = f" (it holds a {info.top})" if info.top and not info.scan_error else ""
+        return failed(f"no scikit-learn version found in {where}{why}{top}: the file must be a fitted scikit-learn "
+                      "model saved with joblib.dump(model, \"model.joblib\") so the serving runtime can be matched")
+    kinds = ("sagemaker",) if f.platform == AWS else ("vertex", "ai_platform")
+    declared = [d for d in f.facts.runtimes if d.kind in kinds]
+    if not declared:
+        rr = f.repo_rel(f.facts.readme_rel or "README.md")
+        if f.platform == AWS:
+            return failed(f"{rr} never says which SageMaker scikit-learn image serves the model (pickled with "
+                          f"scikit-learn {pickled}): {_aws_fix(pickled).replace('use framework_version', 'pass framework_version', 1)} "
+                          f"to SKLearnModel in {rr}", sklearn_version=pickled)
+        return failed(f"{rr} never says which runtime serves the model (pickled with scikit-learn {pickled}): "
+                      f"{_gcp_fix(pickled)}", sklearn_version=pickled)
+    known = [d for d in declared if d.sklearn]
+    if not known:
+        d = declared[0]
+        label = _label(d)
+        return failed(f"{d.where} declares {label}, which is not a known {_kind_name(d.kind)} value; valid values: "
+                      f"{', '.join(runtimes.valid_values(d.kind))}; for a model pickled with scikit-learn {pickled} "
+                      f"{_aws_fix(pickled) if d.kind == 'sagemaker' else _gcp_fix(pickled)}",
+                      sklearn_version=pickled, declared=d.value, where=d.where)
+    pm = runtimes.major_minor(pickled)
+    match = [d for d in known if runtimes.major_minor(d.sklearn) == pm]
+    data = {"sklearn_version": pickled}
+    if match:
+        d = match[0]
+        msg = (f"{where} was pickled with scikit-learn {pickled}; {d.where} declares {_label(d)} "
+               f"(scikit-learn {d.sklearn}){_version_note(pickled, d.sklearn)}")
+        if d.kind == "ai_platform":
+            uri = runtimes.vertex_container_uri(pickled)
+            msg += (f"; note: AI Platform Prediction is retired, on Vertex AI use {uri}" if uri else
+                    "; note: AI Platform Prediction is retired, use Vertex AI")
+        return passed(msg, declared=d.value, where=d.where, **data)
+    d = known[0]
+    label = _label(d)
+    dmm = runtimes.major_minor(d.sklearn)
+    pin = d.sklearn if d.sklearn.count(".") >= 2 else f"{d.sklearn}.*"
+    retrain = f"retrain and save the model with scikit-learn {dmm} (pip install \"scikit-learn=={pin}\")"
+    if d.kind == "sagemaker":
+        fv = runtimes.best_sagemaker_framework_for(pickled)
+        fix = (f"use framework_version=\"{fv}\" (scikit-learn {runtimes.SAGEMAKER_SKLEARN[fv]}), or {retrain} "
+               f"to keep {label}" if fv else
+               f"no SageMaker scikit-learn image has scikit-learn {pm}: {retrain} to match {label}")
+    else:
+        tag = runtimes.vertex_exact_tag(pickled)
+        fix = (f"use --container-image-uri={runtimes.vertex_container_uri(pickled)} on Vertex AI, or {retrain} "
+               f"to keep {label}" if tag else
+               f"no prebuilt Vertex container has scikit-learn {pm}: {retrain} to match {label}")
+        if d.kind == "ai_platform":
+            rt = runtimes.best_ai_platform_runtime_for(pickled)
+            if rt:
+                fix += f" (on the retired AI Platform, --runtime-version {rt} has scikit-learn {pm})"
+            fix += "; note: AI Platform Prediction is retired in favour of Vertex AI"
+    return failed(f"{d.where} declares {label} (scikit-learn {d.sklearn}) but {where} was pickled with "
+                  f"scikit-learn {pickled}: {fix}", declared=d.value, where=d.where, **data)
+
+
+def _label(d: runtimes.DeclaredRuntime) -> str:
+    if d.kind == "sagemaker":
+        return f"framework_version=\"{d.value}\""
+    if d.kind == "ai_platform":
+        return f"AI Platform --runtime-version {d.value}"
+    return f"the Vertex container {d.value}"
+
+
+def _kind_name(kind: str) -> str:
+    return {"sagemaker": "SageMaker scikit-learn framework_version", "ai_platform": "AI Platform runtime version",
+            "vertex": "Vertex prebuilt scikit-learn container"}[kind]
+
+
+@guarded
+def artifact_safe(t: Target) -> Outcome:
+    o, f, info = _artifact(t)
+    if o is not None:
+        return o
+    where = f.repo_rel(info.rel)
+    if info.symlink:
+        return failed(f"{where} is a symlink; it is never followed or loaded: commit the real file")
+    if info.bomb:
+        return failed(f"{where} looks like a tar bomb, so nothing in it is read or loaded: "
+                      "pack only the trained model file")
+    if info.format == "xgboost-booster" and not info.unsafe_globals:
+        return passed(f"{where} is an XGBoost booster file (not a pickle): nothing in it runs code when loaded")
+    if info.unsafe_globals:
+        gl = info.unsafe_globals
+        shown = ", ".join(f"`{g}`" for g in gl[:6]) + (f" and {len(gl) - 6} more" if len(gl) > 6 else "")
+        files = ", ".join(n for n in info.scanned if n != info.rel)
+        files = f" ({files})" if files else ""
+        hint = ""
+        if any(g.startswith("__main__.") for g in gl):
+            hint = (" (`__main__.` names are functions/classes defined in your notebook or script: the serving "
+                    "container cannot import them; use scikit-learn built-ins or ship them with the entry point)")
+        return failed(f"{where}{files} references {shown}, outside the allowed scikit-learn/numpy/scipy/joblib "
+                      f"globals{hint}; loading it could run arbitrary code, so it will not be loaded: save only the "
+                      "fitted scikit-learn model with joblib.dump(model, \"model.joblib\")",
+                      unsafe_globals=gl[:20], **{k: v for k, v in info.to_data().items() if k != "unsafe_globals"})
+    if info.scan_error:
+        return failed(f"{where} could not be read completely ({info.scan_error}), so it cannot be checked and "
+                      "will not be loaded: save the fitted model again with joblib.dump(model, \"model.joblib\")",
+                      **info.to_data())
+    if not info.scanned:
+        why = info.problems[0] if info.problems else "no model file found in it"
+        return failed(f"no model pickle to check in {where}: {why}")
+    what = where if info.kind == "file" else f"{', '.join(info.scanned)} in {where}"
+    return passed(f"{what}: the pickle references only scikit-learn/numpy/scipy/joblib and safe builtins",
+                  **info.to_data())

@@ -1,0 +1,159 @@
+"""entry_point.model_fn and entry_point.imports (AWS): the SageMaker entry-point script defines
+the handlers the container calls, with the right signatures, and imports only what the serving
+image provides (static analysis only: the script is never imported here)."""
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import PurePosixPath
+
+from deploycheck.analysis.entrypoint import (HANDLER_SIGS, HANDLERS, IMAGE_MODULES, IMPORT_TO_DIST, ImportUse,
+                                             canon, hidden_defs, imports_of, local_modules, module_defs,
+                                             removed_api_notes, requirements)
+from deploycheck.discovery import Target
+from deploycheck.model import Outcome, blocked, failed, passed
+from deploycheck.verdicts import aws_only, folder_label, folder_of, guarded
+
+
+def _count_params(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    a = fn.args
+    return len(a.posonlyargs) + len(a.args) + len(a.kwonlyargs) + (1 if a.vararg else 0) + (1 if a.kwarg else 0)
+
+
+def _sig_problem(name: str, fn: ast.AST) -> str | None:
+    want = HANDLERS[name]
+    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None   # bound by import/assignment: cannot tell statically
+    if isinstance(fn, ast.AsyncFunctionDef):
+        return f"{name} (line {fn.lineno}) is `async def`: the container calls it synchronously, use plain `def`"
+    n = _count_params(fn)
+    a = fn.args
+    if n in (want, want + 1):
+        if n == want + 1:
+            last = (a.posonlyargs + a.args + a.kwonlyargs)[-1:] if not (a.vararg or a.kwarg) else []
+            # the toolkit passes the context as the extra argument; old sagemaker-containers do not,
+            # so the extra parameter must be named context or have a default
+            required = len(a.posonlyargs + a.args) - len(a.defaults)
+            if last and last[0].arg != "context" and required > want:
+                return (f"{name} (line {fn.lineno}) takes {n} parameters: the container calls "
+                        f"{HANDLER_SIGS[name]} (plus an optional `context`); remove the extra parameter or give it a default")
+        return None
+    return (f"{name} (line {fn.lineno}) takes {n} parameters but the container calls {HANDLER_SIGS[name]}"
+            f" (optionally with one more, `context`): change it to `def {HANDLER_SIGS[name]}:`")
+
+
+@guarded
+def entry_point_model_fn(t: Target) -> Outcome:
+    o = aws_only(t, "entry_point.model_fn")
+    if o:
+        return o
+    folder = folder_of(t)
+    info = folder.facts.entry_point
+    lbl = folder_label(t)
+    if info is None:
+        return failed(f"no entry-point script in {lbl}: add {lbl}inference.py defining `def model_fn(model_dir):` "
+                      "(load and return your model) and pass entry_point=\"inference.py\" to SKLearnModel")
+    path = f"{folder.rel}/{info.rel}"
+    if info.how == "declared":
+        return failed(f"{info.declared_missing} but {lbl} has no such file: add the script (with "
+                      "`def model_fn(model_dir):`) or fix the entry_point name")
+    if info.notebook:
+        return failed(f"model_fn is only defined in the notebook {path}: SageMaker needs a .py entry point; copy "
+                      f"model_fn (and any input_fn/predict_fn/output_fn) into {lbl}inference.py and pass "
+                      "entry_point=\"inference.py\"", entry_point=info.rel, how=info.how)
+    if info.syntax_error:
+        msg, line = info.syntax_error
+        return failed(f"{path} line {line}: {msg}; fix it: the container imports this file before serving "
+                      "(run `python -m py_compile` on it to check)", entry_point=info.rel, line=line)
+    assert info.tree is not None
+    defs = module_defs(info.tree)
+    via = f" (found via {info.how})" if info.how else ""
+    note = ""
+    if info.declared_missing:
+        note = f"; note: {info.declared_missing} does not exist in {lbl}"
+    if "model_fn" not in defs:
+        hidden = hidden_defs(info.tree, "model_fn")
+        where = f" (it is defined {hidden[0]}, where the container cannot see it: move it to module level)" if hidden else ""
+        return failed(f"{path} has no model_fn(model_dir){where}: the SageMaker scikit-learn container needs it to "
+                      "load your model — add `def model_fn(model_dir): return joblib.load(os.path.join(model_dir, "
+                      f"\"model.joblib\"))`{note}", entry_point=info.rel)
+    problems = []
+    for name in HANDLERS:
+        if name in defs:
+            p = _sig_problem(name, defs[name])
+            if p:
+                problems.append(p)
+    present = [n for n in ("input_fn", "predict_fn", "output_fn") if n in defs]
+    if "transform_fn" in defs and present:
+        problems.append(f"transform_fn is defined together with {', '.join(present)}: the container rejects this "
+                        "(\"Cannot use transform_fn implementation with input_fn, predict_fn, and/or output_fn\"); "
+                        "keep either transform_fn or the input_fn/predict_fn/output_fn trio")
+    if problems:
+        return failed(f"{path}: " + "; ".join(problems) + note, entry_point=info.rel)
+    fn = defs["model_fn"]
+    line = getattr(fn, "lineno", None)
+    extra = [n for n in ("input_fn", "predict_fn", "output_fn", "transform_fn") if n in defs]
+    tail = f"; {'/'.join(extra)} signatures OK" if extra else ""
+    return passed(f"{path} defines model_fn(model_dir) (line {line}){tail}{via}{note}",
+                  entry_point=info.rel, handlers=["model_fn"] + extra, how=info.how)
+
+
+@guarded
+def entry_point_imports(t: Target) -> Outcome:
+    o = aws_only(t, "entry_point.imports")
+    if o:
+        return o
+    folder = folder_of(t)
+    info = folder.facts.entry_point
+    if info is None or info.how == "declared":
+        return blocked("entry_point.model_fn", f"entry_point.imports needs an entry-point script: add "
+                       f"{folder_label(t)}inference.py")
+    path = f"{folder.rel}/{info.rel}"
+    if info.tree is None:
+        if info.syntax_error:
+            return failed(f"cannot check the imports of {path}: line {info.syntax_error[1]}: {info.syntax_error[0]}; "
+                          "fix the syntax error first", entry_point=info.rel)
+        return failed(f"cannot parse {path}; fix it so Python can import it", entry_point=info.rel)
+    uses = imports_of(info.tree)
+    problems: list[str] = []
+    for u in uses:
+        if u.full.startswith("sklearn.externals.joblib") or u.full == "sklearn.externals.joblib" or \
+                (u.full.startswith("sklearn.externals") and u.full.endswith(".joblib")):
+            problems.append(f"{path} line {u.line} imports joblib from sklearn.externals, which was removed in "
+                            "scikit-learn 0.23: use `import joblib` instead")
+    req_rel, req = requirements(folder, info)
+    local = local_modules(folder)
+    stdlib = set(sys.stdlib_module_names) | {"__future__"}
+    missing: dict[str, ImportUse] = {}
+    for u in uses:
+        m = u.module
+        if m in stdlib or m in IMAGE_MODULES or m in local or m.startswith("_"):
+            continue
+        dists = IMPORT_TO_DIST.get(m, [m])
+        if req and any(canon(d) in req for d in dists + [m]):
+            continue
+        missing.setdefault(m, u)
+    if missing:
+        ep_dir = str(PurePosixPath(path).parent)
+        target = f"{ep_dir}/requirements.txt" if not req_rel else f"{folder.rel}/{req_rel}"
+        names = ", ".join(f"{m} (line {u.line})" for m, u in missing.items())
+        dist_list = " ".join(IMPORT_TO_DIST.get(m, [m])[0] for m in missing)
+        sd = "" if info.source_dir else " and pass source_dir= to SKLearnModel so it is uploaded"
+        problems.append(f"{path} imports {names}, which the SageMaker scikit-learn image does not have: add "
+                        f"`{dist_list}` to {target}{sd}")
+    notes = removed_api_notes(info.tree, path)
+    if problems:
+        return failed("; ".join(problems + notes), entry_point=info.rel, missing=sorted(missing))
+    extra = "".join(f"; note: {n}" for n in notes)
+    local_used = sorted({u.module for u in uses if u.module in local and u.module not in stdlib
+                         and u.module not in IMAGE_MODULES})
+    if not info.source_dir and (req_rel or local_used):
+        what = [f"{folder.rel}/{req_rel}"] if req_rel else []
+        what += [f"your module {m}" for m in local_used]
+        extra += (f" (note: {' and '.join(what)} only reach the endpoint when you pass source_dir= to "
+                  "SKLearnModel; without it only the entry-point file is uploaded)")
+    third = sorted({u.module for u in uses if u.module not in stdlib and u.module not in local})
+    provider = "the SageMaker scikit-learn image" + (f" or {folder.rel}/{req_rel}" if req_rel else "")
+    return passed(f"{path} imports only what {provider} provides"
+                  + (f" ({', '.join(third)})" if third else "") + extra, entry_point=info.rel, imports=third)
+

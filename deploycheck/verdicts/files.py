@@ -1,0 +1,60 @@
+"""files.referenced: every local file the README or the deploy scripts name exists in the folder."""
+from __future__ import annotations
+
+import os
+
+from deploycheck.analysis.refs import MAX_REFS, is_local_name, resolve_ref
+from deploycheck.discovery import Target
+from deploycheck.model import Outcome, failed, passed
+from deploycheck.verdicts import folder_of, guarded, no_folder
+
+
+@guarded
+def files_referenced(t: Target) -> Outcome:
+    o = no_folder(t)
+    if o:
+        return o
+    folder = folder_of(t)
+    refs, outs = folder.facts.refs.refs, folder.facts.refs.outputs
+    outs_norm = {os.path.normpath(x) for x in outs if x}
+    files_lower = {f.lower(): f for f in folder.files}
+    problems: list[str] = []
+    checked: set[str] = set()
+    seen: set[str] = set()
+    for r in refs:
+        name = r.name.replace("\\", "/").strip()
+        if name.startswith("./"):
+            name = name[2:]
+        if not is_local_name(name) or name.startswith("opt/ml/"):
+            continue
+        norm = os.path.normpath(name)
+        if norm in outs_norm or norm in seen:
+            continue
+        if len(seen) >= MAX_REFS:
+            break
+        seen.add(norm)
+        if r.kind == "tar-input" and r.tar_output and resolve_ref(folder, r.src_rel, r.tar_output) == "ok":
+            continue   # packed into an archive that is there: artifact.* checks look inside it
+        st = resolve_ref(folder, r.src_rel, name)
+        checked.add(name)
+        if st == "ok":
+            continue
+        if st == "escapes":
+            problems.append(f"{r.where} references {name}, which is a symlink pointing outside the repository: "
+                            "commit the real file instead")
+        elif st == "outside":
+            problems.append(f"{r.where} references {name}, which is outside the repository: copy the file into "
+                            f"{folder.rel}/ and fix the path")
+        else:
+            alt = files_lower.get(norm.lower())
+            did = f" (did you mean {alt}? names are case-sensitive)" if alt and alt != norm else ""
+            problems.append(f"{r.where} references {name} but {folder.rel}/ has no such file{did}: add it or fix "
+                            "the name")
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        return failed("; ".join(problems[:3]) + more, missing=problems[:20])
+    if not checked:
+        return passed(f"no local files are referenced by the README or scripts in {folder.rel}/", checked=[])
+    return passed(f"all {len(checked)} referenced files exist in {folder.rel}/: {', '.join(sorted(checked)[:8])}"
+                  + (" ..." if len(checked) > 8 else ""), checked=sorted(checked)[:50])
+
