@@ -57,6 +57,8 @@ class DeployFolder:
     files: tuple[str, ...] = ()                 # regular files, relative to the folder, posix, sorted
     symlinks: Mapping[str, str] = field(default_factory=dict)   # rel -> link text (never followed)
     truncated: bool = False                     # more than MAX_FILES files: listing was cut
+    named: bool = True                          # its name follows the lab's <platform>_deploy pattern
+    evidence: str = ""                          # for a folder found by its contents: what showed it
 
     @property
     def depth(self) -> int:
@@ -110,6 +112,7 @@ class Submission:
     folders: tuple[DeployFolder, ...] = ()
     problem: str | None = None      # repo unusable as a whole (missing, a file, empty...)
     notes: tuple[str, ...] = ()
+    platform_hint: str | None = None  # no deploy folder: the platform the repo's files point to
 
     def folder(self, platform: str) -> DeployFolder | None:
         for f in self.folders:
@@ -141,7 +144,7 @@ class Target:
         return self.submission.repo
 
 
-def _list_folder(path: Path) -> tuple[tuple[str, ...], dict[str, str], bool]:
+def list_tree(path: Path) -> tuple[tuple[str, ...], dict[str, str], bool]:
     found: list[str] = []
     links: dict[str, str] = {}
     truncated = False
@@ -201,9 +204,112 @@ def _find_folders(repo: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def make_folder(platform: str, path: Path, repo: Path) -> DeployFolder:
-    listed, links, truncated = _list_folder(path)
-    return DeployFolder(platform, path, path.relative_to(repo).as_posix(), repo, listed, links, truncated)
+def make_folder(platform: str, path: Path, repo: Path, named: bool = True, evidence: str = "") -> DeployFolder:
+    listed, links, truncated = list_tree(path)
+    return DeployFolder(platform, path, path.relative_to(repo).as_posix(), repo, listed, links, truncated,
+                        named, evidence)
+
+
+# ---------------------------------------------------------------- folders found by their contents
+# Most real hand-ins name the folder AWS/, sagemaker/, gcp/, ai-platform-prediction/...: such a
+# folder is graded as the deploy when its contents show a deployment; only structure.deploy_folder
+# then fails ("rename it"). A folder with no platform word in its name must show stronger evidence.
+
+_NEAR_WORDS = re.compile(r"(?<![a-z])(?:aws|sagemaker|amazon|gcp|google|gcloud|vertex|ai[_\- ]?platform|cloud[_\- ]?ml)"
+                         r"(?![a-z])", re.I)
+_MODEL_FN = re.compile(rb"^\s*def\s+model_fn\s*\(", re.M)
+_AWS_CALLS = re.compile(rb"\bSKLearnModel\s*\(|\bcreate_endpoint\s*\(|\baws\s+sagemaker\s+create-|"
+                        rb"sagemaker\.(?:sklearn|model)\b|\binvoke_endpoint\s*\(")
+_GCP_CALLS = re.compile(rb"\bgcloud\s+(?:beta\s+)?ai(?:-platform)?\s+(?:models|versions|endpoints)\b|"
+                        rb"\baiplatform\.(?:Model|Endpoint|init)\b|\bModel\.upload\s*\(")
+EVIDENCE_FILES = 60            # text files read per candidate folder
+EVIDENCE_BYTES = 300_000       # bytes read per file
+
+
+@dataclass(frozen=True)
+class Evidence:
+    platform: str | None        # what the contents point to
+    what: str                   # "inference.py defines model_fn"
+    strong: bool                # enough to call a folder without a platform word a deployment
+
+
+def evidence_of(path: Path) -> Evidence | None:
+    """What a folder's contents show about a deployment (bounded reads, no symlinks), or None."""
+    listed, _links, _t = list_tree(path)
+    aws: list[str] = []
+    gcp: list[str] = []
+    model_fn = archive = None
+    for rel in listed:
+        base = rel.rsplit("/", 1)[-1].lower()
+        if base == "model.tar.gz" and archive is None:
+            archive = rel
+    texts = [r for r in listed if r.lower().endswith((".py", ".ipynb", ".md", ".sh", ".txt", ".rst"))]
+    for rel in sorted(texts, key=lambda r: (r.count("/"), r))[:EVIDENCE_FILES]:
+        data = fs.read_bytes(path, rel, EVIDENCE_BYTES).data or b""
+        if model_fn is None and rel.endswith(".py") and _MODEL_FN.search(data):
+            model_fn = rel
+        if _AWS_CALLS.search(data):
+            aws.append(rel)
+        if _GCP_CALLS.search(data):
+            gcp.append(rel)
+    if model_fn:
+        return Evidence(AWS, f"{model_fn} defines model_fn", bool(archive or aws))
+    if archive and aws:
+        return Evidence(AWS, f"{archive} and SageMaker calls in {aws[0]}", True)
+    if aws and not gcp:
+        return Evidence(AWS, f"{aws[0]} deploys with SageMaker", False)
+    if gcp:
+        return Evidence(GCP, f"{gcp[0]} deploys with gcloud / Vertex AI", len(gcp) > 0 and any(
+            r.lower().endswith((".joblib", ".pkl")) for r in listed))
+    if archive:
+        return Evidence(AWS, f"{archive} is there", False)
+    return None
+
+
+def _near_misses(repo: Path, skip: set[Path]) -> list[tuple[str, Path, str]]:
+    """(platform, path, evidence) of folders that are clearly a deployment although their name does
+    not follow the lab's pattern; folders with a platform word first, then by depth and name."""
+    out: list[tuple[int, int, str, str, Path, str]] = []
+    level = [repo]
+    for depth in range(MAX_DEPTH + 1):
+        nxt: list[Path] = []
+        for d in level:
+            try:
+                entries = sorted(os.scandir(d), key=lambda e: e.name)
+            except OSError:
+                continue
+            for e in entries:
+                if e.name in SKIP_DIRS or e.name.startswith("."):
+                    continue
+                try:
+                    if e.is_symlink() or not e.is_dir(follow_symlinks=False):
+                        continue
+                except OSError:
+                    continue
+                p = Path(e.path)
+                if p in skip:
+                    continue
+                if depth < MAX_DEPTH:
+                    nxt.append(p)
+                worded = _NEAR_WORDS.search(e.name)
+                ev = evidence_of(p)
+                if ev is None or not (worded or ev.strong):
+                    continue
+                plat = platform_of_words(e.name) or ev.platform
+                if plat is None:
+                    continue
+                out.append((0 if worded else 1, depth, e.name.lower(), plat, p, ev.what))
+        level = nxt
+    out.sort(key=lambda x: x[:3])
+    return [(plat, p, what) for _w, _d, _n, plat, p, what in out]
+
+
+def platform_of_words(name: str) -> str | None:
+    """The platform a platform word in ``name`` stands for (``AWS`` -> aws, ``ai-platform-x`` -> gcp)."""
+    m = _NEAR_WORDS.search(name)
+    if not m:
+        return None
+    return _PLATFORM_WORDS.get(re.sub(r"[_\- ]", "", m.group(0).lower()), GCP if "cloud" in m.group(0).lower() else None)
 
 
 @lru_cache(maxsize=None)
@@ -229,8 +335,14 @@ def load_submission(student: str, repo: str) -> Submission:
             notes.append(f"also found {rel}/ for {plat}; graded {chosen[plat].relative_to(root).as_posix()}/")
             continue
         chosen[plat] = p
-    folders = tuple(make_folder(plat, chosen[plat], root) for plat in PLATFORMS if plat in chosen)
-    problem = None
+    folders = [make_folder(plat, chosen[plat], root) for plat in PLATFORMS if plat in chosen]
+    if not folders:
+        # no folder named after the lab: a folder whose contents are clearly the deployment
+        for plat, p, what in _near_misses(root, set(chosen.values())):
+            if plat not in {f.platform for f in folders}:
+                folders.append(make_folder(plat, p, root, named=False, evidence=what))
+        folders.sort(key=lambda f: PLATFORMS.index(f.platform))  # type: ignore[arg-type]
+    problem = hint = None
     if not folders:
         try:
             empty = not any(True for _ in os.scandir(root))
@@ -238,7 +350,10 @@ def load_submission(student: str, repo: str) -> Submission:
             empty = False
         if empty:
             problem = "the repository is empty; add an aws_deploy/ or gcp_deploy/ folder with your deployment"
-    return Submission(student, root, folders, problem, tuple(notes))
+        else:
+            ev = evidence_of(root)
+            hint = ev.platform if ev else None
+    return Submission(student, root, tuple(folders), problem, tuple(notes), hint)
 
 
 def targets_for(student: str, repo: str, platform: str = "auto") -> list[Target]:
@@ -247,7 +362,9 @@ def targets_for(student: str, repo: str, platform: str = "auto") -> list[Target]
     if platform in PLATFORMS:
         plats = [platform]
     if not plats:
-        return [Target(student, None, sub, student)]
+        # no deploy folder: the platform the repo's files point to, so that a GCP repo is not
+        # charged AWS-only checks
+        return [Target(student, sub.platform_hint, sub, student)]
     if len(plats) == 1:
         return [Target(student, plats[0], sub, student)]
     return [Target(student, p, sub, f"{student}-{p}") for p in plats]

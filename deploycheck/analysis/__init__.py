@@ -97,6 +97,20 @@ class RepoFacts:
         return files.top_level_files(self.submission.repo)
 
     @cached_property
+    def python_modules(self) -> dict[str, str]:
+        """Import names of the student's own modules anywhere in the repo -> their path (bounded walk,
+        no symlinks), so a student is never told to pip-install a module they wrote."""
+        from deploycheck import discovery
+        out: dict[str, str] = {}
+        listed, _links, _truncated = discovery.list_tree(self.submission.repo)
+        for rel in listed:
+            if rel.endswith(".py"):
+                parts = rel.split("/")
+                name = parts[-2] if parts[-1] == "__init__.py" and len(parts) > 1 else parts[-1][:-3]
+                out.setdefault(name, rel)
+        return out
+
+    @cached_property
     def readme(self) -> _readme.ReadmeDoc | None:
         rel = _readme.find_readme(self.top_files)
         return None if rel is None else _readme.parse_readme(self.submission.repo, rel, rel)

@@ -50,7 +50,9 @@ class EntryPointInfo:
     how: str = ""                          # 'entry_point= in README line N' | 'only .py defining model_fn' | ...
     source_dir: str | None = None          # relative to the folder, when declared
     notebook: bool = False
-    declared_missing: str | None = None    # entry_point= names a file that is not there
+    declared_missing: str | None = None    # entry_point= of the serving model names a file that is not there
+    constructor: str = ""                  # the SDK class whose entry_point= named it ("SKLearnModel")
+    framework: str = "sklearn"             # serving image family: sklearn | pytorch | tensorflow | xgboost | ...
 
     @property
     def defs(self) -> dict[str, ast.AST]:
@@ -64,23 +66,69 @@ _SD_RX = re.compile(r"\bsource_dir\s*=\s*[\"']([^\"'\n]+)[\"']")
 _DEF_MODEL_FN_RX = re.compile(r"^\s*(?:async\s+)?def\s+model_fn\s*\(", re.M)
 
 
-def _declared_entry_points(folder: DeployFolder) -> list[tuple[str, str | None, str]]:
-    """(entry_point, source_dir, where) declared in the README, scripts or notebooks."""
-    out: list[tuple[str, str | None, str]] = []
+@dataclass(frozen=True)
+class Declared:
+    """One ``entry_point=`` keyword in the README, a script or a notebook."""
+    name: str
+    source_dir: str | None
+    where: str
+    constructor: str            # "SKLearnModel", "SKLearn", "PyTorchModel", "" when not found
+
+    @property
+    def serving(self) -> bool:
+        """A model class (serves) rather than an estimator (trains; serves only via estimator.deploy())."""
+        return self.constructor.endswith("Model") or self.constructor == ""
+
+    @property
+    def framework(self) -> str:
+        return framework_of(self.constructor)
+
+
+FRAMEWORKS = {"sklearn": "sklearn", "pytorch": "pytorch", "tensorflow": "tensorflow", "xgboost": "xgboost",
+              "huggingface": "huggingface", "mxnet": "mxnet", "chainer": "chainer"}
+
+
+def framework_of(constructor: str) -> str:
+    low = constructor.lower()
+    for key, fw in FRAMEWORKS.items():
+        if low.startswith(key):
+            return fw
+    return "sklearn" if low in ("", "model", "estimator") else "other"
+
+
+def _constructor_before(text: str, pos: int) -> str:
+    """The class whose call contains the keyword at ``pos`` (the innermost ``Name(`` still open)."""
+    window = text[max(0, pos - 1500):pos]
+    depth = 0
+    for i in range(len(window) - 1, -1, -1):
+        ch = window[i]
+        if ch == ")":
+            depth += 1
+        elif ch == "(":
+            if depth == 0:
+                m = re.search(r"([A-Za-z_][A-Za-z0-9_.]*)\s*$", window[:i])
+                return m.group(1).rsplit(".", 1)[-1] if m else ""
+            depth -= 1
+    return ""
+
+
+def declared_entry_points(folder: DeployFolder) -> list[Declared]:
+    """Every ``entry_point=`` declared in the README, scripts or notebooks, in reading order."""
+    out: list[Declared] = []
     info = folder.facts.readme
     texts: list[tuple[str, Callable[[int], str]]] = []
     if info is not None and not info.problem:
-        texts.append((info.text, lambda ln: f"README line {ln}"))
+        texts.append((info.text, lambda ln: f"{info.path} line {ln}"))
     for src in folder.facts.scripts:
         if src.lang == "python":
-            texts.append((src.text, lambda ln, s=src: s.where(folder.rel, ln).removeprefix(f"{folder.rel}/")))
+            texts.append((src.text, lambda ln, s=src: s.where(folder.rel, ln)))
     for text, where in texts:
         for m in _EP_RX.finditer(text):
             # source_dir in the same call: look a few lines around the entry_point= keyword
             window = text[max(0, m.start() - 600): m.end() + 600]
             sd = _SD_RX.search(window)
-            out.append((m.group(1).strip(), sd.group(1).strip() if sd else None,
-                        where(text.count("\n", 0, m.start()) + 1)))
+            out.append(Declared(m.group(1).strip(), sd.group(1).strip() if sd else None,
+                                where(text.count("\n", 0, m.start()) + 1), _constructor_before(text, m.start())))
     return out
 
 
@@ -160,23 +208,36 @@ def hidden_defs(tree: ast.Module, name: str) -> list[str]:
     return out
 
 
+def _resolve(folder: DeployFolder, d: Declared) -> str | None:
+    """The listed file a declaration names (source_dir-relative first), or None."""
+    if not is_local_name(d.name):
+        return None
+    sd = d.source_dir
+    cands = [norm_path(f"{sd}/{d.name}")] if sd and not sd.startswith(("/", "s3:", "~")) else []
+    cands += [norm_path(d.name), norm_path(d.name).rsplit("/", 1)[-1]]
+    return next((c for c in cands if c in folder.fileset), None)
+
+
 def find_entry_point(folder: DeployFolder) -> EntryPointInfo | None:
-    """The SageMaker entry-point script of a deploy folder (use ``folder.facts.entry_point``)."""
-    listed = folder.fileset
-    declared_missing: str | None = None
-    # 1. entry_point="..." (+ source_dir="...") in the README, scripts, notebooks
-    for ep, sd, where in _declared_entry_points(folder):
-        if not is_local_name(ep):
-            continue          # placeholders (<your_script.py>), absolute paths, URLs
-        cands = [norm_path(f"{sd}/{ep}")] if sd and not sd.startswith(("/", "s3:", "~")) else []
-        cands += [norm_path(ep), norm_path(ep).rsplit("/", 1)[-1]]
-        for c in cands:
-            if c in listed:
-                return _parse(folder, c, f"entry_point= in {where}", norm_path(sd) if sd else None)
-        if declared_missing is None:
-            declared_missing = f"{ep} (entry_point= in {where})"
+    """The SageMaker entry-point script of a deploy folder (use ``folder.facts.entry_point``).
+
+    The serving model's ``entry_point=`` (``SKLearnModel(...)``, ``Model(...)``) wins over a training
+    estimator's (``SKLearn(entry_point="train.py")``); a serving declaration naming a file that is not
+    there is recorded as ``declared_missing`` (entry_point.model_fn fails on it)."""
+    declared = [d for d in declared_entry_points(folder) if is_local_name(d.name)]
+    serving = [d for d in declared if d.serving]
+    for d in serving:
+        rel = _resolve(folder, d)
+        if rel is not None:
+            return replace(_parse(folder, rel, f"entry_point= of {d.constructor or 'the model'} in {d.where}",
+                                  norm_path(d.source_dir) if d.source_dir else None),
+                           constructor=d.constructor, framework=d.framework)
+    missing = serving[0] if serving else None
+    declared_missing = f"{missing.name} (entry_point= of {missing.constructor or 'the model'} in {missing.where})" \
+        if missing else None
+    framework = missing.framework if missing else (declared[0].framework if declared else "sklearn")
     py = [f for f in sorted(folder.files, key=lambda f: (f.count("/"), f)) if f.lower().endswith(".py")][:MAX_PY]
-    # 2. the .py files defining model_fn at module level (a regex first: most files are never parsed)
+    # the .py files defining model_fn at module level (a regex first: most files are never parsed)
     defining: list[EntryPointInfo] = []
     for rel in py:
         raw = folder.read_bytes(rel, SOURCE_LIMIT) or b""
@@ -185,16 +246,26 @@ def find_entry_point(folder: DeployFolder) -> EntryPointInfo | None:
         info = _parse(folder, rel)
         if info.tree is None or "model_fn" in module_defs(info.tree):
             defining.append(info)
+    training = {r for d in declared if not d.serving and (r := _resolve(folder, d)) is not None}
     if defining:
-        named = [i for i in defining if i.rel.rsplit("/", 1)[-1].lower() in ENTRY_NAMES]
+        named = [i for i in defining if i.rel in training] or \
+            [i for i in defining if i.rel.rsplit("/", 1)[-1].lower() in ENTRY_NAMES]
         how = ("only .py defining model_fn" if len(defining) == 1 else
                f"one of {len(defining)} .py files defining model_fn ({', '.join(i.rel for i in defining[:4])})")
-        return replace((named or defining)[0], how=how, declared_missing=declared_missing)
-    # 3. conventional names
+        return replace((named or defining)[0], how=how, declared_missing=declared_missing, framework=framework)
+    # an estimator's script serves too when the student deploys the estimator itself
+    for d in declared:
+        rel = _resolve(folder, d)
+        if rel is not None and not d.serving and missing is None:
+            return replace(_parse(folder, rel, f"entry_point= of {d.constructor} in {d.where}",
+                                  norm_path(d.source_dir) if d.source_dir else None),
+                           constructor=d.constructor, framework=d.framework)
+    # conventional names
     for rel in py:
         if rel.rsplit("/", 1)[-1].lower() in ENTRY_NAMES:
-            return replace(_parse(folder, rel, f"named {rel.rsplit('/', 1)[-1]}"), declared_missing=declared_missing)
-    # 4. notebooks that define model_fn
+            return replace(_parse(folder, rel, f"named {rel.rsplit('/', 1)[-1]}"), declared_missing=declared_missing,
+                           framework=framework)
+    # notebooks that define model_fn
     cells: dict[str, list[str]] = {}
     for src in folder.facts.scripts:
         if src.lang == "python" and src.rel.lower().endswith(".ipynb"):
@@ -203,10 +274,11 @@ def find_entry_point(folder: DeployFolder) -> EntryPointInfo | None:
         if any(_DEF_MODEL_FN_RX.search(code) for code in codes):
             source = "\n\n".join(codes)
             tree, _err = python_tree(source, rel)
-            return EntryPointInfo(rel, source, tree, None, "notebook", notebook=True, declared_missing=declared_missing)
-    if declared_missing:
-        return EntryPointInfo(rel=norm_path(declared_missing.split(" (", 1)[0]), how="declared",
-                              declared_missing=declared_missing)
+            return EntryPointInfo(rel, source, tree, None, "notebook", notebook=True, declared_missing=declared_missing,
+                                  framework=framework)
+    if missing is not None:
+        return EntryPointInfo(rel=norm_path(missing.name), how="declared", declared_missing=declared_missing,
+                              constructor=missing.constructor, framework=framework)
     return None
 
 
@@ -432,6 +504,23 @@ IMAGE_MODULES = {
     "mms", "model_archiver", "typing_extensions", "tzdata",
 }
 
+# Other SageMaker framework images add their framework (sagemaker-pytorch-inference-toolkit,
+# sagemaker-tensorflow-serving-container, sagemaker-xgboost-container, huggingface DLCs).
+_FRAMEWORK_MODULES = {
+    "pytorch": ("the SageMaker PyTorch image", {"torch", "torchvision", "torchaudio", "sagemaker_pytorch_serving_container"}),
+    "tensorflow": ("the SageMaker TensorFlow image", {"tensorflow", "keras", "tensorflow_serving", "tensorboard"}),
+    "xgboost": ("the SageMaker XGBoost image", {"xgboost", "sagemaker_xgboost_container"}),
+    "huggingface": ("the SageMaker Hugging Face image", {"transformers", "torch", "datasets", "tokenizers",
+                                                         "accelerate", "sagemaker_huggingface_inference_toolkit"}),
+}
+
+
+def image_of(framework: str) -> tuple[str, frozenset[str]]:
+    """(name, import names available) of the serving image a folder deploys with."""
+    name, extra = _FRAMEWORK_MODULES.get(framework, ("the SageMaker scikit-learn image", set()))
+    return name, frozenset(IMAGE_MODULES | extra)
+
+
 # import name -> distribution names that provide it (for requirements.txt matching)
 IMPORT_TO_DIST = {
     "sklearn": ["scikit-learn", "sklearn"], "cv2": ["opencv-python", "opencv-python-headless",
@@ -550,3 +639,34 @@ def removed_api_notes(tree: ast.AST, path: str) -> list[str]:
     return notes
 
 
+
+
+# ------------------------------------------------------------------------- undefined names
+
+@dataclass(frozen=True)
+class Undefined:
+    name: str
+    line: int
+    scope: str              # "module" | "<function name>"
+    runs_at_serving: bool   # module level, a handler, or a function a handler calls by name
+
+
+def undefined_names(tree: ast.Module, filename: str = "entry point") -> tuple[Undefined, ...]:
+    """Names the script uses but never defines or imports (pyflakes), each with where it is used and
+    whether the serving container would reach it (module level runs at import; handlers run)."""
+    from pyflakes import checker as pyflakes_checker
+    from pyflakes.messages import UndefinedName
+    try:
+        msgs = [m for m in pyflakes_checker.Checker(tree, filename=filename).messages if isinstance(m, UndefinedName)]
+    except (RecursionError, MemoryError, ValueError):
+        return ()
+    funcs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    reached = {f.name for f in funcs if f.name in HANDLERS}
+    for f in funcs:
+        if f.name in HANDLERS:
+            reached |= {c.func.id for c in ast.walk(f) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)}
+    out: list[Undefined] = []
+    for m in msgs:
+        owner = next((f.name for f in funcs if f.lineno <= m.lineno <= (f.end_lineno or f.lineno)), None)
+        out.append(Undefined(str(m.message_args[0]), m.lineno, owner or "module", owner is None or owner in reached))
+    return tuple(out)

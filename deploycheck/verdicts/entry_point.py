@@ -7,10 +7,11 @@ import ast
 import sys
 from pathlib import PurePosixPath
 
-from deploycheck.analysis.entrypoint import (HANDLER_SIGS, HANDLERS, IMAGE_MODULES, IMPORT_TO_DIST, ImportUse,
+from deploycheck.analysis.entrypoint import (HANDLER_SIGS, HANDLERS, IMPORT_TO_DIST, ImportUse, image_of,
                                              canon, hidden_defs, imports_of, local_modules, module_defs,
                                              removed_api_notes, requirements)
-from deploycheck.discovery import Target
+from deploycheck.analysis.entrypoint import undefined_names
+from deploycheck.discovery import DeployFolder, Target
 from deploycheck.model import Outcome, blocked, failed, passed
 from deploycheck.verdicts import aws_only, folder_label, folder_of, guarded
 
@@ -54,9 +55,12 @@ def entry_point_model_fn(t: Target) -> Outcome:
         return failed(f"no entry-point script in {lbl}: add {lbl}inference.py defining `def model_fn(model_dir):` "
                       "(load and return your model) and pass entry_point=\"inference.py\" to SKLearnModel")
     path = f"{folder.rel}/{info.rel}"
-    if info.how == "declared":
-        return failed(f"{info.declared_missing} but {lbl} has no such file: add the script (with "
-                      "`def model_fn(model_dir):`) or fix the entry_point name")
+    if info.declared_missing:
+        found = "" if info.how == "declared" or info.notebook else (
+            f"; {path} defines model_fn: pass entry_point=\"{info.rel}\" instead")
+        return failed(f"{info.declared_missing} names a file that is not in {lbl}: the serving container would "
+                      f"not find it; add the script (with `def model_fn(model_dir):`) or fix the name{found}",
+                      entry_point=info.rel, declared_missing=info.declared_missing)
     if info.notebook:
         return failed(f"model_fn is only defined in the notebook {path}: SageMaker needs a .py entry point; copy "
                       f"model_fn (and any input_fn/predict_fn/output_fn) into {lbl}inference.py and pass "
@@ -69,8 +73,6 @@ def entry_point_model_fn(t: Target) -> Outcome:
     defs = module_defs(info.tree)
     via = f" (found via {info.how})" if info.how else ""
     note = ""
-    if info.declared_missing:
-        note = f"; note: {info.declared_missing} does not exist in {lbl}"
     if "model_fn" not in defs:
         hidden = hidden_defs(info.tree, "model_fn")
         where = f" (it is defined {hidden[0]}, where the container cannot see it: move it to module level)" if hidden else ""
@@ -85,9 +87,19 @@ def entry_point_model_fn(t: Target) -> Outcome:
                 problems.append(p)
     present = [n for n in ("input_fn", "predict_fn", "output_fn") if n in defs]
     if "transform_fn" in defs and present:
-        problems.append(f"transform_fn is defined together with {', '.join(present)}: the container rejects this "
-                        "(\"Cannot use transform_fn implementation with input_fn, predict_fn, and/or output_fn\"); "
-                        "keep either transform_fn or the input_fn/predict_fn/output_fn trio")
+        old = _old_image(folder)
+        if old:
+            note += (f"; note: {old} ignores transform_fn and uses {', '.join(present)}; images from 1.2-1 on "
+                     "reject the mix, so keep only one style")
+        else:
+            problems.append(f"transform_fn is defined together with {', '.join(present)}: the container rejects "
+                            "this (\"Cannot use transform_fn implementation with input_fn, predict_fn, and/or "
+                            "output_fn\"); keep either transform_fn or the input_fn/predict_fn/output_fn trio")
+    for u in undefined_names(info.tree, path):
+        if u.runs_at_serving:
+            where = "at import" if u.scope == "module" else f"in {u.scope}"
+            problems.append(f"`{u.name}` is used {where} (line {u.line}) but never imported or defined, so the "
+                            f"container raises NameError: {_define_hint(u.name)}")
     if problems:
         return failed(f"{path}: " + "; ".join(problems) + note, entry_point=info.rel)
     fn = defs["model_fn"]
@@ -123,11 +135,17 @@ def entry_point_imports(t: Target) -> Outcome:
                             "scikit-learn 0.23: use `import joblib` instead")
     req_rel, req = requirements(folder, info)
     local = local_modules(folder)
+    image_name, image_modules = image_of(info.framework)
     stdlib = set(sys.stdlib_module_names) | {"__future__"}
+    own = t.submission.facts.python_modules
     missing: dict[str, ImportUse] = {}
+    elsewhere: dict[str, tuple[ImportUse, str]] = {}
     for u in uses:
         m = u.module
-        if m in stdlib or m in IMAGE_MODULES or m in local or m.startswith("_"):
+        if m in stdlib or m in image_modules or m in local or m.startswith("_"):
+            continue
+        if m in own:          # the student's own module, somewhere else in the repo: not a package to install
+            elsewhere.setdefault(m, (u, own[m]))
             continue
         dists = IMPORT_TO_DIST.get(m, [m])
         if req and any(canon(d) in req for d in dists + [m]):
@@ -138,22 +156,51 @@ def entry_point_imports(t: Target) -> Outcome:
         target = f"{ep_dir}/requirements.txt" if not req_rel else f"{folder.rel}/{req_rel}"
         names = ", ".join(f"{m} (line {u.line})" for m, u in missing.items())
         dist_list = " ".join(IMPORT_TO_DIST.get(m, [m])[0] for m in missing)
-        sd = "" if info.source_dir else " and pass source_dir= to SKLearnModel so it is uploaded"
-        problems.append(f"{path} imports {names}, which the SageMaker scikit-learn image does not have: add "
+        ctor = info.constructor or "SKLearnModel"
+        sd = "" if info.source_dir else f" and pass source_dir= to {ctor} so it is uploaded"
+        problems.append(f"{path} imports {names}, which {image_name} does not have: add "
                         f"`{dist_list}` to {target}{sd}")
+    for m, (u, rel) in elsewhere.items():
+        ep_dir = str(PurePosixPath(info.rel).parent)
+        dest = folder.rel + ("/" + ep_dir if ep_dir != "." else "")
+        problems.append(f"{path} imports {m} (line {u.line}), your own module {rel}, which is not in {folder.rel}/: "
+                        f"only the files next to the entry point reach the endpoint; copy {rel} into {dest}/ and "
+                        f"pass source_dir= to {info.constructor or 'SKLearnModel'} (or dependencies=[...])")
     notes = removed_api_notes(info.tree, path)
     if problems:
-        return failed("; ".join(problems + notes), entry_point=info.rel, missing=sorted(missing))
+        return failed("; ".join(problems + notes), entry_point=info.rel, missing=sorted(missing),
+                      own_modules=sorted(elsewhere))
     extra = "".join(f"; note: {n}" for n in notes)
     local_used = sorted({u.module for u in uses if u.module in local and u.module not in stdlib
-                         and u.module not in IMAGE_MODULES})
+                         and u.module not in image_modules})
     if not info.source_dir and (req_rel or local_used):
         what = [f"{folder.rel}/{req_rel}"] if req_rel else []
         what += [f"your module {m}" for m in local_used]
         extra += (f" (note: {' and '.join(what)} only reach the endpoint when you pass source_dir= to "
-                  "SKLearnModel; without it only the entry-point file is uploaded)")
+                  f"{info.constructor or 'SKLearnModel'}; without it only the entry-point file is uploaded)")
     third = sorted({u.module for u in uses if u.module not in stdlib and u.module not in local})
-    provider = "the SageMaker scikit-learn image" + (f" or {folder.rel}/{req_rel}" if req_rel else "")
+    provider = image_name + (f" or {folder.rel}/{req_rel}" if req_rel else "")
     return passed(f"{path} imports only what {provider} provides"
                   + (f" ({', '.join(third)})" if third else "") + extra, entry_point=info.rel, imports=third)
 
+
+
+# scikit-learn images older than 1.2-1 ignore a user transform_fn (their serving.py only takes
+# input_fn/predict_fn/output_fn): aws/sagemaker-scikit-learn-container, branches 0.20.0 .. 1.0-1.
+_IGNORES_TRANSFORM_FN = ("0.20.0", "0.23-1", "1.0-1")
+
+_IMPORT_HINTS = {"joblib": "import joblib", "os": "import os", "np": "import numpy as np", "pd": "import pandas as pd",
+                 "pickle": "import pickle", "json": "import json", "numpy": "import numpy",
+                 "pandas": "import pandas", "io": "import io", "sys": "import sys"}
+
+
+def _define_hint(name: str) -> str:
+    imp = _IMPORT_HINTS.get(name)
+    return f"add `{imp}` at the top of the file" if imp else f"import or define `{name}` before it is used"
+
+
+def _old_image(folder: DeployFolder) -> str | None:
+    for d in folder.facts.runtimes:
+        if d.kind == "sagemaker" and d.value in _IGNORES_TRANSFORM_FN:
+            return f"framework_version=\"{d.value}\""
+    return None

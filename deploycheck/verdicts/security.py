@@ -6,12 +6,13 @@ from pathlib import Path
 
 from deploycheck.discovery import Target
 from deploycheck.model import Outcome, failed, passed
-from deploycheck.verdicts import guarded
+from deploycheck.verdicts import guarded, no_folder
 
 
 @guarded
 def security_secrets(t: Target) -> Outcome:
-    """``security.secrets`` on the whole repo of the target (works without a deploy folder)."""
+    """``security.secrets`` on the whole repo of the target. Committed credentials fail it even without a
+    deploy folder (the student must rotate them); a repo with no deployment earns no points here."""
     try:
         sub = t.submission
         if sub.problem and not t.submission.folders:
@@ -20,7 +21,7 @@ def security_secrets(t: Target) -> Outcome:
             except OSError:
                 usable = False
             if not usable:
-                return failed(sub.problem)
+                return no_folder(t) or failed(sub.problem)
         res = t.submission.facts.secrets
         if res.problem:
             return failed(sub.problem or res.problem)
@@ -40,6 +41,8 @@ def security_secrets(t: Target) -> Outcome:
                           "anything pushed to GitHub is found by bots within minutes; use `aws configure` / "
                           "`gcloud auth` instead of keys in files",
                           findings=[{"path": f.path, "line": f.line, "kind": f.kind} for f in res.findings[:50]])
+        if (o := no_folder(t)) is not None:
+            return o
         note = f" (scan stopped after {res.files} files)" if res.capped else ""
         return passed(f"no cloud credentials found in {res.files} files{note}", files=res.files, capped=res.capped)
     except Exception as e:  # pragma: no cover - safety net

@@ -21,6 +21,12 @@ def deploy_folder(t: Target) -> Outcome:
         return failed("no aws_deploy/ or gcp_deploy/ folder found (looked at the repo root and two levels down): "
                       "put everything your deployment needed in a folder named aws_deploy (SageMaker) "
                       "or gcp_deploy (AI Platform / Vertex AI) at the root of your repo.")
+    want = LAB_NAMES[f.platform]
+    if not f.named:
+        parent = f.rel.rsplit("/", 1)[0] + "/" if "/" in f.rel else ""
+        return failed(f"found {f.rel}/ ({f.evidence}), but the lab asks for a folder named {want}/: rename "
+                      f"{f.rel}/ to {parent}{want}/ (its contents were graded as your {f.platform.upper()} "
+                      "deployment)", folder=f.rel, named=False, evidence=f.evidence)
     where = "at the repo root" if f.depth == 0 else f"{f.depth} level{'s' if f.depth > 1 else ''} down"
     msg = f"found {f.rel}/ ({t.platform.upper()}, {where}; {len(f.files)} files)"
     notes = []

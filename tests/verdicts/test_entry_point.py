@@ -48,7 +48,7 @@ def test_entry_point_from_readme(tmp_path):
     t = make_target(tmp_path, {"aws_deploy/README.md": README, "aws_deploy/serve_me.py": GOOD,
                         "aws_deploy/other.py": "def model_fn(d):\n    return 1\n"})
     info = entry_point(t.folder)
-    assert info.rel == "serve_me.py" and info.how == "entry_point= in README line 5"
+    assert info.rel == "serve_me.py" and info.how == "entry_point= of SKLearnModel in aws_deploy/README.md line 5"
     assert info.tree is not None and info.syntax_error is None
 
 
@@ -83,7 +83,68 @@ def test_entry_point_none(tmp_path):
 def test_declared_entry_point_missing(tmp_path):
     t = make_target(tmp_path, {"aws_deploy/README.md": README})
     o = entry_point_model_fn(t)
-    assert o.status == "failed" and "serve_me.py" in o.message and "no such file" in o.message
+    assert o.status == "failed" and "serve_me.py" in o.message and "not in aws_deploy/" in o.message
+    assert "SKLearnModel" in o.message and "README.md line 5" in o.message
+
+
+def test_declared_serving_entry_point_missing_fails_even_when_another_file_has_model_fn(tmp_path):
+    t = make_target(tmp_path, {"aws_deploy/README.md": README, "aws_deploy/inference.py": GOOD})
+    o = entry_point_model_fn(t)
+    assert o.status == "failed" and "serve_me.py" in o.message
+    assert 'aws_deploy/inference.py defines model_fn: pass entry_point="inference.py"' in o.message
+
+
+TUTORIAL = """# SageMaker
+```python
+from sagemaker.sklearn.estimator import SKLearn
+from sagemaker.sklearn.model import SKLearnModel
+est = SKLearn(entry_point="training.py", role=role, instance_type="ml.m5.large",
+              framework_version="1.2-1", hyperparameters={"n": 3})
+est.fit({"train": s3_uri})
+model = SKLearnModel(model_data=est.model_data, role=role,
+                     entry_point="inference.py", framework_version="1.2-1")
+predictor = model.deploy(initial_instance_count=1, instance_type="ml.t2.medium")
+```
+"""
+
+
+def test_the_serving_models_entry_point_wins_over_the_training_script(tmp_path):
+    t = make_target(tmp_path, {"aws_deploy/README.md": TUTORIAL, "aws_deploy/training.py": "import sklearn\n",
+                               "aws_deploy/inference.py": GOOD})
+    info = entry_point(t.folder)
+    assert info.rel == "inference.py" and info.constructor == "SKLearnModel"
+    assert entry_point_model_fn(t).status == "passed"
+
+
+def test_an_estimators_script_serves_when_there_is_no_model(tmp_path):
+    readme = 'est = SKLearn(entry_point="train_and_serve.py", framework_version="1.2-1")\npredictor = est.deploy(1, "ml.t2.medium")\n'
+    t = make_target(tmp_path, {"aws_deploy/README.md": readme, "aws_deploy/train_and_serve.py": "import joblib\n"})
+    o = entry_point_model_fn(t)
+    assert o.status == "failed" and "aws_deploy/train_and_serve.py has no model_fn" in o.message
+
+
+def test_undefined_name_in_model_fn_is_reported(tmp_path):
+    body = "import os\n\n\ndef model_fn(model_dir):\n    return joblib.load(os.path.join(model_dir, 'model.joblib'))\n"
+    o = entry_point_model_fn(make_target(tmp_path, {"aws_deploy/inference.py": body}))
+    assert o.status == "failed"
+    assert "`joblib` is used in model_fn (line 5) but never imported" in o.message and "add `import joblib`" in o.message
+
+
+def test_undefined_name_in_an_unused_helper_is_not_a_failure(tmp_path):
+    body = GOOD + "\n\ndef plot_things():\n    plt.show()\n"
+    assert entry_point_model_fn(make_target(tmp_path, {"aws_deploy/inference.py": body})).status == "passed"
+
+
+MIXED = GOOD + "\n\ndef transform_fn(model, body, content_type, accept):\n    return body\n"
+
+
+def test_transform_fn_mixed_with_input_fn_depends_on_the_image(tmp_path):
+    old = 'm = SKLearnModel(entry_point="inference.py", framework_version="1.0-1")\n'
+    new = 'm = SKLearnModel(entry_point="inference.py", framework_version="1.2-1")\n'
+    o_old = entry_point_model_fn(make_target(tmp_path / "a", {"aws_deploy/README.md": old, "aws_deploy/inference.py": MIXED}))
+    o_new = entry_point_model_fn(make_target(tmp_path / "b", {"aws_deploy/README.md": new, "aws_deploy/inference.py": MIXED}))
+    assert o_old.status == "passed" and "ignores transform_fn" in o_old.message
+    assert o_new.status == "failed" and "Cannot use transform_fn" in o_new.message
 
 
 def test_notebook_only_model_fn(tmp_path):
@@ -248,3 +309,30 @@ def test_removed_pandas_api_is_noted(tmp_path):
     src = GOOD.replace("return model.predict(input_data)", "return model.predict(input_data.as_matrix())")
     o = entry_point_imports(make_target(tmp_path, {"aws_deploy/inference.py": src}))
     assert o.status == "passed" and "as_matrix" in o.message and ".to_numpy()" in o.message
+
+
+def test_own_module_elsewhere_in_the_repo_is_never_a_package_to_install(tmp_path):
+    body = GOOD.replace("import joblib", "import joblib\nfrom features import clean")
+    t = make_target(tmp_path, {"aws_deploy/inference.py": body, "src/features.py": "def clean(x):\n    return x\n"})
+    o = entry_point_imports(t)
+    assert o.status == "failed" and "your own module src/features.py" in o.message
+    assert "copy src/features.py into aws_deploy/" in o.message and "requirements.txt" not in o.message
+
+
+def test_own_module_next_to_the_entry_point_is_fine(tmp_path):
+    body = GOOD.replace("import joblib", "import joblib\nfrom features import clean")
+    t = make_target(tmp_path, {"aws_deploy/inference.py": body, "aws_deploy/features.py": "def clean(x):\n    return x\n"})
+    o = entry_point_imports(t)
+    assert o.status == "passed" and "source_dir=" in o.message
+
+
+def test_imports_are_judged_against_the_image_the_folder_deploys_with(tmp_path):
+    readme = 'm = PyTorchModel(entry_point="inference.py", framework_version="2.1", py_version="py310")\n'
+    body = "import torch\n\n\ndef model_fn(model_dir):\n    return torch.load(model_dir + '/m.pt')\n"
+    t = make_target(tmp_path, {"aws_deploy/README.md": readme, "aws_deploy/inference.py": body})
+    o = entry_point_imports(t)
+    assert o.status == "passed" and "SageMaker PyTorch image" in o.message
+    sk = make_target(tmp_path / "b", {"aws_deploy/README.md": readme.replace("PyTorchModel", "SKLearnModel"),
+                                      "aws_deploy/inference.py": body})
+    o = entry_point_imports(sk)
+    assert o.status == "failed" and "scikit-learn image does not have" in o.message and "torch" in o.message

@@ -64,7 +64,7 @@ def test_gcp_service_account_and_pem(tmp_path):
 
 def test_pem_header_without_body_is_not_a_key(tmp_path):
     text = "Never commit files that start with -----BEGIN PRIVATE KEY----- ...\n"
-    assert security_secrets(make_target(tmp_path, {"README.md": text})).status == "passed"
+    assert security_secrets(make_target(tmp_path, {"aws_deploy/README.md": text})).status == "passed"
 
 
 def test_symlinks_git_and_venv_are_not_scanned(tmp_path):
@@ -81,8 +81,14 @@ def test_symlinks_git_and_venv_are_not_scanned(tmp_path):
 def test_large_and_binary_files_are_skipped(tmp_path):
     big = ("x" * 100 + "\n") * 11_000 + f"AWS_ACCESS_KEY_ID={KEY_ID}\n"
     binary = b"\x00\x01" * 10 + f"AWS_ACCESS_KEY_ID={KEY_ID}".encode()
-    o = security_secrets(make_target(tmp_path, {"big.txt": big, "blob.bin": binary}))
+    o = security_secrets(make_target(tmp_path, {"aws_deploy/big.txt": big, "aws_deploy/blob.bin": binary}))
     assert o.status == "passed"
+
+
+def test_a_repo_without_a_deployment_earns_nothing(tmp_path):
+    t = make_target(tmp_path, {"README.md": "# my project\n"}, platform=None)
+    o = security_secrets(t)
+    assert o.status == "failed" and o.blocked_by == "structure.deploy_folder"
 
 
 def test_works_without_a_deploy_folder(tmp_path):
