@@ -36,8 +36,17 @@ class Facts:
         return _readme.find_readme(list(self.folder.files) + list(self.folder.symlinks))
 
     @cached_property
+    def readme_near_miss(self) -> str | None:
+        """No README by name: the document the student meant as one (``Reedme.md``, ``serving_AI.md``,
+        ``docs/README.md``); it is graded for instructions and clean-up, and readme.present asks
+        for the rename."""
+        if self.readme_rel is not None:
+            return None
+        return _readme.near_miss_readme(self.folder.files, [f for f in self.folder.files if f.count("/") == 1])
+
+    @cached_property
     def readme(self) -> _readme.ReadmeDoc | None:
-        rel = self.readme_rel
+        rel = self.readme_rel or self.readme_near_miss
         if rel is None:
             return None
         return _readme.parse_readme(self.folder.path, rel, self.folder.repo_rel(rel),

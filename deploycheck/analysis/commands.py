@@ -87,21 +87,55 @@ class Hit:
     text: str                 # the matched logical line (for further inspection)
 
 
-def find_hits(sources: Iterable[Source], patterns: list[Pattern], folder_rel: str) -> list[Hit]:
+def find_hits(sources: Iterable[Source], patterns: list[Pattern], folder_rel: str,
+              skip_recreate: bool = False) -> list[Hit]:
+    """Lines matching ``patterns``; with ``skip_recreate``, deletes that only clear the way for a new
+    deployment (``try: delete_endpoint(...) except: pass`` before ``create_endpoint``) do not count."""
     hits: list[Hit] = []
     anyrx = _any_regex(tuple(patterns))
     for src in sources:
         if not anyrx.search(src.text):
             continue
+        raw = src.text.split("\n")
         for line, text in logical_lines(src.text):
             if len(text) > 20_000:
                 text = text[:20_000]
             if not anyrx.search(text):
                 continue
+            if skip_recreate and delete_before_recreate(raw, line):
+                continue
             for pat in patterns:
                 if pat.regex.search(text):
                     hits.append(Hit(pat.category, pat.label, src.where(folder_rel, line), src.rel, text))
     return hits
+
+
+_TRY = re.compile(r"^(\s*)try\s*:\s*(?:#.*)?$")
+_SWALLOW = re.compile(r"^\s*(?:pass|continue|\.\.\.|print\(.*\))\s*(?:#.*)?$")
+_CREATE = re.compile(r"\bcreate_(?:endpoint|endpoint_config|model)\s*\(|\.deploy\s*\(|"
+                     r"\baws\s+sagemaker\s+create-|\bgcloud\s+ai(?:-platform)?\s+\S+\s+(?:create|deploy-model|upload)\b")
+
+
+def delete_before_recreate(lines: list[str], line: int) -> bool:
+    """True when the delete on 1-based ``line`` sits in a ``try:`` whose handler swallows the error
+    and a create/deploy follows: the delete only clears the name for a new deployment."""
+    idx = line - 1
+    indent = len(lines[idx]) - len(lines[idx].lstrip())
+    try_at = None
+    for j in range(idx - 1, max(-1, idx - 6), -1):
+        m = _TRY.match(lines[j])
+        if m and len(m.group(1)) < indent:
+            try_at = j
+            break
+    if try_at is None:
+        return False
+    t_indent = len(lines[try_at]) - len(lines[try_at].lstrip())
+    for k in range(idx + 1, min(len(lines), idx + 12)):
+        ln = lines[k]
+        if ln.strip().startswith("except") and len(ln) - len(ln.lstrip()) == t_indent:
+            body = next((b for b in lines[k + 1:k + 4] if b.strip()), "")
+            return bool(_SWALLOW.match(body)) and any(_CREATE.search(x) for x in lines[k + 1:])
+    return False
 
 
 @lru_cache(maxsize=32)
@@ -163,7 +197,13 @@ _PROSE_NOUNS = {
 }
 
 
+_NAVIGATION = re.compile(r"→|->|»|(?<![-=])>(?!=)|\b(?:click|select|choose|go to|navigate|open|console|"
+                         r"actions?|menu|tab|page|browser)\b", re.I)
+
+
 def prose_hits(info: ReadmeDoc, plat: str) -> list[Hit]:
+    """Clean-up told in words: a delete verb with the resource after it in the same sentence, or, for
+    console steps ("Endpoints → select → Actions → Delete"), anywhere in that sentence."""
     hits: list[Hit] = []
     nouns = [(c, re.compile(rx, re.I)) for c, rx in _PROSE_NOUNS[plat]]
     for line, text in logical_lines(info.text):
@@ -172,6 +212,11 @@ def prose_hits(info: ReadmeDoc, plat: str) -> list[Hit]:
             rest = text[vm.end():vm.end() + 300]
             end = _SENT_END.search(rest)
             sentence = rest[: end.start()] if end else rest
+            before = text[max(0, vm.start() - 300):vm.start()]
+            starts = [m.end() for m in _SENT_END.finditer(before)]
+            before = before[starts[-1]:] if starts else before
+            if _NAVIGATION.search(before + " " + sentence):
+                sentence = before + " " + sentence
             sentence_mod = sentence
             for cat, rx in nouns:
                 if rx.search(sentence_mod):
@@ -225,8 +270,9 @@ def steps(folder: DeployFolder, patterns: list[Pattern]) -> Steps:
         return Steps((), ())
     named = _referenced_scripts(doc, folder)
     scripts = folder.facts.scripts
-    main = find_hits(readme_sources(doc) + [s for s in scripts if s.rel in named], patterns, folder.rel)
-    other = find_hits([s for s in scripts if s.rel not in named], patterns, folder.rel)
+    cleanup = patterns is AWS_CLEAN or patterns is GCP_CLEAN
+    main = find_hits(readme_sources(doc) + [s for s in scripts if s.rel in named], patterns, folder.rel, cleanup)
+    other = find_hits([s for s in scripts if s.rel not in named], patterns, folder.rel, cleanup)
     return Steps(tuple(main), tuple(other))
 
 

@@ -73,14 +73,21 @@ _NEAR = re.compile(r"^(?:re+a?d+m+e+|rea?dme|readme[_\- ].*|.*[_\- ]readme|instr
                    r"(?:[_\- ]?(?:steps|instructions|guide))?)\.(?:md|markdown|rst|txt)$", re.I)
 
 
-def near_miss_readmes(names: Iterable[str]) -> list[str]:
-    """Top-level Markdown/RST/text files that look like a README under another name."""
-    return sorted(n for n in names if "/" not in n and n.lower() not in README_NAMES and _NEAR.match(n))
+_NOT_DOCS = re.compile(r"^(?:requirements.*|license.*|licence.*|changelog.*|contributing.*|code_of_conduct.*|"
+                       r"notice.*|authors.*|.*\.lock)\.(?:txt|md|rst)$", re.I)
 
 
-def markdown_docs(names: Iterable[str]) -> list[str]:
-    """Top-level Markdown files (any name), for hinting at a README kept under another name."""
-    return sorted(n for n in names if "/" not in n and n.lower().endswith((".md", ".markdown")))
+def near_miss_readme(names: Iterable[str], nested: Iterable[str] = ()) -> str | None:
+    """The file a student meant as the README when none has the name: a misspelt README
+    (``Reedme.md``), a top-level Markdown/RST document (``serving_AI.md``), else a README one folder
+    down. None when there is nothing like it."""
+    top = [n for n in names if "/" not in n and n.lower() not in README_NAMES and not _NOT_DOCS.match(n)]
+    for group in ([n for n in top if _NEAR.match(n)],
+                  [n for n in top if n.lower().endswith((".md", ".markdown", ".rst"))],
+                  [n for n in nested if n.rsplit("/", 1)[-1].lower() in README_NAMES]):
+        if group:
+            return sorted(group, key=lambda n: (n.count("/"), n.lower()))[0]
+    return None
 
 
 class _ImgParser(HTMLParser):

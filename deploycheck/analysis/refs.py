@@ -243,8 +243,11 @@ def shell_refs(text: str) -> tuple[list[tuple[str, int, str, str | None]], set[s
                         refs.append((tok.split("=" + pre, 1)[1], line, "file", None))
             prog = cmd[0].rsplit("/", 1)[-1]
             args = cmd[1:]
-            if prog in ("sudo", "time", "nohup") and args:
-                prog, args = args[0].rsplit("/", 1)[-1], args[1:]
+            if cmd[0].startswith(("./", "../")) or (cmd[0].endswith((".sh", ".py")) and "/" in cmd[0]):
+                refs.append((cmd[0], line, "file", None))      # ./deploy.sh, scripts/run.py
+            prog, args = _unwrap(prog, args)
+            if prog == "make":
+                refs.append(("Makefile", line, "file", None))
             if prog == "aws" and len(args) >= 2 and args[0] == "s3" and args[1] in ("cp", "mv", "sync"):
                 pos = _positional(args[2:], flags=_S3_FLAGS)
                 if len(pos) >= 2:
@@ -283,6 +286,38 @@ def shell_refs(text: str) -> tuple[list[tuple[str, int, str, str | None]], set[s
                         if prog == "papermill":
                             break
     return refs, outs
+
+
+# Runners that start another command: `uv run python x.py`, `poetry run python x.py`,
+# `pipenv run python x.py`, `conda run -n env python x.py`, `sudo`, `time`, `nohup`, `env A=b`.
+_RUNNERS = {"uv": "run", "poetry": "run", "pipenv": "run", "conda": "run", "mamba": "run", "pdm": "run",
+            "hatch": "run", "rye": "run"}
+_RUNNER_VALUED = {"-n", "--name", "-p", "--prefix", "--with", "--python", "-e", "--env", "--env-file", "--project",
+                  "--directory", "--group", "--extra"}
+
+
+def _unwrap(prog: str, args: list[str]) -> tuple[str, list[str]]:
+    """The command a runner or prefix starts (``uv run python x.py`` -> ``python``, ``[x.py]``)."""
+    for _ in range(4):
+        if prog in ("sudo", "time", "nohup", "exec") and args:
+            prog, args = args[0].rsplit("/", 1)[-1], args[1:]
+        elif prog == "env":
+            rest = [a for a in args if "=" not in a or a.startswith("-")]
+            if not rest:
+                break
+            prog, args = rest[0].rsplit("/", 1)[-1], rest[1:]
+        elif prog in _RUNNERS and args and args[0] == _RUNNERS[prog]:
+            rest = args[1:]
+            while rest and rest[0].startswith("-"):
+                rest = rest[2:] if rest[0] in _RUNNER_VALUED else rest[1:]
+            if not rest:
+                break
+            prog, args = rest[0].rsplit("/", 1)[-1], rest[1:]
+            if prog.endswith((".py", ".sh")):              # `uv run x.py`
+                args, prog = [prog] + args, "python" if prog.endswith(".py") else "bash"
+        else:
+            break
+    return prog, args
 
 
 def _tar_refs(args: list[str], line: int, refs: list, outs: set[str]) -> None:

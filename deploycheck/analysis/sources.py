@@ -68,7 +68,8 @@ def notebook_cells(text: str) -> list[tuple[int, str]]:
 
 
 def split_cell(src: str) -> tuple[str, str]:
-    """(python, shell) of a notebook cell: ``!cmd`` lines and ``%%bash`` cells are shell, ``%`` magics dropped.
+    """(python, shell) of a notebook cell: ``!cmd`` lines, ``%%bash`` cells and ``%run x.py`` are shell,
+    other ``%`` magics dropped.
     Both keep the cell's line numbering (other lines blanked)."""
     lines = src.split("\n")
     if lines and lines[0].strip().startswith(("%%bash", "%%sh", "%%script bash", "%%shell")):
@@ -79,6 +80,9 @@ def split_cell(src: str) -> tuple[str, str]:
         if s.startswith("!"):
             py.append("")
             sh.append(s[1:])
+        elif s.startswith("%run "):                # %run script.py [args] runs a script
+            py.append("")
+            sh.append("python " + s[5:])
         elif s.startswith("%"):
             py.append("")
             sh.append("")

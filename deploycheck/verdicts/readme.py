@@ -65,18 +65,20 @@ def readme_present(t: Target) -> Outcome:
     info = folder.facts.readme
     if info is None:
         hint = ""
-        nested = [f for f in folder.files if f.rsplit("/", 1)[-1].lower() in README_NAMES]
-        if nested:
-            hint = f" (found {folder.rel}/{nested[0]}: move it to the top of {folder.rel}/)"
-        else:
-            root = [e for e in t.submission.facts.top_files if e.lower() in README_NAMES]
-            if root:
-                hint = (f" (the repo's top-level {root[0]} does not count: the lab asks for a README "
-                        f"inside {folder.rel}/)")
+        root = [e for e in t.submission.facts.top_files if e.lower() in README_NAMES]
+        if root:
+            hint = (f" (the repo's top-level {root[0]} does not count: the lab asks for a README "
+                    f"inside {folder.rel}/)")
         return failed(f"no README in {folder.rel}/: add {folder.rel}/README.md with the steps you ran to deploy "
                       f"and delete your model{hint}", folder=folder.rel)
     if info.problem:
         return failed(info.problem, readme=info.path)
+    if folder.facts.readme_near_miss:
+        where = folder.facts.readme_near_miss
+        dest = "README.md" if "/" not in where else f"{folder.rel}/README.md (move it up from {where})"
+        return failed(f"{folder.rel}/ has no README, but {info.path} looks like it ({info.words} words): rename it to "
+                      f"{dest}; its steps were graded for readme.instructions and readme.cleanup",
+                      readme=info.path, near_miss=True)
     has_code = any(b.content.strip() for b in info.code_blocks)
     if info.words < MIN_WORDS and not has_code:
         return failed(f"{info.path} only has {info.words} words: describe how you deployed (the commands or "

@@ -60,6 +60,7 @@ def aws_repo(tmp_path, readme_text=AWS_README, **extra):
     files = {"aws_deploy/README.md": readme_text, "aws_deploy/inference.py": INFERENCE,
              "aws_deploy/train.py": TRAIN, "aws_deploy/model.tar.gz": b"\x1f\x8b", "aws_deploy/screenshot.png": b"x"}
     files.update(extra)
+    files = {k: v for k, v in files.items() if v is not None}
     return make_target(tmp_path, files)
 
 
@@ -479,3 +480,87 @@ def test_ipython_bang_commands_in_readme(tmp_path):
     text = "# x\n\n```python\n!tar -czvf model.tar.gz model.joblib helper.py\n!aws s3 cp model.tar.gz s3://b/\n```\n"
     o = files_verdict.files_referenced(make_target(tmp_path, {"aws_deploy/README.md": text, "aws_deploy/model.joblib": b"x"}))
     assert o.status == "failed" and "helper.py" in o.message and "model.joblib but" not in o.message
+
+
+RECREATE = """
+## Deploy
+
+```python
+import boto3
+sm = boto3.client("sagemaker")
+try:
+    sm.delete_endpoint(EndpointName="iris")
+    sm.delete_endpoint_config(EndpointConfigName="iris")
+    sm.delete_model(ModelName="iris")
+except Exception:
+    pass
+sm.create_model(ModelName="iris", ExecutionRoleArn=role, PrimaryContainer=container)
+sm.create_endpoint_config(EndpointConfigName="iris", ProductionVariants=variants)
+sm.create_endpoint(EndpointName="iris", EndpointConfigName="iris")
+```
+"""
+
+
+def test_delete_then_recreate_is_not_cleanup(tmp_path):
+    text = AWS_README.split("## Clean up")[0] + RECREATE
+    o = readme.readme_cleanup(aws_repo(tmp_path, text))
+    assert o.status == "failed" and "does not say how to delete" in o.message
+
+
+def test_the_same_deletes_at_the_end_are_cleanup(tmp_path):
+    text = AWS_README.split("## Clean up")[0] + (
+        "## Clean up\n\n```python\nsm.delete_endpoint(EndpointName='iris')\n"
+        "sm.delete_endpoint_config(EndpointConfigName='iris')\nsm.delete_model(ModelName='iris')\n```\n")
+    assert readme.readme_cleanup(aws_repo(tmp_path, text)).status == "passed"
+
+
+def test_console_cleanup_in_words_counts(tmp_path):
+    text = AWS_README.split("## Clean up")[0] + (
+        "## Clean up\n\nIn the SageMaker console: Inference → Endpoints → select iris-endpoint → Actions → Delete.\n"
+        "Then Inference → Endpoint configurations → select it → Actions → Delete, and Inference → Models → "
+        "select the model → Actions → Delete.\n")
+    o = readme.readme_cleanup(aws_repo(tmp_path, text))
+    assert o.status == "passed", o.message
+
+
+def test_gcp_console_cleanup_in_words_counts(tmp_path):
+    text = ("# Vertex\n\n```bash\ngcloud ai models upload --region=us-central1 --display-name=m "
+            "--container-image-uri=us-docker.pkg.dev/vertex-ai/prediction/sklearn-cpu.1-2:latest --artifact-uri=gs://b/m\n"
+            "gcloud ai endpoints deploy-model E --model=M --region=us-central1\n```\n\n## Clean up\n\n"
+            "In the Vertex AI console, open Online prediction, select the endpoint, click Undeploy model, then "
+            "Delete endpoint. Under Model Registry select the model and click Delete. Finally delete the bucket "
+            "in the Cloud Storage browser.\n")
+    t = make_target(tmp_path, {"gcp_deploy/README.md": text, "gcp_deploy/model.joblib": b"x"}, platform="gcp")
+    o = readme.readme_cleanup(t)
+    assert o.status == "passed", o.message
+
+
+@pytest.mark.parametrize("command,missing", [
+    ("uv run python prepare.py", "prepare.py"),
+    ("poetry run python tools/package.py", "tools/package.py"),
+    ("conda run -n sagemaker python upload.py", "upload.py"),
+    ("pipenv run python serve_check.py", "serve_check.py"),
+    ("./deploy.sh", "deploy.sh"),
+    ("make deploy", "Makefile"),
+])
+def test_files_run_through_runners_are_referenced(tmp_path, command, missing):
+    text = AWS_README + f"\n```bash\n{command}\n```\n"
+    o = files_verdict.files_referenced(aws_repo(tmp_path, text))
+    assert o.status == "failed" and missing in o.message, o.message
+
+
+def test_notebook_run_magics_reference_scripts(tmp_path):
+    nb = {"nbformat": 4, "cells": [{"cell_type": "code", "source": ["%run prep_data.py\n", "!python pack.py\n"]}]}
+    t = aws_repo(tmp_path, AWS_README + "\nRun [deploy.ipynb](deploy.ipynb).\n",
+                 **{"aws_deploy/deploy.ipynb": json.dumps(nb), "aws_deploy/pack.py": "x = 1\n"})
+    o = files_verdict.files_referenced(t)
+    assert o.status == "failed" and "prep_data.py" in o.message and "pack.py" not in o.message.split("but")[0].split("references")[-1]
+
+
+@pytest.mark.parametrize("name", ["serving_AI.md", "Reedme.md", "docs/README.md"])
+def test_a_readme_under_another_name_is_graded_and_renamed(tmp_path, name):
+    t = aws_repo(tmp_path, None, **{f"aws_deploy/{name}": AWS_README})
+    present = readme.readme_present(t)
+    assert present.status == "failed" and f"aws_deploy/{name}" in present.message and "rename it to" in present.message
+    assert readme.readme_instructions(t).status == "passed"
+    assert readme.readme_cleanup(t).status == "passed"
