@@ -23,8 +23,10 @@ from typing import Any
 
 import pytest
 
+from deploycheck import classroom
 from deploycheck import outcome as oc
-from deploycheck.submission import PLATFORMS, RepoRef, Target, repos_from_options, targets_for
+from deploycheck.classroom import RepoRef
+from deploycheck.submission import PLATFORMS, Target, targets_for
 
 CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"
 _PROP = "deploycheck"
@@ -60,16 +62,12 @@ class DCConfig:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("deploycheck", "deploycheck: grade the deploy-your-model lab")
-    g.addoption("--repo", action="append", default=[], metavar="PATH",
-                help="a student repository to grade (repeatable)")
-    g.addoption("--classroom", metavar="DIR", help="a folder with one sub-folder per student repo (student id = folder name)")
-    g.addoption("--roster", metavar="FILE.csv", help="CSV with columns student,repo")
+    classroom.add_options(g)   # --repo --classroom --roster --clone-dir --deadline --canvas --canvas-assignment ...
     g.addoption("--platform", choices=["auto", "aws", "gcp"], default="auto",
                 help="grade only this platform's deploy folder (default: every one found, best score kept)")
     g.addoption("--rubric", metavar="FILE.toml", help="points and enabled flag per check id")
     g.addoption("--report", metavar="DIR", help="write report.json, grades.csv, results/, summary.md, index.html here")
     g.addoption("--shard", metavar="K/N", help="grade only the K-th of N deterministic slices of the class")
-    g.addoption("--canvas", action="store_true", help="also write canvas.csv (Canvas gradebook import) in --report")
     g.addoption("--no-proof", action="store_true", help="do not render proof screenshots (proof.generated is skipped)")
     g.addoption("--sandbox-timeout", type=float, default=20.0, metavar="SECONDS",
                 help="wall-clock limit for running one student's model (default 20)")
@@ -174,13 +172,16 @@ class DeploycheckPlugin:
             max_deployments=o.max_deployments, run_id=_run_id(o), audit_account=o.audit_account,
             rubric=_load_rubric(o.rubric),
         )
-        self.dc.extra["canvas"] = o.canvas
         self.shard = _parse_shard(o.shard)
         try:
-            refs = repos_from_options(o.repo, o.classroom, o.roster)
+            refs = classroom.resolve(o)
+            from deploycheck import rubric
+            self.rubric = rubric.load(o.rubric)
         except ValueError as e:
             raise pytest.UsageError(str(e))
+        self.class_students = tuple(sorted(r.student for r in refs))
         self.refs = shard_refs(refs, self.shard)
+        self.shadows = classroom.shadow_refs(self.refs)   # latest commits of late students
         self.has_sources = bool(o.repo or o.classroom or o.roster)
         self.results: list[dict[str, Any]] = []
         self.started = time.time()
@@ -191,8 +192,9 @@ class DeploycheckPlugin:
     def targets(self) -> list[Target]:
         if self._targets is None:
             ts: list[Target] = []
-            for r in self.refs:
-                ts.extend(targets_for(r, self.dc.platform))
+            for r in [*self.refs, *self.shadows]:
+                if not r.error:
+                    ts.extend(targets_for(r, self.dc.platform))
             self._targets = ts
         return self._targets
 
@@ -273,6 +275,7 @@ class DeploycheckPlugin:
                 "score": points if stored.status == oc.PASSED else 0.0,
                 "max_score": 0.0 if stored.status == oc.SKIPPED else points,
                 "data": _jsonable(stored.data),
+                "blocked_by": getattr(stored, "blocked_by", None), "error": bool(getattr(stored, "error", False)),
                 "notes": list(t.submission.notes),
             }
             rep.user_properties.append((_PROP, json.dumps(payload, default=str)))
@@ -285,18 +288,27 @@ class DeploycheckPlugin:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if hasattr(self.config, "workerinput") or not self.results:
+        if hasattr(self.config, "workerinput") or not (self.results or any(r.error for r in self.refs)):
             return
-        from deploycheck import report as rp
-        students = rp.build_students(self.results, self.refs)
+        from deploycheck import model, report as rp
+        records = [model.CheckRecord(
+            student=r["student"], platform=r["platform"], repo=r["repo"], notes=tuple(r.get("notes") or ()),
+            result=model.CheckResult(id=r["check"], status=r["status"], score=r["score"], max_score=r["max_score"],
+                                     message=r["message"], blocked_by=r.get("blocked_by"),
+                                     error=bool(r.get("error")), data=r.get("data") or {}))
+            for r in self.results]
+        students = rp.build_students(records, [*self.refs, *self.shadows], self.rubric,
+                                     {r.result.id for r in records})
         self.students = students
         if self.dc.report:
-            meta = {"started": self.started, "finished": time.time(),
-                    "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
-                    "run_id": self.dc.run_id, "cloud": self.dc.cloud}
-            rp.write_report(students, self.dc.report, meta=meta, canvas=bool(self.dc.extra.get("canvas")))
+            meta = rp.RunMeta(started=self.started, finished=time.time(),
+                              shard=f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
+                              class_students=self.class_students, run_id=self.dc.run_id, cloud=self.dc.cloud,
+                              deadline=self.config.option.deadline)
+            rp.write_all(students, self.dc.report, meta, rp.ReportOptions.from_options(self.config.option))
         # exit status: 0 when every enabled check of each student's graded platform passed
-        all_ok = all(c["status"] != oc.FAILED for s in students for c in s["checks"])
+        all_ok = all(not (c.status == oc.FAILED and not c.error) for s in students for c in s.checks) and \
+            not any(s.extra.get("error") for s in students)
         if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             session.exitstatus = pytest.ExitCode.OK if all_ok else pytest.ExitCode.TESTS_FAILED
 
@@ -305,9 +317,9 @@ class DeploycheckPlugin:
         students = getattr(self, "students", None)
         if not students:
             return
-        from deploycheck import report as rp
+        from deploycheck.report import terminal
         terminalreporter.section("deploycheck grades")
-        for line in rp.text_summary(students).splitlines():
+        for line in terminal.lines(students):
             terminalreporter.write_line(line)
         if self.dc.report:
             terminalreporter.write_line(f"report: {self.dc.report.resolve()}/report.json "
