@@ -165,7 +165,7 @@ def resolve_sources(repos: Iterable[str], classroom: str | None, rosters: Iterab
                 if not p.is_absolute() and row.base is not None:
                     p = row.base / p
                 src = str(p)
-            refs.append(RepoRef(sid, src, name=display, source=row.repo, roster=row.entry))
+            refs.append(RepoRef(sid, src, name=display, source=_git.strip_userinfo(row.repo)[0], roster=row.entry))
     refs, warnings = unique_ids(refs)
     to_clone = [i for i, r in enumerate(refs) if not r.error and (_git.is_url(r.path) or
                                                                     (when is not None and (Path(r.path) / ".git").exists()))]
@@ -175,7 +175,7 @@ def resolve_sources(repos: Iterable[str], classroom: str | None, rosters: Iterab
     def work(i: int) -> RepoRef:
         r = refs[i]
         try:
-            f = _git.fetch(r.path, base / _git.cache_key(r.path if _git.is_url(r.path) else
+            f = _git.fetch(r.path, base / _git.cache_key(_git.strip_userinfo(r.path)[0] if _git.is_url(r.path) else
                                                             Path(r.path).resolve().as_uri()),
                            when, token, limits)
         except _git.GitError as e:

@@ -67,6 +67,15 @@ def is_file_url(s: str) -> bool:
     return s.startswith("file://")
 
 
+def strip_userinfo(url: str) -> tuple[str, str | None]:
+    """(URL without ``user:password@``, the userinfo or None). Credentials written into a roster URL
+    are sent as a header for that host instead, so they never reach argv or ``.git/config``."""
+    m = re.match(r"^(https?://)([^/@]+)@(.*)$", url.strip())
+    if not m:
+        return url, None
+    return m.group(1) + m.group(3), m.group(2)
+
+
 def cache_key(url: str) -> str:
     """A readable, unique folder name for a URL: host_owner_repo-<hash>."""
     u = url.strip()
@@ -81,7 +90,7 @@ class Git:
     """Runs git for one repo with the safe configuration, bounded in time and size."""
 
     def __init__(self, source: str, token: str | None, limits: Limits, allow_file: bool):
-        self.source = source
+        self.source, userinfo = strip_userinfo(source)
         self.limits = limits
         self.deadline = time.monotonic() + limits.timeout
         self._secrets = [t for t in (token,) if t]
@@ -100,6 +109,13 @@ class Git:
             self._secrets.append(basic)
             for host in _token_hosts():
                 cfg.append((f"http.{host}/.extraheader", f"AUTHORIZATION: basic {basic}"))
+        if userinfo:
+            from urllib.parse import unquote
+            cred = unquote(userinfo) if ":" in userinfo else f"x-access-token:{unquote(userinfo)}"
+            basic = base64.b64encode(cred.encode()).decode()
+            self._secrets += [userinfo, unquote(userinfo), basic]
+            u = urlsplit(self.source)
+            cfg.append((f"http.{u.scheme}://{u.netloc}/.extraheader", f"AUTHORIZATION: basic {basic}"))
         env = {k: v for k, v in os.environ.items() if k not in _STRIP and not k.startswith("GIT_CONFIG_")}
         env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_LFS_SKIP_SMUDGE": "1", "GCM_INTERACTIVE": "never",
                     "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C", "GIT_CONFIG_COUNT": str(len(cfg))})
@@ -252,8 +268,9 @@ def fetch(source: str, dest: Path, deadline: dt.datetime | None, token: str | No
     """Clone ``source`` into ``dest`` (or fetch it again), check out the commit to grade, and, when
     there are commits after the deadline, the tip in ``dest.latest`` for the shadow grading."""
     local = not is_url(source)
-    url = Path(source).resolve().as_uri() if local else source
-    g = Git(url, token, limits, allow_file=local or is_file_url(source))
+    g = Git(Path(source).resolve().as_uri() if local else source, token, limits,
+            allow_file=local or is_file_url(source))
+    url = g.source                  # without credentials
     dest.parent.mkdir(parents=True, exist_ok=True)
     shallow = deadline is None
     if (dest / ".git").is_dir():
