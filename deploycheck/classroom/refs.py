@@ -125,10 +125,13 @@ def unique_ids(refs: Iterable[RepoRef]) -> tuple[list[RepoRef], list[str]]:
     taken: dict[str, RepoRef] = {}
     out: list[RepoRef | None] = [None] * len(refs)
     warnings: list[str] = []
-    # first pass: names that are already safe keep their id (adding a student never renames another)
-    order = sorted(range(len(refs)), key=lambda i: (refs[i].student != safe_id(refs[i].display), i))
-    for i in order:
-        r = refs[i]
+    # first pass: a student whose name is its id owns it (adding a student never renames another)
+    for i, r in enumerate(refs):
+        if r.student == r.display and r.student not in taken:
+            taken[r.student] = out[i] = r
+    for i, r in enumerate(refs):
+        if out[i] is not None:
+            continue
         sid = r.student
         if sid in taken:
             n = 2
@@ -140,6 +143,5 @@ def unique_ids(refs: Iterable[RepoRef]) -> tuple[list[RepoRef], list[str]]:
             warnings.append(msg)
             r = r.with_(student=new, notes=(*r.notes, msg))
             sid = new
-        taken[sid] = r
-        out[i] = r
+        taken[sid] = out[i] = r
     return [r for r in out if r is not None], warnings
