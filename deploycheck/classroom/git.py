@@ -164,7 +164,7 @@ class Git:
                            "(--clone-max-mb); not graded")
         if p.returncode != 0:
             msg = self.scrub(err.decode("utf-8", "replace")).strip().splitlines()
-            last = next((m for m in reversed(msg) if m.startswith(("fatal:", "error:"))), msg[-1] if msg else "")
+            last = next((m for m in msg if m.startswith(("fatal:", "error:"))), msg[-1] if msg else "")
             raise GitError(f"git {args[0]} of {self.scrub(self.source)} failed: {last or f'exit {p.returncode}'}")
         return out.decode("utf-8", "replace")
 
