@@ -21,7 +21,7 @@ def terminal(text: object, limit: int = 500) -> str:
 # Markdown (GitHub's cmark-gfm in $GITHUB_STEP_SUMMARY): backslash-escape every character that can
 # start markup (HTML tags, links, images, emphasis, code, tables, headings, lists), and break the
 # extended autolinks (https://, www., e-mail) with a zero-width space so no student text becomes a link.
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~&:=\"'])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#!|~&])")
 _ZW = "\u200b"
 
 
@@ -30,7 +30,7 @@ def markdown(text: object, limit: int = 500) -> str:
     s = terminal(text, limit)
     s = _MD_SPECIAL.sub(r"\\\1", s)
     s = re.sub(r"(?i)(h)(ttps?|ftp)", r"\1" + _ZW + r"\2", s)
-    s = re.sub(r"(?i)(w)(ww\\\.)", r"\1" + _ZW + r"\2", s)
+    s = re.sub(r"(?i)(w)(ww\.)", r"\1" + _ZW + r"\2", s)
     s = s.replace("@", "@" + _ZW)
     return s
 
