@@ -35,6 +35,17 @@ def markdown(text: object, limit: int = 500) -> str:
     return s
 
 
+_PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*(?:_[A-Za-z0-9][A-Za-z0-9.-]*)*")
+
+
+def markdown_id(sid: str) -> str:
+    """A student id as is when Markdown cannot read anything into it (letters, digits, ``.``, ``-``
+    and intraword ``_``, no autolink), else escaped like any student text."""
+    if _PLAIN_ID.fullmatch(sid) and not re.search(r"(?i)www\.|https?|ftp", sid):
+        return sid
+    return markdown(sid)
+
+
 def csv_cell(value: object) -> str:
     """A CSV cell that no spreadsheet evaluates: text starting with = + - @, a tab or a carriage
     return is prefixed with ' (OWASP's advice against CSV/formula injection)."""

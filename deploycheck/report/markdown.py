@@ -7,6 +7,7 @@ from pathlib import Path
 from deploycheck import model
 from deploycheck.report._files import write_text
 from deploycheck.report.escape import markdown as md
+from deploycheck.report.escape import markdown_id
 from deploycheck.report.results import error_of, fix_file, fmt, late_of, triage
 
 ICON = {"passed": "✅", "failed": "❌", "skipped": "⏭️"}
@@ -18,7 +19,7 @@ def _check_line(c: model.CheckResult, indent: str = "") -> str:
 
 def student_block(s: model.StudentResult) -> list[str]:
     t = triage(s)
-    lines = [f"**{md(s.student)}** ({md(s.platform or 'no deploy folder')}): **{fmt(s.score)} / {fmt(s.max_score)}**", ""]
+    lines = [f"**{markdown_id(s.student)}** ({md(s.platform or 'no deploy folder')}): **{fmt(s.score)} / {fmt(s.max_score)}**", ""]
     err = error_of(s)
     if err:
         lines += [f"**Not graded:** {md(err)}", ""]
@@ -65,7 +66,7 @@ def render(students: list[model.StudentResult]) -> str:
             score = "—" if err else f"{fmt(s.score)}/{fmt(s.max_score)}"
             if late:
                 score += f" ({late['count']} late)"
-            lines.append(f"| {md(s.student)} | {md(s.platform or '—')} | {score} | {first} |")
+            lines.append(f"| {markdown_id(s.student)} | {md(s.platform or '—')} | {score} | {first} |")
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

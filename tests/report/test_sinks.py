@@ -96,3 +96,11 @@ def test_canvas_without_assignment_id_creates_an_assignment(tmp_path):
         "Points Possible,,,,,24\r\n"
         "Zoë Núñez,7,,,,12.5\r\n").encode()
     assert not (tmp_path / "github-classroom.csv").exists()           # not a GitHub Classroom roster
+
+
+def test_markdown_ids_stay_readable_but_safe():
+    from deploycheck.report.escape import markdown_id
+    assert markdown_id("no_readme") == "no_readme" and markdown_id("dup-b_2") == "dup-b_2"
+    for sid in ("_x_", "a@b.example", "www.evil.example", "https.evil"):
+        html = cmarkgfm.github_flavored_markdown_to_html(f"| {markdown_id(sid)} |")
+        assert "<a " not in html and "<em>" not in html, (sid, html)
