@@ -13,7 +13,7 @@ PIPQ    := 2>&1 | grep -v -e 'is ignored: it is neither' -e '^$$' || true
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip $(PIPQ)
-	$(PY) -m pip install -q -e '.[cloud]' $(PIPQ)
+	$(PY) -m pip install -q -e '.[cloud,test]' $(PIPQ)
 	$(PY) -c "import deploycheck, sklearn, boto3, moto, google.cloud.aiplatform, playwright"
 	touch $@
 

@@ -16,7 +16,7 @@ COMMANDS = {
     "serve": ("deploycheck.serving.cli", "main"),
     "sweep": ("deploycheck.cloud.cli", "sweep_main"),
     "audit": ("deploycheck.cloud.cli", "audit_main"),
-    "merge": ("deploycheck.merge", "main"),
+    "merge": ("deploycheck.report.merge", "main"),
 }
 
 

@@ -22,9 +22,11 @@ import pytest
 
 from deploycheck import rubric as rb
 from deploycheck.discovery import Target, targets_for
-from deploycheck.model import FAILED, SKIPPED, CheckRecord, CheckResult, Outcome, failed, passed, run_error, skipped
+from deploycheck.model import (FAILED, SKIPPED, CheckRecord, CheckResult, Outcome, StudentResult, failed, passed,
+                               run_error, skipped)
+from deploycheck import classroom
+from deploycheck.classroom import RepoRef
 from deploycheck.settings import Settings, default_aws_region, env
-from deploycheck.submission import RepoRef, repos_from_options
 
 CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"
 _PROP = "deploycheck"
@@ -34,16 +36,12 @@ _PLUGIN_KEY = pytest.StashKey["DeploycheckPlugin"]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("deploycheck", "deploycheck: grade the deploy-your-model lab")
-    g.addoption("--repo", action="append", default=[], metavar="PATH",
-                help="a student repository to grade (repeatable)")
-    g.addoption("--classroom", metavar="DIR", help="a folder with one sub-folder per student repo (student id = folder name)")
-    g.addoption("--roster", metavar="FILE.csv", help="CSV with columns student,repo")
+    classroom.add_options(g)   # --repo --classroom --roster --clone-dir --deadline --canvas --canvas-assignment ...
     g.addoption("--platform", choices=["auto", "aws", "gcp"], default="auto",
                 help="grade only this platform's deploy folder (default: every one found, best score kept)")
     g.addoption("--rubric", metavar="FILE.toml", help="points and enabled flag per check id (see README)")
     g.addoption("--report", metavar="DIR", help="write report.json, grades.csv, results/, summary.md, index.html here")
     g.addoption("--shard", metavar="K/N", help="grade only the K-th of N deterministic slices of the class")
-    g.addoption("--canvas", action="store_true", help="also write canvas.csv (Canvas gradebook import) in --report")
     g.addoption("--no-proof", action="store_true", help="do not render proof screenshots")
     g.addoption("--sandbox-timeout", type=float, default=20.0, metavar="SECONDS",
                 help="wall-clock limit for running one student's model (default 20)")
@@ -127,7 +125,7 @@ def settings_from(o: Any) -> Settings:
         aws_bucket=o.aws_bucket, gcp_project=o.gcp_project, gcp_region=o.gcp_region, gcp_bucket=o.gcp_bucket,
         instance_type=o.instance_type, allow_instance_type=o.allow_instance_type,
         max_deployments=o.max_deployments, run_id=_run_id(o), audit_account=o.audit_account,
-        rubric=rubric, canvas=bool(o.canvas))
+        rubric=rubric, canvas=bool(o.canvas or o.canvas_assignment))
 
 
 def check_id_of(item: pytest.Item) -> str | None:
@@ -152,22 +150,25 @@ class DeploycheckPlugin:
         self.settings = settings_from(o)
         self.shard = _parse_shard(o.shard)
         try:
-            refs = repos_from_options(o.repo, o.classroom, o.roster)
+            refs = classroom.resolve(o)
         except ValueError as e:
             raise pytest.UsageError(str(e)) from None
+        self.class_students = tuple(sorted(r.student for r in refs))
         self.refs = shard_refs(refs, self.shard)
+        self.shadows = classroom.shadow_refs(self.refs)   # latest commits of late students
         self.records: list[CheckRecord] = []
         self.started = time.time()
         self._targets: list[Target] | None = None
         self._crashed: set[str] = set()
-        self.students: list[dict[str, Any]] = []
+        self.students: list[StudentResult] = []
 
     @property
     def targets(self) -> list[Target]:
         if self._targets is None:
             ts: list[Target] = []
-            for r in self.refs:
-                ts.extend(targets_for(r.student, r.path, self.settings.platform))
+            for r in [*self.refs, *self.shadows]:
+                if not r.error:
+                    ts.extend(targets_for(r.student, r.path, self.settings.platform))
             self._targets = ts
         return self._targets
 
@@ -220,7 +221,7 @@ class DeploycheckPlugin:
     # ---------------------------------------------------------------- results
     def result_of(self, cid: str, outcome: Outcome) -> CheckResult:
         points = self.settings.rubric.spec(cid).points
-        counted = outcome.status != SKIPPED
+        counted = outcome.status != SKIPPED or outcome.error
         return CheckResult(cid, outcome.status, points if outcome.ok else 0.0, points if counted else 0.0,
                            outcome.message, outcome.blocked_by, outcome.error, dict(outcome.data))
 
@@ -281,18 +282,22 @@ class DeploycheckPlugin:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if hasattr(self.config, "workerinput") or not self.records:
+        if hasattr(self.config, "workerinput") or not (self.records or any(r.error for r in self.refs)):
             return
         from deploycheck import report as rp
-        self.students = rp.build_students([_legacy(r) for r in self.records], self.refs)
         s = self.settings
+        self.students = rp.build_students(self.records, [*self.refs, *self.shadows], s.rubric,
+                                          {r.result.id for r in self.records})
         if s.report:
-            meta = {"started": self.started, "finished": time.time(),
-                    "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
-                    "run_id": s.run_id, "cloud": s.cloud}
-            rp.write_report(self.students, s.report, meta=meta, canvas=s.canvas)
-        # exit status: 0 when every enabled check of each student's graded platform passed
-        all_ok = all(c["status"] != FAILED for st in self.students for c in st["checks"])
+            meta = rp.RunMeta(started=self.started, finished=time.time(),
+                              shard=f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
+                              class_students=self.class_students, run_id=s.run_id, cloud=s.cloud,
+                              deadline=self.config.option.deadline)
+            rp.write_all(self.students, s.report, meta, rp.ReportOptions.from_options(self.config.option))
+        # exit status: 0 when every enabled check of each student's graded platform passed and every
+        # student could be graded
+        all_ok = all(not (c.status == FAILED or c.error) for st in self.students for c in st.checks) and \
+            not any(st.extra.get("error") for st in self.students)
         if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             session.exitstatus = pytest.ExitCode.OK if all_ok else pytest.ExitCode.TESTS_FAILED
 
@@ -300,25 +305,13 @@ class DeploycheckPlugin:
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
         if not self.students:
             return
-        from deploycheck import report as rp
+        from deploycheck.report import terminal
         terminalreporter.section("deploycheck grades")
-        for line in rp.text_summary(self.students).splitlines():
+        for line in terminal.lines(self.students):
             terminalreporter.write_line(line)
         if self.settings.report:
             terminalreporter.write_line(f"report: {self.settings.report.resolve()}/report.json "
                                         f"(index.html, grades.csv, summary.md, results/)")
-
-
-def _legacy(r: CheckRecord) -> dict[str, Any]:
-    """The dict shape today's report module reads (goes away with the report package)."""
-    c = r.result
-    data = dict(c.data)
-    if c.blocked_by:
-        data["blocked_by"] = c.blocked_by
-    if c.error:
-        data["error"] = True
-    return {"student": r.student, "platform": r.platform, "repo": r.repo, "check": c.id, "status": c.status,
-            "message": c.message, "score": c.score, "max_score": c.max_score, "data": data, "notes": list(r.notes)}
 
 
 def _short(rep: pytest.TestReport) -> str:

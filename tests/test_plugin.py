@@ -59,17 +59,21 @@ def test_grades_class_keeps_best_platform_and_writes_report(pytester, room, tmp_
     doc = json.loads((out / "report.json").read_text())
     by = {s["student"]: s for s in doc["students"]}
     assert by["alice"]["score"] == 3 and by["alice"]["max_score"] == 3
-    assert by["bob"]["score"] == 0 and by["bob"]["max_score"] == 2
+    # one scale (points from the rubric file POINTS): gcp's raw maximum (readme.present: 2) is scaled to
+    # the common maximum (aws: readme.present 2 + entry_point.model_fn 1 = 3)
+    assert by["bob"]["score"] == 0 and by["bob"]["max_score"] == 3 and by["bob"]["raw_max_score"] == 2
     bob_checks = {c["id"]: c for c in by["bob"]["checks"]}
     assert bob_checks["entry_point.model_fn"]["status"] == "skipped"
     assert "add one" in bob_checks["readme.present"]["message"]
     # carol has both platforms; gcp has the README, so gcp is kept
     assert by["carol"]["platform"] == "gcp" and set(by["carol"]["platforms"]) == {"aws", "gcp"}
     assert {c["id"] for c in by["carol"]["checks"]} == {"readme.present", "entry_point.model_fn"}
-    assert (out / "grades.csv").read_text().splitlines()[0] == "student,platform,readme.present,entry_point.model_fn,total,max"
+    assert (out / "grades.csv").read_text().splitlines()[0] == (
+        "student,name,platform,graded_commit,readme.present,entry_point.model_fn,raw_score,raw_max_score,score,"
+        "max_score,late_commits,last_late_commit,latest_commit_score,error")
     gs = json.loads((out / "results" / "bob.json").read_text())
     assert gs["score"] == 0 and {t["name"] for t in gs["tests"]} == {"readme.present", "entry_point.model_fn"}
-    assert "| bob | gcp | 0/2 | `readme.present` |" in (out / "summary.md").read_text()
+    assert "| bob | gcp | 0/3 | `readme.present` |" in (out / "summary.md").read_text()
     assert res.ret == 1
 
 
@@ -86,7 +90,7 @@ def test_rubric_file_sets_points_and_enables(pytester, room, tmp_path):
     res = _run(pytester, "--classroom", str(room), "--rubric", str(rub), "--report", str(out))
     doc = json.loads((out / "report.json").read_text())
     alice = next(s for s in doc["students"] if s["student"] == "alice")
-    assert alice["max_score"] == 15 and alice["score"] == 10
+    assert alice["max_score"] == 15 and alice["score"] == 10     # rubric points: 10 + extras.custom_image 5
     assert {c["id"] for c in alice["checks"]} == {"readme.present", "extras.custom_image"}
 
 

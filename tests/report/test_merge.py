@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from deploycheck import merge
+from deploycheck.report import merge
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 PY = ROOT / ".venv" / "bin" / "python"
 PY = PY if PY.exists() else Path(sys.executable)
 
@@ -27,14 +27,17 @@ def _write_shard(d, students, shard, **meta):
     return d
 
 
+CLASS = ["amy", "bob", "cat", "zoe"]
+
+
 def test_merge_writes_every_gradebook_file_and_copies_proof(tmp_path):
     a = _write_shard(tmp_path / "a", [_student("zoe"), _student("amy")], "1/2", run_id="r")
     b = _write_shard(tmp_path / "b", [_student("bob", 0, "failed")], "2/2", run_id="r")
     (a / "proof" / "zoe").mkdir(parents=True)
     (a / "proof" / "zoe" / "aws-local.png").write_bytes(b"png")
     (a / "proof" / "zoe" / "link.png").symlink_to("/etc/passwd")       # never copied
-    out, warnings = merge.merge(tmp_path / "out", [a, b], canvas=True)
-    assert warnings == []
+    out, warnings, n = merge.merge(tmp_path / "out", [a, b], merge.ReportOptions(canvas=True))
+    assert warnings == [] and n == 3
     doc = json.loads((out / "report.json").read_text())
     assert [s["student"] for s in doc["students"]] == ["amy", "bob", "zoe"]
     assert doc["meta"]["merged_from"] == [str(a), str(b)] and doc["meta"]["run_id"] == "r"
@@ -44,12 +47,29 @@ def test_merge_writes_every_gradebook_file_and_copies_proof(tmp_path):
     assert not (out / "proof" / "zoe" / "link.png").exists()
 
 
-def test_merge_warns_about_duplicates_and_missing_shards(tmp_path):
-    a = _write_shard(tmp_path / "a", [_student("amy")], "1/3")
-    b = _write_shard(tmp_path / "b", [_student("amy", 0, "failed")], "3/3")
-    _, warnings = merge.merge(tmp_path / "out", [a, b])
-    assert any("amy is in both" in w for w in warnings)
-    assert any("2/3 missing" in w for w in warnings)
+def test_missing_or_overlapping_shards_fail_naming_them(tmp_path, capsys):
+    a = _write_shard(tmp_path / "a", [_student("amy"), _student("cat")], "1/3", class_students=CLASS)
+    b = _write_shard(tmp_path / "b", [_student("amy", 0, "failed")], "3/3", class_students=CLASS)
+    assert merge.main([str(tmp_path / "out"), str(a), str(b)]) == 2
+    err = capsys.readouterr().err
+    assert "amy is in both" in err and "shard 2/3 missing" in err and "bob, zoe" in err and "--allow-partial" in err
+    assert not (tmp_path / "out" / "report.json").exists()
+    # --allow-partial writes the gradebook and says who is missing
+    assert merge.main([str(tmp_path / "out"), str(a), str(b), "--allow-partial", "--canvas"]) == 0
+    doc = json.loads((tmp_path / "out" / "report.json").read_text())
+    by = {s["student"]: s for s in doc["students"]}
+    assert doc["meta"]["missing_students"] == ["bob", "zoe"] and doc["meta"]["missing_shards"] == ["2/3"]
+    assert "shard report is missing" in by["bob"]["error"] and by["amy"]["score"] == 1     # the first one kept
+    assert "bob" in (tmp_path / "out" / "canvas.csv").read_text()
+    assert "not graded: this student's shard report is missing" in (tmp_path / "out" / "summary.md").read_text()
+
+
+def test_complete_shards_merge_in_class_order(tmp_path):
+    a = _write_shard(tmp_path / "a", [_student("amy"), _student("cat")], "1/2", class_students=CLASS)
+    b = _write_shard(tmp_path / "b", [_student("bob"), _student("zoe")], "2/2", class_students=CLASS)
+    _, warnings, n = merge.merge(tmp_path / "out", [b, a])
+    doc = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert warnings == [] and n == 4 and [s["student"] for s in doc["students"]] == CLASS
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):

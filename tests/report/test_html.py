@@ -1,60 +1,79 @@
-"""The class report page (deploycheck.htmlreport), also exercised in real Chromium."""
+"""The class report page (deploycheck.report.html), also exercised in real Chromium."""
+import os
 import re
 
 import pytest
 from PIL import Image
 
 from deploycheck import browser as br
-from deploycheck import htmlreport
+from deploycheck import model
+from deploycheck.report import html as htmlreport
 
 EVIL = "<script>alert('pwned')</script></td><img src=x onerror=alert(2)>"
 
 
 def _check(cid, status, msg="", pts=1, **data):
-    c = {"id": cid, "status": status, "score": pts if status == "passed" else 0,
-         "max_score": 0 if status == "skipped" else pts, "message": msg}
-    if data:
-        c["data"] = data
-    return c
+    return model.CheckResult(cid, status, pts if status == "passed" else 0, 0 if status == "skipped" else pts, msg,
+                             data=data)
+
+
+def _student(student, repo, platform, score, max_score, checks, notes=()):
+    return model.StudentResult(student, repo, platform, score, max_score, tuple(checks), tuple(notes))
 
 
 def _students():
     return [
-        {"student": "alice", "repo": "/r/alice", "platform": "aws", "score": 3, "max_score": 3,
-         "checks": [_check("structure.deploy_folder", "passed", "found aws_deploy/"),
-                    _check("readme.cleanup", "passed", "ok"),
-                    _check("proof.generated", "passed", "proof",
-                           proof={"local": "proof/alice/aws-local.png", "readme": "proof/alice/readme.png"})]},
-        {"student": "bob", "repo": "/r/bob", "platform": "gcp", "score": 1, "max_score": 3,
-         "checks": [_check("structure.deploy_folder", "passed", "found gcp_deploy/"),
-                    _check("readme.cleanup", "failed", "gcp_deploy/README.md never deletes the endpoint: add "
-                           "`gcloud ai endpoints delete`."),
-                    _check("proof.generated", "failed", EVIL, proof={"local": "../../etc/passwd",
-                                                                     "x": "javascript:alert(3)"})]},
-        {"student": "mallory<b>", "repo": EVIL, "platform": None, "score": 0, "max_score": 1,
-         "notes": [EVIL],
-         "checks": [_check("structure.deploy_folder", "failed", EVIL)]},
+        _student("alice", str(REPO), "aws", 3, 3,
+                 [_check("structure.deploy_folder", "passed", "found aws_deploy/"),
+                  _check("readme.cleanup", "passed", "ok"),
+                  _check("proof.screenshot", "passed", "shows a prediction", screenshot="aws_deploy/shot.png",
+                         ocr_text="predictions: [0, 1] <b>"),
+                  _check("proof.generated", "passed", "proof",
+                         proof={"local": "proof/alice/aws-local.png", "readme": "proof/alice/readme.png"})]),
+        _student("bob", str(REPO), "gcp", 1, 3,
+                 [_check("structure.deploy_folder", "passed", "found gcp_deploy/"),
+                  _check("readme.cleanup", "failed", "gcp_deploy/README.md never deletes the endpoint: add "
+                         "`gcloud ai endpoints delete`."),
+                  _check("proof.screenshot", "failed", "a symlink", screenshot="aws_deploy/link.png"),
+                  _check("proof.generated", "failed", EVIL, proof={"local": "../../etc/passwd",
+                                                                   "x": "javascript:alert(3)"})]),
+        _student("mallory<b>", EVIL, None, 0, 1, [_check("structure.deploy_folder", "failed", EVIL)], notes=[EVIL]),
     ]
+
+
+REPO = None
 
 
 @pytest.fixture
 def report_dir(tmp_path):
+    global REPO
+    REPO = tmp_path / "repo"
+    (REPO / "aws_deploy").mkdir(parents=True)
+    Image.new("RGB", (200, 100), (0, 0, 200)).save(REPO / "aws_deploy" / "shot.png")
+    (tmp_path / "secret.png").write_bytes(b"not yours")
+    os.symlink(tmp_path / "secret.png", REPO / "aws_deploy" / "link.png")     # never followed
     out = tmp_path / "report"
     (out / "proof" / "alice").mkdir(parents=True)
     Image.new("RGB", (300, 120), (0, 160, 0)).save(out / "proof" / "alice" / "aws-local.png")
     Image.new("RGB", (300, 200), (240, 240, 240)).save(out / "proof" / "alice" / "readme.png")
-    htmlreport.write_index(_students(), out, {"finished": 1700000000, "shard": None, "run_id": "r1"})
+    htmlreport.write(_students(), out, {"finished": 1700000000, "shard": None, "run_id": "r1"})
     return out
 
 
 def test_page_is_self_contained_and_escaped(report_dir):
     page = (report_dir / "index.html").read_text()
     assert "<script>alert" not in page and "<img src=x" not in page
-    assert "&lt;script&gt;alert(&#x27;pwned&#x27;)&lt;/script&gt;" in page
+    assert "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;" in page
     assert page.count("<script>") == 1                       # our own inline script only
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)   # no CDN / external files
     assert "../../etc/passwd" not in page and "javascript:" not in page
     assert 'src="proof/alice/aws-local.png"' in page and 'src="proof/alice/readme.png"' in page
+    # the student's own screenshot, copied, between the generated card and the README snapshot, with its OCR text
+    assert page.index("proof/alice/aws-local.png") < page.index("proof/alice/own-shot.png") < \
+        page.index("proof/alice/readme.png")
+    assert (report_dir / "proof" / "alice" / "own-shot.png").read_bytes()[:4] == b"\x89PNG"
+    assert "predictions: [0, 1] &lt;b&gt;" in page
+    assert not (report_dir / "proof" / "bob" / "own-link.png").exists() and "own-link" not in page
     for cid in ("structure.deploy_folder", "readme.cleanup", "proof.generated"):
         assert f'title="{cid}"' in page
 
@@ -116,6 +135,7 @@ def test_page_in_chromium(report_dir, tmp_path):
     assert r["sorted"] == ["alice", "bob", "mallory<b>"] and r["sorted_back"] == ["mallory<b>", "bob", "alice"]
     assert r["detail_hidden_before"] and r["detail_visible"]
     assert "never deletes the endpoint" in r["detail_text"] and "<script>alert('pwned')</script>" in r["detail_text"]
-    assert sorted(r["alice_imgs"]) == [["proof/alice/aws-local.png", 300], ["proof/alice/readme.png", 300]]
+    assert sorted(r["alice_imgs"]) == [["proof/alice/aws-local.png", 300], ["proof/alice/own-shot.png", 200],
+                                       ["proof/alice/readme.png", 300]]
     with Image.open(shot) as im:
         assert im.width >= 1200 and im.height > 400

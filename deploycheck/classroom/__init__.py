@@ -1,0 +1,219 @@
+"""Where the student repos come from: ``--repo``, ``--classroom``, ``--roster`` (plain CSV or
+GitHub Classroom downloads, with paths or git URLs), the clone cache (``--clone-dir``) and the
+``--deadline`` commit selection.
+
+The plugin calls only :func:`add_options` and :func:`resolve` (and :func:`shadow_refs` to grade the
+latest commit of late students). ``resolve`` does the cloning once, on the controller: it writes
+the resolved refs to a manifest whose path it leaves in ``DEPLOYCHECK_CLASSROOM_MANIFEST`` so that
+pytest-xdist workers (which inherit the environment) read the same refs instead of cloning again.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Iterable
+
+from deploycheck.classroom import git as _git
+from deploycheck.classroom import roster as _roster
+from deploycheck.classroom.refs import SHADOW_SUFFIX, Commit, Late, RepoRef, RosterEntry, safe_id, unique_ids
+
+__all__ = ["RepoRef", "RosterEntry", "Commit", "Late", "SHADOW_SUFFIX", "add_options", "resolve", "resolve_sources",
+           "shadow_refs", "repos_from_options", "safe_id", "default_clone_dir"]
+
+MANIFEST_ENV = "DEPLOYCHECK_CLASSROOM_MANIFEST"   # controller -> xdist workers (read via settings.env)
+
+
+def default_clone_dir() -> Path:
+    from deploycheck.settings import cache_dir
+    return cache_dir() / "repos"
+
+
+def add_options(group: Any) -> None:
+    """Add the options of where repos come from and of the gradebooks to a pytest option group."""
+    group.addoption("--repo", action="append", default=[], metavar="PATH",
+                    help="a student repository to grade (repeatable)")
+    group.addoption("--classroom", metavar="DIR",
+                    help="a folder with one sub-folder per student repo (student id = folder name)")
+    group.addoption("--roster", action="append", default=[], metavar="FILE.csv",
+                    help="students and their repos (paths or git URLs): a CSV with columns student,repo, or GitHub "
+                         "Classroom's roster and/or assignment grades download (repeatable: rosters are joined on "
+                         "the GitHub username); extra columns ID, SIS User ID, SIS Login ID, Section, name go to the "
+                         "gradebooks")
+    group.addoption("--clone-dir", metavar="DIR", default=None,
+                    help=f"cache for cloned repos, fetched again on re-runs (default {default_clone_dir()})")
+    group.addoption("--clone-timeout", type=float, default=300.0, metavar="SECONDS",
+                    help="time limit for cloning/fetching one repo (default 300)")
+    group.addoption("--clone-max-mb", type=int, default=500, metavar="MB",
+                    help="size limit of one cloned repo (default 500 MB)")
+    group.addoption("--deadline", metavar="TIME",
+                    help="grade each repo at its last commit at or before TIME (ISO 8601 with zone, e.g. "
+                         "2024-05-01T23:59:00+02:00; committer dates on the default branch); later commits are "
+                         "reported as late, with the score the latest commit would get")
+    group.addoption("--canvas", action="store_true", help="also write canvas.csv (Canvas gradebook import) in --report")
+    group.addoption("--canvas-assignment", metavar="'NAME (ID)'",
+                    help="the Canvas assignment column of canvas.csv, e.g. 'Deploy lab (12345)' (implies --canvas; "
+                         "without an id Canvas creates a new assignment)")
+
+
+def _opt(options: Any, name: str, default: Any = None) -> Any:
+    return getattr(options, name, default)
+
+
+def _key(options: Any) -> str:
+    h = hashlib.sha256()
+    parts: list[Any] = [os.getcwd(), _opt(options, "repo") or [], _opt(options, "classroom"),
+                        _opt(options, "roster") or [], _opt(options, "clone_dir"), _opt(options, "deadline")]
+    for r in _opt(options, "roster") or []:
+        try:
+            parts.append(hashlib.sha256(Path(r).read_bytes()).hexdigest())
+        except OSError:
+            parts.append(None)
+    h.update(json.dumps(parts, default=str).encode())
+    return h.hexdigest()
+
+
+def resolve(options: Any) -> list[RepoRef]:
+    """The repos of this run from the pytest options (``config.option``), cloned and checked out.
+    Raises ValueError with a one-line usage message."""
+    key = _key(options)
+    cached = _load_manifest(key)
+    if cached is not None:
+        return cached
+    roster = _opt(options, "roster") or []
+    if isinstance(roster, str):
+        roster = [roster]
+    clone_dir = Path(_opt(options, "clone_dir") or default_clone_dir())
+    refs, warnings, cloned = resolve_sources(
+        _opt(options, "repo") or [], _opt(options, "classroom"), roster, clone_dir=clone_dir,
+        deadline=_opt(options, "deadline"),
+        limits=_git.Limits(timeout=float(_opt(options, "clone_timeout", 300.0) or 300.0),
+                           max_bytes=int(_opt(options, "clone_max_mb", 500) or 500) * 2**20))
+    for w in warnings:
+        print(f"deploycheck: warning: {w}", file=sys.stderr)
+    if cloned:
+        _save_manifest(key, refs, clone_dir)
+    return refs
+
+
+def _load_manifest(key: str) -> list[RepoRef] | None:
+    from deploycheck.settings import env
+    path = env("CLASSROOM_MANIFEST")
+    if not path:
+        return None
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if doc.get("key") != key:
+        return None
+    refs = [RepoRef.from_json(r) for r in doc.get("refs", [])]
+    if not all(r.error or os.path.isdir(r.path) for r in refs):
+        return None
+    return refs
+
+
+def _save_manifest(key: str, refs: list[RepoRef], clone_dir: Path) -> None:
+    clone_dir.mkdir(parents=True, exist_ok=True)
+    path = clone_dir / f"manifest-{key[:16]}.json"
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"key": key, "refs": [r.to_json() for r in refs]}), encoding="utf-8")
+    os.replace(tmp, path)
+    os.environ[MANIFEST_ENV] = str(path)
+
+
+def _local_ref(student: str, path: Path, name: str = "", source: str = "", entry: RosterEntry | None = None) -> RepoRef:
+    return RepoRef(safe_id(student), str(path), name=name, source=source or str(path), roster=entry or RosterEntry())
+
+
+def resolve_sources(repos: Iterable[str], classroom: str | None, rosters: Iterable[str], *,
+                    clone_dir: Path | None = None, deadline: str | None = None,
+                    limits: _git.Limits = _git.Limits(), jobs: int = 4) -> tuple[list[RepoRef], list[str], bool]:
+    """(refs, warnings, cloned_anything). Paths are graded in place unless a deadline is set (then
+    local git repos are cloned too, never checked out in the instructor's own folder)."""
+    when = _git.parse_deadline(deadline) if deadline else None
+    refs: list[RepoRef] = []
+    for r in repos or []:
+        p = Path(r)
+        name = p.absolute().resolve().name if p.exists() else p.name
+        refs.append(_local_ref(name or "repo", p, name=name or "repo", source=r))
+    if classroom:
+        c = Path(classroom)
+        if not c.is_dir():
+            raise ValueError(f"--classroom {classroom}: not a folder; give a folder with one sub-folder per student repo")
+        for e in sorted(os.scandir(c), key=lambda e: e.name):
+            if e.name.startswith("."):
+                continue
+            refs.append(_local_ref(e.name, Path(e.path), name=e.name, source=e.path))
+    rosters = [r for r in (rosters or []) if r]
+    if rosters:
+        rows = _roster.combine([_roster.read(r) for r in rosters])
+        for row in rows:
+            display = row.entry.name or row.entry.identifier or row.key
+            sid = safe_id(row.key)
+            if not row.repo:
+                refs.append(RepoRef(sid, "", name=display, source="", roster=row.entry,
+                                    error=f"no repository for {display} in the roster files ({', '.join(rosters)}): "
+                                          "the student has not accepted the assignment, or the roster lacks a repo "
+                                          "column"))
+                continue
+            src = row.repo
+            if not _git.is_url(src):
+                p = Path(src)
+                if not p.is_absolute() and row.base is not None:
+                    p = row.base / p
+                src = str(p)
+            refs.append(RepoRef(sid, src, name=display, source=_git.strip_userinfo(row.repo)[0], roster=row.entry))
+    refs, warnings = unique_ids(refs)
+    to_clone = [i for i, r in enumerate(refs) if not r.error and (_git.is_url(r.path) or
+                                                                    (when is not None and (Path(r.path) / ".git").exists()))]
+    token = _git.take_token() if any(_git.is_url(refs[i].path) for i in to_clone) else None
+    base = clone_dir or default_clone_dir()
+
+    def work(i: int) -> RepoRef:
+        r = refs[i]
+        try:
+            f = _git.fetch(r.path, base / _git.cache_key(_git.strip_userinfo(r.path)[0] if _git.is_url(r.path) else
+                                                            Path(r.path).resolve().as_uri()),
+                           when, token, limits)
+        except _git.GitError as e:
+            return r.with_(error=f"could not fetch the repository: {e}", path="")
+        except OSError as e:
+            return r.with_(error=f"could not fetch the repository: {type(e).__name__}: {e.strerror or e}", path="")
+        sel = f.selected
+        notes = r.notes + ((sel.note,) if sel.note else ())
+        if sel.graded is None and when is not None and sel.tip is not None:
+            notes += (f"no commit at or before the deadline {deadline}: every commit is late",)
+        return r.with_(path=str(f.path), commit=sel.graded, late=sel.late, notes=notes)
+
+    if to_clone:
+        with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(to_clone)))) as ex:
+            for i, new in zip(to_clone, ex.map(work, to_clone)):
+                refs[i] = new
+    for i, r in enumerate(refs):
+        if i not in to_clone and not r.error and r.path:
+            refs[i] = r.with_(commit=_git.read_head(Path(r.path)))
+    return refs, warnings, bool(to_clone)
+
+
+def shadow_refs(refs: Iterable[RepoRef]) -> list[RepoRef]:
+    """One extra ref per late student: the work tree of the latest commit, graded like any other
+    repo under the id ``<student>+latest``; the report shows its score as "latest commit would get"."""
+    out = []
+    for r in refs:
+        if r.late is not None and r.late.path and not r.error:
+            out.append(RepoRef(r.student + SHADOW_SUFFIX, r.late.path, name=r.name, source=r.source,
+                               roster=r.roster, commit=r.late.latest, shadow_of=r.student))
+    return out
+
+
+def repos_from_options(repos: list[str], classroom: str | None, roster: str | list[str] | None) -> list[RepoRef]:
+    """Compatibility wrapper of the old ``submission.repos_from_options`` (paths only, no options)."""
+    rosters = [roster] if isinstance(roster, str) else list(roster or [])
+    refs, warnings, _ = resolve_sources(repos, classroom, rosters)
+    for w in warnings:
+        print(f"deploycheck: warning: {w}", file=sys.stderr)
+    return refs

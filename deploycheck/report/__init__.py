@@ -1,0 +1,89 @@
+"""The gradebook: typed StudentResults (results.py) and one writer per format.
+
+    report.json (json.py)  grades.csv (csv.py)  results/<student>.json (gradescope.py)
+    summary.md (markdown.py)  index.html (html.py)  canvas.csv (canvas.py)
+    github-classroom.csv (github.py)  and the terminal section (terminal.py)
+
+The plugin calls :func:`results.build_students` then :func:`write_all`; ``deploycheck merge``
+(merge.py) reads shard reports back and calls :func:`write_all` again.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from deploycheck import model
+from deploycheck.report import canvas, csv, github, gradescope, html, json, markdown
+from deploycheck.report.results import build_students, roster_of, triage
+
+__all__ = ["ReportOptions", "RunMeta", "write_all", "build_students", "triage"]
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """What to write besides report.json, grades.csv, results/, summary.md."""
+    canvas: bool = False                    # canvas.csv
+    canvas_assignment: str | None = None    # "Name (ID)" column of canvas.csv (implies canvas)
+    github_csv: bool | None = None          # github-classroom.csv; None: when the roster was GitHub Classroom's
+    html: bool = True                       # index.html
+
+    @classmethod
+    def from_options(cls, options: Any) -> ReportOptions:
+        assignment = getattr(options, "canvas_assignment", None)
+        return cls(canvas=bool(getattr(options, "canvas", False) or assignment), canvas_assignment=assignment)
+
+
+@dataclass(frozen=True)
+class RunMeta:
+    """What report.json's ``meta`` says about the run."""
+    started: float | None = None
+    finished: float | None = None
+    shard: str | None = None                # "K/N"
+    class_students: tuple[str, ...] = ()    # every student id of the class before sharding (for merge)
+    run_id: str = ""
+    cloud: str | None = None
+    deadline: str | None = None
+    isolation: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)   # merge: merged_from, shards, missing_students
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"started": self.started, "finished": self.finished, "shard": self.shard,
+                             "run_id": self.run_id, "cloud": self.cloud}
+        if self.class_students:
+            d["class_students"] = list(self.class_students)
+        if self.deadline:
+            d["deadline"] = self.deadline
+        if self.isolation:
+            d["isolation"] = self.isolation
+        d.update(self.extra)
+        return d
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> RunMeta:
+        known = {"started", "finished", "shard", "class_students", "run_id", "cloud", "deadline", "isolation"}
+        return cls(started=d.get("started"), finished=d.get("finished"), shard=d.get("shard"),
+                   class_students=tuple(d.get("class_students") or ()), run_id=str(d.get("run_id") or ""),
+                   cloud=d.get("cloud"), deadline=d.get("deadline"), isolation=str(d.get("isolation") or ""),
+                   extra={k: v for k, v in d.items() if k not in known})
+
+
+def write_all(students: list[model.StudentResult], outdir: Path | str, meta: RunMeta,
+              options: ReportOptions = ReportOptions()) -> Path:
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    m = meta.to_json()
+    json.write(students, out, m)
+    csv.write(students, out)
+    gradescope.write(students, out)
+    markdown.write(students, out)
+    if options.canvas or options.canvas_assignment:
+        canvas.write(students, out, options.canvas_assignment)
+    gh = options.github_csv
+    if gh is None:
+        gh = any(roster_of(s).get("github_username") for s in students)
+    if gh:
+        github.write(students, out)
+    if options.html:
+        html.write(students, out, m)
+    return out

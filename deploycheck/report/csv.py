@@ -1,0 +1,36 @@
+"""grades.csv: one row per student, one column per check id (points earned; empty when the check
+was skipped or did not run), the raw and scaled totals, the graded commit and the late columns."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from deploycheck import model
+from deploycheck.report._files import write_csv
+from deploycheck.report.results import check_ids, commit_of, error_of, fmt, late_of, name_of
+
+
+def rows(students: list[model.StudentResult]) -> tuple[list[str], list[list[str]]]:
+    ids = check_ids(students)
+    header = ["student", "name", "platform", "graded_commit", *ids, "raw_score", "raw_max_score", "score", "max_score",
+              "late_commits", "last_late_commit", "latest_commit_score", "error"]
+    out = []
+    for s in students:
+        byid = {c.id: c for c in s.checks}
+        cells = []
+        for cid in ids:
+            c = byid.get(cid)
+            cells.append("" if c is None or c.status == model.SKIPPED or c.error else fmt(c.score))
+        err = error_of(s)
+        late = late_of(s) or {}
+        commit = commit_of(s) or {}
+        out.append([s.student, name_of(s), s.platform or "", commit.get("sha", ""), *cells,
+                    fmt(s.extra.get("raw_score", "")), fmt(s.extra.get("raw_max_score", "")),
+                    "" if err else fmt(s.score), fmt(s.max_score),
+                    str(late.get("count", "")) if late else "", str(late.get("last_time", "")) if late else "",
+                    fmt(late["latest_score"]) if late.get("latest_score") is not None else "", err or ""])
+    return header, out
+
+
+def write(students: list[model.StudentResult], out: Path) -> Path:
+    header, body = rows(students)
+    return write_csv(out / "grades.csv", header, body)

@@ -1,0 +1,51 @@
+"""results/<student>.json in Gradescope's autograder format: ``score`` (common scale), ``output``
+that starts with the one thing to fix first, then one test per check grouped the same way."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from deploycheck import model
+from deploycheck.report._files import write_text
+from deploycheck.report.results import error_of, fix_file, fmt, triage
+
+
+def result(s: model.StudentResult) -> dict[str, Any]:
+    t = triage(s)
+    lines = []
+    err = error_of(s)
+    if err:
+        lines.append(f"Not graded: {err}")
+    if t.first is not None:
+        f = fix_file(t.first)
+        lines.append(f"Fix this first: {t.first.id}{f' ({f})' if f else ''}: {t.first.message}")
+    elif not err:
+        lines.append("Every check passed." if not t.errors else "No failing check.")
+    lines.append(f"Platform: {s.platform or 'none found'}; score {fmt(s.score)}/{fmt(s.max_score)} "
+                 f"(raw {fmt(s.extra.get('raw_score', 0))}/{fmt(s.extra.get('raw_max_score', 0))})")
+    tests: list[dict[str, Any]] = []
+
+    def add(c: model.CheckResult, prefix: str = "") -> None:
+        out = c.message or c.status
+        if c.status == model.SKIPPED:
+            out = f"skipped: {out}"
+        tests.append({"name": f"{prefix}{c.id}", "score": c.score, "max_score": c.max_score,
+                      "status": "failed" if c.status == model.FAILED and not c.error else "passed", "output": out})
+
+    for g in t.groups:
+        add(g.check)
+        for b in g.blocked:
+            add(b, prefix=f"(blocked by {b.blocked_by or g.check.id}) ")
+    for c in t.errors:
+        add(c, prefix="(error of the run) ")
+    for c in t.passed:
+        add(c)
+    for c in t.skipped:
+        add(c)
+    return {"score": 0.0 if err else s.score, "output": "\n".join(lines), "tests": tests, "visibility": "visible"}
+
+
+def write(students: list[model.StudentResult], out: Path) -> None:
+    for s in students:
+        write_text(out / "results" / f"{s.student}.json", json.dumps(result(s), indent=2, ensure_ascii=False) + "\n")

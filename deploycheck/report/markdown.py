@@ -1,0 +1,74 @@
+"""summary.md for ``$GITHUB_STEP_SUMMARY``: no raw HTML, no image or link from a student string
+(everything a student wrote goes through :func:`escape.markdown`)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from deploycheck import model
+from deploycheck.report._files import write_text
+from deploycheck.report.escape import markdown as md
+from deploycheck.report.escape import markdown_id
+from deploycheck.report.results import error_of, fix_file, fmt, late_of, triage
+
+ICON = {"passed": "✅", "failed": "❌", "skipped": "⏭️"}
+
+
+def _check_line(c: model.CheckResult, indent: str = "") -> str:
+    return f"{indent}- `{c.id}` {ICON[c.status]} {fmt(c.score)}/{fmt(c.max_score)}: {md(c.message or c.status, 400)}"
+
+
+def student_block(s: model.StudentResult) -> list[str]:
+    t = triage(s)
+    lines = [f"**{markdown_id(s.student)}** ({md(s.platform or 'no deploy folder')}): **{fmt(s.score)} / {fmt(s.max_score)}**", ""]
+    err = error_of(s)
+    if err:
+        lines += [f"**Not graded:** {md(err)}", ""]
+    if t.first is not None:
+        f = fix_file(t.first)
+        lines += ["### Fix this first", "",
+                  f"`{t.first.id}`" + (f" in `{md(f)}`" if f else "") + f": {md(t.first.message, 600)}", ""]
+    rest = [g for g in t.groups if g.check is not t.first or g.blocked]
+    if rest:
+        lines += ["### Other failures" if len(t.groups) > 1 else "### Blocked until it is fixed", ""]
+        for g in t.groups:
+            if g.check is not t.first:
+                lines.append(_check_line(g.check))
+            for b in g.blocked:
+                lines.append(_check_line(b, "  " if g.check is not t.first else "") +
+                             f" (blocked by `{b.blocked_by or g.check.id}`)")
+        lines.append("")
+    if t.errors:
+        lines += ["### Errors of the grading run (not your fault)", ""]
+        lines += [_check_line(c) for c in t.errors] + [""]
+    if t.passed:
+        lines += ["### Passed", ""] + [_check_line(c) for c in t.passed] + [""]
+    if t.skipped:
+        lines += ["### Does not apply", ""] + [_check_line(c) for c in t.skipped] + [""]
+    late = late_of(s)
+    if late:
+        ls = late.get("latest_score")
+        lines += [f"Late: {late['count']} commit(s) after the deadline, the last at {md(late.get('last_time', ''))}"
+                  + (f"; the latest commit would get {fmt(ls)}/{fmt(s.max_score)}" if ls is not None else ""), ""]
+    return lines
+
+
+def render(students: list[model.StudentResult]) -> str:
+    lines = ["## deploycheck", ""]
+    if len(students) == 1:
+        lines += student_block(students[0])
+    else:
+        lines += ["| student | platform | score | fix first |", "|---|---|---|---|"]
+        for s in students:
+            t = triage(s)
+            err = error_of(s)
+            first = f"not graded: {md(err, 200)}" if err else (f"`{t.first.id}`" if t.first else "—")
+            late = late_of(s)
+            score = "—" if err else f"{fmt(s.score)}/{fmt(s.max_score)}"
+            if late:
+                score += f" ({late['count']} late)"
+            lines.append(f"| {markdown_id(s.student)} | {md(s.platform or '—')} | {score} | {first} |")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def write(students: list[model.StudentResult], out: Path) -> Path:
+    return write_text(out / "summary.md", render(students))

@@ -1,0 +1,221 @@
+"""CheckRecords -> StudentResults: the best platform of each repo, checks in rubric order, one
+points scale for everyone, and the "fix this first" triage.
+
+The scale rule (README, instructor section): a student's raw maximum is the sum of the rubric
+points of the enabled checks that ran on the graded platform in this run, less the checks that
+were skipped (does not apply). A check that deploycheck's own machinery could not grade (``error``)
+earns nothing but stays in the maximum, so an error never raises a score; the student is marked
+``incomplete`` (re-grade once the grader is fixed) and the run exits non-zero. The
+common maximum is ``Rubric.scale_total(active ids)`` (the rubric file's ``total``, else the largest
+platform maximum), and ``score = raw / raw_max * common_max`` rounded to 2 decimals. Points per
+check come from the rubric table only (ids it does not know carry no points).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from deploycheck import model, rubric as rb
+from deploycheck.classroom.refs import SHADOW_SUFFIX, RepoRef
+
+NOT_GRADED = "not graded"
+
+
+def _points(r: rb.Rubric, cid: str) -> float:
+    spec = r.specs.get(cid)
+    return float(spec.points) if spec is not None and spec.enabled else 0.0
+
+
+def rescore(c: model.CheckResult, r: rb.Rubric) -> model.CheckResult:
+    """The check with the rubric's points: passed earns them, failed and errors of the run count them
+    in the maximum, skipped (does not apply) counts nowhere."""
+    pts = _points(r, c.id)
+    counts = c.status != model.SKIPPED or c.error
+    return model.CheckResult(id=c.id, status=c.status, score=pts if c.status == model.PASSED and not c.error else 0.0,
+                             max_score=pts if counts else 0.0, message=c.message, blocked_by=c.blocked_by,
+                             error=c.error, data=c.data)
+
+
+def scaled(raw: float, raw_max: float, common: float) -> float:
+    return round(raw / raw_max * common, 2) if raw_max else 0.0
+
+
+def _totals(checks: Iterable[model.CheckResult]) -> tuple[float, float, int]:
+    cs = list(checks)
+    return (sum(c.score for c in cs), sum(c.max_score for c in cs),
+            sum(1 for c in cs if c.status == model.FAILED and not c.error))
+
+
+def build_students(records: Iterable[model.CheckRecord], refs: Iterable[RepoRef], rubric: rb.Rubric,
+                   active_ids: Iterable[str]) -> list[model.StudentResult]:
+    """One StudentResult per ref (in ref order; students only seen in records follow, sorted).
+
+    A repo graded on both platforms keeps the better one (higher fraction of its raw maximum, then
+    fewer failures, then AWS); the other's scaled totals stay in ``platforms``. Refs that could not
+    be graded (``error``) get a row with no checks and ``extra.error``; shadow refs (the latest
+    commit of a late student) add ``latest_score`` to their student's ``extra.late``."""
+    refs = list(refs)
+    common = float(rubric.scale_total(list(active_ids)))
+    by: dict[str, dict[str | None, dict[str, model.CheckResult]]] = defaultdict(lambda: defaultdict(dict))
+    repo_of: dict[str, str] = {}
+    notes_of: dict[str, tuple[str, ...]] = {}
+    for rec in records:
+        by[rec.student][rec.platform][rec.result.id] = rescore(rec.result, rubric)
+        repo_of.setdefault(rec.student, rec.repo)
+        if rec.notes:
+            notes_of[rec.student] = tuple(rec.notes)
+    ref_of = {r.student: r for r in refs}
+    shadows = {r.shadow_of: r for r in refs if r.shadow_of}
+    order = [r.student for r in refs if not r.shadow_of]
+    order += sorted(s for s in by if s not in ref_of and not s.endswith(SHADOW_SUFFIX))
+    out: list[model.StudentResult] = []
+    for sid in order:
+        ref = ref_of.get(sid)
+        res = _one(sid, by.get(sid, {}), ref, repo_of.get(sid, ref.path if ref else ""), notes_of.get(sid, ()), common)
+        if ref is not None and ref.late is not None:
+            shadow = shadows.get(sid)
+            late = dict(res.extra.get("late") or {})
+            if shadow is not None and shadow.student in by:
+                sh = _one(shadow.student, by[shadow.student], shadow, shadow.path, (), common)
+                late.update(latest_score=sh.score, latest_max_score=sh.max_score, latest_platform=sh.platform)
+            res = _with_extra(res, late=late)
+        out.append(res)
+    return out
+
+
+def _with_extra(s: model.StudentResult, **extra: Any) -> model.StudentResult:
+    from dataclasses import replace
+    return replace(s, extra={**s.extra, **extra})
+
+
+def _one(sid: str, plats: Mapping[str | None, Mapping[str, model.CheckResult]], ref: RepoRef | None, repo: str,
+         notes: tuple[str, ...], common: float) -> model.StudentResult:
+    extra: dict[str, Any] = {}
+    if ref is not None:
+        extra["name"] = ref.display
+        if ref.source and ref.source != repo:
+            extra["source"] = ref.source
+        roster = ref.roster.to_json()
+        if roster:
+            extra["roster"] = roster
+        extra["commit"] = ref.commit.to_json() if ref.commit else None
+        if ref.late is not None:
+            extra["late"] = ref.late.to_json()
+        notes = tuple(dict.fromkeys((*ref.notes, *notes)))
+        if ref.error:
+            extra["error"] = ref.error
+    if not plats or (ref is not None and ref.error):
+        return model.StudentResult(student=sid, repo=repo, platform=None, score=0.0, max_score=common, checks=(),
+                                   notes=notes, extra={**extra, "raw_score": 0.0, "raw_max_score": 0.0,
+                                                       "error": extra.get("error") or f"{NOT_GRADED}: no check ran"})
+    totals = {p: _totals(cs.values()) for p, cs in plats.items()}
+    best = max(plats, key=lambda p: ((totals[p][0] / totals[p][1]) if totals[p][1] else 0.0, -totals[p][2],
+                                     p == model.AWS))
+    checks = tuple(sorted(plats[best].values(), key=lambda c: rb.order_key(c.id)))
+    raw, raw_max, _ = totals[best]
+    platforms = {}
+    if len(plats) > 1:
+        platforms = {str(p): {"score": scaled(t[0], t[1], common), "max_score": common,
+                              "raw_score": t[0], "raw_max_score": t[1]} for p, t in totals.items()}
+    extra.update(raw_score=raw, raw_max_score=raw_max)
+    incomplete = [c.id for c in checks if c.error]
+    if incomplete:
+        extra["incomplete"] = incomplete
+    if raw_max == 0:
+        notes = (*notes, "nothing could be graded on this platform (every check was skipped or an error of the run)")
+    return model.StudentResult(student=sid, repo=repo, platform=best, score=scaled(raw, raw_max, common),
+                               max_score=common, checks=checks, notes=notes, platforms=platforms, extra=extra)
+
+
+# ---------------------------------------------------------------- "fix this first"
+
+@dataclass(frozen=True)
+class Group:
+    """A failing check and the checks it blocks (directly or through another blocked check)."""
+    check: model.CheckResult
+    blocked: tuple[model.CheckResult, ...] = ()
+
+
+@dataclass(frozen=True)
+class Triage:
+    first: model.CheckResult | None          # the one thing to fix first
+    groups: tuple[Group, ...]                # every failure, first group = `first`
+    errors: tuple[model.CheckResult, ...]    # errors of the run (not the student's fault)
+    passed: tuple[model.CheckResult, ...]
+    skipped: tuple[model.CheckResult, ...]   # does not apply
+
+
+def triage(s: model.StudentResult) -> Triage:
+    checks = sorted(s.checks, key=lambda c: rb.order_key(c.id))
+    errors = tuple(c for c in checks if c.error)
+    fails = [c for c in checks if c.status == model.FAILED and not c.error]
+    failing_ids = {c.id for c in fails}
+
+    def root(c: model.CheckResult) -> str:
+        seen = {c.id}
+        while c.blocked_by and c.blocked_by in failing_ids and c.blocked_by not in seen:
+            seen.add(c.blocked_by)
+            c = next(f for f in fails if f.id == c.blocked_by)
+        return c.id
+
+    roots = [c for c in fails if root(c) == c.id]
+    blocked: dict[str, list[model.CheckResult]] = defaultdict(list)
+    for c in fails:
+        r = root(c)
+        if r != c.id:
+            blocked[r].append(c)
+    first = next((c for c in roots if blocked.get(c.id)), None) or (roots[0] if roots else None)
+    ordered = ([first] if first else []) + [c for c in roots if c is not first]
+    groups = tuple(Group(c, tuple(blocked.get(c.id, ()))) for c in ordered)
+    return Triage(first=first, groups=groups, errors=errors,
+                  passed=tuple(c for c in checks if c.status == model.PASSED and not c.error),
+                  skipped=tuple(c for c in checks if c.status == model.SKIPPED and not c.error))
+
+
+def fix_file(c: model.CheckResult) -> str:
+    """The file a check's message is about, when the check recorded it (``data.file``)."""
+    f = c.data.get("file") if isinstance(c.data, Mapping) else None
+    return str(f) if f else ""
+
+
+# ---------------------------------------------------------------- typed views of StudentResult.extra
+
+def name_of(s: model.StudentResult) -> str:
+    return str(s.extra.get("name") or s.student)
+
+
+def roster_of(s: model.StudentResult) -> Mapping[str, str]:
+    r = s.extra.get("roster")
+    return {str(k): str(v) for k, v in r.items()} if isinstance(r, Mapping) else {}
+
+
+def error_of(s: model.StudentResult) -> str | None:
+    e = s.extra.get("error")
+    return str(e) if e else None
+
+
+def commit_of(s: model.StudentResult) -> Mapping[str, str] | None:
+    c = s.extra.get("commit")
+    return c if isinstance(c, Mapping) and c.get("sha") else None
+
+
+def late_of(s: model.StudentResult) -> Mapping[str, Any] | None:
+    lt = s.extra.get("late")
+    return lt if isinstance(lt, Mapping) and lt.get("count") is not None else None
+
+
+def check_ids(students: Iterable[model.StudentResult]) -> list[str]:
+    seen: dict[str, None] = {}
+    for s in students:
+        for c in s.checks:
+            seen.setdefault(c.id, None)
+    return sorted(seen, key=rb.order_key)
+
+
+def fmt(x: Any) -> str:
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    return str(int(f)) if f.is_integer() else f"{f:.2f}".rstrip("0").rstrip(".")

@@ -1,0 +1,78 @@
+"""Roster formats (plain CSV, GitHub Classroom's roster and grades downloads), joining them, and
+unique, stable student ids."""
+from __future__ import annotations
+
+import pytest
+
+from deploycheck.classroom import resolve_sources, roster
+from deploycheck.classroom.refs import RepoRef, safe_id, unique_ids
+
+# GitHub Classroom's roster download (quoted, as the site writes it) and grades download
+GH_ROSTER = ('"identifier","github_username","github_id","name"\n'
+             '"zoe@uni.example","zoe-n","101","Zoë Núñez"\n'
+             '"42","","",""\n')
+GH_GRADES = ("assignment_name,assignment_url,starter_code_url,github_username,roster_identifier,"
+             "student_repository_name,student_repository_url,submission_timestamp,points_awarded,points_available\n"
+             "deploy-lab,https://classroom.github.com/classrooms/1/assignments/deploy-lab,"
+             "https://github.com/course/deploy-lab-starter,zoe-n,zoe@uni.example,deploy-lab-zoe-n,"
+             "https://github.com/course/deploy-lab-zoe-n,2024-05-01 20:00:00 UTC,0,0\n")
+
+
+def test_github_classroom_exports_are_joined_on_username(tmp_path):
+    (tmp_path / "classroom_roster.csv").write_text("\ufeff" + GH_ROSTER, encoding="utf-8")
+    (tmp_path / "grades.csv").write_text(GH_GRADES)
+    rows = roster.combine([roster.read(tmp_path / "classroom_roster.csv"), roster.read(tmp_path / "grades.csv")])
+    zoe, unlinked = rows
+    assert zoe.key == "zoe-n" and zoe.repo == "https://github.com/course/deploy-lab-zoe-n"
+    assert zoe.entry.name == "Zoë Núñez" and zoe.entry.identifier == "zoe@uni.example"
+    assert zoe.entry.get("assignment_name") == "deploy-lab" and zoe.entry.get("github_id") == "101"
+    assert unlinked.key == "42" and unlinked.repo == ""
+
+
+def test_roster_student_without_repo_is_reported_never_dropped(tmp_path):
+    (tmp_path / "r.csv").write_text(GH_ROSTER)
+    refs, _w, cloned = resolve_sources([], None, [str(tmp_path / "r.csv")], clone_dir=tmp_path / "c")
+    assert [r.student for r in refs] == ["zoe-n", "42"] and not cloned
+    assert all("has not accepted the assignment" in r.error for r in refs)
+    assert refs[0].name == "Zoë Núñez"                      # UTF-8 kept exactly for display
+
+
+def test_plain_roster_with_canvas_columns_and_relative_paths(tmp_path):
+    (tmp_path / "room" / "a").mkdir(parents=True)
+    (tmp_path / "r.csv").write_text("Student,Repo,Name,ID,SIS User ID,SIS Login ID,Section\n"
+                                    "zed,room/a,Zoë Núñez,555,S-1,zoe@uni,Lab 1\n", encoding="utf-8")
+    refs, _w, _c = resolve_sources([], None, [str(tmp_path / "r.csv")])
+    (r,) = refs
+    assert r.student == "zed" and r.path == str(tmp_path / "room" / "a") and r.name == "Zoë Núñez"
+    assert (r.roster.canvas_id, r.roster.sis_user_id, r.roster.sis_login_id, r.roster.section) == \
+        ("555", "S-1", "zoe@uni", "Lab 1")
+
+
+@pytest.mark.parametrize("text,msg", [("name,email\nx,y\n", "unknown columns"), ("", "empty")])
+def test_unusable_rosters_are_one_line_errors(tmp_path, text, msg):
+    (tmp_path / "r.csv").write_text(text)
+    with pytest.raises(ValueError, match=msg):
+        resolve_sources([], None, [str(tmp_path / "r.csv")])
+    with pytest.raises(ValueError, match="file not found"):
+        resolve_sources([], None, [str(tmp_path / "missing.csv")])
+
+
+def test_colliding_ids_get_a_suffix_and_a_warning(tmp_path):
+    room = tmp_path / "room"
+    for n in ("dup b", "dup_b", "zoë", "zo_"):
+        (room / n).mkdir(parents=True)
+    refs, warnings, _ = resolve_sources([], str(room), [])
+    by = {r.name: r.student for r in refs}
+    assert by == {"dup b": "dup_b_2", "dup_b": "dup_b", "zo_": "zo_", "zoë": "zo__2"}   # no student dropped
+    assert len(warnings) == 2 and any("'dup b'" in w and "'dup_b'" in w for w in warnings)
+    assert any("already used" in n for r in refs for n in r.notes)
+    # stable: adding a student never renames one that needed no sanitising
+    (room / "dup-b").mkdir()
+    again = {r.name: r.student for r in resolve_sources([], str(room), [])[0]}
+    assert again["dup_b"] == "dup_b" and again["dup-b"] == "dup-b"
+
+
+def test_safe_id_and_unique_ids_unit():
+    assert safe_id("  ../evil/../x ") == "_evil_.._x" and safe_id("") == "student"
+    refs, w = unique_ids([RepoRef("a", "/1", name="a"), RepoRef("a", "/2", name="a"), RepoRef("a_2", "/3", name="a_2")])
+    assert [r.student for r in refs] == ["a", "a_3", "a_2"] and len(w) == 1
