@@ -71,6 +71,12 @@ class Facts:
         return _commands.steps(self.folder, pats)
 
     @cached_property
+    def other_services(self) -> tuple[_commands.Hit, ...]:
+        """Deployments to another service (App Engine, Elastic Beanstalk, EC2 + Flask, ...)."""
+        s = _commands.steps(self.folder, _commands.OTHER_SERVICES)
+        return s.main + s.other
+
+    @cached_property
     def entry_point(self) -> _entrypoint.EntryPointInfo | None:
         return _entrypoint.find_entry_point(self.folder) if self.folder.platform == "aws" else None
 
@@ -98,7 +104,7 @@ class RepoFacts:
     @cached_property
     def secrets(self) -> ScanResult:
         from deploycheck.analysis import secrets
-        return secrets.scan_repo(self.submission.repo)
+        return secrets.scan_repo(self.submission.repo, tuple(f.rel for f in self.submission.folders))
 
     @cached_property
     def top_files(self) -> list[str]:

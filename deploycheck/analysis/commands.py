@@ -77,6 +77,21 @@ GCP_STEPS = [
 
 STEP_ORDER = ("upload", "model", "deploy", "predict")
 
+# Deployments to another service than the lab's (the category is the service's name).
+OTHER_SERVICES = [
+    _p("Google App Engine", "gcloud app deploy", GCLOUD + r"app\s+deploy\b"),
+    _p("Google Cloud Run", "gcloud run deploy", GCLOUD + r"run\s+deploy\b"),
+    _p("Google Cloud Functions", "gcloud functions deploy", GCLOUD + r"functions\s+deploy\b"),
+    _p("Google Compute Engine", "gcloud compute instances create", GCLOUD + r"compute\s+instances\s+create(?![\w-])"),
+    _p("AWS Elastic Beanstalk", "eb deploy", r"(?:^|[\s;&|$>])eb\s+(?:deploy|create|init)\b"),
+    _p("AWS Lambda", "aws lambda / sam / serverless deploy",
+       r"\baws\s+lambda\s+(?:create|update)-function\b|\bsam\s+deploy\b|\bserverless\s+deploy\b"),
+    _p("AWS EC2", "an EC2 instance (ssh / aws ec2 run-instances)",
+       r"\baws\s+ec2\s+run-instances\b|\bssh\b[^\n]*\bec2-[\w-]+@|@ec2-\d|\bec2-user@"),
+    _p("AWS App Runner", "aws apprunner create-service", r"\baws\s+apprunner\s+create-service\b"),
+    _p("Heroku", "git push heroku / heroku create", r"\bgit\s+push\s+heroku\b|\bheroku\s+(?:create|container:push)\b"),
+]
+
 
 @dataclass(frozen=True)
 class Hit:

@@ -170,13 +170,18 @@ def artifact_version(t: Target) -> Outcome:
     kinds = ("sagemaker",) if f.platform == AWS else ("vertex", "ai_platform")
     declared = [d for d in f.facts.runtimes if d.kind in kinds]
     if not declared:
-        rr = f.repo_rel(f.facts.readme_rel or "README.md")
+        doc = f.facts.readme
+        if doc is not None:
+            where, fix_in = f"{doc.path} never says", f"in {doc.path}"
+        else:
+            where = f"no README or script in {f.rel}/ says"
+            fix_in = f"in {f.rel}/README.md (add the README with the steps you ran)"
         if f.platform == AWS:
-            return failed(f"{rr} never says which SageMaker scikit-learn image serves the model (pickled with "
-                          f"scikit-learn {pickled}): {_aws_fix(pickled).replace('use framework_version', 'pass framework_version', 1)} "
-                          f"to SKLearnModel in {rr}", sklearn_version=pickled)
-        return failed(f"{rr} never says which runtime serves the model (pickled with scikit-learn {pickled}): "
-                      f"{_gcp_fix(pickled)}", sklearn_version=pickled)
+            return failed(f"{where} which SageMaker scikit-learn image serves the model (pickled with scikit-learn "
+                          f"{pickled}): {_aws_fix(pickled).replace('use framework_version', 'pass framework_version', 1)} "
+                          f"to SKLearnModel {fix_in}", sklearn_version=pickled)
+        return failed(f"{where} which runtime serves the model (pickled with scikit-learn {pickled}): "
+                      f"{_gcp_fix(pickled)} ({fix_in})", sklearn_version=pickled)
     known = [d for d in declared if d.sklearn]
     if not known:
         d = declared[0]

@@ -111,6 +111,12 @@ def readme_instructions(t: Target) -> Outcome:
         have = f" (found only: {_summ(main)})" if main else ""
         other_deploy = [h for h in other if h.category == "deploy"]
         hint = ""
+        elsewhere = folder_of(t).facts.other_services
+        if elsewhere:
+            h = elsewhere[0]
+            return failed(f"{folder_of(t).rel}/ deploys to {h.category} ({h.label}, {h.where}), not to {service}: the "
+                          f"lab asks for a {service} deployment of your model; add the code or commands you ran for "
+                          f"it, {EXAMPLE_DEPLOY[plat]}", readme=info.path, other_service=h.category)
         if other_deploy:
             hint = (f"; {other_deploy[0].where} has a deploy step: name that file in the README "
                     f"(e.g. 'run {other_deploy[0].rel}') or copy the steps into it")

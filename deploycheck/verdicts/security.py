@@ -43,7 +43,12 @@ def security_secrets(t: Target) -> Outcome:
                           findings=[{"path": f.path, "line": f.line, "kind": f.kind} for f in res.findings[:50]])
         if (o := no_folder(t)) is not None:
             return o
-        note = f" (scan stopped after {res.files} files)" if res.capped else ""
-        return passed(f"no cloud credentials found in {res.files} files{note}", files=res.files, capped=res.capped)
+        if res.capped:
+            some = ", ".join(res.skipped_examples)
+            return passed(f"no cloud credentials found in the {res.files} files scanned (the deploy folder and notebooks "
+                          f"first); {res.skipped} more files were not scanned, over deploycheck's scan budget "
+                          f"(e.g. {some}): check them yourself or keep data files out of the repo",
+                          files=res.files, capped=True, skipped=res.skipped)
+        return passed(f"no cloud credentials found in {res.files} files", files=res.files, capped=False)
     except Exception as e:  # pragma: no cover - safety net
         return failed(f"could not scan the repo for credentials ({type(e).__name__}); check the repo is readable")

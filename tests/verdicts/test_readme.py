@@ -564,3 +564,15 @@ def test_a_readme_under_another_name_is_graded_and_renamed(tmp_path, name):
     assert present.status == "failed" and f"aws_deploy/{name}" in present.message and "rename it to" in present.message
     assert readme.readme_instructions(t).status == "passed"
     assert readme.readme_cleanup(t).status == "passed"
+
+
+@pytest.mark.parametrize("steps,service", [
+    ("eb init -p python-3.8 iris-api\neb create iris-env\neb deploy", "AWS Elastic Beanstalk"),
+    ("ssh -i key.pem ec2-user@ec2-3-1-2-3.compute-1.amazonaws.com\nnohup python app.py &", "AWS EC2"),
+    ("gcloud app deploy app.yaml", "Google App Engine"),
+    ("git push heroku main", "Heroku"),
+])
+def test_a_deployment_to_another_service_is_named(tmp_path, steps, service):
+    text = f"# Deploy\n\nI served the model with Flask.\n\n```bash\n{steps}\n```\n\nThen I deleted the endpoint.\n"
+    o = readme.readme_instructions(aws_repo(tmp_path, text))
+    assert o.status == "failed" and f"deploys to {service}" in o.message and "not to SageMaker" in o.message

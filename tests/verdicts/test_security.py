@@ -119,3 +119,38 @@ def test_20000_file_repo(tmp_path):
     assert res.files >= 19_999
     if not res.capped:
         assert any(f.path == "pkg7/creds.env" for f in res.findings)
+
+
+PEM_BODY = "-----BEGIN RSA PRIVATE KEY-----\n" + ("MIIEowIBAAKCAQEA" + "q" * 48 + "\n") * 4 + "-----END RSA PRIVATE KEY-----\n"
+
+
+def test_a_pem_in_a_vendored_test_fixture_is_not_a_cloud_credential(tmp_path):
+    t = make_target(tmp_path, {"aws_deploy/README.md": "# x",
+                               "vendor/requests/tests/test_ssl.py": f'KEY = """{PEM_BODY}"""\n'})
+    assert security_secrets(t).status == "passed"
+
+
+def test_a_pem_key_file_is_a_credential(tmp_path):
+    t = make_target(tmp_path, {"aws_deploy/README.md": "# x", "aws_deploy/ec2-key.pem": PEM_BODY})
+    o = security_secrets(t)
+    assert o.status == "failed" and "aws_deploy/ec2-key.pem line 1: private key" in o.message
+
+
+def test_a_key_inside_a_notebooks_json_string_is_found(tmp_path):
+    cell = {"cell_type": "code", "source": [f"aws_access_key_id = \"{KEY_ID}\"\n", f"aws_secret_access_key = \"{SECRET}\"\n"]}
+    nb = json.dumps({"nbformat": 4, "cells": [cell]})
+    assert '\\"' in nb                                   # the quotes are escaped in the file
+    o = security_secrets(make_target(tmp_path, {"aws_deploy/deploy.ipynb": nb}))
+    assert o.status == "failed" and "AWS secret access key" in o.message and SECRET not in o.message
+
+
+def test_a_capped_scan_says_what_it_skipped_and_scans_the_deploy_folder_first(tmp_path, monkeypatch):
+    from deploycheck.analysis import secrets
+    monkeypatch.setattr(secrets, "MAX_FILES", 3)
+    files = {f"data/part{i}.csv": "a,b\n1,2\n" for i in range(6)}
+    files["aws_deploy/.env"] = f"AWS_ACCESS_KEY_ID={KEY_ID}\n"
+    o = security_secrets(make_target(tmp_path, files))
+    assert o.status == "failed" and "aws_deploy/.env" in o.message       # found although it sorts late
+    clean = make_target(tmp_path / "b", {**{f"data/part{i}.csv": "a\n" for i in range(6)}, "aws_deploy/README.md": "x"})
+    o = security_secrets(clean)
+    assert o.status == "passed" and "were not scanned" in o.message and "data/part" in o.message
