@@ -212,6 +212,24 @@ _PROSE_NOUNS = {
 }
 
 
+def _paragraphs(text: str) -> list[tuple[int, str]]:
+    """(1-based first line, text) of the prose paragraphs (blank-line separated, line breaks kept)."""
+    out: list[tuple[int, str]] = []
+    cur: list[str] = []
+    start = 1
+    for i, ln in enumerate(text.split("\n"), 1):
+        if ln.strip():
+            if not cur:
+                start = i
+            cur.append(ln)
+        elif cur:
+            out.append((start, "\n".join(cur)))
+            cur = []
+    if cur:
+        out.append((start, "\n".join(cur)))
+    return out
+
+
 _NAVIGATION = re.compile(r"→|->|»|(?<![-=])>(?!=)|\b(?:click|select|choose|go to|navigate|open|console|"
                          r"actions?|menu|tab|page|browser)\b", re.I)
 
@@ -221,8 +239,8 @@ def prose_hits(info: ReadmeDoc, plat: str) -> list[Hit]:
     console steps ("Endpoints → select → Actions → Delete"), anywhere in that sentence."""
     hits: list[Hit] = []
     nouns = [(c, re.compile(rx, re.I)) for c, rx in _PROSE_NOUNS[plat]]
-    for line, text in logical_lines(info.text):
-        text = text[:5000]
+    for first, para in _paragraphs(info.text):
+        text = para[:5000]
         for vm in _DEL_VERB.finditer(text):
             rest = text[vm.end():vm.end() + 300]
             end = _SENT_END.search(rest)
@@ -237,6 +255,7 @@ def prose_hits(info: ReadmeDoc, plat: str) -> list[Hit]:
                 if rx.search(sentence_mod):
                     undeploy = vm.group(0).lower().startswith("undeploy")
                     label = f"'{vm.group(0)} … {rx.search(sentence_mod).group(0)}'"  # type: ignore[union-attr]
+                    line = first + text.count("\n", 0, vm.start())
                     hits.append(Hit(cat, label, f"{info.path} line {line}", info.rel, text))
                     if plat == "gcp" and undeploy and cat in ("endpoint", "model"):
                         hits.append(Hit("undeploy", label, f"{info.path} line {line}", info.rel, text))

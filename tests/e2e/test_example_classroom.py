@@ -73,7 +73,32 @@ KEY_WORDS = {
     ("blank_screenshot", "proof.screenshot"): ["blank"],
     ("leaked_secret", "security.secrets"): [".env"],
     ("gcp_two_models", "artifact.valid"): ["model.joblib", "model.pkl"],
+    ("near_miss_folder", "structure.deploy_folder"): ["found AWS/", "inference.py defines model_fn", "rename AWS/ to aws_deploy/"],
+    ("undefined_joblib", "entry_point.model_fn"): ["`joblib` is used in model_fn", "add `import joblib`"],
+    ("own_module_elsewhere", "entry_point.imports"): ["src/preprocessing.py", "source_dir="],
+    ("recreate_is_not_cleanup", "readme.cleanup"): ["does not say how to delete"],
+    ("uv_runner_missing_script", "files.referenced"): ["package_model.py"],
+    ("readme_other_name", "readme.present"): ["aws_deploy/serving_AI.md", "rename it to README.md"],
+    ("elastic_beanstalk", "readme.instructions"): ["deploys to AWS Elastic Beanstalk", "not to SageMaker"],
+    ("key_in_notebook", "security.secrets"): ["exploration.ipynb"],
+    ("gcp_without_folder", "structure.deploy_folder"): ["gcp_deploy"],
+    ("empty_repo", "readme.present"): ["blocked by structure.deploy_folder"],
 }
+
+
+def test_blocked_checks_name_their_blocker(graded):
+    for name in ("no_deploy_folder", "empty_repo", "gcp_without_folder"):
+        s = graded[0][name]
+        assert s["score"] == 0, name
+        for c in s["checks"]:
+            if c["id"] != "structure.deploy_folder" and c["status"] == "failed":
+                assert c.get("blocked_by") == "structure.deploy_folder", (name, c)
+
+
+def test_a_gcp_repo_without_a_folder_is_not_charged_aws_only_checks(graded):
+    s = graded[0]["gcp_without_folder"]
+    st = {c["id"]: c["status"] for c in s["checks"]}
+    assert s["platform"] == "gcp" and st["entry_point.model_fn"] == "skipped"
 
 
 @pytest.mark.parametrize("name,cid", sorted(KEY_WORDS))
