@@ -1,2 +1,0 @@
-"""Transition shim (see deploycheck.verdicts.extras)."""
-from deploycheck.verdicts.extras import custom_image  # noqa: F401
