@@ -13,16 +13,18 @@ import base64
 import json
 import sys
 import time
+from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from deploycheck.cloud import bundle as bundles
+from deploycheck.cloud import costs
 from deploycheck.cloud import session as sessions
 from deploycheck.cloud.base import (CloudError, CloudOptions, CostGuardError, Resource, StudentError,
                                     TeardownError, decode_answer, label_value, options_from, same_values)
 from deploycheck.cloud.ledger import pending
-from deploycheck.model import Outcome, Prediction, Request, blocked, failed, passed, run_error, skipped
+from deploycheck.model import Outcome, Platform, Prediction, Request, blocked, failed, passed, run_error, skipped
 
 if TYPE_CHECKING:
     from deploycheck.submission import Target
@@ -67,13 +69,32 @@ def _deployed_target(t: Target, o: CloudOptions) -> Target:
 
 
 # ---------------------------------------------------------------------- shared steps
-def _verdict(check: str) -> Callable[[Callable[[Target, CloudOptions, object], Outcome]], Verdict]:
-    """Options from the run's settings; whatever escapes is the run's error, never the student's."""
-    def deco(fn: Callable[[Target, CloudOptions, object], Outcome]) -> Verdict:
+@dataclass(frozen=True)
+class _Check:
+    """One cloud check on one target: the target, its platform, the run's options and cloud session,
+    and the slot of what this process deployed for the target."""
+    t: Target
+    platform: Platform
+    options: CloudOptions
+    settings: object
+    session: sessions.CloudSession
+    slot: sessions.Slot
+
+
+def _verdict(check: str, audit: bool = False) -> Callable[[Callable[[_Check], Outcome]], Verdict]:
+    """Applicability first (``audit``: the account audit's rule, else :func:`_not_applicable`); then the
+    check on a :class:`_Check`. Whatever escapes is the run's error, never the student's failure."""
+    def deco(fn: Callable[[_Check], Outcome]) -> Verdict:
         @wraps(fn)
         def wrapper(t: Target, dc: object) -> Outcome:
             try:
-                return fn(t, options_from(dc), dc)
+                o = options_from(dc)
+                na = _audit_not_applicable(t, o) if audit else _not_applicable(t, o, check)
+                if na is not None or t.platform is None:
+                    return na or skipped(f"{check} does not apply")
+                sess = sessions.session_for(o)
+                return fn(_Check(t, "aws" if t.platform == "aws" else "gcp", o, dc, sess,
+                                 sess.slot(t.student, t.platform)))
             except StudentError as e:
                 return failed(str(e))
             except CloudError as e:
@@ -93,6 +114,15 @@ def _not_applicable(t: Target, o: CloudOptions, check: str) -> Outcome | None:
     if t.folder is None or t.platform is None:
         return blocked("structure.deploy_folder", f"{check} needs a deploy folder: put your deployment in aws_deploy/ "
                        "(SageMaker) or gcp_deploy/ (GCP) at the root of the repo")
+    return None
+
+
+def _audit_not_applicable(t: Target, o: CloudOptions) -> Outcome | None:
+    """The audit needs no folder, only the platform it stands for (without --cloud: the real account)."""
+    if t.platform is None:
+        return blocked("structure.deploy_folder", "the audit needs to know the platform: add aws_deploy/ or gcp_deploy/")
+    if o.cloud in ("aws", "gcp") and t.platform != o.cloud:
+        return skipped(f"--cloud {o.cloud} audits the {o.cloud.upper()} account only")
     return None
 
 
@@ -117,30 +147,26 @@ def _short(v: Any, n: int = 120) -> str:
 
 # ---------------------------------------------------------------------- the verdicts
 @_verdict("cloud.deploy")
-def cloud_deploy(t: Target, o: CloudOptions, dc: object) -> Outcome:
+def cloud_deploy(c: _Check) -> Outcome:
     """``cloud.deploy``: the folder deploys and the endpoint comes up."""
-    if (na := _not_applicable(t, o, "cloud.deploy")) is not None:
-        return na
-    assert t.platform is not None
-    sess = sessions.session_for(o)
-    slot = sess.slot(t.student, t.platform)
+    t, o, sess, slot = c.t, c.options, c.session, c.slot
     if slot.deployment is not None and not slot.torn_down:
         return passed(f"already deployed: {slot.deployment.endpoint}")
     target = _deployed_target(t, o)
     folder = target.folder
     assert folder is not None
-    local = local_prediction(target, dc)
+    local = local_prediction(target, c.settings)
     if local is None or not local.ok:
         slot.failure, slot.failure_kind = "predict.local has no answer", "blocked"
         return blocked("predict.local", f"{folder.rel}/ is deployed only once the local emulation answers (it costs "
                        f"nothing and fails the same way): {local.message if local else 'no local prediction'}")
     try:
-        bundle = bundles.bundle_for(folder, t.student, o.region(t.platform))
-        estimate = sess.reserve(t.student, t.platform)
-        provider = sess.provider(t.platform)
+        bundle = bundles.bundle_for(folder, t.student, o.region(c.platform))
+        estimate = sess.reserve(t.student, c.platform)
+        provider = sess.provider(c.platform)
         slot.provider = provider
         where = "moto/offline" if provider.offline else provider.region
-        print(f"deploycheck cloud: run {sess.run_id}: deploying {t.student} {folder.rel}/ to {t.platform} ({where}); "
+        print(f"deploycheck cloud: run {sess.run_id}: deploying {t.student} {folder.rel}/ to {c.platform} ({where}); "
               f"{estimate}; ledger {sess.ledger.path}", file=sys.__stderr__, flush=True)
         dep = provider.deploy(bundle)
     except CloudError as e:
@@ -151,25 +177,20 @@ def cloud_deploy(t: Target, o: CloudOptions, dc: object) -> Outcome:
         return run_error(f"cloud.deploy: {kind} {folder.rel}/: {e}", run_id=sess.run_id)
     slot.deployment, slot.torn_down, slot.failure, slot.failure_kind = dep, False, None, None
     where = "offline (moto / local fakes)" if provider.offline else dep.region
-    from deploycheck.cloud import costs
     return passed(f"deployed {folder.rel}/ as {dep.endpoint} on {dep.instance_type} ({where}, image "
                   f"{bundle.image.label}) in {dep.ready_s} s; {estimate}",
                   endpoint=dep.endpoint, region=dep.region, instance_type=dep.instance_type, run_id=sess.run_id,
                   image=dep.image, resources=[str(r) for r in dep.resources],
-                  estimated_hourly_usd=costs.endpoint_hourly(t.platform, dep.instance_type))
+                  estimated_hourly_usd=costs.endpoint_hourly(c.platform, dep.instance_type))
 
 
 @_verdict("cloud.predict")
-def cloud_predict(t: Target, o: CloudOptions, dc: object) -> Outcome:
+def cloud_predict(c: _Check) -> Outcome:
     """``cloud.predict``: the endpoint answers the local emulation's request the way predict.local did."""
-    if (na := _not_applicable(t, o, "cloud.predict")) is not None:
-        return na
-    assert t.platform is not None
-    sess = sessions.session_for(o)
-    slot = sess.slot(t.student, t.platform)
+    slot = c.slot
     if slot.deployment is None or slot.torn_down or slot.provider is None:
         return _without_deployment(slot, "cloud.predict")
-    local = local_prediction(_deployed_target(t, o), dc)
+    local = local_prediction(_deployed_target(c.t, c.options), c.settings)
     if local is None or not local.ok:
         return blocked("predict.local", "there is no local answer to send and compare with; fix predict.local first")
     dep, provider = slot.deployment, slot.provider
@@ -180,7 +201,7 @@ def cloud_predict(t: Target, o: CloudOptions, dc: object) -> Outcome:
     cloud_value = decode_answer(answer.response, answer.response_content_type)
     local_value = decode_answer(local.response, local.response_content_type)
     data: dict[str, Any] = {
-        "mode": "cloud", "platform": t.platform, "provider": provider.name, "region": dep.region,
+        "mode": "cloud", "platform": c.platform, "provider": provider.name, "region": dep.region,
         "endpoint": dep.endpoint, "instance_type": dep.instance_type, "run_id": dep.run_id,
         "offline": provider.offline, "request": _text(local.request.body), "content_type": local.request.content_type,
         "accept": local.request.accept, "response": _text(answer.response),
@@ -196,13 +217,9 @@ def cloud_predict(t: Target, o: CloudOptions, dc: object) -> Outcome:
 
 
 @_verdict("cloud.teardown")
-def cloud_teardown(t: Target, o: CloudOptions, dc: object) -> Outcome:
+def cloud_teardown(c: _Check) -> Outcome:
     """``cloud.teardown``: every resource of the deployment is deleted."""
-    if (na := _not_applicable(t, o, "cloud.teardown")) is not None:
-        return na
-    assert t.platform is not None
-    sess = sessions.session_for(o)
-    slot = sess.slot(t.student, t.platform)
+    slot = c.slot
     if slot.torn_down:
         return passed(f"already deleted: {'; '.join(map(str, slot.removed)) or 'nothing left'}",
                       removed=[str(r) for r in slot.removed])
@@ -211,7 +228,7 @@ def cloud_teardown(t: Target, o: CloudOptions, dc: object) -> Outcome:
             return skipped("nothing to tear down: cloud.deploy did not run for this folder in this process")
         return _without_deployment(slot, "cloud.teardown")
     try:
-        removed = sess.teardown(slot)
+        removed = c.session.teardown(slot)
     except TeardownError as e:
         data = {"removed": [str(r) for r in e.removed], "remaining": [str(r) for r in e.remaining]}
         return run_error(f"cloud.teardown: {e}", **data) if e.access else failed(str(e), **data)
@@ -220,46 +237,38 @@ def cloud_teardown(t: Target, o: CloudOptions, dc: object) -> Outcome:
 
 
 @_verdict("cloud.leftovers")
-def cloud_leftovers(t: Target, o: CloudOptions, dc: object) -> Outcome:
+def cloud_leftovers(c: _Check) -> Outcome:
     """``cloud.leftovers``: listing the services finds nothing tagged with this run and student, and the
     ledger has nothing undeleted."""
-    if (na := _not_applicable(t, o, "cloud.leftovers")) is not None:
-        return na
-    assert t.platform is not None
-    sess = sessions.session_for(o)
-    slot = sess.slot(t.student, t.platform)
-    provider = slot.provider or sess.provider(t.platform)
+    t, sess = c.t, c.session
+    provider = c.slot.provider or sess.provider(c.platform)
     found: list[Resource] = provider.leftovers(sess.run_id, student=t.student)
     in_ledger = [r for r in pending(sess.ledger.entries(), sess.run_id)
-                 if r.student == t.student and r.provider == t.platform]
+                 if r.student == t.student and r.provider == c.platform]
     if found or in_ledger:
         names = sorted({str(r) for r in found} | {f"{r} (ledger)" for r in in_ledger})
         return failed(f"{len(names)} resources of run {sess.run_id} are still there: {'; '.join(names)}. Delete them "
-                      f"with `deploycheck sweep --run-id {sess.run_id} --provider {t.platform}`.",
+                      f"with `deploycheck sweep --run-id {sess.run_id} --provider {c.platform}`.",
                       leftovers=names, run_id=sess.run_id)
-    listed = "SageMaker endpoints, configs, models and S3" if t.platform == "aws" else "Vertex endpoints, models and GCS"
+    listed = "SageMaker endpoints, configs, models and S3" if c.platform == "aws" else "Vertex endpoints, models and GCS"
     return passed(f"nothing tagged deploycheck-run={label_value(sess.run_id)} for {t.student} is left (listed {listed})",
                   run_id=sess.run_id)
 
 
-@_verdict("cloud.account_clean")
-def cloud_account_clean(t: Target, o: CloudOptions, dc: object) -> Outcome:
+@_verdict("cloud.account_clean", audit=True)
+def cloud_account_clean(c: _Check) -> Outcome:
     """``cloud.account_clean`` (``--audit-account``): nothing in the account bills by the hour. Without
     ``--cloud`` it audits the real account of the folder's platform (a student's CI with their keys)."""
-    if t.platform is None:
-        return blocked("structure.deploy_folder", "the audit needs to know the platform: add aws_deploy/ or gcp_deploy/")
-    if o.cloud in ("aws", "gcp") and t.platform != o.cloud:
-        return skipped(f"--cloud {o.cloud} audits the {o.cloud.upper()} account only")
-    provider = sessions.session_for(o).provider(t.platform, o.cloud or t.platform)
+    provider = c.session.provider(c.platform, c.options.cloud or c.platform)
     items = provider.audit_account()
     if items:
         total = sum(i.hourly_usd or 0 for i in items)
         return failed(f"{len(items)} billable resources are still running (~${total:.2f}/h): "
                       + "; ".join(map(str, items)) + ". Delete them (console or CLI) unless you still need them.",
                       billable=[str(i) for i in items], hourly_usd=round(total, 4))
-    where = ("SageMaker endpoints, notebook instances and EC2 instances" if t.platform == "aws" else
+    where = ("SageMaker endpoints, notebook instances and EC2 instances" if c.platform == "aws" else
              "Vertex endpoints" + ("" if provider.offline else ", Compute Engine and Workbench VMs"))
-    return passed(f"no billable leftovers in the {'account' if t.platform == 'aws' else 'project'} (checked {where})")
+    return passed(f"no billable leftovers in the {'account' if c.platform == 'aws' else 'project'} (checked {where})")
 
 
 def cloud_prediction(t: Target) -> Prediction | None:
