@@ -207,6 +207,10 @@ class Provider(Protocol):
     def audit_account(self) -> list[BillableResource]:
         """Everything in the account/project that bills by the hour while idle."""
 
+    def translate(self, exc: BaseException, doing: str = "") -> CloudError:
+        """The one-line CloudError for an SDK error (AccessError for credentials and permissions),
+        with every credential value in use redacted."""
+
 
 # ---------------------------------------------------------------------- names
 def new_run_id() -> str:
