@@ -10,7 +10,7 @@ from deploycheck.cloud import cli
 from deploycheck.cloud.offline import in_process_aws
 from helpers import ROOT
 
-from .conftest import assert_loopback_only, guarded_env
+from .conftest import HANG, assert_loopback_only, guarded_env
 
 CANARY_AWS = {"AWS_ACCESS_KEY_ID": "AKIACANARY0000000002", "AWS_SECRET_ACCESS_KEY": "canary-aws-secret-7f3a9",
               "AWS_SESSION_TOKEN": "canary-aws-session-token-51c2"}
@@ -18,7 +18,7 @@ CANARY_GCP = {"private_key_id": "canary-gcp-key-id-0b7e", "client_email": "dc-ca
 
 
 def run(args, env):
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, cwd=ROOT)
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=HANG)
 
 
 def one_line(r, *needles, secrets=()):

@@ -14,7 +14,7 @@ from deploycheck.cloud.base import Bundle, ServingImage
 from deploycheck.cloud.ledger import Ledger, pending, read
 from helpers import ROOT
 
-from .conftest import assert_loopback_only, guarded_env
+from .conftest import HANG, assert_loopback_only, guarded_env
 
 BUCKET = "deploycheck-sweep-test"
 IMAGE = ServingImage("aws", 'framework_version="1.2-1"', "1.2-1", "1.2.1", "img")
@@ -64,7 +64,7 @@ KILLED_DEPLOY = textwrap.dedent("""
 
 def _sweep(args, env):
     return subprocess.run([sys.executable, "-m", "deploycheck.cli", "sweep", *args], capture_output=True, text=True,
-                          env=env, cwd=ROOT)
+                          env=env, cwd=ROOT, timeout=HANG)
 
 
 def test_sigkill_mid_deploy_then_sweep_ledger_leaves_nothing(moto_url, tmp_path):
@@ -77,7 +77,7 @@ def test_sigkill_mid_deploy_then_sweep_ledger_leaves_nothing(moto_url, tmp_path)
         line = proc.stdout.readline()
         assert line.strip() == "READY", proc.stderr.read()
         os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+        proc.wait(HANG)
     finally:
         if proc.poll() is None:
             proc.kill()

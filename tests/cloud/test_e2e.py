@@ -8,14 +8,14 @@ from deploycheck.cloud.base import decode_answer
 from deploycheck.rubric import RUBRIC
 from helpers import ROOT
 
-from .conftest import assert_loopback_only, guarded_env
+from .conftest import HANG, assert_loopback_only, guarded_env
 
 
 def test_reference_deploys_pass_every_cloud_check_offline(reference, tmp_path):
     out = tmp_path / "out"
     r = subprocess.run([sys.executable, "-m", "pytest", "checks/test_cloud.py", "--repo", str(reference), "--cloud",
                         "moto", "--audit-account", "--report", str(out), "-p", "no:cacheprovider", "-q", "--no-proof"],
-                       capture_output=True, text=True, cwd=ROOT, env=guarded_env(tmp_path))
+                       capture_output=True, text=True, cwd=ROOT, env=guarded_env(tmp_path), timeout=HANG)
     report = json.loads((out / "report.json").read_text())
     (student,) = report["students"]
     cloud_points = sum(s.points for cid, s in RUBRIC.items() if cid.startswith("cloud."))

@@ -12,7 +12,7 @@ from deploycheck.cloud import session
 from deploycheck.cloud.base import CloudOptions
 from helpers import ROOT
 
-from .conftest import assert_loopback_only, guarded_env
+from .conftest import HANG, assert_loopback_only, guarded_env
 
 CHILD = textwrap.dedent("""
     import sys, threading
@@ -37,7 +37,7 @@ def test_a_process_that_ends_deletes_what_it_deployed(reference, tmp_path, mode)
         assert proc.stdout.readline().strip() == "passed", proc.stderr.read()
         if mode == "term":
             proc.send_signal(signal.SIGTERM)
-        proc.wait()
+        proc.wait(HANG)
     finally:
         if proc.poll() is None:
             proc.kill()
