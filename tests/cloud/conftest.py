@@ -16,6 +16,7 @@ from helpers import ROOT, build_reference
 
 from .netguard import sitecustomize as netguard
 
+netguard.STATE["active"] = False    # in this process: only while a cloud test runs (see _isolated)
 NETGUARD_DIR = Path(__file__).resolve().parent / "netguard"
 HANG = 1800     # seconds: only ends a child process that hangs; never a measure of speed
 _CLOUD_ENV = ("AWS_", "GOOGLE_", "GCE_", "CLOUDSDK_", "DEPLOYCHECK_", "STORAGE_EMULATOR_HOST", "NO_GCE_CHECK")
