@@ -60,6 +60,16 @@ def in_process_aws() -> Iterator[None]:
                 os.environ[k] = v
 
 
+def serve_in_thread(server: Any, name: str = "offline-http") -> tuple[str, Callable[[], None]]:
+    """Serve an ``http.server`` server on a daemon thread: (its http://127.0.0.1:PORT url, stop)."""
+    threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+    return f"http://{HOST}:{server.server_address[1]}", stop
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
@@ -217,14 +227,14 @@ class FakeVertex:
         self.server = ThreadingHTTPServer((HOST, port), Handler)
         self.server.daemon_threads = True
         self.url = f"http://{HOST}:{self.server.server_address[1]}"
+        self._stop: Callable[[], None] = self.server.server_close          # until started
 
     def start(self) -> FakeVertex:
-        threading.Thread(target=self.server.serve_forever, name="fake-vertex", daemon=True).start()
+        self.url, self._stop = serve_in_thread(self.server, "fake-vertex")
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._stop()
 
     def __enter__(self) -> FakeVertex:
         return self.start()

@@ -109,9 +109,8 @@ def answering():
     """``answering(status, body, content_type)``: a 127.0.0.1 HTTP server that answers every request so
     (an expired-token AWS endpoint, a token endpoint that refuses a refresh); yields its URL."""
     import json
-    import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-    servers = []
+    stops = []
 
     def start(status: int, body: Any, content_type: str = "application/json") -> str:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -129,11 +128,9 @@ def answering():
                 self.wfile.write(data)
             do_GET = do_POST = _answer
 
-        srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-        servers.append(srv)
-        return f"http://127.0.0.1:{srv.server_address[1]}"
+        url, stop = offline.serve_in_thread(ThreadingHTTPServer(("127.0.0.1", 0), Handler))
+        stops.append(stop)
+        return url
     yield start
-    for s in servers:
-        s.shutdown()
-        s.server_close()
+    for stop in stops:
+        stop()
