@@ -1,7 +1,8 @@
-"""Real (or moto) cloud deployment checks; deselected unless --cloud is given (see deploycheck/cloud/checks.py)."""
+"""Real (or moto) cloud deployment checks; deselected unless --cloud / --audit-account is given
+(see deploycheck/verdicts/cloud.py)."""
 import pytest
 
-from deploycheck.cloud import checks as cloud
+from deploycheck.verdicts import cloud
 
 
 @pytest.fixture(scope="session", autouse=True)

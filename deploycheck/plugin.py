@@ -329,6 +329,13 @@ def pytest_configure(config: pytest.Config) -> None:
             "deploycheck needs something to grade: pass --repo PATH (your repository, e.g. --repo .), "
             "--classroom DIR (one sub-folder per student) or --roster FILE.csv (columns student,repo).")
     plugin = DeploycheckPlugin(config)
+    if plugin.settings.cloud in ("aws", "gcp") and not hasattr(config, "workerinput"):
+        # a real run: check credentials and settings once; ONE line says what is needed (exit 4)
+        from deploycheck.cloud.base import options_from
+        from deploycheck.cloud.session import preflight
+        problem = preflight(options_from(plugin.settings))
+        if problem:
+            raise pytest.UsageError(problem)
     config.pluginmanager.register(plugin, "deploycheck-session")
     config.stash[_PLUGIN_KEY] = plugin
     # A class run prints one line per student in "deploycheck grades" (and every message is in the
@@ -359,8 +366,8 @@ def record(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     """``record(outcome)``: keep the outcome for the gradebook and make it the test's verdict."""
     def _record(outcome: Outcome) -> Outcome:
         cid = check_id_of(request.node)
-        if cid == "predict.local" and outcome.ok:
-            outcome = _with_proof(request, outcome)
+        if cid in ("predict.local", "cloud.predict") and outcome.ok:
+            outcome = _with_proof(request, outcome, "local" if cid == "predict.local" else "cloud")
         request.node.stash[_OUTCOME_KEY] = outcome
         if outcome.status == FAILED:
             pytest.fail(outcome.message, pytrace=False)
@@ -370,7 +377,7 @@ def record(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     return _record
 
 
-def _with_proof(request: pytest.FixtureRequest, outcome: Outcome) -> Outcome:
+def _with_proof(request: pytest.FixtureRequest, outcome: Outcome, mode: str) -> Outcome:
     """deploycheck's own proof artefacts (card, README snapshot) for a passed prediction: kept on
     predict.local's record; they carry no points and their failure is only a note."""
     settings = get_plugin(request.config).settings
@@ -380,7 +387,7 @@ def _with_proof(request: pytest.FixtureRequest, outcome: Outcome) -> Outcome:
     from dataclasses import replace
 
     from deploycheck import proof
-    extra = proof.render_artefacts(target, settings)
+    extra = proof.render_artefacts(target, settings, mode)
     return replace(outcome, data={**outcome.data, **extra}) if extra else outcome
 
 

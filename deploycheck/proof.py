@@ -495,15 +495,47 @@ def _card_info(t: Any, rec: dict[str, Any], mode: str, dc: Any) -> dict[str, Any
     return info
 
 
-def render_artefacts(t: Any, dc: Any) -> dict[str, Any]:
-    """Render deploycheck's own proof artefacts for a target whose predict.local passed: the proof
-    card(s) of the prediction and a snapshot of the deploy README. They carry no points: a failure
-    here is reported as a note on predict.local's record, never as the student's failure."""
+def prediction_info(p: Any) -> dict[str, Any]:
+    """A typed :class:`deploycheck.model.Prediction` as the card's fields."""
+    def text(b: bytes) -> str:
+        return b.decode("utf-8", "replace")
+    return {"request": text(p.request.body), "content_type": p.request.content_type, "accept": p.request.accept,
+            "response": text(p.response), "response_content_type": p.response_content_type, "status": p.status,
+            "ok": p.ok, "latency_ms": p.latency_ms, "endpoint": p.endpoint, "runtime": p.runtime,
+            "isolation": p.isolation}
+
+
+def render_artefacts(t: Any, dc: Any, mode: str = "local") -> dict[str, Any]:
+    """Render deploycheck's own proof artefacts for a target whose predict.local (``mode="local"``: the
+    local card and a README snapshot) or cloud.predict (``mode="cloud"``: the cloud card) passed. They
+    carry no points: a failure here is a note on that check's record, never the student's failure."""
     try:
-        return _render(t, dc)
+        return _render(t, dc) if mode == "local" else _render_cloud(t, dc)
     except Exception as e:  # hostile input or a browser hiccup must never raise out of a check
         return {"proof_note": f"deploycheck could not render the proof screenshot ({type(e).__name__}: "
                               f"{str(e)[:200]})"}
+
+
+def _render_cloud(t: Any, dc: Any) -> dict[str, Any]:
+    if not getattr(dc, "proof", True) or t.folder is None:
+        return {}
+    from deploycheck import browser as br
+    from deploycheck.verdicts.cloud import cloud_prediction
+    ok, why = br.available()
+    if not ok:
+        return {"proof_note": why}
+    p = cloud_prediction(t)
+    if p is None or not p.ok:
+        return {}
+    base, out_dir = proof_dir(dc, t.student)
+    png = out_dir / f"{t.platform or 'unknown'}-cloud.png"
+    info = prediction_info(p)
+    info["offline"] = getattr(dc, "cloud", None) == "moto"
+    capture(render_proof_card(_card_info(t, info, "cloud", dc)), png)
+    bad = png_problem(png)
+    if bad:
+        return {"proof_note": f"the proof screenshot {_rel(png, base)} {bad}"}
+    return {"proof": {"cloud": _rel(png, base)}}
 
 
 def _render(t: Any, dc: Any) -> dict[str, Any]:
@@ -533,18 +565,6 @@ def _render(t: Any, dc: Any) -> dict[str, Any]:
         problems.append(f"{_rel(local_png, base)} {bad}")
     else:
         files["local"] = _rel(local_png, base)
-
-    if getattr(dc, "cloud", None):
-        from deploycheck.cloud import checks as cloud_checks
-        cloud_rec = _as_dict(cloud_checks.cloud_prediction(t))
-        if cloud_rec:
-            cloud_png = out_dir / f"{plat}-cloud.png"
-            capture(render_proof_card(_card_info(t, cloud_rec, "cloud", dc)), cloud_png)
-            bad = png_problem(cloud_png)
-            if bad:
-                problems.append(f"{_rel(cloud_png, base)} {bad}")
-            else:
-                files["cloud"] = _rel(cloud_png, base)
 
     notes: list[str] = []
     try:

@@ -143,29 +143,22 @@ def _target(tmp_path, name="alice", readme=True):
 
 @pytest.fixture
 def fake_predictions(monkeypatch):
-    """Stand-ins for deploycheck.localpredict / deploycheck.cloud.checks."""
+    """A stand-in for deploycheck.localpredict."""
     state = {"local": {"request": "[[5.1, 3.5, 1.4, 0.2]]", "response": "[0]", "content_type": "application/json",
                        "accept": "application/json", "latency_ms": 8.0, "isolation": "sandbox", "status": "ok"},
              "cloud": None}
     lp = types.ModuleType("deploycheck.localpredict")
     lp.prediction = lambda t, dc: state["local"]
-    cc = types.ModuleType("deploycheck.cloud.checks")
-    cc.cloud_prediction = lambda t: state["cloud"]
     monkeypatch.setitem(sys.modules, "deploycheck.localpredict", lp)
     monkeypatch.setattr(deploycheck, "localpredict", lp, raising=False)
-    monkeypatch.setitem(sys.modules, "deploycheck.cloud.checks", cc)
-    monkeypatch.setattr(deploycheck.cloud, "checks", cc, raising=False)
     return state
 
 
 @needs_chromium
 def test_artefacts_are_cards_and_readme(tmp_path, fake_predictions):
     report = tmp_path / "report"
-    fake_predictions["cloud"] = {"endpoint_name": "dc-alice-1", "region": "us-east-1", "request": "[[1, 2]]",
-                                 "response": "[1]", "latency_ms": 80.0}
     d = proof.render_artefacts(_target(tmp_path), Settings(report=report, cloud="moto"))
-    assert d["proof"] == {"local": "proof/alice/aws-local.png", "cloud": "proof/alice/aws-cloud.png",
-                          "readme": "proof/alice/readme.png"}
+    assert d["proof"] == {"local": "proof/alice/aws-local.png", "readme": "proof/alice/readme.png"}
     for rel in d["proof"].values():
         assert proof.png_problem(report / rel) is None
 

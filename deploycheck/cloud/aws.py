@@ -6,63 +6,122 @@ does, step by step, so every resource is known and written to the ledger before 
 1. repack the model archive like the SDK (``sagemaker.utils.repack_model``): model files at the
    archive root, the entry point (and a ``requirements.txt`` beside it) under ``code/``;
 2. upload it to S3 (``s3://<bucket>/deploycheck/<run id>/<student>/model.tar.gz``);
-3. ``create_model`` with the scikit-learn serving image for the region and ``framework_version``
-   and the environment the SDK sets (``Model._script_mode_env_vars`` in sagemaker-python-sdk
-   ``src/sagemaker/model.py``): ``SAGEMAKER_PROGRAM`` = entry point file name,
-   ``SAGEMAKER_SUBMIT_DIRECTORY`` = ``/opt/ml/model/code`` (code repacked into the model),
-   ``SAGEMAKER_CONTAINER_LOG_LEVEL`` = ``20`` (logging.INFO), ``SAGEMAKER_REGION``;
+3. ``create_model`` with the bundle's serving image and the environment the SDK sets
+   (``Model._script_mode_env_vars`` in sagemaker-python-sdk ``src/sagemaker/model.py``):
+   ``SAGEMAKER_PROGRAM`` = entry point file name, ``SAGEMAKER_SUBMIT_DIRECTORY`` =
+   ``/opt/ml/model/code``, ``SAGEMAKER_CONTAINER_LOG_LEVEL`` = ``20``, ``SAGEMAKER_REGION``;
 4. ``create_endpoint_config`` (one variant "AllTraffic", 1 instance), ``create_endpoint``;
-5. wait with the ``endpoint_in_service`` waiter (bounded by ``wait_timeout_s``).
+5. boto3's ``endpoint_in_service`` waiter.
 
-``teardown`` deletes endpoint, endpoint config, model and the S3 object (newest first), tolerating
-"already gone". Every call goes through botocore's retry handler (``standard`` or ``adaptive``
-mode, ``max_attempts``), which retries throttling and 5xx answers.
-
-Offline, the same code runs against moto (``endpoint_url`` of a ``ThreadedMotoServer`` or in-process
-``mock_aws``); :meth:`AwsProvider.prime_offline_result` tells moto what ``invoke_endpoint`` answers.
+Every call goes through botocore's retry handler (``standard`` mode, ``max_attempts``), which
+retries throttling and 5xx answers. Every botocore error leaves this module as a one-line
+:class:`CloudError` (:func:`translate`): :class:`AccessError` names the credentials or the IAM
+action needed. Offline, the same code runs against moto (``endpoint_url`` of a ThreadedMotoServer,
+or in-process ``mock_aws`` with ``endpoint_url=None, offline=True``).
 """
 from __future__ import annotations
 
 import io
 import json
 import re
+import secrets
 import tarfile
 import time
 from pathlib import Path
 from typing import Any, Callable
 
-from deploycheck.artifacts import make_tar_gz
 from deploycheck.cloud import costs
-from deploycheck.cloud.base import (RUN_TAG, STUDENT_TAG, BillableResource, Bundle, CloudError, Deployment,
-                                    Request, Resource, label_value, resource_name, tags, teardown_resources)
+from deploycheck.cloud.base import (README_IAM, RUN_TAG, STUDENT_TAG, AccessError, BillableResource, Bundle,
+                                    CloudError, Deployment, Resource, StudentError, decode_answer, delete_all,
+                                    deletion_order, label_value, object_prefix, redact, resource_name, rollback_note,
+                                    tags, translated)
 from deploycheck.cloud.ledger import Ledger
+from deploycheck.model import AWS, Prediction, Request
 
-PROVIDER = "aws"
 CODE_DIR = "/opt/ml/model/code"
 LOG_LEVEL_INFO = "20"
+# What the identity running deploycheck must be allowed (README.md 'IAM permissions' lists exactly these).
+REQUIRED_ACTIONS = (
+    "sagemaker:CreateModel", "sagemaker:CreateEndpointConfig", "sagemaker:CreateEndpoint", "sagemaker:AddTags",
+    "sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:InvokeEndpoint",
+    "sagemaker:DeleteEndpoint", "sagemaker:DeleteEndpointConfig", "sagemaker:DeleteModel",
+    "sagemaker:ListEndpoints", "sagemaker:ListEndpointConfigs", "sagemaker:ListModels", "sagemaker:ListTags",
+    "sagemaker:ListNotebookInstances", "ec2:DescribeInstances",
+    "s3:PutObject", "s3:PutObjectTagging", "s3:GetObject", "s3:DeleteObject", "s3:ListBucket", "s3:CreateBucket",
+    "iam:PassRole")
+NEEDS = ("deploycheck needs sagemaker:CreateModel/CreateEndpointConfig/CreateEndpoint/InvokeEndpoint/Delete*/List*, "
+         f"s3:PutObject/GetObject/DeleteObject/ListBucket and iam:PassRole on the --aws-role-arn role (see {README_IAM})")
+_OPERATION_SERVICE = {"PutObject": "s3", "DeleteObject": "s3", "ListObjectsV2": "s3", "CreateBucket": "s3",
+                      "HeadBucket": "s3", "HeadObject": "s3", "GetCallerIdentity": "sts", "DescribeInstances": "ec2"}
 
-# Fallback only (deploycheck.runtimes holds the full table from the SDK's
-# src/sagemaker/image_uri_config/sklearn.json): registry accounts of the scikit-learn images.
-_SKLEARN_REGISTRY = {
-    "us-east-1": "683313688378", "us-east-2": "257758044811", "us-west-1": "746614075791",
-    "us-west-2": "246618743249", "eu-west-1": "141502667606", "eu-west-2": "764974769150",
-    "eu-central-1": "492215442770", "ca-central-1": "341280168497",
-}
+
+# ---------------------------------------------------------------------- errors
+_ACTION_RE = re.compile(r"not authorized to perform:?\s*([\w-]+:[\w*]+)(?:\s+on resource:?\s*(\S+))?", re.I)
+_XML_ERROR = re.compile(r"<Code>(?P<code>\w+)</Code>\s*<Message>(?P<message>[^<]*)</Message>")
+_DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError")
+_EXPIRED = ("ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired")
+_REJECTED = ("InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch", "InvalidAccessKeyId",
+             "AuthFailure", "InvalidToken")
 
 
-def image_uri(region: str, framework_version: str) -> str:
-    try:
-        from deploycheck import runtimes
-        uri = runtimes.sagemaker_image_uri(region, framework_version)
-        if uri:
-            return uri
-    except (ImportError, AttributeError, KeyError, ValueError):
-        pass
-    acct = _SKLEARN_REGISTRY.get(region)
-    if not acct:
-        raise CloudError(f"no SageMaker scikit-learn image known for region {region}: use --aws-region us-east-1 "
-                         f"(or another region with the image).")
-    return f"{acct}.dkr.ecr.{region}.amazonaws.com/sagemaker-scikit-learn:{framework_version}-cpu-py3"
+def translate(exc: BaseException, doing: str = "", known: tuple[str | None, ...] = ()) -> CloudError:
+    """A one-line :class:`CloudError` for a boto3 error; never holds a credential value (``known``:
+    the credentials in use, redacted wherever they appear)."""
+    from botocore import exceptions as bex
+    if isinstance(exc, CloudError):
+        return exc
+    where = f" while {doing}" if doing else ""
+    err: CloudError
+    if isinstance(exc, (bex.NoCredentialsError, bex.PartialCredentialsError)):
+        err = AccessError("no AWS credentials found: run `aws configure` (or `aws sso login`, or set AWS_PROFILE); "
+                          + NEEDS)
+    elif isinstance(exc, bex.ProfileNotFound):
+        err = AccessError(f"{exc}: fix AWS_PROFILE or run `aws configure --profile NAME`; {NEEDS}")
+    elif isinstance(exc, (bex.TokenRetrievalError, bex.SSOTokenLoadError, bex.UnauthorizedSSOTokenError,
+                          bex.SSOError, bex.CredentialRetrievalError)):
+        err = AccessError("the AWS SSO session or credential source has expired or failed: run `aws sso login` "
+                          f"(or refresh the credentials) and run again; {NEEDS}")
+    elif isinstance(exc, bex.NoRegionError):
+        err = CloudError("no AWS region set: pass --aws-region (e.g. us-east-1) or set AWS_DEFAULT_REGION")
+    elif isinstance(exc, bex.EndpointConnectionError):
+        err = CloudError(f"cannot reach the AWS endpoint{where} ({exc}): check the network and --aws-region")
+    elif isinstance(exc, bex.ClientError):
+        err = _client_error(exc, where)
+    else:
+        err = CloudError(f"{type(exc).__name__}{where}: {exc}")
+    return type(err)(redact(str(err), known))
+
+
+def _client_error(exc: Any, where: str) -> CloudError:
+    e = exc.response.get("Error", {})
+    code, msg = str(e.get("Code", "?")), str(e.get("Message", ""))
+    op = getattr(exc, "operation_name", "") or ""
+    if code.isdigit() and (xml := _XML_ERROR.search(msg)):     # an XML error body botocore did not parse
+        code, msg = xml["code"], xml["message"]
+    if code in _DENIED or "not authorized" in msg:
+        m = _ACTION_RE.search(msg)
+        perm = m[1] if m else (f"{_OPERATION_SERVICE.get(op, 'sagemaker')}:{op}" if op else "(see the AWS message)")
+        on = f" on {m[2]}" if m and m[2] else ""
+        return AccessError(f"missing IAM permission {perm}{on}{where}: add it to the policy of the identity running "
+                           f"deploycheck (see {README_IAM})")
+    if code in _EXPIRED or "expired" in msg.lower() and "token" in msg.lower():
+        return AccessError(f"the AWS credentials have expired ({code}): refresh them (`aws sso login`, or new "
+                           f"temporary keys) and run again; {NEEDS}")
+    if code in _REJECTED:
+        return AccessError(f"the AWS credentials were rejected ({code}): run `aws configure` again or fix "
+                           f"AWS_PROFILE; {NEEDS}")
+    if code in ("401", "403"):
+        return AccessError(f"AWS refused the request (HTTP {code}){where}: check the credentials; {NEEDS}")
+    if "assume" in msg.lower() and "role" in msg.lower():
+        return AccessError(f"SageMaker cannot assume the execution role{where}: pass --aws-role-arn with a role whose "
+                           f"trust policy allows sagemaker.amazonaws.com and that can read the model bucket ({msg})")
+    if code == "ModelError":
+        return StudentError(f"the endpoint's container answered an error{where}: {msg} The entry point's handlers "
+                            "(input_fn/predict_fn/output_fn) fail on the sample request; predict.local shows how.")
+    if code == "ResourceLimitExceeded":
+        return CloudError(f"AWS quota reached{where}: {msg} Request a quota increase in Service Quotas, or use an "
+                          "allowed instance type with quota (--instance-type)")
+    return CloudError(f"{op or 'the call'} failed{where}: {code}: {msg}")
 
 
 # ---------------------------------------------------------------------- archive
@@ -71,12 +130,12 @@ def _safe_members(data: bytes) -> list[tuple[str, bytes]]:
     out = []
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
         for m in tar.getmembers():
-            name = m.name.lstrip("./") if m.name.startswith("./") else m.name
+            name = m.name[2:] if m.name.startswith("./") else m.name
             if m.isdir():
                 continue
             if not m.isfile() or name.startswith("/") or ".." in Path(name).parts:
-                raise CloudError(f"model.tar.gz member {m.name!r} is a link or leaves the archive: "
-                                 "rebuild it with only regular files at the archive root (tar -czf model.tar.gz model.joblib).")
+                raise StudentError(f"model.tar.gz member {m.name!r} is a link or leaves the archive: rebuild it with "
+                                   "only regular files at the archive root (tar -czf model.tar.gz model.joblib).")
             if name.startswith("code/"):
                 continue  # replaced by the entry point we pack, as the SDK's repack does
             fh = tar.extractfile(m)
@@ -87,99 +146,45 @@ def _safe_members(data: bytes) -> list[tuple[str, bytes]]:
 def build_model_archive(bundle: Bundle) -> bytes:
     """The archive SKLearnModel would deploy: model files at the root, code under ``code/``.
     Deterministic (mtime 0, sorted) so the same folder gives the same bytes."""
+    from deploycheck.artifacts import make_tar_gz
     members: dict[str, bytes] = {}
-    folder = bundle.folder
     if bundle.model_archive:
-        members.update(_safe_members(_read(folder, bundle.model_archive)))
+        members.update(_safe_members(_read(bundle.folder, bundle.model_archive)))
     for rel in bundle.model_files:
-        members.setdefault(Path(rel).name, _read(folder, rel))
+        members.setdefault(Path(rel).name, _read(bundle.folder, rel))
     if not members:
-        raise CloudError(f"nothing to deploy in {folder.name}/: no model.tar.gz or model file found.")
+        raise StudentError(f"nothing to deploy in {bundle.folder.name}/: no model.tar.gz or model file found.")
     if bundle.entry_point:
-        members["code/" + Path(bundle.entry_point).name] = _read(folder, bundle.entry_point)
+        members["code/" + Path(bundle.entry_point).name] = _read(bundle.folder, bundle.entry_point)
     if bundle.requirements:
-        members["code/requirements.txt"] = _read(folder, bundle.requirements)
+        members["code/requirements.txt"] = _read(bundle.folder, bundle.requirements)
     return make_tar_gz(members)
 
 
 def _read(folder: Path, rel: str) -> bytes:
     p = folder / rel
     if p.is_symlink() or not p.is_file():
-        raise CloudError(f"{folder.name}/{rel} is missing or a symlink: add the real file to the folder.")
+        raise StudentError(f"{folder.name}/{rel} is missing or a symlink: add the real file to the folder.")
     return p.read_bytes()
-
-
-# ---------------------------------------------------------------------- errors
-_ACTION_RE = re.compile(r"not authorized to perform:?\s*([\w-]+:[\w*]+)(?:\s+on resource:?\s*(\S+))?", re.I)
-
-
-def explain(exc: BaseException, doing: str = "") -> str:
-    """A one-sentence explanation of a boto3 error, naming the missing permission or setting.
-    Never includes credential values (only what AWS put in its error message)."""
-    from botocore import exceptions as bex
-    where = f" while {doing}" if doing else ""
-    if isinstance(exc, CloudError):
-        return str(exc)
-    if isinstance(exc, (bex.NoCredentialsError, bex.PartialCredentialsError)):
-        return "no AWS credentials found: run `aws configure` or set AWS_PROFILE (deploycheck never reads keys from the repo)."
-    if isinstance(exc, bex.ProfileNotFound):
-        return f"AWS profile not found ({exc}): fix AWS_PROFILE or run `aws configure --profile NAME`."
-    if isinstance(exc, bex.NoRegionError):
-        return "no AWS region set: pass --aws-region (e.g. us-east-1) or set AWS_DEFAULT_REGION."
-    if isinstance(exc, bex.EndpointConnectionError):
-        return f"cannot reach the AWS endpoint{where} ({exc}): check the network and --aws-region."
-    if isinstance(exc, bex.WaiterError):
-        return f"waiting{where} failed: {exc}"
-    if isinstance(exc, bex.ClientError):
-        err = exc.response.get("Error", {})
-        code, msg = err.get("Code", "?"), err.get("Message", "")
-        op = getattr(exc, "operation_name", "") or "the call"
-        if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError") \
-                or "not authorized" in msg:
-            m = _ACTION_RE.search(msg)
-            perm = m[1] if m else _permission_for(op)
-            on = f" on {m[2]}" if m and m[2] else ""
-            return (f"missing IAM permission {perm}{on}{where}: add it to the policy of the identity running "
-                    f"deploycheck (see reference_deploys/README.md, 'IAM permissions').")
-        if code in ("ExpiredToken", "ExpiredTokenException", "RequestExpired"):
-            return "the AWS session token has expired: refresh it (e.g. `aws sso login`) and run again."
-        if code in ("InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch"):
-            return "the AWS credentials were rejected (invalid key id or secret): run `aws configure` again."
-        if "assume" in msg.lower() and "role" in msg.lower():
-            return (f"SageMaker cannot assume the execution role{where}: pass --aws-role-arn with a role whose trust "
-                    f"policy allows sagemaker.amazonaws.com and that can read the model bucket ({msg}).")
-        if code == "ResourceLimitExceeded":
-            return (f"AWS quota reached{where}: {msg} Request a quota increase in Service Quotas, or use an "
-                    "allowed instance type with quota (--instance-type).")
-        return f"{op} failed{where}: {code}: {msg}"
-    return f"{type(exc).__name__}{where}: {exc}"
-
-
-def _permission_for(op: str) -> str:
-    svc = {"PutObject": "s3", "DeleteObject": "s3", "ListObjectsV2": "s3", "CreateBucket": "s3",
-           "HeadBucket": "s3", "GetCallerIdentity": "sts", "DescribeInstances": "ec2",
-           "InvokeEndpoint": "sagemaker"}.get(op, "sagemaker")
-    return f"{svc}:{op}" if op and op != "the call" else "(unknown action)"
 
 
 # ---------------------------------------------------------------------- provider
 class AwsProvider:
-    name = PROVIDER
+    name = AWS
 
     def __init__(self, region: str = "us-east-1", *, run_id: str, ledger: Ledger,
                  role_arn: str | None = None, bucket: str | None = None, instance_type: str | None = None,
                  endpoint_url: str | None = None, offline: bool = False,
                  retry_mode: str = "standard", max_attempts: int = 5, wait_timeout_s: float = 1800.0,
-                 wait_delay_s: float | None = None, on_step: Callable[[str], None] | None = None,
-                 session: Any = None):
+                 on_step: Callable[[str], None] | None = None, session: Any = None):
         import boto3
         from botocore.config import Config
         self.region, self.run_id, self.ledger = region, run_id, ledger
         self.role_arn, self.bucket = role_arn, bucket
-        self.instance_type = instance_type or costs.default_instance_type(PROVIDER)
+        self.instance_type = instance_type or costs.default_instance_type(AWS)
         self.endpoint_url, self.offline = endpoint_url, offline or bool(endpoint_url)
         self.wait_timeout_s = wait_timeout_s
-        self.wait_delay_s = wait_delay_s if wait_delay_s is not None else (0.2 if self.offline else 15.0)
+        self.wait_delay_s = 1.0 if self.offline else 15.0      # moto is InService at once: no wait
         self.on_step = on_step or (lambda step: None)
         if session is None:
             if self.offline:   # moto: dummy credentials, never the real chain
@@ -191,159 +196,165 @@ class AwsProvider:
         self.config = Config(region_name=region, retries={"mode": retry_mode, "max_attempts": max_attempts},
                              connect_timeout=10, read_timeout=70)
         self._clients: dict[str, Any] = {}
+        self._account: str | None = None
 
-    def client(self, service: str):
+    def client(self, service: str) -> Any:
         if service not in self._clients:
             self._clients[service] = self.session.client(service, config=self.config, endpoint_url=self.endpoint_url)
         return self._clients[service]
 
     @property
-    def sm(self):
+    def sm(self) -> Any:
         return self.client("sagemaker")
 
-    # ------------------------------------------------------------------ settings
-    def account_id(self) -> str:
-        if "_acct" not in self.__dict__:
-            self._acct = self.client("sts").get_caller_identity()["Account"]
-        return self._acct
+    def translate(self, exc: BaseException, doing: str = "") -> CloudError:
+        return translate(exc, doing, self.known_secrets())
+
+    def known_secrets(self) -> tuple[str | None, ...]:
+        try:
+            c = self.session.get_credentials()
+            return (c.access_key, c.secret_key, c.token) if c is not None else ()
+        except Exception:  # noqa: BLE001 - no credentials: nothing to redact
+            return ()
+
+    # ------------------------------------------------------------------ identity and settings
+    @translated("checking the AWS credentials")
+    def identity(self) -> str:
+        me = self.client("sts").get_caller_identity()
+        self._account = me["Account"]
+        return f"{me['Arn']} (account {me['Account']}, {self.region})"
+
+    def _account_id(self) -> str:
+        if self._account is None:
+            self._account = self.client("sts").get_caller_identity()["Account"]
+        return self._account
 
     def _role(self) -> str:
         if self.role_arn:
             return self.role_arn
         if self.offline:
-            return f"arn:aws:iam::{self.account_id()}:role/deploycheck-offline"
+            return f"arn:aws:iam::{self._account_id()}:role/deploycheck-offline"
         raise CloudError("no SageMaker execution role: pass --aws-role-arn arn:aws:iam::<account>:role/<name> "
-                         "(a role sagemaker.amazonaws.com may assume, with read access to the model bucket).")
+                         "(a role sagemaker.amazonaws.com may assume, with read access to the model bucket)")
 
     def _bucket(self) -> str:
         if not self.bucket:
-            self.bucket = f"deploycheck-{self.account_id()}-{self.region}"
+            self.bucket = f"deploycheck-{self._account_id()}-{self.region}"
+        from botocore.exceptions import ClientError
         s3 = self.client("s3")
         try:
             s3.head_bucket(Bucket=self.bucket)
-        except Exception as e:  # noqa: BLE001 - 404 -> create (empty buckets cost nothing; not ledgered)
-            code = getattr(e, "response", {}).get("Error", {}).get("Code", "")
-            if code not in ("404", "NoSuchBucket", "NotFound"):
+        except ClientError as e:  # 404 -> create (an empty bucket costs nothing; not ledgered)
+            if e.response.get("Error", {}).get("Code", "") not in ("404", "NoSuchBucket", "NotFound"):
                 raise
             kw = {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
             s3.create_bucket(Bucket=self.bucket, **kw)
         return self.bucket
 
     def _res(self, kind: str, name: str, student: str) -> Resource:
-        return Resource(PROVIDER, kind, name, self.region, self.run_id, student, time.time())
+        return Resource(AWS, kind, name, self.region, self.run_id, student, time.time())
 
     # ------------------------------------------------------------------ deploy
     def deploy(self, bundle: Bundle) -> Deployment:
-        if not bundle.framework_version and not bundle.image_uri:
-            raise CloudError("no framework_version: say which SageMaker scikit-learn image serves the model "
-                             "(SKLearnModel(..., framework_version=\"1.2-1\")).")
-        image = bundle.image_uri or image_uri(self.region, bundle.framework_version or "")
-        name = resource_name(self.run_id, bundle.student, "aws")
+        name = resource_name(self.run_id, bundle.student, AWS)
         t = tags(self.run_id, bundle.student)
         aws_tags = [{"Key": k, "Value": v} for k, v in t.items()]
-        dep = Deployment(PROVIDER, bundle.student, bundle.platform, self.run_id, self.region,
-                         endpoint=name, instance_type=self.instance_type)
+        created: list[Resource] = []
         try:
             archive = build_model_archive(bundle)
             role = self._role()
             bucket = self._bucket()
-            key = f"deploycheck/{label_value(self.run_id)}/{label_value(bundle.student)}/model.tar.gz"
-            dep.ids.update(bucket=bucket, key=key, model=name, config=name, endpoint=name)
-            self._create(dep, "s3-object", f"s3://{bucket}/{key}", lambda: self.client("s3").put_object(
+            key = object_prefix(self.run_id, bundle.student) + "model.tar.gz"
+            self._create(created, bundle.student, "s3-object", f"s3://{bucket}/{key}", lambda: self.client("s3").put_object(
                 Bucket=bucket, Key=key, Body=archive, Tagging="&".join(f"{k}={v}" for k, v in t.items())))
             self.on_step("upload")
             env = {"SAGEMAKER_PROGRAM": Path(bundle.entry_point).name if bundle.entry_point else "",
-                   "SAGEMAKER_SUBMIT_DIRECTORY": CODE_DIR,
-                   "SAGEMAKER_CONTAINER_LOG_LEVEL": LOG_LEVEL_INFO,
+                   "SAGEMAKER_SUBMIT_DIRECTORY": CODE_DIR, "SAGEMAKER_CONTAINER_LOG_LEVEL": LOG_LEVEL_INFO,
                    "SAGEMAKER_REGION": self.region}
-            self._create(dep, "sagemaker-model", name, lambda: self.sm.create_model(
+            self._create(created, bundle.student, "sagemaker-model", name, lambda: self.sm.create_model(
                 ModelName=name, ExecutionRoleArn=role, Tags=aws_tags,
-                PrimaryContainer={"Image": image, "ModelDataUrl": f"s3://{bucket}/{key}", "Environment": env}))
+                PrimaryContainer={"Image": bundle.image.uri, "ModelDataUrl": f"s3://{bucket}/{key}", "Environment": env}))
             self.on_step("create_model")
-            self._create(dep, "sagemaker-endpoint-config", name, lambda: self.sm.create_endpoint_config(
+            self._create(created, bundle.student, "sagemaker-endpoint-config", name, lambda: self.sm.create_endpoint_config(
                 EndpointConfigName=name, Tags=aws_tags, ProductionVariants=[{
                     "VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1,
                     "InstanceType": self.instance_type}]))
             self.on_step("create_endpoint_config")
-            self._create(dep, "sagemaker-endpoint", name, lambda: self.sm.create_endpoint(
+            self._create(created, bundle.student, "sagemaker-endpoint", name, lambda: self.sm.create_endpoint(
                 EndpointName=name, EndpointConfigName=name, Tags=aws_tags))
             self.on_step("create_endpoint")
+            started = time.monotonic()
             self._wait_in_service(name)
-            dep.ready_s = round(time.time() - dep.started, 1)
-            return dep
+            return Deployment(AWS, bundle.student, self.run_id, self.region, name, self.instance_type,
+                              bundle.image.uri, model=name, artifact=f"s3://{bucket}/{key}", resources=tuple(created),
+                              ready_s=round(time.monotonic() - started, 1))
         except BaseException as e:   # incl. KeyboardInterrupt/SystemExit: never leave a half deployment
-            try:
-                self.teardown(dep)
-            except Exception:  # noqa: BLE001 - the ledger still lists them for sweep
-                pass
-            if isinstance(e, Exception) and not isinstance(e, CloudError):
-                raise CloudError(explain(e, "deploying to SageMaker") + _removed_note(dep)) from e
+            left = self._rollback(created)
+            if isinstance(e, Exception):
+                err = self.translate(e, "deploying to SageMaker")
+                raise type(err)(f"{str(err).rstrip('.')}. {rollback_note(left, self.run_id)}") from e
             raise
 
-    def _create(self, dep: Deployment, kind: str, name: str, call: Callable[[], Any]) -> None:
-        res = self._res(kind, name, dep.student)
+    def _create(self, created: list[Resource], student: str, kind: str, name: str, call: Callable[[], Any]) -> None:
+        res = self._res(kind, name, student)
         self.ledger.will_create(res)           # BEFORE the call: a kill right after it is still swept
-        dep.resources.append(res)
+        created.append(res)
         call()
+
+    def _rollback(self, created: list[Resource]) -> tuple[Resource, ...]:
+        try:
+            self.teardown_resources(tuple(created))
+            return ()
+        except CloudError as e:
+            return getattr(e, "remaining", tuple(created))
 
     def _wait_in_service(self, name: str) -> None:
         from botocore.exceptions import WaiterError
-        delay = max(self.wait_delay_s, 0.01)
-        attempts = max(1, int(self.wait_timeout_s / delay))
+        attempts = max(1, int(self.wait_timeout_s / self.wait_delay_s))
         try:
-            # botocore's waiter takes whole seconds for Delay; offline we poll ourselves, fast.
-            if delay >= 1:
-                self.sm.get_waiter("endpoint_in_service").wait(
-                    EndpointName=name, WaiterConfig={"Delay": int(delay), "MaxAttempts": attempts})
-                return
-            for _ in range(attempts):
-                st = self.sm.describe_endpoint(EndpointName=name)
-                if st["EndpointStatus"] == "InService":
-                    return
-                if st["EndpointStatus"] == "Failed":
-                    raise WaiterError("EndpointInService", "Waiter encountered a terminal failure state",
-                                      {"EndpointStatus": "Failed"})
-                time.sleep(delay)
-            raise WaiterError("EndpointInService", "Max attempts exceeded", {})
+            self.sm.get_waiter("endpoint_in_service").wait(
+                EndpointName=name, WaiterConfig={"Delay": self.wait_delay_s, "MaxAttempts": attempts})
         except WaiterError as e:
-            reason = ""
-            try:
-                reason = self.sm.describe_endpoint(EndpointName=name).get("FailureReason", "")
-            except Exception:  # noqa: BLE001
-                pass
+            reason = str((e.last_response or {}).get("FailureReason", ""))
+            logs = f"Check the CloudWatch log group /aws/sagemaker/Endpoints/{name}."
+            if reason and "capacity" not in reason.lower():
+                raise StudentError(f"endpoint {name} failed to start: {reason}. {logs} model_fn must load the model "
+                                   "with the image's scikit-learn (see predict.local and artifact.version)") from e
             raise CloudError(f"endpoint {name} did not reach InService within {self.wait_timeout_s:.0f} s"
-                             + (f": {reason}" if reason else f" ({e})")
-                             + f". Check the CloudWatch log group /aws/sagemaker/Endpoints/{name}.") from e
+                             + (f": {reason}" if reason else "") + f". {logs}") from e
 
     # ------------------------------------------------------------------ predict
-    def prime_offline_result(self, dep: Deployment, body: bytes, content_type: str) -> None:
-        """moto only: make ``invoke_endpoint`` answer ``body`` (the local emulation's answer), through
-        moto's ``/moto-api/static/sagemaker/endpoint-results`` API."""
+    @translated("priming moto's answer")
+    def prime(self, deployment: Deployment, answer: Prediction) -> None:
         if not self.offline:
-            raise CloudError("prime_offline_result is for moto only")
-        import requests
-        base = self.endpoint_url or "http://motoapi.amazonaws.com"
-        payload = {"account_id": self.account_id(), "region": self.region, "results": [
-            {"Body": body.decode("utf-8", "replace"), "ContentType": content_type,
-             "InvokedProductionVariant": "AllTraffic", "CustomAttributes": ""}]}
-        r = requests.post(f"{base}/moto-api/static/sagemaker/endpoint-results", json=payload, timeout=10)
-        r.raise_for_status()
-
-    def predict(self, dep: Deployment, request: Request) -> tuple[bytes, str, float]:
-        t0 = time.perf_counter()
+            raise CloudError("prime() is for moto only: a real endpoint answers for itself")
+        from deploycheck.cloud.offline import prime_sagemaker
+        body, ctype = answer.response, answer.response_content_type or "application/json"
         try:
-            r = self.client("sagemaker-runtime").invoke_endpoint(
-                EndpointName=dep.endpoint, Body=request.body, ContentType=request.content_type,
-                Accept=request.accept)
-        except Exception as e:  # noqa: BLE001
-            raise CloudError(explain(e, f"invoking endpoint {dep.endpoint}")) from e
+            body.decode("utf-8")
+        except UnicodeDecodeError:   # moto keeps text bodies: binary (NPY) answers are primed as JSON
+            body, ctype = json.dumps(decode_answer(body, ctype)).encode(), "application/json"
+        prime_sagemaker(self.endpoint_url, self.region, body, ctype)
+
+    @translated("invoking the endpoint")
+    def predict(self, deployment: Deployment, request: Request) -> Prediction:
+        t0 = time.perf_counter()
+        # a fresh InferenceId per call (SageMaker's request id for data capture) also keeps moto from
+        # answering from its cache of an earlier endpoint's answer to the same body
+        r = self.client("sagemaker-runtime").invoke_endpoint(
+            EndpointName=deployment.endpoint, Body=request.body, ContentType=request.content_type,
+            Accept=request.accept, InferenceId=f"deploycheck-{label_value(self.run_id)}-{secrets.token_hex(6)}"[:64])
         body = r["Body"].read()
-        return body, r.get("ContentType", ""), round((time.perf_counter() - t0) * 1000, 1)
+        return Prediction(mode="cloud", platform=AWS, ok=True, request=request, status=200, response=body,
+                          response_content_type=r.get("ContentType", ""),
+                          latency_ms=round((time.perf_counter() - t0) * 1000, 1), endpoint=deployment.endpoint,
+                          runtime=deployment.image)
 
     # ------------------------------------------------------------------ teardown / sweep
-    def delete(self, res: Resource) -> bool:
-        """Delete one resource; True if it was there, False if already gone."""
+    @translated("deleting")
+    def delete(self, resource: Resource) -> bool:
         from botocore.exceptions import ClientError
+        res = resource
         try:
             if res.kind == "sagemaker-endpoint":
                 self.sm.delete_endpoint(EndpointName=res.name)
@@ -356,28 +367,30 @@ class AwsProvider:
                 s3 = self.client("s3")
                 try:
                     s3.head_object(Bucket=bucket, Key=key)
-                except ClientError:
-                    return False
+                except ClientError as e:
+                    if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchBucket", "NotFound"):
+                        return False
+                    raise
                 s3.delete_object(Bucket=bucket, Key=key)
             else:
                 raise CloudError(f"unknown AWS resource kind {res.kind}")
             return True
         except ClientError as e:
-            msg = e.response.get("Error", {}).get("Message", "")
-            code = e.response.get("Error", {}).get("Code", "")
+            msg, code = e.response.get("Error", {}).get("Message", ""), e.response.get("Error", {}).get("Code", "")
             if code in ("ResourceNotFound", "NoSuchKey", "NoSuchBucket", "404") or "Could not find" in msg \
                     or "does not exist" in msg:
                 return False
             raise
 
-    def teardown(self, dep: Deployment) -> list[str]:
-        return teardown_resources(dep, self.delete, self.ledger.deleted, explain,
-                                  f"deploycheck sweep --run-id {self.run_id}")
+    def teardown(self, deployment: Deployment) -> tuple[Resource, ...]:
+        return self.teardown_resources(deployment.resources)
 
-    def leftovers(self, run_id: str | None = None, older_than_s: float | None = None,
-                  student: str | None = None) -> list[Resource]:
-        """Resources tagged by deploycheck (``run_id`` given: by that run), found by LISTING the
-        services (not from the ledger). ``older_than_s``: only those created that long ago."""
+    def teardown_resources(self, resources: tuple[Resource, ...]) -> tuple[Resource, ...]:
+        return delete_all(resources, self.delete, self.ledger.deleted, f"deploycheck sweep --run-id {self.run_id}")
+
+    @translated("listing SageMaker and S3")
+    def leftovers(self, run_id: str | None = None, *, student: str | None = None,
+                  older_than_s: float | None = None) -> list[Resource]:
         sm = self.sm
         want_run = label_value(run_id) if run_id else None
         want_student = label_value(student) if student else None
@@ -398,19 +411,18 @@ class AwsProvider:
                     ts = created.timestamp() if hasattr(created, "timestamp") else None
                     if older_than_s is not None and ts is not None and now - ts < older_than_s:
                         continue
-                    out.append(Resource(PROVIDER, kind, item[name_key], self.region, tg[RUN_TAG],
-                                        tg.get(STUDENT_TAG, ""), ts))
+                    out.append(Resource(AWS, kind, item[name_key], self.region, tg[RUN_TAG], tg.get(STUDENT_TAG, ""), ts))
         out.extend(self._s3_leftovers(want_run, want_student, older_than_s, now))
-        order = {"sagemaker-endpoint": 0, "sagemaker-endpoint-config": 1, "sagemaker-model": 2, "s3-object": 3}
-        return sorted(out, key=lambda r: order.get(r.kind, 9))
+        return sorted(out, key=deletion_order)
 
-    def _s3_leftovers(self, run: str | None, student: str | None, older_than_s: float | None, now: float):
+    def _s3_leftovers(self, run: str | None, student: str | None, older_than_s: float | None,
+                      now: float) -> list[Resource]:
         from botocore.exceptions import ClientError
+        bucket = self.bucket or f"deploycheck-{self._account_id()}-{self.region}"
+        prefix = "deploycheck/" + (f"{run}/" if run else "") + (f"{student}/" if run and student else "")
+        out = []
         try:
-            bucket = self.bucket or f"deploycheck-{self.account_id()}-{self.region}"
-            prefix = "deploycheck/" + (f"{run}/" if run else "") + (f"{student}/" if run and student else "")
-            s3 = self.client("s3")
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for page in self.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
                 for obj in page.get("Contents", []):
                     parts = obj["Key"].split("/")
                     if student and (len(parts) < 3 or parts[2] != student):
@@ -418,14 +430,15 @@ class AwsProvider:
                     ts = obj["LastModified"].timestamp()
                     if older_than_s is not None and now - ts < older_than_s:
                         continue
-                    yield Resource(PROVIDER, "s3-object", f"s3://{bucket}/{obj['Key']}", self.region,
-                                   parts[1] if len(parts) > 1 else "", parts[2] if len(parts) > 2 else "", ts)
+                    out.append(Resource(AWS, "s3-object", f"s3://{bucket}/{obj['Key']}", self.region,
+                                        parts[1] if len(parts) > 1 else "", parts[2] if len(parts) > 2 else "", ts))
         except ClientError as e:
-            if e.response.get("Error", {}).get("Code") in ("NoSuchBucket", "404"):
-                return
-            raise
+            if e.response.get("Error", {}).get("Code") not in ("NoSuchBucket", "404"):
+                raise
+        return out
 
     # ------------------------------------------------------------------ audit
+    @translated("auditing the account")
     def audit_account(self) -> list[BillableResource]:
         """Everything in the region that bills by the hour while idle: SageMaker endpoints,
         notebook instances that are not stopped, running EC2 instances."""
@@ -435,15 +448,7 @@ class AwsProvider:
             for ep in page.get("Endpoints", []):
                 if ep.get("EndpointStatus") in ("Deleting", "Failed"):
                     continue
-                itype, count = "?", 1
-                try:
-                    d = sm.describe_endpoint(EndpointName=ep["EndpointName"])
-                    cfg = sm.describe_endpoint_config(EndpointConfigName=d["EndpointConfigName"])
-                    v = cfg["ProductionVariants"][0]
-                    itype = v.get("InstanceType") or ("serverless" if v.get("ServerlessConfig") else "?")
-                    count = int(v.get("InitialInstanceCount") or 1)
-                except Exception:  # noqa: BLE001 - config may be gone; still billable
-                    pass
+                itype, count = self._endpoint_type(ep["EndpointName"])
                 price = costs.hourly("sagemaker-endpoint", itype)
                 out.append(BillableResource("sagemaker-endpoint", ep["EndpointName"], itype,
                                             price * count if price is not None else None, self.region,
@@ -456,19 +461,24 @@ class AwsProvider:
                 out.append(BillableResource("sagemaker-notebook", nb["NotebookInstanceName"], itype,
                                             costs.hourly("sagemaker-notebook", itype), self.region,
                                             nb.get("NotebookInstanceStatus", "")))
-        ec2 = self.client("ec2")
-        for page in ec2.get_paginator("describe_instances").paginate(
+        for page in self.client("ec2").get_paginator("describe_instances").paginate(
                 Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}]):
             for rsv in page.get("Reservations", []):
                 for inst in rsv.get("Instances", []):
-                    name = next((t["Value"] for t in inst.get("Tags", []) if t["Key"] == "Name"), "")
+                    label = next((t["Value"] for t in inst.get("Tags", []) if t["Key"] == "Name"), "")
                     itype = inst.get("InstanceType", "?")
-                    out.append(BillableResource("ec2-instance", inst["InstanceId"] + (f" ({name})" if name else ""),
+                    out.append(BillableResource("ec2-instance", inst["InstanceId"] + (f" ({label})" if label else ""),
                                                 itype, costs.hourly("ec2-instance", itype), self.region,
                                                 inst.get("State", {}).get("Name", "")))
         return out
 
+    def _endpoint_type(self, endpoint: str) -> tuple[str, int]:
+        from botocore.exceptions import ClientError
+        try:
+            d = self.sm.describe_endpoint(EndpointName=endpoint)
+            v = self.sm.describe_endpoint_config(EndpointConfigName=d["EndpointConfigName"])["ProductionVariants"][0]
+            return (v.get("InstanceType") or ("serverless" if v.get("ServerlessConfig") else "?"),
+                    int(v.get("InitialInstanceCount") or 1))
+        except ClientError:      # config already gone: still billable
+            return "?", 1
 
-def _removed_note(dep: Deployment) -> str:
-    return " Everything created so far was deleted again." if not dep.resources else \
-        " Some resources could not be deleted: run `deploycheck sweep --run-id " + dep.run_id + "`."

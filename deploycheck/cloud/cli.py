@@ -9,8 +9,10 @@ Sweep deletes (newest first: endpoint, endpoint config, model, stored objects) w
 lists as not deleted and what LISTING the services finds tagged ``deploycheck-run``; it is
 idempotent (gone is fine) and prints each resource it removed. ``--dry-run`` only lists.
 Offline (moto / fakes): ``--endpoint-url`` for AWS, ``--gcp-api-endpoint`` + ``--gcs-endpoint`` for GCP.
-Exit status: 0 when nothing is left, 1 when something could not be deleted (or, for audit, when
-something bills), 2 on usage errors.
+
+Exit status: 0 nothing is left (audit: nothing bills); 1 something could not be deleted (audit:
+something bills) or a cloud call failed; 2 usage error; 3 credentials or a permission are missing.
+Failures end with one line on stderr that says what to do, never a traceback.
 """
 from __future__ import annotations
 
@@ -18,10 +20,14 @@ import argparse
 import sys
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import Callable, TextIO
 
-from deploycheck.cloud.base import CloudError, Resource, parse_age
+from deploycheck.cloud import registry
+from deploycheck.cloud.base import AccessError, CloudError, CloudOptions, Provider, Resource, deletion_order, parse_age
 from deploycheck.cloud.ledger import Ledger, default_path, pending, read
+from deploycheck.cloud.offline import OfflineServices
+
+EXIT_OK, EXIT_LEFT, EXIT_USAGE, EXIT_ACCESS = 0, 1, 2, 3
 
 
 def _common(ap: argparse.ArgumentParser) -> None:
@@ -34,81 +40,65 @@ def _common(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--gcs-endpoint", help="Cloud Storage endpoint (gcp-storage-emulator), offline only")
 
 
+def _offline(name: str, a: argparse.Namespace) -> bool:
+    return bool(a.endpoint_url if name == "aws" else a.gcp_api_endpoint)
+
+
 def provider(name: str, a: argparse.Namespace, region: str | None = None, ledger: Ledger | None = None,
-             run_id: str = "sweep"):
-    ledger = ledger or Ledger(default_path(run_id))
-    if name == "aws":
-        from deploycheck.cloud.aws import AwsProvider
-        return AwsProvider(region or a.region or "us-east-1", run_id=run_id, ledger=ledger, bucket=a.bucket,
-                           endpoint_url=a.endpoint_url, offline=bool(a.endpoint_url))
-    from deploycheck.cloud.gcp import GcpProvider
-    return GcpProvider(a.gcp_project, region or a.region or "us-central1", run_id=run_id, ledger=ledger,
-                       bucket=a.bucket, api_endpoint=a.gcp_api_endpoint, storage_endpoint=a.gcs_endpoint,
-                       offline=bool(a.gcp_api_endpoint), retry_initial_s=0.2 if a.gcp_api_endpoint else 1.0)
+             run_id: str = "sweep") -> Provider:
+    """The provider the arguments name: offline when an endpoint of a stand-in is given, else real."""
+    offline = OfflineServices(a.endpoint_url or "", a.gcs_endpoint or "", a.gcp_api_endpoint or "")
+    is_offline = _offline(name, a)
+    region = region or a.region
+    opts = CloudOptions(cloud="moto" if is_offline else name, aws_region=region or "us-east-1",
+                        gcp_region=region or "us-central1", aws_bucket=a.bucket, gcp_bucket=a.bucket,
+                        gcp_project=a.gcp_project)
+    return registry.provider(opts.cloud or name, name, opts, run_id, ledger or Ledger(default_path(run_id)),
+                             offline if is_offline else None)
 
 
-def _explain(name: str, e: BaseException) -> str:
-    if isinstance(e, CloudError):
-        return str(e)
-    if name == "aws":
-        from deploycheck.cloud.aws import explain
-    else:
-        from deploycheck.cloud.gcp import explain
-    return explain(e)
-
-
-def sweep(a: argparse.Namespace, out=None) -> int:
-    out = out or sys.stdout
+def sweep(a: argparse.Namespace, out: TextIO) -> int:
     ledger: Ledger | None = None
-    todo: "OrderedDict[tuple, Resource]" = OrderedDict()
-    groups: dict[tuple[str, str], list[Resource]] = {}
+    todo: OrderedDict[tuple[str, str, str], Resource] = OrderedDict()
     run_ids: set[str] = set()
     if a.ledger:
-        ledger = Ledger(a.ledger)
         if not Path(a.ledger).exists():
             print(f"no ledger at {a.ledger}: nothing to sweep", file=out)
-            return 0
+            return EXIT_OK
+        ledger = Ledger(a.ledger)
         entries = read(a.ledger)
-        for r in pending(entries, a.run_id):
-            if a.provider and r.provider != a.provider:
-                continue
-            todo[r.key()] = r
-        run_ids = {e.get("run_id", "") for e in entries if e.get("run_id")} if not a.run_id else {a.run_id}
+        todo.update((r.key(), r) for r in pending(entries, a.run_id) if not a.provider or r.provider == a.provider)
+        run_ids = {a.run_id} if a.run_id else {e.run_id for e in entries if e.run_id}
     elif a.run_id:
         run_ids = {a.run_id}
         p = default_path(a.run_id)
         if p.exists():
             ledger = Ledger(p)
-            for r in pending(read(p), a.run_id):
-                if not a.provider or r.provider == a.provider:
-                    todo[r.key()] = r
+            todo.update((r.key(), r) for r in pending(read(p), a.run_id) if not a.provider or r.provider == a.provider)
     # listing the services: what is tagged with the run(s) / older than the cut-off
     names = {a.provider} if a.provider else ({r.provider for r in todo.values()} or {"aws"})
-    regions: dict[str, set[str]] = {n: {r.region for r in todo.values() if r.provider == n and r.region} for n in names}
+    _check_credentials(sorted(names), a)
     for n in sorted(names):
-        for region in sorted(regions[n] or {a.region or ""}):
-            try:
-                prov = provider(n, a, region or None, ledger)
-                if a.older_than:
-                    found = prov.leftovers(None, older_than_s=parse_age(a.older_than))
-                else:
-                    found = [r for rid in sorted(run_ids) for r in prov.leftovers(rid)]
-            except Exception as e:  # noqa: BLE001
-                print(f"could not list {n} resources{' in ' + region if region else ''}: {_explain(n, e)}", file=out)
-                return 1
+        regions = {r.region for r in todo.values() if r.provider == n and r.region} or {a.region or ""}
+        for region in sorted(regions):
+            prov = provider(n, a, region or None, ledger)
+            if a.older_than:
+                found = prov.leftovers(None, older_than_s=parse_age(a.older_than))
+            else:
+                found = [r for rid in sorted(run_ids) for r in prov.leftovers(rid)]
             for r in found:
                 todo.setdefault(r.key(), r)
+    groups: dict[tuple[str, str], list[Resource]] = {}
     for r in todo.values():
         groups.setdefault((r.provider, r.region), []).append(r)
-    order = {"sagemaker-endpoint": 0, "vertex-endpoint": 0, "sagemaker-endpoint-config": 1,
-             "sagemaker-model": 2, "vertex-model": 2, "s3-object": 3, "gcs-object": 3}
     removed = gone = 0
     errors: list[str] = []
+    access = False
     for (pname, region), items in groups.items():
         prov = provider(pname, a, region or None, ledger)
         # named resources first: a `pending:` ledger line (killed before the name was known) is then
         # usually already gone; otherwise the provider looks it up by its labels
-        for r in sorted(items, key=lambda r: (r.name.startswith("pending:"), order.get(r.kind, 9))):
+        for r in sorted(items, key=deletion_order):
             if a.dry_run:
                 print(f"would remove {r}", file=out)
                 continue
@@ -119,19 +109,56 @@ def sweep(a: argparse.Namespace, out=None) -> int:
                 else:
                     gone += 1
                 if ledger is not None:
-                    ledger.deleted(r, by="sweep")
-            except Exception as e:  # noqa: BLE001 - keep going, report at the end
-                errors.append(f"{r}: {_explain(pname, e)}")
+                    ledger.deleted(r, note="sweep")
+            except CloudError as e:      # keep going, report at the end
+                errors.append(f"{r}: {e}")
+                access = access or isinstance(e, AccessError)
     if errors:
         print("could not remove:\n  " + "\n  ".join(errors), file=out)
-        return 1
+        print(f"deploycheck sweep: {len(errors)} resources are left; fix the cause above and run the same command "
+              "again", file=sys.stderr)
+        return EXIT_ACCESS if access else EXIT_LEFT
     if a.dry_run:
         print(f"{len(todo)} resources would be removed", file=out)
     else:
-        print(f"sweep done: removed {removed}, already gone {gone}; nothing of "
-              + (f"run {', '.join(sorted(run_ids))}" if run_ids and not a.older_than else "deploycheck's")
-              + " is left" + (f" (older than {a.older_than})" if a.older_than else ""), file=out)
-    return 0
+        what = f"run {', '.join(sorted(run_ids))}" if run_ids and not a.older_than else "deploycheck's"
+        age = f" (older than {a.older_than})" if a.older_than else ""
+        print(f"sweep done: removed {removed}, already gone {gone}; nothing of {what} is left{age}", file=out)
+    return EXIT_OK
+
+
+def _check_credentials(names: list[str], a: argparse.Namespace) -> None:
+    """Real clouds: credentials first (one line if they do not work), before any listing or deleting."""
+    for n in names:
+        if not _offline(n, a):
+            provider(n, a).identity()
+
+
+def audit(a: argparse.Namespace, out: TextIO) -> int:
+    _check_credentials([a.provider or "aws"], a)
+    prov = provider(a.provider or "aws", a)
+    items = prov.audit_account()
+    where = f"{prov.name} {prov.region}" + (f" project {getattr(prov, 'project', '')}" if prov.name == "gcp" else "")
+    if not items:
+        print(f"no billable leftovers in {where}", file=out)
+        return EXIT_OK
+    total = sum(i.hourly_usd or 0 for i in items)
+    print(f"{len(items)} billable resources in {where} (~${total:.2f}/h, approximate prices):", file=out)
+    for i in items:
+        print(f"  {i}", file=out)
+    return EXIT_LEFT
+
+
+def _run(command: str, fn: Callable[[argparse.Namespace, TextIO], int], a: argparse.Namespace) -> int:
+    """One line on stderr for a cloud failure (credentials and permissions: exit 3), never a traceback."""
+    try:
+        return fn(a, sys.stdout)
+    except AccessError as e:
+        print(f"deploycheck {command}: {e}", file=sys.stderr)
+        return EXIT_ACCESS
+    except CloudError as e:
+        print(f"deploycheck {command}: {e}", file=sys.stderr)
+        return EXIT_LEFT
 
 
 def sweep_main(argv: list[str] | None = None) -> int:
@@ -150,35 +177,11 @@ def sweep_main(argv: list[str] | None = None) -> int:
             parse_age(a.older_than)
         except ValueError as e:
             ap.error(str(e))
-    return sweep(a)
-
-
-def audit(a: argparse.Namespace, out=None) -> int:
-    out = out or sys.stdout
-    prov = provider(a.provider or "aws", a)
-    try:
-        items = prov.audit_account()
-    except Exception as e:  # noqa: BLE001
-        print(f"audit failed: {_explain(a.provider or 'aws', e)}", file=out)
-        return 1
-    where = f"{prov.name} {prov.region}" + (f" project {prov.project}" if prov.name == "gcp" else "")
-    if not items:
-        print(f"no billable leftovers in {where}", file=out)
-        return 0
-    total = sum(i.hourly_usd or 0 for i in items)
-    print(f"{len(items)} billable resources in {where} (~${total:.2f}/h, approximate prices):", file=out)
-    for i in items:
-        print(f"  {i}", file=out)
-    return 1
+    return _run("sweep", sweep, a)
 
 
 def audit_main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="deploycheck audit",
                                  description="list billable leftovers (endpoints, notebooks, VMs) in an account or project")
     _common(ap)
-    return audit(ap.parse_args(argv))
-
-
-def main(argv: list[str] | None = None) -> Any:  # pragma: no cover - convenience
-    argv = list(sys.argv[1:] if argv is None else argv)
-    return {"sweep": sweep_main, "audit": audit_main}[argv[0]](argv[1:])
+    return _run("audit", audit, ap.parse_args(argv))
