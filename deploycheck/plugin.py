@@ -29,6 +29,8 @@ from deploycheck.classroom import RepoRef
 from deploycheck.settings import Settings, default_aws_region, env
 
 CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"
+# the rubric in a checkout (checks/) and in an installed wheel (deploycheck/checks/)
+CHECKS_DIRS = (CHECKS_DIR, Path(__file__).resolve().parent / "checks")
 _PROP = "deploycheck"
 _OUTCOME_KEY = pytest.StashKey[Outcome]()
 _PLUGIN_KEY = pytest.StashKey["DeploycheckPlugin"]()
@@ -76,7 +78,7 @@ def _wants_checks(config: pytest.Config) -> bool:
             p = Path(a).resolve()
         except OSError:
             continue
-        if p == CHECKS_DIR or CHECKS_DIR in p.parents:
+        if any(p == d or d in p.parents for d in CHECKS_DIRS):
             return True
     return False
 
