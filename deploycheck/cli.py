@@ -31,13 +31,17 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__.strip())
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     mod, fn = COMMANDS[argv[0]]
+    needs = optional.missing_for_cloud_command(argv[0], argv[1:]) if argv[0] in ("sweep", "audit") else None
+    if needs:
+        print(needs, file=sys.stderr)
+        return 4
     try:
         return int(getattr(importlib.import_module(mod), fn)(argv[1:]) or 0)
     except ModuleNotFoundError as e:
         extra = optional.extra_of(e.name or "")
         if extra is None:
             raise
-        print(f"deploycheck {argv[0]}: {optional.hint(extra, f'deploycheck {argv[0]}')}", file=sys.stderr)
+        print(optional.hint(extra, f"deploycheck {argv[0]}"), file=sys.stderr)
         return 4
 
 

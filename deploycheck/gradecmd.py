@@ -75,7 +75,7 @@ def isolated_environ() -> Iterator[None]:
 def main(argv: list[str]) -> int:
     missing = optional.missing_for_grade(argv)
     if missing:
-        print(f"deploycheck grade: {missing}", file=sys.stderr)
+        print(missing, file=sys.stderr)
         return 4
     import pytest
     with isolated_environ():

@@ -14,14 +14,14 @@ from typing import Sequence
 # extra -> top-level modules it provides (the first dotted part is what an ImportError names)
 EXTRAS: dict[str, tuple[str, ...]] = {
     "cloud": ("boto3", "botocore", "moto", "google.cloud.storage", "google.cloud.aiplatform",
-              "gcp_storage_emulator"),
+              "gcp_storage_emulator", "google.auth", "google.api_core"),
     "proof": ("playwright",),
 }
 # what each --cloud choice imports
 CLOUD_MODULES: dict[str, tuple[str, ...]] = {
     "aws": ("boto3",),
     "gcp": ("google.cloud.storage", "google.cloud.aiplatform"),
-    "moto": EXTRAS["cloud"],
+    "moto": ("boto3", "moto", "google.cloud.storage", "google.cloud.aiplatform", "gcp_storage_emulator"),
 }
 
 
@@ -66,7 +66,19 @@ def missing_for_grade(argv: Sequence[str]) -> str | None:
     """``deploycheck grade``'s options that need an extra which is missing: the one-line hint, else None."""
     cloud = _option(argv, "--cloud")
     if cloud in CLOUD_MODULES and missing(CLOUD_MODULES[cloud]):
-        return hint("cloud", f"--cloud {cloud}")
+        return hint("cloud", f"deploycheck grade --cloud {cloud}")
     if "--audit-account" in argv and missing(CLOUD_MODULES["aws"]) and missing(CLOUD_MODULES["gcp"]):
-        return hint("cloud", "--audit-account")
+        return hint("cloud", "deploycheck grade --audit-account")
     return None
+
+
+def missing_for_cloud_command(command: str, argv: Sequence[str]) -> str | None:
+    """``deploycheck sweep|audit``: the one-line hint when the provider's SDK is missing, else None."""
+    if "-h" in argv or "--help" in argv:
+        return None
+    provider = _option(argv, "--provider")
+    if provider in ("aws", "gcp"):
+        gone = missing(CLOUD_MODULES[provider])
+    else:   # the ledger's providers, else aws
+        gone = missing(CLOUD_MODULES["aws"]) and missing(CLOUD_MODULES["gcp"])
+    return hint("cloud", f"deploycheck {command}") if gone else None
