@@ -21,6 +21,7 @@ Exit statuses are pytest's (0 all passed, 1 a check failed, 2 interrupted, 3 int
 from __future__ import annotations
 
 import os
+import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,8 +36,10 @@ PLUGINS = ("deploycheck.plugin", "xdist.plugin")
 # removed from the environment of the run: they would add options or plugins behind our back
 SCRUBBED_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
 SET_ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-# defaults a student's terminal reads well with; later arguments override them
-TERMINAL_DEFAULTS = ("-q", "--tb=no", "-rE")
+# defaults a student's terminal reads well with; later arguments override them (-q only when the
+# caller sets no verbosity of their own, so -v means verbose)
+TERMINAL_DEFAULTS = ("--tb=no", "-rE")
+QUIET = "-q"
 
 
 def checks_dir() -> Path:
@@ -52,7 +55,8 @@ def pytest_args(argv: Sequence[str]) -> list[str]:
             "--assert=plain"]
     for p in PLUGINS:
         args += ["-p", p]
-    return [*args, *TERMINAL_DEFAULTS, str(rubric), *argv]
+    verbosity_set = any(a in ("--quiet", "--verbose") or re.fullmatch(r"-[vq]+", a) for a in argv)
+    return [*args, *TERMINAL_DEFAULTS, *(() if verbosity_set else (QUIET,)), str(rubric), *argv]
 
 
 @contextmanager
