@@ -144,3 +144,26 @@ def test_student_pytest_setup_changes_nothing(config, install, tmp_path, request
     assert failed == {e.name: e for e in fixtures_build.EXAMPLES}[EXAMPLE].fails and p.returncode == 1
     assert "FIX THIS FIRST" in p.stdout and "artifact.present" in p.stdout
     assert (repo / "out" / "summary.md").is_file()
+
+
+def test_the_rubric_needs_no_conftest():
+    """`deploycheck grade` passes --noconftest: the rubric's fixtures and hooks live in the plugin
+    (loaded with -p). A conftest.py next to the checks would be silently ignored there."""
+    import deploycheck.gradecmd as g
+    assert not list(g.checks_dir().rglob("conftest.py")), \
+        "checks/conftest.py is not loaded by `deploycheck grade` (--noconftest): move it into deploycheck/plugin.py"
+    args = g.pytest_args(["--repo", "."])
+    assert args[:2] == ["-c", str(g.INI)] and "--noconftest" in args and "no:cacheprovider" in args
+    assert all(f"-p {p}" in " ".join(args) for p in g.PLUGINS)
+    assert args.index(str(g.checks_dir())) < args.index("--repo")      # the caller's options come last
+
+
+def test_the_environment_is_restored_after_the_run(monkeypatch):
+    import os
+
+    import deploycheck.gradecmd as g
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-k x")
+    monkeypatch.delenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    with g.isolated_environ():
+        assert "PYTEST_ADDOPTS" not in os.environ and os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] == "1"
+    assert os.environ["PYTEST_ADDOPTS"] == "-k x" and "PYTEST_DISABLE_PLUGIN_AUTOLOAD" not in os.environ
