@@ -22,6 +22,24 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPS_SITE = Path(sysconfig.get_paths()["purelib"])
 
 
+def fixtures_build():
+    """fixtures/build.py as a module (the example student repos)."""
+    if str(ROOT / "fixtures") not in sys.path:
+        sys.path.insert(0, str(ROOT / "fixtures"))
+    import build
+    return build
+
+
+def example_spec(name: str):
+    return {e.name: e for e in fixtures_build().EXAMPLES}[name]
+
+
+def example(name: str, dest: Path) -> Path:
+    """A fresh copy of the example student repo ``name`` (fixtures/build.py) at ``dest``."""
+    fixtures_build().write(dest, example_spec(name).build())
+    return dest
+
+
 def source_files() -> list[str]:
     """What a clean checkout holds (tracked and new, not ignored files)."""
     out = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],

@@ -3,7 +3,6 @@ then what passed (terminal, summary.md); pytest's exit status."""
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import cmarkgfm
 import pytest
@@ -13,8 +12,6 @@ from deploycheck.report import markdown, terminal
 from deploycheck.report.results import fix_file, triage
 from tests.student import envs
 
-sys.path.insert(0, str(envs.ROOT / "fixtures"))
-import build as fixtures_build  # noqa: E402
 
 
 def student(*checks: model.CheckResult) -> model.StudentResult:
@@ -54,8 +51,7 @@ def test_the_file_to_change(msg, data, expected):
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fixfirst")
-    ex = {e.name: e for e in fixtures_build.EXAMPLES}["no_artifact"]
-    fixtures_build.write(tmp / "no_artifact", ex.build())
+    envs.example("no_artifact", tmp / "no_artifact")
     p = subprocess.run([str(envs.ROOT / ".venv" / "bin" / "deploycheck"), "grade", "--repo", ".", "--report", "out"],
                        cwd=tmp / "no_artifact", env=envs.clean_env(COLUMNS="100"), capture_output=True, text=True,
                        timeout=600)

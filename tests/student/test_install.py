@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 import tomllib
 import zipfile
 from pathlib import Path
@@ -17,8 +16,6 @@ import pytest
 
 from tests.student import envs
 
-sys.path.insert(0, str(envs.ROOT / "fixtures"))
-import build as fixtures_build  # noqa: E402
 
 CLOUD = ("boto3", "botocore", "moto", "google.cloud", "google.api_core", "google.auth", "gcp_storage_emulator",
          "vertexai")
@@ -71,8 +68,7 @@ def run(bin_dir: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_grading_needs_no_extra(light, tmp_path):
     bin_dir, log = light
     for name in ("complete_aws", "complete_vertex"):
-        ex = {e.name: e for e in fixtures_build.EXAMPLES}[name]
-        fixtures_build.write(tmp_path / name, ex.build())
+        envs.example(name, tmp_path / name)
     p = run(bin_dir, "grade", "--classroom", str(tmp_path), "--report", "out", cwd=tmp_path)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     doc = json.loads((tmp_path / "out" / "report.json").read_text())

@@ -11,18 +11,13 @@ report folder (no .pytest_cache, no __pycache__)."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from tests.student import envs
 
-sys.path.insert(0, str(envs.ROOT / "fixtures"))
-import build as fixtures_build  # noqa: E402
 
 EXAMPLE = "no_artifact"          # fails 5 checks: a config that deselects or skips checks shows
 
@@ -73,8 +68,7 @@ def hostile_plugin(where: Path, canary: Path) -> Path:
 
 
 def student_repo(dest: Path, config: dict[str, str], canary: Path) -> Path:
-    ex = {e.name: e for e in fixtures_build.EXAMPLES}[EXAMPLE]
-    fixtures_build.write(dest, ex.build())
+    envs.example(EXAMPLE, dest)
     files = {**config}
     for d in ("", "tests/", "aws_deploy/"):
         files[f"{d}conftest.py"] = CONFTEST.format(canary=str(canary))
@@ -141,7 +135,7 @@ def test_student_pytest_setup_changes_nothing(config, install, tmp_path, request
     assert (p.returncode, verdicts(doc)) == (ref.returncode, verdicts(ref_doc))
     # and the verdicts are the example's own: the hostile files change no verdict
     failed = {c[0] for c in verdicts(doc) if c[1] == "failed"}
-    assert failed == {e.name: e for e in fixtures_build.EXAMPLES}[EXAMPLE].fails and p.returncode == 1
+    assert failed == envs.example_spec(EXAMPLE).fails and p.returncode == 1
     assert "FIX THIS FIRST" in p.stdout and "artifact.present" in p.stdout
     assert (repo / "out" / "summary.md").is_file()
 

@@ -13,14 +13,11 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from pathlib import Path
 
 import pytest
 
 from tests.student import envs
 
-sys.path.insert(0, str(envs.ROOT / "fixtures"))
-import build as fixtures_build  # noqa: E402
 
 
 def _version(python: str) -> tuple[int, ...] | None:
@@ -56,9 +53,7 @@ def test_debian_stock_python_grades_a_correct_aws_repo(tmp_path_factory, tmp_pat
     python, version = OLD
     assert _version(sys.executable)[:2] == (3, 11), "the test venv's dependencies must be built for 3.11"
     bin_dir = envs.make_venv(tmp_path / "v", envs.shared_wheel(tmp_path_factory), python=python)
-    ex = {e.name: e for e in fixtures_build.EXAMPLES}["complete_aws"]
-    repo = tmp_path / "complete_aws"
-    fixtures_build.write(repo, ex.build())
+    repo = envs.example("complete_aws", tmp_path / "complete_aws")
     p = subprocess.run([str(bin_dir / "deploycheck"), "grade", "--repo", str(repo), "--report", "out", "--no-proof"],
                        cwd=tmp_path, env=envs.clean_env(), capture_output=True, text=True, timeout=600)
     doc = json.loads((tmp_path / "out" / "report.json").read_text())

@@ -34,7 +34,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,8 +43,6 @@ from packaging.requirements import Requirement
 
 from tests.student import envs
 
-sys.path.insert(0, str(envs.ROOT / "fixtures"))
-import build as fixtures_build  # noqa: E402
 
 README = envs.ROOT / "README.md"
 ROLES = {"setup", "install", "student", "instructor", "cloud-offline", "cloud-real"}
@@ -208,12 +205,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def example(name: str, dest: Path) -> Path:
-    ex = {e.name: e for e in fixtures_build.EXAMPLES}[name]
-    fixtures_build.write(dest, ex.build())
-    return dest
-
-
 def git_repo(src: Path, date: str) -> Path:
     env = {**envs.clean_env(), "GIT_AUTHOR_NAME": "Student", "GIT_AUTHOR_EMAIL": "s@example.com",
            "GIT_COMMITTER_NAME": "Student", "GIT_COMMITTER_EMAIL": "s@example.com", "GIT_CONFIG_NOSYSTEM": "1",
@@ -233,7 +224,7 @@ def classroom_exports(work: Path) -> None:
             "student_repository_name,student_repository_url,submission_timestamp,points_awarded,points_available\n")
     lines = []
     for u, ex in rows:
-        repo = git_repo(example(ex, work / "github" / f"deploy-lab-{u}"), "2024-04-30T12:00:00+02:00")
+        repo = git_repo(envs.example(ex, work / "github" / f"deploy-lab-{u}"), "2024-04-30T12:00:00+02:00")
         lines.append(f"deploy-lab,https://classroom.github.com/a/1,,{u},{u}@uni.example,deploy-lab-{u},"
                      f"{repo.as_uri()},,0,0\n")
     (work / "grades.csv").write_text(head + "".join(lines))
@@ -263,7 +254,7 @@ class Runner:
     def run(self, b: Block, n: int) -> tuple[list[tuple[str, Result | None]], Path]:
         home = self.tmp / "home"
         home.mkdir(exist_ok=True)
-        repo = example(b.opts["repo"], self.tmp / f"block{n}" / b.opts["repo"]) if "repo" in b.opts else None
+        repo = envs.example(b.opts["repo"], self.tmp / f"block{n}" / b.opts["repo"]) if "repo" in b.opts else None
         if b.opts.get("cwd") == "checkout":
             cwd = self.checkout_copy()
         elif b.role == "instructor":
