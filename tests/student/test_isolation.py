@@ -104,12 +104,13 @@ def wheel_bin(tmp_path_factory):
 CHECKOUT_BIN = envs.ROOT / ".venv" / "bin"
 
 
+# every config with the installed wheel (what the Action runs); two with the checkout's editable install
+CASES = [(c, "wheel") for c in sorted(CONFIGS)] + [("pyproject-k", "checkout"), ("pytest.ini", "checkout")]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("install", ["wheel", "checkout"])
-@pytest.mark.parametrize("config", sorted(CONFIGS))
+@pytest.mark.parametrize("config,install", CASES)
 def test_student_pytest_setup_changes_nothing(config, install, tmp_path, request):
-    if install == "checkout" and config not in ("pyproject-k", "pytest.ini"):
-        pytest.skip("the checkout's editable install is run with two of the configs")
     bin_dir = request.getfixturevalue("wheel_bin") if install == "wheel" else CHECKOUT_BIN
     canary = tmp_path / "canary"
     canary.mkdir()
