@@ -13,7 +13,7 @@ PIPQ    := 2>&1 | grep -v -e 'is ignored: it is neither' -e '^$$' || true
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip $(PIPQ)
-	$(PY) -m pip install -q -e '.[cloud,test]' $(PIPQ)
+	$(PY) -m pip install -q -e '.[cloud,proof,test]' $(PIPQ)
 	$(PY) -c "import deploycheck, sklearn, boto3, moto, google.cloud.aiplatform, playwright"
 	touch $@
 
@@ -27,7 +27,7 @@ fixtures: venv
 	$(PY) reference_deploys/build.py
 
 grade: venv chromium fixtures
-	-$(PY) -m pytest checks/ --repo $(EXAMPLE) --report $(REPORT) -p no:cacheprovider -q
+	-$(VENV)/bin/deploycheck grade --repo $(EXAMPLE) --report $(REPORT)
 	@$(PY) -m deploycheck.gradeinfo $(REPORT)
 
 test: venv chromium fixtures

@@ -84,6 +84,9 @@ def find_chromium() -> tuple[str | None, str, str]:
     """``(path or None, how, reason)``. ``how`` is one of ``"env"``, ``"path"``, ``"playwright"``,
     ``"none"``; ``path`` is None for ``"playwright"`` (Playwright picks its own binary) and for
     ``"none"``. ``reason`` is a sentence fit for a skip message or a log line."""
+    from deploycheck import optional
+    if not optional.importable("playwright"):
+        return None, "none", optional.hint("proof", "proof screenshots")
     note = ""
     env = os.environ.get(ENV_VAR, "").strip()
     if env:

@@ -5,11 +5,16 @@
     deploycheck sweep ...     delete leftover cloud resources of a run / ledger / age
     deploycheck audit         list billable leftovers in an account or project
     deploycheck merge OUT DIR...  merge shard reports into one gradebook
+
+`deploycheck grade` needs only `pip install deploycheck`; --cloud, --audit-account, sweep and
+audit need `pip install 'deploycheck[cloud]'`, proof screenshots `deploycheck[proof]`.
 """
 from __future__ import annotations
 
 import importlib
 import sys
+
+from deploycheck import optional
 
 COMMANDS = {
     "grade": ("deploycheck.gradecmd", "main"),
@@ -26,7 +31,18 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__.strip())
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     mod, fn = COMMANDS[argv[0]]
-    return int(getattr(importlib.import_module(mod), fn)(argv[1:]) or 0)
+    needs = optional.missing_for_cloud_command(argv[0], argv[1:]) if argv[0] in ("sweep", "audit") else None
+    if needs:
+        print(needs, file=sys.stderr)
+        return 4
+    try:
+        return int(getattr(importlib.import_module(mod), fn)(argv[1:]) or 0)
+    except ModuleNotFoundError as e:
+        extra = optional.extra_of(e.name or "")
+        if extra is None:
+            raise
+        print(optional.hint(extra, f"deploycheck {argv[0]}"), file=sys.stderr)
+        return 4
 
 
 if __name__ == "__main__":

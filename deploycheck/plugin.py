@@ -29,6 +29,8 @@ from deploycheck.classroom import RepoRef
 from deploycheck.settings import Settings, default_aws_region, env
 
 CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"
+# the rubric in a checkout (checks/) and in an installed wheel (deploycheck/checks/)
+CHECKS_DIRS = (CHECKS_DIR, Path(__file__).resolve().parent / "checks")
 _PROP = "deploycheck"
 _OUTCOME_KEY = pytest.StashKey[Outcome]()
 _PLUGIN_KEY = pytest.StashKey["DeploycheckPlugin"]()
@@ -76,7 +78,7 @@ def _wants_checks(config: pytest.Config) -> bool:
             p = Path(a).resolve()
         except OSError:
             continue
-        if p == CHECKS_DIR or CHECKS_DIR in p.parents:
+        if any(p == d or d in p.parents for d in CHECKS_DIRS):
             return True
     return False
 
@@ -329,7 +331,8 @@ def pytest_configure(config: pytest.Config) -> None:
             "deploycheck needs something to grade: pass --repo PATH (your repository, e.g. --repo .), "
             "--classroom DIR (one sub-folder per student) or --roster FILE.csv (columns student,repo).")
     plugin = DeploycheckPlugin(config)
-    if plugin.settings.cloud in ("aws", "gcp") and not hasattr(config, "workerinput"):
+    if plugin.settings.cloud in ("aws", "gcp") and not hasattr(config, "workerinput") \
+            and not config.option.collectonly:
         # a real run: check credentials and settings once; ONE line says what is needed (exit 4)
         from deploycheck.cloud.base import options_from
         from deploycheck.cloud.session import preflight

@@ -1,5 +1,6 @@
 """The GitHub Action and the example workflows: valid YAML, the right steps, and their shell
 steps run exactly as written against a temporary repository."""
+import json
 import os
 import re
 import shutil
@@ -46,7 +47,7 @@ def test_action_is_a_composite_action_with_the_right_steps(action):
     assert "chromium" in _step(steps, "Get Chromium")["run"]
     grade = _step(steps, "Grade")["run"]
     assert re.search(r"deploycheck grade --repo \"\$GITHUB_WORKSPACE/\$REPO_PATH\" --report \"\$REPORT_DIR\"", grade)
-    assert '--junitxml "$REPORT_DIR/junit.xml"' in grade and "--audit-account" in grade
+    assert '--junitxml "$REPORT_DIR/junit.xml"' in grade and "pytest" not in grade
     summary = _step(steps, "Job summary")
     assert summary["if"] == "always()" and "$GITHUB_STEP_SUMMARY" in summary["run"]
     upload = _step(steps, uses="actions/upload-artifact@")
@@ -57,17 +58,46 @@ def test_action_is_a_composite_action_with_the_right_steps(action):
             assert "${{" not in s["run"], f"{s['name']}: pass inputs through env, not into the script"
 
 
+CREDENTIAL_INPUTS = ("aws-access-key-id", "aws-secret-access-key", "gcp-credentials-json")
+
+
+def test_cloud_credentials_reach_only_the_audit_step(action):
+    """Grading runs student code (in the sandbox): no step up to and including it may hold a
+    credential; the audit step, after grading, is the only one that gets them."""
+    steps = action["runs"]["steps"]
+    assert set(CREDENTIAL_INPUTS) <= set(action["inputs"])
+    names = [s.get("name") for s in steps]
+    audit = _step(steps, "Cloud account audit")
+    assert names.index("Cloud account audit") > names.index("Grade")
+    for s in steps:
+        text = str(s.get("env", "")) + str(s.get("with", "")) + s.get("run", "")
+        holds = [i for i in CREDENTIAL_INPUTS if f"inputs.{i}" in text]
+        if s is audit:
+            assert sorted(holds) == sorted(CREDENTIAL_INPUTS)
+        else:
+            assert not holds and "AWS_SECRET" not in text and "GOOGLE_APPLICATION_CREDENTIALS" not in text, s["name"]
+    assert "deploycheck audit" in audit["run"] and "deploycheck grade" not in audit["run"]
+    assert audit["working-directory"] == "${{ runner.temp }}" and "inputs.audit-account == 'true'" in audit["if"]
+    assert "--audit-account" not in _step(steps, "Grade")["run"]
+
+
 def test_student_workflow_uses_the_action():
     wf = _load("examples/student-workflow.yml")
     assert "push" in _on(wf)
     job = wf["jobs"]["grade"]
-    assert _step(job["steps"], uses="actions/checkout@")
+    assert _step(job["steps"], uses="actions/checkout@")["with"]["persist-credentials"] is False
     dc = _step(job["steps"], uses="COURSE-ORG/deploycheck@")
     assert dc["with"]["report-dir"] == "report" and "audit-account" in dc["with"]
-    assert dc["env"]["AWS_ACCESS_KEY_ID"] == "${{ secrets.AWS_ACCESS_KEY_ID }}"
-    # secrets are never tested in `if:` (GitHub rejects that): the workflow uses env flags
+    assert dc["with"]["aws-access-key-id"] == "${{ secrets.AWS_ACCESS_KEY_ID }}"
+    assert dc["with"]["gcp-credentials-json"] == "${{ secrets.GCP_SA_KEY }}"
+    # no secret in any env (it would reach the grading step) and no step that exports credential files
+    # for later steps (google-github-actions/auth writes GOOGLE_APPLICATION_CREDENTIALS to $GITHUB_ENV)
+    assert "secrets." not in str(wf.get("env", "")) + str(job.get("env", ""))
     for s in job["steps"]:
-        assert "secrets." not in str(s.get("if", ""))
+        assert "secrets." not in str(s.get("env", "")) + str(s.get("if", "")), s
+        assert "google-github-actions/auth" not in str(s.get("uses", ""))
+        if s is not dc:
+            assert "secrets." not in str(s)
 
 
 def test_classroom_matrix_shards_and_merges():
@@ -143,6 +173,62 @@ def test_action_steps_run_locally(action, tmp_path, fixtures_build):
     text = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
     assert text.startswith((report / "summary.md").read_text()) and "**ws** (aws)" in text
     assert "deploycheck report** artifact" in text
+
+
+@pytest.mark.slow
+def test_action_grades_a_failing_repo_with_its_own_pytest_config_and_fix_first_on_top(action, tmp_path,
+                                                                                     fixtures_build):
+    """The student's repo ships pytest settings and the job's env has PYTEST_ADDOPTS that would make
+    a bare `pytest` run only one check (green); the Grade step still fails the repo, and the job
+    summary starts with the root cause."""
+    ws = _example(fixtures_build, "no_artifact", tmp_path / "ws")
+    (ws / "pyproject.toml").write_text('[tool.pytest.ini_options]\naddopts = "-k structure"\n')
+    (ws / "conftest.py").write_text("raise RuntimeError('the student conftest.py was imported')\n")
+    steps = action["runs"]["steps"]
+    env = _env(tmp_path, ws, REPO_PATH=".", REPORT_DIR="report", EXTRA_ARGS="", PYTEST_ADDOPTS="-k structure")
+    p = _bash(_step(steps, "Grade")["run"], ws, env)
+    assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-3000:]
+    assert "FIX THIS FIRST: artifact.present -> aws_deploy/model.tar.gz" in p.stdout
+    p = _bash(_step(steps, "Job summary")["run"], ws, env)
+    text = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
+    head = text.split("### Fix this first", 1)
+    assert len(head) == 2 and "❌" not in head[0] and "✅" not in head[0]
+    assert head[1].lstrip().startswith("`artifact.present` in `aws_deploy/model.tar.gz`")
+    assert text.index("### Blocked until it is fixed") < text.index("### Passed")
+
+
+def test_audit_step_runs_alone_with_the_credentials(action, tmp_path):
+    """The audit step run as GitHub would (its env holds the inputs): no credentials -> a note, exit 0;
+    AWS credentials -> `deploycheck audit --provider aws` (here against a closed local port: fails,
+    exit 1, both in the job summary); a GCP key -> written to a private temp file that is gone after."""
+    script = _step(action["runs"]["steps"], "Cloud account audit")["run"]
+    runner_temp = tmp_path / "runner_temp"
+    runner_temp.mkdir()
+    base = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_REGION_TO_AUDIT": "us-east-1",
+            "GCP_CREDENTIALS_JSON": "", "GCP_PROJECT": "", "RUNNER_TEMP": str(runner_temp),
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_EC2_METADATA_DISABLED": "true", "NO_GCE_CHECK": "True",
+            "GCE_METADATA_HOST": "127.0.0.1:9", "GCE_METADATA_IP": "127.0.0.1:9", "CLOUDSDK_CONFIG": "/nonexistent"}
+    env = _env(tmp_path, runner_temp, **base)
+    p = _bash(script, runner_temp, env)
+    assert p.returncode == 0 and "no credentials were given" in Path(env["GITHUB_STEP_SUMMARY"]).read_text()
+
+    (tmp_path / "a").mkdir()
+    env = _env(tmp_path / "a", runner_temp, **{**base, "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "x"})
+    p = _bash(script, runner_temp, env)
+    summary = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
+    assert p.returncode == 1 and "::error::AWS (us-east-1)" in p.stdout, p.stdout + p.stderr
+    assert "**AWS (us-east-1)**" in summary and "cannot reach the AWS endpoint" in summary
+
+    key = json.dumps({"type": "service_account", "project_id": "p", "private_key_id": "1",
+                      "private_key": "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n",
+                      "client_email": "audit@p.iam.gserviceaccount.com", "client_id": "1",
+                      "token_uri": "http://127.0.0.1:9/token"})
+    (tmp_path / "g").mkdir()
+    env = _env(tmp_path / "g", runner_temp, **{**base, "GCP_CREDENTIALS_JSON": key, "GCP_PROJECT": "p"})
+    p = _bash(script, runner_temp, env)
+    assert p.returncode == 1 and "**GCP (p)**" in Path(env["GITHUB_STEP_SUMMARY"]).read_text(), p.stdout + p.stderr
+    assert [f.name for f in runner_temp.iterdir()] == [], "the service-account key file was left behind"
+    assert "not a key" not in p.stdout + p.stderr
 
 
 @pytest.mark.slow

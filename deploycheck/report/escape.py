@@ -35,6 +35,14 @@ def markdown(text: object, limit: int = 500) -> str:
     return s
 
 
+def markdown_code(text: object, limit: int = 200) -> str:
+    """A code span (a path, an id) outside tables: backslash escapes do not work inside one, so the
+    text keeps its characters except backticks (which would close it) and control characters;
+    cmark-gfm shows HTML and links in a code span as text."""
+    s = terminal(text, limit).replace("`", "'").strip() or "-"
+    return f"`{s}`"
+
+
 _PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*(?:_[A-Za-z0-9][A-Za-z0-9.-]*)*")
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 from deploycheck import model
 from deploycheck.report._files import write_text
 from deploycheck.report.escape import markdown as md
+from deploycheck.report.escape import markdown_code as code
 from deploycheck.report.escape import markdown_id
-from deploycheck.report.results import error_of, fix_file, fmt, late_of, triage
+from deploycheck.report.results import Group, error_of, fix_file, fmt, late_of, triage, waits_for
 
 ICON = {"passed": "✅", "failed": "❌", "skipped": "⏭️"}
 
@@ -17,25 +18,33 @@ def _check_line(c: model.CheckResult, indent: str = "") -> str:
     return f"{indent}- `{c.id}` {ICON[c.status]} {fmt(c.score)}/{fmt(c.max_score)}: {md(c.message or c.status, 400)}"
 
 
+def _blocked_line(b: model.CheckResult, g: Group, indent: str = "") -> str:
+    return _check_line(b, indent) + f" ({waits_for(b, g)})".replace(g.check.id, f"`{g.check.id}`")
+
+
 def student_block(s: model.StudentResult) -> list[str]:
+    """Fix this first (check, file, message, what it unblocks); what waits for it; the other failures
+    grouped; errors of the run; what passed; what does not apply."""
     t = triage(s)
     lines = [f"**{markdown_id(s.student)}** ({md(s.platform or 'no deploy folder')}): **{fmt(s.score)} / {fmt(s.max_score)}**", ""]
     err = error_of(s)
     if err:
         lines += [f"**Not graded:** {md(err)}", ""]
-    if t.first is not None:
-        f = fix_file(t.first)
+    first = next((g for g in t.groups if g.check is t.first), None)
+    if first is not None:
+        f = fix_file(first.check)
         lines += ["### Fix this first", "",
-                  f"`{t.first.id}`" + (f" in `{md(f)}`" if f else "") + f": {md(t.first.message, 600)}", ""]
-    rest = [g for g in t.groups if g.check is not t.first or g.blocked]
+                  f"`{first.check.id}`" + (f" in {code(f)}" if f else "") + f": {md(first.check.message, 600)}", ""]
+        if first.blocked:
+            lines += ["### Blocked until it is fixed", ""]
+            lines += [_blocked_line(b, first) for b in first.blocked] + [""]
+    rest = [g for g in t.groups if g is not first]
     if rest:
-        lines += ["### Other failures" if len(t.groups) > 1 else "### Blocked until it is fixed", ""]
-        for g in t.groups:
-            if g.check is not t.first:
-                lines.append(_check_line(g.check))
-            for b in g.blocked:
-                lines.append(_check_line(b, "  " if g.check is not t.first else "") +
-                             f" (blocked by `{b.blocked_by or g.check.id}`)")
+        lines += ["### Then fix", ""]
+        for g in rest:
+            f = fix_file(g.check)
+            lines.append(_check_line(g.check) + (f" (in {code(f)})" if f else ""))
+            lines += [_blocked_line(b, g, "  ") for b in g.blocked]
         lines.append("")
     if t.errors:
         lines += ["### Errors of the grading run (not your fault)", ""]

@@ -12,6 +12,7 @@ check come from the rubric table only (ids it does not know carry no points).
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
@@ -132,7 +133,8 @@ def _one(sid: str, plats: Mapping[str | None, Mapping[str, model.CheckResult]], 
 
 @dataclass(frozen=True)
 class Group:
-    """A failing check and the checks it blocks (directly or through another blocked check)."""
+    """A failing check and the failing checks that wait for it: ``blocked`` holds those whose verdict
+    says so (``blocked_by``) and those whose rubric prerequisite (``requires``, transitively) it is."""
     check: model.CheckResult
     blocked: tuple[model.CheckResult, ...] = ()
 
@@ -146,17 +148,40 @@ class Triage:
     skipped: tuple[model.CheckResult, ...]   # does not apply
 
 
+def prerequisites(cid: str) -> frozenset[str]:
+    """Every check ``cid`` requires, directly or through another check (from the rubric table)."""
+    seen: set[str] = set()
+    todo = list(rb.RUBRIC[cid].requires) if cid in rb.RUBRIC else []
+    while todo:
+        r = todo.pop()
+        if r not in seen:
+            seen.add(r)
+            todo.extend(rb.RUBRIC[r].requires if r in rb.RUBRIC else ())
+    return frozenset(seen)
+
+
 def triage(s: model.StudentResult) -> Triage:
+    """Failures grouped under the check to fix first. A failing check waits for another failing check
+    when its verdict says ``blocked_by`` it, else when that check is one of its rubric prerequisites
+    (the earliest one in rubric order): e.g. predict.local fails because artifact.present failed. The
+    root of each chain is a group; the first group is the earliest root that blocks others, else the
+    earliest root."""
     checks = sorted(s.checks, key=lambda c: rb.order_key(c.id))
     errors = tuple(c for c in checks if c.error)
     fails = [c for c in checks if c.status == model.FAILED and not c.error]
-    failing_ids = {c.id for c in fails}
+    by_id = {c.id: c for c in fails}
+
+    def parent(c: model.CheckResult) -> str | None:
+        if c.blocked_by and c.blocked_by in by_id and c.blocked_by != c.id:
+            return c.blocked_by
+        deps = [f.id for f in fails if f.id in prerequisites(c.id)]
+        return min(deps, key=rb.order_key) if deps else None
 
     def root(c: model.CheckResult) -> str:
         seen = {c.id}
-        while c.blocked_by and c.blocked_by in failing_ids and c.blocked_by not in seen:
-            seen.add(c.blocked_by)
-            c = next(f for f in fails if f.id == c.blocked_by)
+        while (p := parent(c)) is not None and p not in seen:
+            seen.add(p)
+            c = by_id[p]
         return c.id
 
     roots = [c for c in fails if root(c) == c.id]
@@ -173,10 +198,35 @@ def triage(s: model.StudentResult) -> Triage:
                   skipped=tuple(c for c in checks if c.status == model.SKIPPED and not c.error))
 
 
+def waits_for(c: model.CheckResult, group: Group) -> str:
+    """How ``c`` (in ``group.blocked``) depends on the group's check, in words."""
+    return f"blocked by {c.blocked_by}" if c.blocked_by else f"needs {group.check.id}"
+
+
+# a repo-relative path in a message: `aws_deploy/README.md`, `.env`, `gcp_deploy/model.joblib`
+# (not a URL, not a dotted module name): a file (with an extension) wins over a folder
+_PATH = re.compile(r"(?<![\w/.:@-])((?:[\w.-]+/)+[\w.-]*|\.[\w.-]+)")
+_DATA_KEYS = ("file", "readme", "where")
+
+
 def fix_file(c: model.CheckResult) -> str:
-    """The file a check's message is about, when the check recorded it (``data.file``)."""
-    f = c.data.get("file") if isinstance(c.data, Mapping) else None
-    return str(f) if f else ""
+    """The file to change for a failing check: ``data.file`` when the check recorded it, else the
+    file its data or message names first (a file before a folder), else ""."""
+    data = c.data if isinstance(c.data, Mapping) else {}
+    for key in _DATA_KEYS:
+        v = data.get(key)
+        if isinstance(v, str) and v:
+            return v.split(":")[0] if key == "where" else v
+    findings = data.get("findings")
+    if isinstance(findings, list) and findings and isinstance(findings[0], Mapping) and findings[0].get("path"):
+        return str(findings[0]["path"])
+    found = [m.group(1).rstrip(".") for m in _PATH.finditer(c.message or "")]
+    found = [f for f in found if f not in (".", "..") and not f.startswith("../") and "://" not in f]
+    files = [f for f in found if not f.endswith("/") and "." in f.rsplit("/", 1)[-1]]
+    best = (files or [f for f in found if f.endswith("/")] or [""])[0]
+    if best and re.search(re.escape(best) + r"\S* or \S+/|\S+/ or " + re.escape(best), c.message or ""):
+        return ""        # "no aws_deploy/ or gcp_deploy/ folder": no one file to name
+    return best
 
 
 # ---------------------------------------------------------------- typed views of StudentResult.extra

@@ -1,10 +1,31 @@
 """The "deploycheck grades" section of pytest's terminal summary. Student strings lose every
-escape sequence and control character (escape.terminal)."""
+escape sequence and control character (escape.terminal).
+
+One student (what a student sees from ``deploycheck grade --repo .``)::
+
+    no_artifact (aws): 13/23 points, 5 of 14 checks failed
+
+    FIX THIS FIRST: artifact.present -> aws_deploy/model.tar.gz
+      aws_deploy/ has no model.tar.gz: save the trained model with joblib.dump(model,
+      "model.joblib"), ...
+      fixing it also unblocks: artifact.valid, artifact.version, artifact.safe, predict.local
+
+    THEN FIX:
+      readme.cleanup -> aws_deploy/README.md
+        aws_deploy/README.md does not say how to delete ...
+
+    PASSED (9): structure.deploy_folder, readme.present, ...
+
+A class prints one line per student (:func:`student_line`).
+"""
 from __future__ import annotations
+
+import shutil
+import textwrap
 
 from deploycheck import model
 from deploycheck.report.escape import terminal as tx
-from deploycheck.report.results import error_of, fix_file, fmt, late_of, triage
+from deploycheck.report.results import Group, error_of, fix_file, fmt, late_of, triage
 
 
 def student_line(s: model.StudentResult) -> str:
@@ -28,22 +49,70 @@ def student_line(s: model.StudentResult) -> str:
     return head + f"{fmt(s.score):>6}/{fmt(s.max_score):<6}" + tail
 
 
-def student_detail(s: model.StudentResult) -> list[str]:
-    """Every line for one student: fix first, the other failures grouped, errors, what passed."""
+def _width() -> int:
+    return max(60, min(120, shutil.get_terminal_size((100, 24)).columns))
+
+
+def _wrap(text: str, indent: str, width: int) -> list[str]:
+    return textwrap.wrap(text, width=width, initial_indent=indent, subsequent_indent=indent,
+                         break_long_words=False, break_on_hyphens=False) or [indent.rstrip()]
+
+
+def _target(c: model.CheckResult) -> str:
+    f = fix_file(c)
+    return f"{c.id} -> {tx(f, 120)}" if f else c.id
+
+
+def _waiting(g: Group, indent: str, width: int) -> list[str]:
+    if not g.blocked:
+        return []
+    return _wrap("fixing it also unblocks: " + ", ".join(b.id for b in g.blocked), indent, width)
+
+
+def student_detail(s: model.StudentResult, width: int | None = None) -> list[str]:
+    """Every line for one student: fix this first, the other failures grouped, errors of the run,
+    what passed, what does not apply."""
+    w = width or _width()
     t = triage(s)
-    out = [student_line(s)]
+    err = error_of(s)
+    n_failed = sum(1 + len(g.blocked) for g in t.groups)
+    n_graded = len(t.passed) + n_failed
+    head = f"{tx(s.student, 60)} ({tx(s.platform or 'no deploy folder', 20)}): "
+    if err:
+        return [head + f"not graded: {tx(err, 300)}"]
+    head += f"{fmt(s.score)}/{fmt(s.max_score)} points, "
+    head += f"{n_failed} of {n_graded} checks failed" if n_failed else f"all {n_graded} checks passed"
+    if t.errors:
+        head += f", {len(t.errors)} could not be graded"
+    out = [head]
     if t.first is not None:
-        f = fix_file(t.first)
-        out.append(f"  FIX THIS FIRST: {t.first.id}{f' ({tx(f, 120)})' if f else ''}: {tx(t.first.message)}")
-    for g in t.groups:
-        if g.check is not t.first:
-            out.append(f"  failed   {g.check.id}: {tx(g.check.message)}")
-        for b in g.blocked:
-            out.append(f"    blocked by {b.blocked_by or g.check.id}: {b.id}")
-    for c in t.errors:
-        out.append(f"  error of the run (not your fault) {c.id}: {tx(c.message)}")
+        first = next(g for g in t.groups if g.check is t.first)
+        out += ["", f"FIX THIS FIRST: {_target(t.first)}"]
+        out += _wrap(tx(t.first.message), "  ", w)
+        out += _waiting(first, "  ", w)
+    rest = [g for g in t.groups if g.check is not t.first]
+    if rest:
+        out += ["", "THEN FIX:"]
+        for g in rest:
+            out.append(f"  {_target(g.check)}")
+            out += _wrap(tx(g.check.message), "    ", w)
+            out += _waiting(g, "    ", w)
+    if t.errors:
+        out += ["", "ERRORS OF THE GRADING RUN (not your fault; tell your instructor):"]
+        for c in t.errors:
+            out += _wrap(f"{c.id}: {tx(c.message)}", "  ", w)
     if t.passed:
-        out.append("  passed   " + ", ".join(c.id for c in t.passed))
+        out += [""] + _wrap(f"PASSED ({len(t.passed)}): " + ", ".join(c.id for c in t.passed), "", w)
+    if t.skipped:
+        out += _wrap("DOES NOT APPLY: " + ", ".join(c.id for c in t.skipped), "", w)
+    for note in s.notes:
+        out += _wrap(f"note: {tx(note, 400)}", "", w)
+    late = late_of(s)
+    if late:
+        line = f"late: {late['count']} commit(s) after the deadline"
+        if late.get("latest_score") is not None:
+            line += f"; the latest commit would get {fmt(late['latest_score'])}/{fmt(s.max_score)}"
+        out.append(line)
     return out
 
 

@@ -56,9 +56,12 @@ def test_terminal_lines_have_no_control_characters():
     for line in lines:
         assert not re.search(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", line), repr(line)
     assert "owned" not in "".join(lines)                              # the OSC title payload is gone
-    assert lines[1].startswith("  FIX THIS FIRST: readme.present")
-    assert any("blocked by readme.present: readme.cleanup" in line for line in lines)
-    assert any("error of the run (not your fault) predict.local" in line for line in lines)
+    one = terminal.lines([hostile_student()])
+    assert one[0].startswith("mallory (aws): 1/24 points, 2 of 3 checks failed")
+    assert one[2].startswith("FIX THIS FIRST: readme.present -> ")
+    assert one.index("ERRORS OF THE GRADING RUN (not your fault; tell your instructor):") > 2
+    assert any("fixing it also unblocks: readme.cleanup" in line for line in one)
+    assert any(line.startswith("  predict.local: error") or line.startswith("  predict.local: ") for line in one)
 
 
 def test_every_csv_cell_is_neutralised(tmp_path):

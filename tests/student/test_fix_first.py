@@ -1,0 +1,92 @@
+"""What a failing student reads first: the root cause, the file to change, then the rest grouped,
+then what passed (terminal, summary.md); pytest's exit status."""
+from __future__ import annotations
+
+import subprocess
+
+import cmarkgfm
+import pytest
+
+from deploycheck import model
+from deploycheck.report import markdown, terminal
+from deploycheck.report.results import fix_file, triage
+from tests.student import envs
+
+
+
+def student(*checks: model.CheckResult) -> model.StudentResult:
+    return model.StudentResult("stu", "/r", "aws", 1.0, 23.0, checks)
+
+
+def c(cid, status="failed", msg="", **kw):
+    return model.CheckResult(cid, status, 0.0 if status != "passed" else 1.0, 1.0, msg or f"{cid} is wrong", **kw)
+
+
+def test_a_check_whose_rubric_prerequisite_failed_waits_for_it():
+    # predict.local says "see artifact.present" without blocked_by: it still belongs to that group
+    s = student(c("readme.cleanup"), c("artifact.present", msg="aws_deploy/ has no model.tar.gz"),
+                c("artifact.valid", blocked_by="artifact.present"), c("predict.local"), c("security.secrets", "passed"))
+    t = triage(s)
+    assert t.first.id == "artifact.present"
+    assert [g.check.id for g in t.groups] == ["artifact.present", "readme.cleanup"]
+    assert [b.id for b in t.groups[0].blocked] == ["artifact.valid", "predict.local"]
+    # the unsafe pickle, not the missing version, is the thing to fix: it is what predict.local waits for
+    t = triage(student(c("artifact.version"), c("artifact.safe"), c("predict.local")))
+    assert t.first.id == "artifact.safe" and [g.check.id for g in t.groups] == ["artifact.safe", "artifact.version"]
+
+
+@pytest.mark.parametrize("msg,data,expected", [
+    ("aws_deploy/ has no model.tar.gz: ... and commit aws_deploy/model.tar.gz", {}, "aws_deploy/model.tar.gz"),
+    ("no README in aws_deploy/: add aws_deploy/README.md with the steps", {}, "aws_deploy/README.md"),
+    ("credentials committed", {"findings": [{"path": "src/.env", "line": 1}]}, "src/.env"),
+    ("x", {"where": "aws_deploy/README.md:27"}, "aws_deploy/README.md"),
+    ("x", {"file": "gcp_deploy/model.pkl", "readme": "gcp_deploy/README.md"}, "gcp_deploy/model.pkl"),
+    ("no aws_deploy/ or gcp_deploy/ folder found", {}, ""),
+    ("imports joblib from sklearn.externals; see https://scikit-learn.org/stable/a/b.html", {}, ""),
+])
+def test_the_file_to_change(msg, data, expected):
+    assert fix_file(c("artifact.present", msg=msg, data=data)) == expected
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fixfirst")
+    envs.example("no_artifact", tmp / "no_artifact")
+    p = subprocess.run([str(envs.ROOT / ".venv" / "bin" / "deploycheck"), "grade", "--repo", ".", "--report", "out"],
+                       cwd=tmp / "no_artifact", env=envs.clean_env(COLUMNS="100"), capture_output=True, text=True,
+                       timeout=600)
+    return p, tmp / "no_artifact" / "out"
+
+
+def test_the_terminal_starts_with_the_root_cause(graded):
+    p, _ = graded
+    assert p.returncode == 1                               # pytest's: a check failed
+    out = p.stdout
+    section = out.split("deploycheck grades", 1)[1]
+    assert section.splitlines()[1] == "no_artifact (aws): 13/23 points, 5 of 14 checks failed"
+    first = section.index("FIX THIS FIRST: artifact.present -> aws_deploy/model.tar.gz")
+    assert first < section.index("fixing it also unblocks: artifact.valid, artifact.version, artifact.safe, "
+                                 "predict.local") < section.index("PASSED (9): structure.deploy_folder")
+    assert "THEN FIX" not in section                       # everything else waits for the one fix
+    # no per-test failure sections, no "short test summary" repeating the messages
+    assert "FAILURES" not in out and "short test summary" not in out and "Failed:" not in out
+    assert all(len(line) <= 100 for line in section.splitlines() if not line.startswith("report: "))
+
+
+def test_summary_md_starts_with_the_root_cause(graded):
+    _, out = graded
+    text = (out / "summary.md").read_text()
+    order = [text.index(h) for h in ("### Fix this first", "### Blocked until it is fixed", "### Passed")]
+    assert order == sorted(order)
+    html = cmarkgfm.github_flavored_markdown_to_html(text)
+    assert "<code>artifact.present</code> in <code>aws_deploy/model.tar.gz</code>: aws_deploy/ has no model.tar.gz" in html
+    assert "(needs <code>artifact.present</code>)" in html    # predict.local waits for it too
+
+
+def test_a_class_keeps_one_line_per_student():
+    a = student(c("readme.cleanup", msg="aws_deploy/README.md never deletes the endpoint"))
+    b = model.StudentResult("zoe", "/r", "gcp", 23.0, 23.0, (c("readme.present", "passed"),))
+    lines = terminal.lines([a, b])
+    assert len(lines) == 2 and "fix first: readme.cleanup (aws_deploy/README.md)" in lines[0]
+    assert "all checks passed" in lines[1]
+    assert "| stu | aws |" in markdown.render([a, b])
