@@ -167,8 +167,8 @@ def _run(t: Any, dc: Any) -> tuple[Outcome, PredictionRecord | None]:
                     accept=sample.accept, n_rows=sample.n_rows)
     timeout = getattr(dc, "sandbox_timeout", None) or sandbox.DEFAULT_TIMEOUT
     memory = getattr(dc, "sandbox_memory_mb", None) or sandbox.DEFAULT_MEMORY_MB
-    res = sandbox.run("deploycheck.serving:job_predict", args, folder=f.path, extract=extract,
-                      timeout=timeout, memory_mb=memory)
+    res = sandbox.run("deploycheck.serving:job_predict", args, interpreter=sandbox.Interpreter.grader(),
+                      folder=f.path, extract=extract, limits=sandbox.Limits(timeout=timeout, memory_mb=memory))
     return _interpret(t, f, art, args, sample, res)
 
 
@@ -194,8 +194,8 @@ def _interpret(t: Any, f: Any, art: Any, args: dict[str, Any], sample: Any, res:
             "accept": rec.accept, "http_status": rec.http_status, "latency_ms": rec.latency_ms,
             "load_ms": rec.load_ms, "isolation": res.isolation, "sample_source": source,
             "n_rows": rec.n_rows, "n_predictions": rec.n_predictions, "artifact": art.rel}
-    if not res.isolation.startswith("no-network"):
-        data["isolation_note"] = "the sandbox could not cut the network on this machine"
+    if res.isolation.startswith("UNSANDBOXED"):
+        data["isolation_note"] = "student code ran WITHOUT isolation (--allow-unsandboxed)"
     stdout = (res.stdout_tail or "")[-600:].strip()
 
     def fail(msg: str, **extra: Any) -> tuple[Outcome, PredictionRecord]:
@@ -222,11 +222,13 @@ def _interpret(t: Any, f: Any, art: Any, args: dict[str, Any], sample: Any, res:
                     "your serving code or model ended the process (os._exit, a crash in native code, "
                     "too much output); run it locally with python and fix the crash."
                     + (f" Last output: {_trunc(res.stderr_tail.strip()[-300:], 300)}" if res.stderr_tail.strip() else ""))
+    if res.status == "machine":
+        return fail(f"internal error in deploycheck's sandbox (not your fault; tell your instructor): {res.error}")
     if res.status == "error" and not d:
         if res.error_type == "ExtractError":
             return fail(f"{f.rel}/{art.rel} could not be extracted ({res.error}): rebuild it with "
                         "tar -czf model.tar.gz model.joblib (see artifact.valid).")
-        if res.error_type == "SandboxError":
+        if res.status == "machine" or res.error_type == "SandboxError":
             return fail(f"internal error in deploycheck's sandbox (not your fault; tell your instructor): {res.error}")
         return fail(f"the local run of {where} failed: {res.error}. {_last_lines(res.traceback)}")
     warn = _version_warning(d)

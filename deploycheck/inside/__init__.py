@@ -1,3 +1,3 @@
-"""Code that runs INSIDE the sandbox under a runtime environment's Python (3.7+; stdlib and that
-environment's libraries only). Modules here are plain top-level modules for the sandbox's job
-loader ("sagemaker_job:serve", "vertex_job:predict"); deploycheck itself never imports them."""
+"""Code that runs INSIDE the sandbox under a runtime's own Python (3.7 and newer), stdlib only
+(plus the runtime's libraries). The modules here are imported as plain top-level modules inside
+the sandbox (this folder is on the server's sys.path), never as ``deploycheck.inside.*``."""

@@ -82,8 +82,9 @@ def make_handler(folder: Any, args: dict[str, Any], extract: str | None, timeout
                 ctype = ctype or "application/json"
             job = dict(args, body_b64=base64.b64encode(body).decode(), content_type=ctype,
                        accept=self.headers.get("Accept"), full_body=True)
-            res = sandbox.run("deploycheck.serving:job_predict", job, folder=folder.path, extract=extract,
-                              timeout=timeout, memory_mb=memory_mb)
+            res = sandbox.run("deploycheck.serving:job_predict", job, interpreter=sandbox.Interpreter.grader(),
+                              folder=folder.path, extract=extract,
+                              limits=sandbox.Limits(timeout=timeout, memory_mb=memory_mb))
             d = res.data if res.ok and isinstance(res.data, dict) else None
             if d is None:
                 msg = res.describe() if res.status != "error" else res.error
