@@ -37,14 +37,15 @@ import json
 import logging
 import os
 import sys
-import tempfile
 import time
 import traceback
 import warnings
 
-# sagemaker_containers._env creates <SAGEMAKER_BASE_DIR>/code when imported (default /opt/ml):
-# point it at a scratch directory before the first import (this module is preloaded by the sandbox).
-os.environ.setdefault("SAGEMAKER_BASE_DIR", tempfile.mkdtemp(prefix="sagemaker-base-"))
+# sagemaker_containers._env creates <SAGEMAKER_BASE_DIR>/code at import time unless it exists
+# (default /opt/ml). This module is preloaded in the sandbox's fork server, whose file system is
+# read-only: point the library at a base whose code/ folder ships with deploycheck.
+os.environ.setdefault("SAGEMAKER_BASE_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                         "sagemaker_base"))
 
 import numpy as np  # noqa: E402
 from sagemaker_containers.beta.framework import (  # noqa: E402,F401 (the import serving.py does)

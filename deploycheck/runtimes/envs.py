@@ -108,7 +108,7 @@ class RuntimeEnv:
 
     def interpreter(self):  # -> deploycheck.sandbox.Interpreter
         from deploycheck import sandbox  # the sandbox package (wp-sandbox); imported late on purpose
-        return sandbox.Interpreter(python=self.python, sys_path=self.site_dirs + (str(INSIDE),),
+        return sandbox.Interpreter(python=self.python, sys_path=self.site_dirs,
                                    preload=self.preload, label=self.label)
 
 
@@ -357,6 +357,7 @@ def _build(image: Image, py: FoundPython, log: Callable[[str], None] | None) -> 
             shutil.rmtree(final, ignore_errors=True)
         (root / ".logs").mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".build-{name}-", dir=root))
+        os.chmod(tmp, 0o755)            # sandboxed jobs run under another uid and must read it
         logpath = root / ".logs" / f"{name}.log"
         t0 = time.monotonic()
         if log:
