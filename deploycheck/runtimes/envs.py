@@ -178,7 +178,7 @@ def _candidates(minor: str) -> Iterator[tuple[str, str]]:
     uv = uv_bin()
     if uv:
         try:
-            out = subprocess.run([uv, "python", "find", "--no-python-downloads", "--no-project", minor],
+            out = subprocess.run([uv, "python", "find", "--system", "--no-python-downloads", "--no-project", minor],
                                  capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
             if out.returncode == 0 and out.stdout.strip():
                 yield "uv", out.stdout.strip().splitlines()[-1]
