@@ -20,6 +20,7 @@ localhost, 127.0.0.1 or [::1] with this port (a web page cannot reach it through
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import re
 import sys
@@ -76,7 +77,19 @@ class Server(ThreadingHTTPServer):
         self.target, self.runtime, self.limits, self.runner, self.log = target, runtime, limits, runner, log
         self._told: set[str] = set()
         self._lock = threading.Lock()
+        # Every sandbox job runs on this one long-lived thread: the sandbox's fork server is started
+        # with bubblewrap's --die-with-parent (PR_SET_PDEATHSIG), which fires when the *thread* that
+        # started it exits, i.e. at the end of a request thread. One at a time, like one worker.
+        self._jobs = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="deploycheck-serve")
         super().__init__(addr, Handler)
+
+    def run(self, requests: list[local.HttpRequest]) -> local.LocalRun:
+        return self._jobs.submit(local.run, self.target, requests, limits=self.limits, runner=self.runner,
+                                 runtime=self.runtime).result()
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._jobs.shutdown(wait=False)
 
     @property
     def port(self) -> int:
@@ -154,10 +167,10 @@ class Handler(BaseHTTPRequestHandler):
                 return
             headers = tuple((k, v) for k, v in self.headers.items() if k.lower() in ("content-type", "contenttype", "accept"))
             req = local.HttpRequest(method, self.path, headers, body)
-            run = local.run(srv.target, [req], limits=srv.limits, runner=srv.runner, runtime=srv.runtime)
+            run = srv.run([req])
         else:
             if method == "GET" and _GCP_HEALTH.match(path):
-                run = local.run(srv.target, [], limits=srv.limits, runner=srv.runner, runtime=srv.runtime)
+                run = srv.run([])
                 if self._trouble(run):
                     return
                 if run.startup:
@@ -170,7 +183,7 @@ class Handler(BaseHTTPRequestHandler):
                                            "status": "NOT_FOUND"}})
                 return
             req = local.HttpRequest("POST", path, (("Content-Type", self.headers.get("Content-Type") or ""),), body)
-            run = local.run(srv.target, [req], limits=srv.limits, runner=srv.runner, runtime=srv.runtime)
+            run = srv.run([req])
         if self._trouble(run):
             return
         if run.startup:

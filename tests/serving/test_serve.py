@@ -1,0 +1,150 @@
+"""``deploycheck serve``: the real CLI on the example repos — every curl of README.md as printed,
+the Host-header check (DNS rebinding), nginx's 404, and /ping when model_fn fails."""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CLASSROOM = ROOT / "fixtures" / "built" / "classroom"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Serve:
+    def __init__(self, path: Path, tmp: Path):
+        self.port = _free_port()
+        self.log = open(tmp / f"serve-{self.port}.log", "w+")
+        self.proc = subprocess.Popen([sys.executable, "-m", "deploycheck.cli", "serve", str(path), "--port",
+                                      str(self.port)], stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=ROOT)
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.3)
+        self.log.seek(0)
+        raise RuntimeError(f"deploycheck serve did not start: {self.log.read()[-2000:]}")
+
+    def raw(self, request: bytes) -> bytes:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=60) as s:
+            s.sendall(request)
+            out = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+                if b"\r\n\r\n" in out:
+                    head, _, body = out.partition(b"\r\n\r\n")
+                    m = re.search(rb"Content-Length: (\d+)", head)
+                    if m and len(body) >= int(m.group(1)):
+                        break
+            return out
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def aws(tmp_path_factory):
+    s = Serve(CLASSROOM / "complete_aws", tmp_path_factory.mktemp("serve"))
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def gcp(tmp_path_factory):
+    s = Serve(CLASSROOM / "complete_aiplatform", tmp_path_factory.mktemp("serve"))   # an iris model, like the README
+    yield s
+    s.close()
+
+
+def _readme_curls() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    block = text[text.index("deploycheck serve /path/to/your/repo"):]
+    block = block[:block.index("```")]
+    cmds, cur = [], ""
+    for line in block.splitlines()[1:]:
+        cur = (cur + " " + line.strip().rstrip("\\")) if cur else line.strip().rstrip("\\")
+        if not line.rstrip().endswith("\\"):
+            cmds.append(cur.split("#")[0].strip())
+            cur = ""
+    return [c for c in cmds if "curl" in c]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_every_readme_curl_works_as_printed(aws, gcp):
+    cmds = _readme_curls()
+    assert len(cmds) == 4, cmds
+    for cmd in cmds:
+        server = gcp if "/predict" in cmd else aws
+        # as printed, only the port differs (the test picks a free one instead of 8080)
+        run = cmd.replace("localhost:8080", f"localhost:{server.port}").replace("curl -s", "curl -s -w '\\n%{http_code}'")
+        out = subprocess.run(["bash", "-c", run], capture_output=True, text=True, timeout=120)
+        body, _, code = out.stdout.rpartition("\n")
+        assert out.returncode == 0 and code == "200", (cmd, out.stdout, out.stderr)
+        if "/ping" not in cmd:
+            assert re.search(r"\[\s*0|^0\s*$|\"predictions\": \[0", body, re.M), (cmd, body)
+
+
+def test_host_header_must_be_loopback_with_the_port(aws):
+    p = aws.port
+    ok = aws.raw(f"GET /ping HTTP/1.1\r\nHost: localhost:{p}\r\nConnection: close\r\n\r\n".encode())
+    assert ok.startswith(b"HTTP/1.1 200"), ok[:200]
+    for host in (f"evil.example:{p}", "localhost", f"localhost:{p + 1}", f"127.0.0.1.nip.io:{p}"):
+        out = aws.raw(f"GET /ping HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        assert out.startswith(b"HTTP/1.1 403"), (host, out[:200])
+        assert b"is not allowed" in out
+    out = aws.raw(b"GET /ping HTTP/1.0\r\n\r\n")          # no Host at all
+    assert out.startswith(b"HTTP/1.0 403") or out.startswith(b"HTTP/1.1 403"), out[:200]
+    ok6 = aws.raw(f"GET /ping HTTP/1.1\r\nHost: [::1]:{p}\r\nConnection: close\r\n\r\n".encode())
+    assert ok6.startswith(b"HTTP/1.1 200")
+
+
+def test_paths_nginx_does_not_forward_get_its_404(aws):
+    out = aws.raw(f"GET /metrics HTTP/1.1\r\nHost: localhost:{aws.port}\r\nConnection: close\r\n\r\n".encode())
+    assert out.startswith(b"HTTP/1.1 404") and out.endswith(b"\r\n\r\n{}")
+    assert b"Content-Type: application/octet-stream" in out
+
+
+def test_ping_is_500_when_model_fn_fails(tmp_path):
+    repo = tmp_path / "repo" / "aws_deploy"
+    shutil.copytree(CLASSROOM / "complete_aws" / "aws_deploy", repo)
+    (repo / "inference.py").write_text("def model_fn(model_dir):\n    raise RuntimeError('broken on purpose')\n")
+    s = Serve(tmp_path / "repo", tmp_path)
+    try:
+        out = s.raw(f"GET /ping HTTP/1.1\r\nHost: 127.0.0.1:{s.port}\r\nConnection: close\r\n\r\n".encode())
+        assert out.startswith(b"HTTP/1.1 500") and b"Internal Server Error" in out
+    finally:
+        s.close()
+    s.log = open(s.log.name)
+    assert "broken on purpose" in s.log.read()
+
+
+def test_serve_refuses_non_loopback_hosts(tmp_path):
+    from deploycheck.serving import http as serve_http
+    with pytest.raises(ValueError, match="loopback only"):
+        serve_http.build_server(str(CLASSROOM / "complete_aws"), 0, host="0.0.0.0")
