@@ -252,6 +252,17 @@ def _encode_rows(rows, content_type):
 
 
 def _versions():
+    """The runtime's versions (computed once, when the sandbox's fork server preloads this module)."""
+    global _VERSIONS
+    if _VERSIONS is None:
+        _VERSIONS = _read_versions()
+    return dict(_VERSIONS)
+
+
+_VERSIONS = None
+
+
+def _read_versions():
     out = {"python": "%d.%d.%d" % sys.version_info[:3]}
     for name in ("sklearn", "numpy", "scipy", "pandas", "joblib", "flask", "werkzeug"):
         mod = sys.modules.get(name)
@@ -267,6 +278,9 @@ def _versions():
     except Exception:  # noqa: BLE001
         pass
     return out
+
+
+_versions()
 
 
 def serve(ctx, entry, transform_fn="exclusive", model_rel=None, requests=(), boot=True, synthesize=None,
