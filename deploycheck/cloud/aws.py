@@ -41,28 +41,14 @@ PROVIDER = "aws"
 CODE_DIR = "/opt/ml/model/code"
 LOG_LEVEL_INFO = "20"
 
-# Fallback only (deploycheck.runtimes holds the full table from the SDK's
-# src/sagemaker/image_uri_config/sklearn.json): registry accounts of the scikit-learn images.
-_SKLEARN_REGISTRY = {
-    "us-east-1": "683313688378", "us-east-2": "257758044811", "us-west-1": "746614075791",
-    "us-west-2": "246618743249", "eu-west-1": "141502667606", "eu-west-2": "764974769150",
-    "eu-central-1": "492215442770", "ca-central-1": "341280168497",
-}
-
-
 def image_uri(region: str, framework_version: str) -> str:
+    """The serving image ``SKLearnModel`` would use (deploycheck.runtimes.catalog owns the table)."""
+    from deploycheck.runtimes import catalog
     try:
-        from deploycheck import runtimes
-        uri = runtimes.sagemaker_image_uri(region, framework_version)
-        if uri:
-            return uri
-    except (ImportError, AttributeError, KeyError, ValueError):
-        pass
-    acct = _SKLEARN_REGISTRY.get(region)
-    if not acct:
-        raise CloudError(f"no SageMaker scikit-learn image known for region {region}: use --aws-region us-east-1 "
-                         f"(or another region with the image).")
-    return f"{acct}.dkr.ecr.{region}.amazonaws.com/sagemaker-scikit-learn:{framework_version}-cpu-py3"
+        return catalog.sagemaker_image_uri(region, framework_version)
+    except ValueError as e:
+        raise CloudError(f"{e}: use --aws-region us-east-1 (or another region with the image) and a "
+                         f"framework_version of {', '.join(catalog.SAGEMAKER_SKLEARN)}.") from e
 
 
 # ---------------------------------------------------------------------- archive

@@ -32,24 +32,16 @@ from deploycheck.cloud.ledger import Ledger
 
 PROVIDER = "gcp"
 
-# Fallback only; deploycheck.runtimes owns the table (FACTS.md: sklearn-cpu.{0-20..1-6}).
-_VERTEX_SKLEARN = ["0.20", "0.22", "0.23", "0.24", "1.0", "1.2", "1.3", "1.4", "1.5", "1.6"]
-
-
 def container_uri(sklearn_version: str | None, region: str) -> str:
-    try:
-        from deploycheck import runtimes
-        uri = runtimes.vertex_container_uri(sklearn_version, region)
-        if uri:
-            return uri
-    except (ImportError, AttributeError, KeyError, ValueError, TypeError):
-        pass
-    mm = ".".join((sklearn_version or "").split(".")[:2])
-    if mm not in _VERTEX_SKLEARN:
+    """The prebuilt scikit-learn container for the pickle's version (deploycheck.runtimes.catalog
+    owns the table: the same major.minor, else the nearest)."""
+    from deploycheck.runtimes import catalog
+    uri = catalog.vertex_container_uri(sklearn_version, region)
+    if uri is None:
         raise CloudError(f"no Vertex prebuilt scikit-learn container serves scikit-learn {sklearn_version}: "
-                         f"retrain with one of {', '.join(_VERTEX_SKLEARN)} and save the model again.")
-    geo = "europe" if region.startswith("europe") else "asia" if region.startswith("asia") else "us"
-    return f"{geo}-docker.pkg.dev/vertex-ai/prediction/sklearn-cpu.{mm.replace('.', '-')}:latest"
+                         f"retrain with one of {', '.join(t.replace('-', '.') for t in catalog.VERTEX_SKLEARN_TAGS)} "
+                         "and save the model again.")
+    return uri
 
 
 def explain(exc: BaseException, doing: str = "") -> str:
