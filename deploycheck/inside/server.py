@@ -373,6 +373,7 @@ def _keeper(cfg, msg, fds):
     """C: the job's keeper, forked by the server. Never returns."""
     try:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        _prctl(PR_SET_DUMPABLE, 1)        # the server is not dumpable; its /proc/self must be ours here
         for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
         try:
