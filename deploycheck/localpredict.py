@@ -163,6 +163,7 @@ def _run(t: Any, dc: Any) -> tuple[Outcome, PredictionRecord | None]:
     art, args, extract = plan
     sample = samples.sample_request(f, platform=plat)
     if sample is not None:
+        args.update(full_body=True)   # the grader counts the predictions in the whole body
         args.update(body_b64=base64.b64encode(sample.body).decode(), content_type=sample.content_type,
                     accept=sample.accept, n_rows=sample.n_rows)
     timeout = getattr(dc, "sandbox_timeout", None) or sandbox.DEFAULT_TIMEOUT
@@ -172,6 +173,23 @@ def _run(t: Any, dc: Any) -> tuple[Outcome, PredictionRecord | None]:
     return _interpret(t, f, art, args, sample, res)
 
 
+def _grader_counts(d: dict[str, Any], sample: Any) -> dict[str, Any]:
+    """The job's answer is the student's: only its response (status, content type, body) is
+    taken from it; the rows sent and the predictions in the body are counted here, in the grader."""
+    from deploycheck.serving import count_predictions
+    d = dict(d)
+    if sample is not None:
+        d["n_rows"] = sample.n_rows
+    d["n_predictions"] = d["preview"] = None
+    if d.get("status") == 200:
+        try:
+            body = base64.b64decode(d.get("response_b64") or "")
+        except ValueError:
+            body = b""
+        d["n_predictions"], d["preview"] = count_predictions(body, str(d.get("content_type") or ""))
+    return d
+
+
 def _where(f: Any, args: dict[str, Any]) -> str:
     return f"{f.rel}/{args['entry_rel']}" if args.get("entry_rel") else f"{f.rel}/"
 
@@ -179,6 +197,8 @@ def _where(f: Any, args: dict[str, Any]) -> str:
 def _interpret(t: Any, f: Any, art: Any, args: dict[str, Any], sample: Any, res: Any) -> tuple[Outcome, PredictionRecord | None]:
     plat = f.platform
     d: dict[str, Any] = res.data if res.ok and isinstance(res.data, dict) else {}
+    if d:
+        d = _grader_counts(d, sample)
     source = (sample.source if sample is not None else d.get("sample_source", "")) or ""
     rec = PredictionRecord(
         student=t.student, platform=plat, status="failed", message="",
