@@ -8,7 +8,7 @@ EXAMPLE ?= fixtures/built/classroom/complete_aws
 REPORT  ?= out/grade
 PIPQ    := 2>&1 | grep -v -e 'is ignored: it is neither' -e '^$$' || true
 
-.PHONY: grade test venv chromium fixtures clean bench
+.PHONY: grade test venv chromium bubblewrap fixtures clean bench
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,15 +22,18 @@ venv: $(VENV)/.installed
 chromium: venv
 	@sh scripts/ensure-chromium.sh $(PY)
 
+bubblewrap:
+	@sh scripts/ensure-bwrap.sh
+
 fixtures: venv
 	$(PY) fixtures/build.py
 	$(PY) reference_deploys/build.py
 
-grade: venv chromium fixtures
+grade: venv chromium bubblewrap fixtures
 	-$(PY) -m pytest checks/ --repo $(EXAMPLE) --report $(REPORT) -p no:cacheprovider -q
 	@$(PY) -m deploycheck.gradeinfo $(REPORT)
 
-test: venv chromium fixtures
+test: venv chromium bubblewrap fixtures
 	$(PY) -m pytest tests/ -n 2 -p no:cacheprovider -q
 
 bench: venv fixtures
