@@ -280,9 +280,10 @@ def _job_setup(cfg, msg):
     _setrlimit(resource.RLIMIT_NOFILE, int(limits["nofile"]))
     _setrlimit(resource.RLIMIT_CORE, 0)
     nproc = int(limits["nproc"])
-    if not sandboxed:
-        nproc += _count_own_processes()
-    _setrlimit(resource.RLIMIT_NPROC, nproc)
+    if not sandboxed and os.getuid() != 0:     # unsandboxed, the limit counts all our processes
+        nproc += _count_own_processes()        # (root is exempt from it anyway)
+    if sandboxed or os.getuid() != 0:
+        _setrlimit(resource.RLIMIT_NPROC, nproc)
     env = dict(msg["env"])
     env["HOME"] = os.path.join(root, "home")
     for k in ("TMPDIR", "TMP", "TEMP"):
