@@ -183,8 +183,9 @@ def verdicts(run: dict) -> dict[str, list[str]]:
                 probs.append(f"{p} was written by the attack")
         probs += [f"left in a shared temp dir: {p}" for p in run["temp_leftovers"] if mark in p]
         if refused:
-            if name != "benign" and not ("refuses to run student code" in r["message"]
-                                         and "To get isolation" in r["message"]):
+            flagged = "artifact.safe flagged it" in r["message"]          # never loaded at all
+            if name != "benign" and not flagged and not ("refuses to run student code" in r["message"]
+                                                         and "To get isolation" in r["message"]):
                 probs.append(f"student code was not refused: {r['status']} {r['message'][:300]}")
         else:
             if name == "fill_disk":
