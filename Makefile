@@ -13,7 +13,7 @@ PIPQ    := 2>&1 | grep -v -e 'is ignored: it is neither' -e '^$$' || true
 TEST_RUNTIMES ?= sagemaker:1.2-1 sagemaker:1.0-1 sagemaker:0.23-1 ai-platform:2.11 vertex:sklearn-cpu.1-2 \
                  sagemaker:1.4-2 vertex:sklearn-cpu.1-6
 
-.PHONY: grade test venv chromium fixtures clean bench runtimes runtimes-example
+.PHONY: grade test venv chromium bubblewrap fixtures clean bench runtimes runtimes-example
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ venv: $(VENV)/.installed
 chromium: venv
 	@sh scripts/ensure-chromium.sh $(PY)
 
+bubblewrap:
+	@sh scripts/ensure-bwrap.sh
+
 # the environments of the images the default example declares (fixtures/build.py pickles each
 # example's model inside its image's environment, so it builds what it needs on first use too)
 runtimes-example: venv
@@ -39,11 +42,11 @@ fixtures: venv
 	$(PY) fixtures/build.py
 	$(PY) reference_deploys/build.py
 
-grade: venv chromium runtimes-example fixtures
+grade: venv chromium bubblewrap runtimes-example fixtures
 	-$(PY) -m pytest checks/ --repo $(EXAMPLE) --report $(REPORT) -p no:cacheprovider -q
 	@$(PY) -m deploycheck.gradeinfo $(REPORT)
 
-test: venv chromium runtimes fixtures
+test: venv chromium bubblewrap runtimes fixtures
 	$(PY) -m pytest tests/ -n 2 -p no:cacheprovider -q
 
 bench: venv runtimes fixtures

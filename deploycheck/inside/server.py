@@ -280,9 +280,10 @@ def _job_setup(cfg, msg):
     _setrlimit(resource.RLIMIT_NOFILE, int(limits["nofile"]))
     _setrlimit(resource.RLIMIT_CORE, 0)
     nproc = int(limits["nproc"])
-    if not sandboxed:
-        nproc += _count_own_processes()
-    _setrlimit(resource.RLIMIT_NPROC, nproc)
+    if not sandboxed and os.getuid() != 0:     # unsandboxed, the limit counts all our processes
+        nproc += _count_own_processes()        # (root is exempt from it anyway)
+    if sandboxed or os.getuid() != 0:
+        _setrlimit(resource.RLIMIT_NPROC, nproc)
     env = dict(msg["env"])
     env["HOME"] = os.path.join(root, "home")
     for k in ("TMPDIR", "TMP", "TEMP"):
@@ -373,6 +374,7 @@ def _keeper(cfg, msg, fds):
     """C: the job's keeper, forked by the server. Never returns."""
     try:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        _prctl(PR_SET_DUMPABLE, 1)        # the server is not dumpable; its /proc/self must be ours here
         for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
         try:

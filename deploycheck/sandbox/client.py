@@ -152,7 +152,7 @@ class JobResult:
 @functools.lru_cache(maxsize=32)
 def _interpreter_dirs(python: str) -> tuple[str, ...]:
     """The directories a Python needs (prefixes, its own sys.path), asked from that Python once."""
-    if os.path.realpath(python) == os.path.realpath(sys.executable):
+    if os.path.abspath(python) == os.path.abspath(sys.executable):
         dirs = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]
         dirs += [p for p in sys.path if p.startswith(tuple(dirs))]
     else:
