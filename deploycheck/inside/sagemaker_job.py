@@ -220,6 +220,9 @@ def _root_cause(exc):
 
 def _describe(exc, phase, clean):
     root = _root_cause(exc)
+    if isinstance(root, MemoryError):
+        # out of memory is the sandbox's verdict (its limit, in its words), not a handler's error
+        raise MemoryError(str(root))
     return {"phase": phase, "error_type": type(root).__name__, "wrapper": type(exc).__name__,
             "error": clean(("%s: %s" % (type(root).__name__, root))[:4000]), "traceback": _tb(root, clean)}
 

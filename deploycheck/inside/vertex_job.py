@@ -84,6 +84,8 @@ def load_model(model_dir):
                 model = pickle.loads(f.read())
         else:
             model = None
+    except MemoryError:
+        raise                              # the sandbox reports it, with its limit
     except Exception as e:  # noqa: BLE001
         detail = "Could not load the model: %s/%s. %s." % (MODEL_PATH_LABEL, name, e)
         if "unsupported pickle protocol" in str(e):
@@ -131,6 +133,8 @@ def answer(model, body):
     try:
         try:
             predictions = model.predict(instances, **kwargs)
+        except MemoryError:
+            raise
         except Exception as e:  # noqa: BLE001
             raise PredictionError(PredictionError.FAILED_TO_RUN_MODEL, "Exception during sklearn prediction: "
                                   + str(e))
