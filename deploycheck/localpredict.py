@@ -282,6 +282,12 @@ def _interpret(t: Any, f: Any, art: Any, args: dict[str, Any], sample: Any, run:
                             "model_dir, not a relative path), or re-pack the archive with the model at its root "
                             "(tar -czf model.tar.gz model.joblib).", model_dir_files=getattr(art, "members", []))
             return fail(f"loading the model failed: {err}; the model folder holds {listing}.")
+        if "numpy._core" in err or "numpy.core._multiarray_umath" in err:
+            np_ = run.versions.get("numpy", "?")
+            sk = run.versions.get("sklearn", "?")
+            return fail(f"{'model_fn in ' + where if plat == 'aws' else serving} could not unpickle the model: {err}. "
+                        f"The model was saved with numpy 2, and {runtime} has numpy {np_}, which cannot read it: "
+                        f"re-save it with the image's versions (pip install numpy=={np_} scikit-learn=={sk}).")
         if plat == "gcp":
             return fail(f"{serving} ({runtime}) could not load {f.rel}/{art.rel}, so the model version would not "
                         f"deploy: {err}. {warn}{_last_lines(tb)} Save the model with joblib.dump(model, "
