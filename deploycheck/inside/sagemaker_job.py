@@ -52,6 +52,8 @@ from sagemaker_containers.beta.framework import (  # noqa: E402,F401 (the import
     content_types, encoders, env, modules, transformer, worker, server)
 from sagemaker_containers import _env, _errors  # noqa: E402
 
+from job_util import cleaner, model_info  # noqa: E402 (deploycheck/inside)
+
 BODY_LIMIT = 4 * 1024 * 1024          # bytes of each response body returned to the grader
 TRACEBACK_LINES = 12
 
@@ -227,23 +229,6 @@ def _describe(exc, phase, clean):
             "error": clean(("%s: %s" % (type(root).__name__, root))[:4000]), "traceback": _tb(root, clean)}
 
 
-def _model_info(model):
-    info = {"class": "%s.%s" % (type(model).__module__, type(model).__name__)}
-    n = getattr(model, "n_features_in_", None)
-    try:
-        if n is not None:
-            info["n_features_in_"] = int(n)
-    except (TypeError, ValueError):
-        pass
-    names = getattr(model, "feature_names_in_", None)
-    if names is not None:
-        info["feature_names_in_"] = [str(x) for x in list(names)[:200]]
-    steps = getattr(model, "steps", None)
-    if steps:
-        info["first_step"] = type(steps[0][1]).__name__
-    return info
-
-
 def _encode_rows(rows, content_type):
     if content_type == "application/x-npy":
         buf = io.BytesIO()
@@ -312,11 +297,8 @@ def serve(ctx, entry, transform_fn="exclusive", model_rel=None, requests=(), boo
 
     site = os.path.dirname(os.path.dirname(np.__file__))
 
-    def clean(text):
-        for a, b in ((os.path.join(model_dir, "code") + "/", "/opt/ml/model/code/"), (model_dir, "/opt/ml/model"),
-                     (folder + "/", ""), (folder, "."), (site, "<site-packages>")):
-            text = text.replace(a, b)
-        return text
+    clean = cleaner(((os.path.join(model_dir, "code") + "/", "/opt/ml/model/code/"), (model_dir, "/opt/ml/model"),
+                     (folder + "/", ""), (folder, "."), (site, "<site-packages>")))
 
     # what the SageMaker SDK's SKLearnModel sets (Model._script_mode_env_vars) and the image reads
     os.environ["SAGEMAKER_PROGRAM"] = entry_file
@@ -383,7 +365,7 @@ def serve(ctx, entry, transform_fn="exclusive", model_rel=None, requests=(), boo
                 out["load_ms"] = round(elapsed, 2)
                 model = getattr(glue.transformer, "_model", None)
                 if model is not None:
-                    out["model"] = _model_info(model)
+                    out["model"] = model_info(model)
             if error is None and capture.records:
                 error = _describe(capture.records[-1], "request", clean)
             out["responses"].append({

@@ -36,6 +36,8 @@ import time
 import traceback
 import warnings
 
+from job_util import cleaner, model_info  # deploycheck/inside
+
 MODEL_PATH_LABEL = "/tmp/model/0001"    # where the service copies the artifacts (error messages show it)
 JSON_UTF8 = "application/json; charset=UTF-8"
 TRACEBACK_LINES = 12
@@ -151,20 +153,6 @@ def answer(model, body):
     return 200, JSON_UTF8, out, None
 
 
-def _model_info(model):
-    info = {"class": "%s.%s" % (type(model).__module__, type(model).__name__)}
-    n = getattr(model, "n_features_in_", None)
-    try:
-        if n is not None:
-            info["n_features_in_"] = int(n)
-    except (TypeError, ValueError):
-        pass
-    steps = getattr(model, "steps", None)
-    if steps:
-        info["first_step"] = type(steps[0][1]).__name__
-    return info
-
-
 def predict(ctx, model_rel=".", requests=(), synthesize=None):
     """Load the model like the service, then answer each ``{"body_b64"}`` in ``requests``.
     ``synthesize``: ``{"values": [1.0, 0.5]}`` adds ``{"instances": [[v]*n_features_in_ ...]}``."""
@@ -174,10 +162,7 @@ def predict(ctx, model_rel=".", requests=(), synthesize=None):
     model_dir = os.path.abspath(ctx.extracted) if ctx.extracted else os.path.join(folder, model_rel or ".")
     site = os.path.dirname(os.path.dirname(np.__file__))
 
-    def clean(text):
-        for a, b in ((model_dir, MODEL_PATH_LABEL), (folder + "/", ""), (site, "<site-packages>")):
-            text = text.replace(a, b)
-        return text
+    clean = cleaner(((model_dir, MODEL_PATH_LABEL), (folder + "/", ""), (site, "<site-packages>")))
 
     os.chdir(ctx.tmp)
     out = {"runtime": {"python": "%d.%d.%d" % sys.version_info[:3], "sklearn": sklearn.__version__,
@@ -195,7 +180,7 @@ def predict(ctx, model_rel=".", requests=(), synthesize=None):
             model = None
         out["load_ms"] = round((time.perf_counter() - t0) * 1000.0, 2)
         if model is not None:
-            out["model"] = _model_info(model)
+            out["model"] = model_info(model)
             reqs = list(requests)
             n = out["model"].get("n_features_in_")
             if synthesize and n:

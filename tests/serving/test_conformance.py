@@ -13,12 +13,10 @@ import http.client
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import tarfile
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -29,6 +27,7 @@ from deploycheck.serving import local
 
 sys.path.insert(0, str(Path(__file__).parent))
 import cases  # noqa: E402
+from netutil import free_port, wait_listening  # noqa: E402
 
 IMAGES = ["sagemaker:1.2-1", "sagemaker:1.0-1"]
 INSIDE = Path(local.__file__).resolve().parents[1] / "inside"
@@ -67,12 +66,6 @@ def _model_bytes(python: str, workdir: Path) -> bytes:
     return out.read_bytes()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _http(port: int, method: str, path: str, headers: dict, body: bytes) -> tuple[int, str | None, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
@@ -98,7 +91,7 @@ class Reference:
         cfg = root / "ref.json"
         cfg.write_text(json.dumps({"inside": str(INSIDE), "cases_dir": str(self.cases_dir),
                                    "model_dir": str(model_dir), "mode": image.transform_fn}))
-        self.port = _free_port()
+        self.port = free_port()
         self.log = open(root / "gunicorn.log", "wb")
         self.proc = subprocess.Popen(
             [env.python, "-c", "import sys; from gunicorn.app.wsgiapp import run; sys.argv[0] = 'gunicorn'; run()",
@@ -106,16 +99,7 @@ class Reference:
              "--timeout", "60", "--chdir", str(root), "refapp:app"],
             stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env={"PATH": "/usr/bin:/bin", "DC_REF_CONFIG": str(cfg), "OMP_NUM_THREADS": "1", "HOME": str(root)})
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.2)
-        raise RuntimeError("the reference gunicorn did not start: " + (root / "gunicorn.log").read_text()[-2000:])
+        wait_listening(self.port, self.proc, root / "gunicorn.log", "the reference gunicorn", 120)
 
     def ask(self, case: str, method: str, path: str, headers: dict, body: bytes):
         return _http(self.port, method, f"/c/{case}{path}", headers, body)

@@ -4,44 +4,30 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from netutil import free_port, wait_listening  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 CLASSROOM = ROOT / "fixtures" / "built" / "classroom"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Serve:
     def __init__(self, path: Path, tmp: Path):
-        self.port = _free_port()
-        self.log = open(tmp / f"serve-{self.port}.log", "w+")
+        self.port = free_port()
+        logpath = tmp / f"serve-{self.port}.log"
+        self.log = open(logpath, "w+")
         self.proc = subprocess.Popen([sys.executable, "-m", "deploycheck.cli", "serve", str(path), "--port",
                                       str(self.port)], stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=ROOT)
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.3)
-        self.log.seek(0)
-        raise RuntimeError(f"deploycheck serve did not start: {self.log.read()[-2000:]}")
+        wait_listening(self.port, self.proc, logpath, "deploycheck serve")
 
     def raw(self, request: bytes) -> bytes:
         with socket.create_connection(("127.0.0.1", self.port), timeout=60) as s:
