@@ -3,9 +3,9 @@
     env = envs.ensure(catalog.image("sagemaker:1.2-1"))      # builds on first use, then reuses
     env.interpreter()   # -> sandbox.Interpreter(python=..., sys_path=..., preload=..., label=...)
 
-Where the environments live: ``$DEPLOYCHECK_CACHE_DIR/runtimes`` if set, else
-``$XDG_CACHE_HOME/deploycheck/runtimes`` (``~/.cache/deploycheck/runtimes``, ``~`` being the
-account's home directory even when $HOME points elsewhere). One directory per
+Where the environments live (:func:`cache_root`): ``$DEPLOYCHECK_CACHE_DIR/runtimes`` if set; for
+root, /var/cache/deploycheck/runtimes (readable by every user, who also look there); else
+``$XDG_CACHE_HOME/deploycheck/runtimes`` (``~/.cache/deploycheck/runtimes``). One directory per
 image and recipe: ``<image slug>-<hash of Python minor, requirements, patches, recipe version>``,
 holding the virtual environment and ``deploycheck-env.json`` (its manifest, written last).
 
@@ -122,19 +122,35 @@ def _setting(name: str) -> str | None:
     return v if v else None
 
 
+SYSTEM_CACHE = Path("/var/cache/deploycheck/runtimes")     # root's builds, readable by every user
+
+
 def cache_root() -> Path:
+    """Where environments are built: ``$DEPLOYCHECK_CACHE_DIR/runtimes``; for root (no
+    XDG_CACHE_HOME) the system-wide /var/cache/deploycheck/runtimes that every user can read;
+    else ``$XDG_CACHE_HOME/deploycheck/runtimes`` (``~/.cache/...``, ``~`` being the account's home
+    from the password database, not $HOME: graders and tests point HOME at scratch directories)."""
     base = _setting("DEPLOYCHECK_CACHE_DIR")
     if base:
         return Path(base).expanduser() / "runtimes"
-    # the account's home from the password database, not $HOME: graders and tests point HOME at
-    # scratch directories (to hide credentials) and must still find the same environments
-    import pwd
-    try:
-        home = pwd.getpwuid(os.getuid()).pw_dir
-    except KeyError:
-        home = str(Path.home())
-    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if not xdg and os.getuid() == 0:
+        return SYSTEM_CACHE
+    if not xdg:
+        import pwd
+        try:
+            xdg = os.path.join(pwd.getpwuid(os.getuid()).pw_dir, ".cache")
+        except KeyError:
+            xdg = str(Path.home() / ".cache")
     return Path(xdg).expanduser() / "deploycheck" / "runtimes"
+
+
+def search_roots() -> list[Path]:
+    """Where built environments are looked for: the own cache, then the system-wide one."""
+    roots = [cache_root()]
+    if _setting("DEPLOYCHECK_CACHE_DIR") is None and SYSTEM_CACHE not in roots:
+        roots.append(SYSTEM_CACHE)
+    return roots
 
 
 def env_name(image: Image, python_minor: str) -> str:
@@ -186,7 +202,8 @@ def _candidates(minor: str) -> Iterator[tuple[str, str]]:
     uv = uv_bin()
     if uv:
         try:
-            out = subprocess.run([uv, "python", "find", "--system", "--no-python-downloads", "--no-project", minor],
+            out = subprocess.run([uv, "python", "find", "--system", "--no-python-downloads", "--no-project",
+                                  "--no-cache", minor],
                                  capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
             if out.returncode == 0 and out.stdout.strip():
                 yield "uv", out.stdout.strip().splitlines()[-1]
@@ -242,11 +259,11 @@ def _load(root: Path, image: Image) -> RuntimeEnv | None:
 
 def existing(image: Image) -> RuntimeEnv | None:
     """A built environment for ``image`` (its own Python minor preferred), without building."""
-    root = cache_root()
     for minor in _minors_for(image):
-        env = _load(root / env_name(image, minor), image)
-        if env is not None:
-            return env
+        for root in search_roots():
+            env = _load(root / env_name(image, minor), image)
+            if env is not None:
+                return env
     return None
 
 
@@ -294,6 +311,9 @@ def ensure(image: Image, *, build: bool = True, log: Callable[[str], None] | Non
             return _build(image, py, log)
         except _NoWheels as e:
             tried.append(f"Python {minor}: {e}")
+        except OSError as e:            # the cache directory cannot be created or written
+            raise EnvBuildError(image, f"{type(e).__name__}: {e} (set DEPLOYCHECK_CACHE_DIR to a writable "
+                                f"folder; environments go to {cache_root()})") from e
     raise EnvUnavailable(f"no usable Python for {image.label()}: " + "; ".join(tried[:6])
                          + f". Install Python {image.python} (pyenv install {image.python}, or uv python "
                          f"install {image.python}) or set DEPLOYCHECK_PYTHON_{image.python.replace('.', '_')}.")
@@ -403,6 +423,9 @@ _NO_WHEEL = re.compile(r"No solution found|no wheels? (with a matching|are avail
 def _build_into(tmp: Path, image: Image, py: FoundPython, logf) -> dict:
     uv = uv_bin()
     penv = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    # uv's download cache lives next to the environments (not in $HOME, which graders redirect),
+    # unless the user chose one
+    penv.setdefault("UV_CACHE_DIR", str(cache_root().parent / "uv"))
     pyexe = str(tmp / "bin" / "python")
     reqs = list(image.requirements())
     if uv:

@@ -167,3 +167,14 @@ def test_interpreter_for_the_sandbox(tmp_path, monkeypatch):
     assert i.python.endswith("/bin/python") and i.preload == ("numpy",)
     assert i.label == "sagemaker-scikit-learn 1.2-1 (Python 3.9, scikit-learn 1.2.1)"
     assert all(p.startswith(str(envs.cache_root())) for p in i.sys_path)
+
+
+def test_root_builds_in_the_system_cache_every_user_reads(monkeypatch):
+    monkeypatch.delenv("DEPLOYCHECK_CACHE_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(os, "getuid", lambda: 0)
+    assert envs.cache_root() == envs.SYSTEM_CACHE and envs.search_roots() == [envs.SYSTEM_CACHE]
+    monkeypatch.setattr(os, "getuid", lambda: 65534)
+    import pwd
+    monkeypatch.setattr(pwd, "getpwuid", lambda uid: type("P", (), {"pw_dir": "/home/alice"})())
+    assert envs.search_roots() == [Path("/home/alice/.cache/deploycheck/runtimes"), envs.SYSTEM_CACHE]

@@ -46,7 +46,8 @@ def test_declared_image_and_assumed_image(tmp_path):
     im, why = local.assumed_image("aws", "1.0.2")
     assert im.key == "sagemaker:1.0-1" and "pickle's scikit-learn 1.0.2" in why
     im, why = local.assumed_image("aws", "0.19.1")
-    assert im.key == "sagemaker:1.4-2" and "newest" in why
+    assert im.key == "sagemaker:1.2-1" and "reference solution" in why
+    assert local.assumed_image("gcp", "1.9.1")[0].key == "vertex:sklearn-cpu.1-2"
 
 
 def test_code_dir_in_archive(tmp_path):
