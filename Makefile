@@ -11,7 +11,8 @@ PIPQ    := 2>&1 | grep -v -e 'is ignored: it is neither' -e '^$$' || true
 # serving images whose runtime environments the test suite uses (built once into
 # /var/cache/deploycheck/runtimes as root, else ~/.cache/deploycheck/runtimes;
 # `deploycheck runtimes list|build|prune`)
-TEST_RUNTIMES ?= sagemaker:1.2-1 sagemaker:1.0-1 sagemaker:0.23-1 ai-platform:2.11 vertex:sklearn-cpu.1-2
+TEST_RUNTIMES ?= sagemaker:1.2-1 sagemaker:1.0-1 sagemaker:0.23-1 ai-platform:2.11 vertex:sklearn-cpu.1-2 \
+                 sagemaker:1.4-2 vertex:sklearn-cpu.1-6
 
 .PHONY: grade test venv chromium bubblewrap fixtures clean bench runtimes runtimes-example
 

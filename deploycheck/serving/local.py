@@ -193,22 +193,18 @@ def declared_image(folder: Any, platform: str) -> tuple[Image | None, str, str]:
     return (None, decls[0].where, decls[0].value) if decls else (None, "", "")
 
 
-# When a folder declares no image: the images of the lab's reference solution (reference_deploys/),
-# so that a grade does not change when the catalog gains a newer row.
-DEFAULT_IMAGES = {"aws": "sagemaker:1.2-1", "gcp": "vertex:sklearn-cpu.1-2"}
-
-
 def assumed_image(platform: str, pickled_sklearn: str | None) -> tuple[Image, str]:
-    """The image predict.local runs when the folder declares none: the one whose scikit-learn has
-    the pickle's major.minor, else the reference solution's image for the platform."""
+    """The image predict.local runs when the folder declares none: the one whose scikit-learn is
+    nearest the pickle's (the newer on a tie); without a readable version, the newest."""
     kinds = ("sagemaker",) if platform == "aws" else ("vertex",)
     rows = [im for im in catalog.IMAGES if im.kind in kinds and im.supported]
-    mm = catalog.major_minor(pickled_sklearn)
-    same = [im for im in rows if catalog.major_minor(im.sklearn) == mm]
-    if same:
-        return same[0], f"no serving image is declared; assumed {same[0].title} (the pickle's scikit-learn {pickled_sklearn})"
-    default = catalog.image(DEFAULT_IMAGES[platform])
-    return default, f"no serving image is declared; assumed {default.title}, the reference solution's"
+    if catalog.major_minor(pickled_sklearn):
+        best = min(rows, key=lambda im: _distance(im.sklearn, pickled_sklearn or ""))
+        same = catalog.major_minor(best.sklearn) == catalog.major_minor(pickled_sklearn)
+        return best, (f"no serving image is declared; assumed {best.title}, "
+                      f"{'the one' if same else 'the nearest'} for the pickle's scikit-learn {pickled_sklearn}")
+    newest = max(rows, key=lambda im: catalog._mm(im.sklearn) or (0, 0))
+    return newest, f"no serving image is declared; assumed the newest, {newest.title}"
 
 
 def target_for(folder: Any, artifact: Any, entry_rel: str | None = None, model_rel: str = ".",

@@ -44,10 +44,12 @@ def test_declared_image_and_assumed_image(tmp_path):
     im, where, value = local.declared_image(f, "gcp")
     assert im.key == "ai-platform:2.11" and where == "gcp_deploy/README.md:1" and value == "2.11"
     im, why = local.assumed_image("aws", "1.0.2")
-    assert im.key == "sagemaker:1.0-1" and "pickle's scikit-learn 1.0.2" in why
+    assert im.key == "sagemaker:1.0-1" and "the one for the pickle's scikit-learn 1.0.2" in why
     im, why = local.assumed_image("aws", "0.19.1")
-    assert im.key == "sagemaker:1.2-1" and "reference solution" in why
-    assert local.assumed_image("gcp", "1.9.1")[0].key == "vertex:sklearn-cpu.1-2"
+    assert im.key == "sagemaker:0.20.0" and "the nearest for the pickle's scikit-learn 0.19.1" in why
+    assert local.assumed_image("aws", "1.9.1")[0].key == "sagemaker:1.4-2"
+    assert local.assumed_image("gcp", "1.9.1")[0].key == "vertex:sklearn-cpu.1-6"
+    assert local.assumed_image("gcp", None)[0].key == "vertex:sklearn-cpu.1-6"
 
 
 def test_code_dir_in_archive(tmp_path):
