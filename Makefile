@@ -5,10 +5,16 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 EXAMPLE ?= fixtures/built/classroom/complete_aws
+EXAMPLE_RUNTIME ?= sagemaker:1.2-1      # the serving image $(EXAMPLE) declares (framework_version)
 REPORT  ?= out/grade
 PIPQ    := 2>&1 | grep -v -e 'is ignored: it is neither' -e '^$$' || true
+# serving images whose runtime environments the test suite uses (built once into
+# /var/cache/deploycheck/runtimes as root, else ~/.cache/deploycheck/runtimes;
+# `deploycheck runtimes list|build|prune`)
+TEST_RUNTIMES ?= sagemaker:1.2-1 sagemaker:1.0-1 sagemaker:0.23-1 ai-platform:2.11 vertex:sklearn-cpu.1-2 \
+                 sagemaker:1.4-2 vertex:sklearn-cpu.1-6
 
-.PHONY: grade test venv chromium fixtures clean bench
+.PHONY: grade test venv chromium bubblewrap fixtures clean bench runtimes runtimes-example
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,19 +28,31 @@ venv: $(VENV)/.installed
 chromium: venv
 	@sh scripts/ensure-chromium.sh $(PY)
 
+bubblewrap:
+	@sh scripts/ensure-bwrap.sh
+
+# the environments of the images the default example declares (fixtures/build.py pickles each
+# example's model inside its image's environment, so it builds what it needs on first use too)
+runtimes-example: venv
+	$(PY) -m deploycheck.cli runtimes build $(EXAMPLE_RUNTIME)
+
+runtimes: venv
+	$(PY) -m deploycheck.cli runtimes build $(TEST_RUNTIMES)
+
 fixtures: venv
 	$(PY) fixtures/build.py
 	$(PY) reference_deploys/build.py
 
-grade: venv chromium fixtures
+grade: venv chromium bubblewrap runtimes-example fixtures
 	-$(VENV)/bin/deploycheck grade --repo $(EXAMPLE) --report $(REPORT)
 	@$(PY) -m deploycheck.gradeinfo $(REPORT)
 
-test: venv chromium fixtures
+test: venv chromium bubblewrap runtimes fixtures
 	$(PY) -m pytest tests/ -n 2 -p no:cacheprovider -q
 
-bench: venv fixtures
+bench: venv runtimes fixtures
 	$(PY) benchmarks/classroom.py --repos 200
+	$(PY) benchmarks/runtimes.py
 
 clean:
 	rm -rf $(VENV) out fixtures/built .pytest_cache

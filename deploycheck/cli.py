@@ -1,7 +1,8 @@
 """The `deploycheck` console script: sub-commands live next to the code they drive.
 
     deploycheck grade ...     run the rubric (pytest checks/ ...) from an installed package
-    deploycheck serve PATH    local SageMaker / Vertex serving emulation over HTTP
+    deploycheck serve PATH    the model behind the serving container's own request path, on localhost
+    deploycheck runtimes list|build|prune   the serving images' runtime environments
     deploycheck sweep ...     delete leftover cloud resources of a run / ledger / age
     deploycheck audit         list billable leftovers in an account or project
     deploycheck merge OUT DIR...  merge shard reports into one gradebook
@@ -18,7 +19,8 @@ from deploycheck import optional
 
 COMMANDS = {
     "grade": ("deploycheck.gradecmd", "main"),
-    "serve": ("deploycheck.serving.cli", "main"),
+    "serve": ("deploycheck.serving.http", "main"),
+    "runtimes": ("deploycheck.runtimes.cli", "main"),
     "sweep": ("deploycheck.cloud.cli", "sweep_main"),
     "audit": ("deploycheck.cloud.cli", "audit_main"),
     "merge": ("deploycheck.report.merge", "main"),

@@ -11,7 +11,9 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from deploycheck import artifacts, entrypoint
+import json
+
+from deploycheck import artifacts, entrypoint, model
 from deploycheck.outcome import Outcome, failed, passed, skipped
 
 CHECK = "predict.local"
@@ -149,7 +151,9 @@ def serving_plan(f: Any) -> Outcome | tuple[Any, dict[str, Any], str | None]:
 
 
 def _run(t: Any, dc: Any) -> tuple[Outcome, PredictionRecord | None]:
+    from pathlib import Path
     from deploycheck import sandbox, samples
+    from deploycheck.serving import local
     from deploycheck.structure import needs_folder
     if (o := needs_folder(t, CHECK)) is not None:
         return o, None
@@ -162,141 +166,167 @@ def _run(t: Any, dc: Any) -> tuple[Outcome, PredictionRecord | None]:
         return plan, None
     art, args, extract = plan
     sample = samples.sample_request(f, platform=plat)
+    target = local.target_for(f, art, args.get("entry_rel"), args.get("model_rel") or ".",
+                              Path(extract) if extract else None)
+    reqs = [local.HttpRequest.ping()] if plat == "aws" else []
+    synth = None
     if sample is not None:
-        args.update(body_b64=base64.b64encode(sample.body).decode(), content_type=sample.content_type,
-                    accept=sample.accept, n_rows=sample.n_rows)
+        reqs.append(local.HttpRequest.invocation(model.Request(sample.body, sample.content_type, sample.accept or ""), plat))
+    else:
+        synth = {"content_type": "application/json"}
     timeout = getattr(dc, "sandbox_timeout", None) or sandbox.DEFAULT_TIMEOUT
     memory = getattr(dc, "sandbox_memory_mb", None) or sandbox.DEFAULT_MEMORY_MB
-    res = sandbox.run("deploycheck.serving:job_predict", args, folder=f.path, extract=extract,
-                      timeout=timeout, memory_mb=memory)
-    return _interpret(t, f, art, args, sample, res)
+    run = local.run(target, reqs, synthesize=synth, limits=sandbox.Limits(timeout=timeout, memory_mb=memory))
+    return _interpret(t, f, art, args, sample, run)
 
 
 def _where(f: Any, args: dict[str, Any]) -> str:
     return f"{f.rel}/{args['entry_rel']}" if args.get("entry_rel") else f"{f.rel}/"
 
 
-def _interpret(t: Any, f: Any, art: Any, args: dict[str, Any], sample: Any, res: Any) -> tuple[Outcome, PredictionRecord | None]:
+def _interpret(t: Any, f: Any, art: Any, args: dict[str, Any], sample: Any, run: Any) -> tuple[Outcome, PredictionRecord | None]:
+    from deploycheck.serving import local
     plat = f.platform
-    d: dict[str, Any] = res.data if res.ok and isinstance(res.data, dict) else {}
-    source = (sample.source if sample is not None else d.get("sample_source", "")) or ""
+    answer = run.answers[-1] if run.answers and (sample is not None or run.synthesized is not None) else None
+    req = answer.request if answer else None
+    source = (sample.source if sample is not None else
+              (f"synthesized from the model (n_features_in_={run.model_info.get('n_features_in_')}); no example "
+               "request found in the README or folder" if run.synthesized is not None else "")) or ""
+    n_rows = sample.n_rows if sample is not None else (len(json.loads(run.synthesized.body)) if run.synthesized
+                                                      and plat == "aws" else 2 if run.synthesized else None)
+    n_pred, preview = local.count_predictions(answer.body, answer.content_type) if answer and answer.ok else (None, None)
+    ctype = req.header("Content-Type") if req else None
     rec = PredictionRecord(
         student=t.student, platform=plat, status="failed", message="",
-        request=_printable(d.get("request_b64", ""), d.get("request_content_type")),
-        response=_printable(d.get("response_b64", ""), d.get("content_type")),
-        content_type=d.get("request_content_type"), accept=d.get("accept"),
-        response_content_type=d.get("content_type"), http_status=d.get("status"),
-        latency_ms=d.get("latency_ms"), load_ms=d.get("load_ms"), isolation=res.isolation,
-        sample_source=source, n_rows=d.get("n_rows"), n_predictions=d.get("n_predictions"),
-        preview=d.get("preview"), request_b64=d.get("request_b64", ""), response_b64=d.get("response_b64", ""),
-        warnings=list(d.get("warnings") or []))
+        request=_printable(base64.b64encode(req.body[:65536]).decode(), ctype) if req else "",
+        response=_printable(base64.b64encode(answer.body[:65536]).decode(), answer.content_type) if answer else "",
+        content_type=ctype, accept=req.header("Accept") if req else None,
+        response_content_type=answer.content_type if answer else None, http_status=answer.status if answer else None,
+        latency_ms=answer.latency_ms if answer else None, load_ms=run.load_ms, isolation=run.isolation,
+        sample_source=source, n_rows=n_rows, n_predictions=n_pred, preview=preview,
+        request_b64=base64.b64encode(req.body[:65536]).decode() if req else "",
+        response_b64=base64.b64encode(answer.body[:65536]).decode() if answer else "",
+        warnings=list(run.warnings))
     data = {"request": rec.request, "response": rec.response, "content_type": rec.content_type,
             "accept": rec.accept, "http_status": rec.http_status, "latency_ms": rec.latency_ms,
-            "load_ms": rec.load_ms, "isolation": res.isolation, "sample_source": source,
-            "n_rows": rec.n_rows, "n_predictions": rec.n_predictions, "artifact": art.rel}
-    if not res.isolation.startswith("no-network"):
-        data["isolation_note"] = "the sandbox could not cut the network on this machine"
-    stdout = (res.stdout_tail or "")[-600:].strip()
+            "load_ms": rec.load_ms, "isolation": run.isolation, "sample_source": source,
+            "n_rows": rec.n_rows, "n_predictions": rec.n_predictions, "artifact": art.rel,
+            "runtime": run.runtime_label, "approximate": bool(run.runtime and run.runtime.approximate)}
+    if run.target.assumed:
+        data["runtime_note"] = run.target.assumed
+    if run.isolation.startswith("UNSANDBOXED"):
+        data["isolation_note"] = "student code ran WITHOUT isolation (--allow-unsandboxed)"
+    stdout = (run.stdout_tail or "")[-600:].strip()
+    runtime = run.runtime_label or "the serving image"
 
     def fail(msg: str, **extra: Any) -> tuple[Outcome, PredictionRecord]:
         rec.status, rec.message = "failed", msg
-        if stdout and res.status != "ok":
+        if stdout and run.sandbox_status != "ok":
             data["stdout_tail"] = stdout
         data.update(extra)
         return failed(msg, **data), rec
 
     where = _where(f, args)
     serving = "the SageMaker scikit-learn container" if plat == "aws" else "Vertex AI's prebuilt scikit-learn container"
+    # ---- deploycheck's own machinery failed, or an approximate run that version skew explains
+    if run.machine_error:
+        # model.run_error once the plugin reads deploycheck.model.Outcome (lead): skipped, never the student's
+        return skipped(f"error of the grading run (not your fault; tell your instructor): {CHECK} could not run "
+                       f"{where}: {run.machine_error}", run_error=True, **data), None
+    if run.inconclusive:
+        return skipped(f"{run.inconclusive} ({where})", inconclusive=True, **data), rec
     # ---- the sandbox itself stopped the code
-    if res.status == "timeout":
+    if run.sandbox_status == "timeout":
         what = "model_fn" if plat == "aws" else "loading your model"
-        return fail(f"{what} (or the prediction) took longer than {res.timeout:g} s in the local run of "
-                    f"{where} and was stopped: look for an endless loop, a download or training at load "
-                    "time; model_fn should only load the saved model.")
-    if res.status == "memory":
-        return fail(f"the local run of {where} ran out of memory (limit {res.memory_mb} MB): "
-                    "your model or code allocates too much; make the model smaller or fix the allocation. "
-                    + _last_line(res.traceback))
-    if res.status == "killed":
-        return fail(f"the local run of {where} crashed ({res.describe()}) before answering: something in "
+        return fail(f"{what} (or the prediction) took longer than {run.limit_s or 0:g} s in the local run of {where} "
+                    "and was stopped: look for an "
+                    "endless loop, a download or training at load time; model_fn should only load the saved model.")
+    if run.sandbox_status == "memory":
+        return fail(f"the local run of {where} ran out of memory ({run.sandbox_detail}): your model or code "
+                    "allocates too much; make the model smaller or fix the allocation.")
+    if run.sandbox_status == "killed":
+        return fail(f"the local run of {where} crashed ({run.sandbox_detail}) before answering: something in "
                     "your serving code or model ended the process (os._exit, a crash in native code, "
                     "too much output); run it locally with python and fix the crash."
-                    + (f" Last output: {_trunc(res.stderr_tail.strip()[-300:], 300)}" if res.stderr_tail.strip() else ""))
-    if res.status == "error" and not d:
-        if res.error_type == "ExtractError":
-            return fail(f"{f.rel}/{art.rel} could not be extracted ({res.error}): rebuild it with "
-                        "tar -czf model.tar.gz model.joblib (see artifact.valid).")
-        if res.error_type == "SandboxError":
-            return fail(f"internal error in deploycheck's sandbox (not your fault; tell your instructor): {res.error}")
-        return fail(f"the local run of {where} failed: {res.error}. {_last_lines(res.traceback)}")
-    warn = _version_warning(d)
-    phase, status = d.get("phase"), d.get("status")
-    err = d.get("error") or ""
-    tb = d.get("traceback") or ""
-    if phase == "import":
-        if "transform_fn" in err and "input_fn" in err:
+                    + (f" Last output: {_trunc(run.stderr_tail.strip()[-300:], 300)}" if run.stderr_tail.strip() else ""))
+    if run.sandbox_status == "error":
+        return fail(f"{f.rel}/{art.rel} could not be extracted ({run.sandbox_detail}): rebuild it with "
+                    "tar -czf model.tar.gz model.joblib (see artifact.valid).")
+    warn = _version_warning({"warnings": list(run.warnings)})
+    load = run.startup or next((a.failure for a in run.answers if a.failure and a.failure.phase in
+                                ("import", "handlers", "model_fn")), None)
+    if load is not None:
+        err, tb = load.error, load.traceback
+        if load.phase == "handlers":
             return fail(f"{where} defines transform_fn together with input_fn/predict_fn/output_fn, which "
-                        f"{serving} rejects ('{err}'): keep either transform_fn alone or the other three.")
-        mod = _missing_module(err)
-        if mod:
-            if "externals" in err:
+                        f"{serving} ({runtime}) rejects ('{err}'): keep either transform_fn alone or the other three.")
+        if load.phase == "import":
+            mod = _missing_module(err)
+            if mod and "externals" in err:
                 return fail(f"importing {where} failed: {err}. sklearn.externals.joblib was removed from "
                             "scikit-learn (0.23): write `import joblib` instead.")
-            hint = ""
-            return fail(f"importing {where} failed: {err}{hint}. The serving image lacks the module "
-                        f"'{mod}': remove the import or add it to requirements.txt beside "
-                        f"{args.get('entry_rel', 'inference.py').rsplit('/', 1)[-1]}.")
-        return fail(f"importing {where} failed as the container would: {err}. {_last_lines(tb)}")
-    if phase == "model_fn":
+            if mod:
+                return fail(f"importing {where} failed: {err}. The serving image ({runtime}) lacks the module "
+                            f"'{mod}': remove the import or add it to requirements.txt beside "
+                            f"{args.get('entry_rel', 'inference.py').rsplit('/', 1)[-1]}.")
+            return fail(f"importing {where} failed as the container would ({runtime}), so the endpoint would "
+                        f"never start: {err}. {_last_lines(tb)}")
         if plat == "aws" and "Please provide a model_fn implementation" in err:
             return fail(f"{where} has no model_fn, and {serving} then fails with 'Please provide a model_fn "
                         "implementation': define model_fn(model_dir) that loads and returns your model.")
-        if d.get("error_type") == "FileNotFoundError" or "No such file" in err:
-            files = d.get("model_dir_files") or []
-            listing = ", ".join(files[:20]) or "nothing"
+        if load.error_type == "FileNotFoundError" or "No such file" in err:
+            listing = ", ".join(getattr(art, "members", None) or [art.rel]) if plat == "aws" else art.rel
             if plat == "aws":
                 return fail(f"model_fn in {where} could not find its file: {err}. model_dir holds what "
-                            f"{f.rel}/{art.rel} contains: {listing}. Load that file name in model_fn, or "
-                            "re-pack the archive with the model at its root (tar -czf model.tar.gz "
-                            "model.joblib).", model_dir_files=files)
-            return fail(f"loading the model failed: {err}; the model folder holds {listing}.", model_dir_files=files)
+                            f"{f.rel}/{art.rel} contains: {listing}. Load that file name in model_fn (from "
+                            "model_dir, not a relative path), or re-pack the archive with the model at its root "
+                            "(tar -czf model.tar.gz model.joblib).", model_dir_files=getattr(art, "members", []))
+            return fail(f"loading the model failed: {err}; the model folder holds {listing}.")
+        if "numpy._core" in err or "numpy.core._multiarray_umath" in err:
+            np_ = run.versions.get("numpy", "?")
+            sk = run.versions.get("sklearn", "?")
+            return fail(f"{'model_fn in ' + where if plat == 'aws' else serving} could not unpickle the model: {err}. "
+                        f"The model was saved with numpy 2, and {runtime} has numpy {np_}, which cannot read it: "
+                        f"re-save it with the image's versions (pip install numpy=={np_} scikit-learn=={sk}).")
         if plat == "gcp":
-            return fail(f"{serving} could not load {f.rel}/{art.rel}: {err}. {warn}{_last_lines(tb)} "
-                        "Save the model with joblib.dump(model, 'model.joblib') using the scikit-learn "
-                        "version of your runtime.")
-        return fail(f"model_fn in {where} raised {err}. {warn}{_last_lines(tb)} Fix model_fn so that it "
-                    "only loads and returns your model from model_dir.")
-    if phase == "sample":
-        return fail(f"no sample request could be built: {err}.")
-    req_desc = f"the sample request ({source}, {d.get('request_content_type')})"
-    if status != 200:
-        if status == 415:
-            return fail(f"{serving} answered 415 Unsupported Media Type to {req_desc}: the default input_fn "
-                        "reads only application/json, text/csv and application/x-npy; send one of those or "
-                        f"write an input_fn in {where} for your format.")
-        if status == 406:
-            return fail(f"{serving} answered 406 Not Acceptable for Accept {d.get('accept')}: the default "
-                        f"output_fn writes application/json, text/csv or application/x-npy; write an output_fn in {where}.")
+            return fail(f"{serving} ({runtime}) could not load {f.rel}/{art.rel}, so the model version would not "
+                        f"deploy: {err}. {warn}{_last_lines(tb)} Save the model with joblib.dump(model, "
+                        "'model.joblib') using the scikit-learn version of your runtime.")
+        return fail(f"model_fn in {where} raised {err} in {runtime}. {warn}{_last_lines(tb)} Fix model_fn so that "
+                    "it only loads and returns your model from model_dir.")
+    if answer is None:
+        return fail(f"no sample request could be built: the model has no n_features_in_; add an example "
+                    f"request to {f.rel}/README.md (e.g. predictor.predict([[...]])).")
+    req_desc = f"the sample request ({source}, {ctype})"
+    status = answer.status
+    if not answer.ok:
+        err = answer.failure.error if answer.failure else ""
+        tb = answer.failure.traceback if answer.failure else ""
         hint = ""
-        if "Expected 2D array" in err or "Reshape your data" in err:
+        if "is not supported by this framework" in err:
+            hint = (" The default input_fn/output_fn read and write only application/json, text/csv and "
+                    f"application/x-npy (exact, without parameters); send one of those or write an input_fn/output_fn in {where}.")
+        elif "Expected 2D array" in err or "Reshape your data" in err:
             hint = (" The request decoded to a single row as a 1-D array; send a list of rows "
                     "([[...]]) or reshape in input_fn.")
-        if "features" in err and "expecting" in err:
+        elif "features" in err and "expecting" in err:
             hint = " The sample has a different number of features than your model expects; fix the example in your README."
-        body_err = err or _printable(d.get("response_b64", ""), d.get("content_type"))
-        return fail(f"{serving} answered HTTP {status} to {req_desc}: {body_err}.{hint} {_last_lines(tb)}")
-    n_rows, n_pred = d.get("n_rows"), d.get("n_predictions")
-    if n_pred is None:
-        return fail(f"the response to {req_desc} is not a list of predictions ({_trunc(rec.response, 200)}): "
-                    f"return model.predict(...) results (output_fn in {where}).")
-    if n_rows is not None and n_pred != n_rows:
+        elif "view function did not return a valid response" in err or "not JSON serializable" in err:
+            hint = (f" output_fn in {where} must return a str/bytes body (with its content type) or a worker "
+                    "Response; the container cannot send a list, an array or a dict holding an array.")
+        body_err = err or rec.response
+        return fail(f"{serving} ({runtime}) answered HTTP {status} to {req_desc}: {_trunc(body_err, 600)}.{hint} "
+                    f"{_last_lines(tb)}")
+    if n_pred is not None and n_rows is not None and n_pred != n_rows:
         return fail(f"{req_desc} had {n_rows} row(s) but the response holds {n_pred} prediction(s) "
                     f"({_trunc(rec.response, 200)}): return one prediction per input row.")
-    preview = d.get("preview")
-    msg = (f"{serving} emulation answered {n_pred} prediction(s) {_trunc(str(preview), 160)} to "
-           f"{req_desc} in {d.get('latency_ms')} ms (model load {d.get('load_ms')} ms)")
+    shown = _trunc(str(preview), 160) if n_pred is not None else _trunc(rec.response, 160)
+    what = f"{n_pred} prediction(s) {shown}" if n_pred is not None else f"HTTP {status} {shown}"
+    msg = (f"{runtime} answered {what} to {req_desc} in {answer.latency_ms} ms (model load {run.load_ms} ms)")
     if warn:
         msg += f"; note: {warn.strip()}"
+    if run.target.assumed:
+        msg += f"; note: {run.target.assumed}"
     rec.status, rec.message = "passed", msg
     data["warnings"] = rec.warnings
     return passed(msg, **data), rec
@@ -312,12 +342,12 @@ def _missing_module(err: str) -> str | None:
 
 def _version_warning(d: dict[str, Any]) -> str:
     for w in d.get("warnings") or []:
-        if w.startswith("InconsistentVersionWarning"):
+        if w.startswith("InconsistentVersionWarning") or "Trying to unpickle estimator" in w:
             m = re.search(r"from version (\S+) when using version (\S+)", w)
             if m:
                 return (f"the pickle was made with scikit-learn {m.group(1)} and the local run used "
-                        f"scikit-learn {m.group(2).rstrip('.')} (InconsistentVersionWarning); the real "
-                        "endpoint uses its runtime's version (see artifact.version). ")
+                        f"scikit-learn {m.group(2).rstrip('.')}, the declared image's; it loaded, but check the "
+                        "predictions, or re-save the model with that version (see artifact.version). ")
             return f"{w[:300]}. "
     return ""
 

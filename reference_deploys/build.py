@@ -5,9 +5,9 @@
 
 ``--out DIR`` copies the reference folders to DIR and builds there (tests use a temp dir).
 
-Trains each folder's model with its own ``train.py`` (``train()``) and saves it with
-``deploycheck.pickles.dump_with_version`` so the pickle records the scikit-learn release of the
-runtime the folder declares -- whatever scikit-learn is installed here:
+Trains each folder's model with its own ``train.py`` (``train()``) and saves it INSIDE the runtime
+environment of the image the folder declares (``deploycheck.runtimes.envs``), so the pickle is what
+that image's scikit-learn/numpy make and load:
 
     aws_deploy/model.joblib, aws_deploy/model.tar.gz   scikit-learn 1.2.1  (framework_version "1.2-1")
     gcp_deploy/model.joblib                            scikit-learn 1.2.2  (sklearn-cpu.1-2)
@@ -17,7 +17,6 @@ Artifacts are deterministic (tar mtime 0) and gitignored; the screenshots are co
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -29,11 +28,22 @@ VERTEX_TAG, VERTEX_SKLEARN = "sklearn-cpu.1-2", "1.2.2"
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
 
 
-def _train(folder: Path):
-    spec = importlib.util.spec_from_file_location(f"_ref_train_{folder.name}", folder / "train.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)       # our own reference code, not a student's
-    return mod.train()
+_TRAIN_IN_ENV = r"""
+import importlib.util, sys, joblib
+spec = importlib.util.spec_from_file_location("_ref_train", sys.argv[1])
+mod = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mod)
+joblib.dump(mod.train(), sys.argv[2], compress=0)
+"""
+
+
+def _train_and_dump(folder: Path, image_key: str, out: Path) -> None:
+    """Run the folder's own train() (our reference code, not a student's) in the image's environment."""
+    import subprocess
+    from deploycheck.runtimes import catalog, envs
+    env = envs.ensure(catalog.image(image_key), log=lambda m: print(m, flush=True))
+    subprocess.run([env.python, "-I", "-c", _TRAIN_IN_ENV, str(folder / "train.py"), str(out)], check=True,
+                   timeout=300, cwd=folder, env={"PATH": "/usr/bin:/bin", "HOME": str(folder), "OMP_NUM_THREADS": "1"})
 
 
 def _screenshot(path: Path, title: str, lines: list[str]) -> None:
@@ -51,7 +61,6 @@ def _screenshot(path: Path, title: str, lines: list[str]) -> None:
 
 def build(force: bool = False, root: Path = HERE) -> list[Path]:
     from deploycheck.artifacts import make_tar_gz
-    from deploycheck.pickles import dump_with_version
     out: list[Path] = []
     root = Path(root)
     if root.resolve() != HERE:
@@ -60,11 +69,10 @@ def build(force: bool = False, root: Path = HERE) -> list[Path]:
             shutil.copytree(HERE / name, root / name, dirs_exist_ok=True,
                             ignore=shutil.ignore_patterns("__pycache__", "*.joblib", "*.tar.gz"))
     aws, gcp = root / "aws_deploy", root / "gcp_deploy"
-    model = _train(aws)
-    dump_with_version(model, aws / "model.joblib", AWS_SKLEARN, compress=0)
+    _train_and_dump(aws, f"sagemaker:{AWS_FRAMEWORK}", aws / "model.joblib")
     (aws / "model.tar.gz").write_bytes(make_tar_gz({"model.joblib": (aws / "model.joblib").read_bytes()}))
     out += [aws / "model.joblib", aws / "model.tar.gz"]
-    dump_with_version(_train(gcp), gcp / "model.joblib", VERTEX_SKLEARN, compress=0)
+    _train_and_dump(gcp, f"vertex:{VERTEX_TAG}", gcp / "model.joblib")
     out.append(gcp / "model.joblib")
     shots = {
         aws / "screenshot.png": ("SageMaker endpoint iris (ml.t2.medium, us-east-1) - predictor.predict",

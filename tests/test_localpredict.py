@@ -19,7 +19,9 @@ from deploycheck import artifacts, localpredict
 from deploycheck.submission import Target, load_submission
 
 MODEL_FN = "import joblib, os\n\ndef model_fn(model_dir):\n    return joblib.load(os.path.join(model_dir, 'model.joblib'))\n"
-README = "# AWS\n```python\npredictor.predict([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]])\n```\n"
+# framework_version="1.2-1": the runs use the 1.2-1 runtime environment (built once; see tests/serving)
+README = ("# AWS\n```python\npredictor.predict([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]])\n```\n"
+          "SKLearnModel(entry_point='inference.py', framework_version='1.2-1')\n")
 DC = SimpleNamespace(sandbox_timeout=10, sandbox_memory_mb=1024)
 _MODEL = {}
 
@@ -157,16 +159,20 @@ def test_wrong_number_of_predictions(tmp_path):
 
 
 def test_unsupported_content_type(tmp_path):
-    readme = "```python\nrt.invoke_endpoint(EndpointName='e', ContentType='text/plain', Body='1,2,3,4')\n```\n"
+    # the image passes its default input_fn through the toolkit's error wrapper: 500, not 415
+    readme = ("```python\nrt.invoke_endpoint(EndpointName='e', ContentType='text/plain', Body='1,2,3,4')\n```\n"
+              "framework_version='1.2-1'\n")
     o = localpredict.predict_local(target(aws_repo(tmp_path, readme=readme)), DC)
-    assert o.status == "failed" and "415" in o.message and "input_fn" in o.message
+    assert o.status == "failed" and "HTTP 500" in o.message and "input_fn" in o.message
+    assert "Content type text/plain is not supported" in o.message
 
 
 def test_version_mismatch_note(tmp_path):
-    other = "1.2.1" if sklearn.__version__ != "1.2.1" else "1.3.1"
-    o = localpredict.predict_local(target(aws_repo(tmp_path, version=other)), DC)
-    assert o.status == "passed"
-    assert f"made with scikit-learn {other}" in o.message and f"used scikit-learn {sklearn.__version__}" in o.message
+    # pickled by the grader's scikit-learn, served by the declared image's 1.2.1: it loads, with a note
+    o = localpredict.predict_local(target(aws_repo(tmp_path)), DC)
+    assert o.status == "passed", o.message
+    assert f"made with scikit-learn {sklearn.__version__}" in o.message and "used scikit-learn 1.2.1" in o.message
+    assert o.data["runtime"] == "sagemaker-scikit-learn 1.2-1 (Python 3.9, scikit-learn 1.2.1)"
 
 
 def test_timeout_message(tmp_path):

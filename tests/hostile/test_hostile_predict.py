@@ -1,5 +1,6 @@
-"""Hostile student code: each attack fails that student's predict.local with a clear message,
-within the timeout, leaves the grader's machine alone, and the next student is graded normally."""
+"""Hostile student code through predict.local: each attack fails that student's check with a clear
+message, within the timeout, leaves the grader's machine alone (no process, no file), and the next
+student is graded normally. (The world-level classroom is test_hostile_classroom.py.)"""
 from __future__ import annotations
 
 import io
@@ -7,6 +8,8 @@ import os
 import pickle
 import tarfile
 import time
+import uuid
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -80,16 +83,24 @@ def test_huge_allocation(tmp_path):
     assert_next_student_passes(tmp_path)
 
 
+def procs_with(marker: str) -> list[int]:
+    found = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                if marker.encode() in Path(f"/proc/{p}/comm").read_bytes():
+                    found.append(int(p))
+            except OSError:
+                pass
+    return found
+
+
 def test_fork_bomb(tmp_path):
-    o = grade(repo(tmp_path / "a", "while True:\n    try:\n        os.fork()\n    except OSError:\n        pass"))
+    mark = f"fb{uuid.uuid4().hex[:8]}"
+    o = grade(repo(tmp_path / "a", f"import ctypes\nctypes.CDLL(None).prctl(15, b'{mark}', 0, 0, 0)\n"
+                                   "while True:\n    try:\n        os.fork()\n    except OSError:\n        pass"))
     assert o.status == "failed"
-    info = sandbox.server_info()  # answered only after the server's clean-up of the last job
-    if info.get("uid") is not None:
-        # SIGKILLed processes can linger in /proc for a moment while the kernel reaps them
-        deadline = time.monotonic() + 5
-        while sandbox.count_user_procs(info["uid"]) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert sandbox.count_user_procs(info["uid"]) == 0
+    assert procs_with(mark) == []          # the job's PID namespace died with it
     assert_next_student_passes(tmp_path)
 
 
@@ -142,6 +153,7 @@ def test_writes_outside_the_sandbox_change_nothing(tmp_path):
     (t.folder.path / "inference.py").write_text(before.replace("def model_fn(model_dir):\n",
                                                 "def model_fn(model_dir):\n" + "".join(f"    {l}\n" for l in body.splitlines())))
     before = real_inference.read_text()
+    victim.chmod(0o666)
     o = grade(t)
     assert o.status == "failed" and "model_fn" in o.message
     assert victim.read_text() == "original" and real_inference.read_text() == before
@@ -153,14 +165,13 @@ def test_writes_outside_the_sandbox_change_nothing(tmp_path):
 def test_network_socket(tmp_path):
     o = grade(repo(tmp_path / "a", "import socket\nsocket.create_connection(('93.184.216.34', 80), timeout=3)"))
     assert o.status == "failed"
-    if os.geteuid() == 0:
-        assert "unreachable" in o.message.lower()
+    assert "unreachable" in o.message.lower()
     assert_next_student_passes(tmp_path)
 
 
 def test_printing_100_mb(tmp_path):
     o = grade(repo(tmp_path / "a", "for _ in range(100):\n    sys.stdout.write('x' * 1024 * 1024)"))
-    assert o.status == "failed" and "File too large" in o.message
+    assert o.status == "failed" and "BrokenPipeError" in o.message
     assert len(o.data.get("stdout_tail", "")) <= 1000
     assert_next_student_passes(tmp_path)
 
@@ -187,5 +198,4 @@ def test_pickle_command_even_if_loaded_stays_in_the_sandbox(tmp_path, monkeypatc
     canary = tmp_path / "canary2"
     o = grade(repo(tmp_path / "a", "", model=pickle.dumps(_Evil(canary))))
     assert o.status == "failed"
-    if os.geteuid() == 0:
-        assert not canary.exists()
+    assert not canary.exists()

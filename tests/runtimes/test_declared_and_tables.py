@@ -1,4 +1,4 @@
-"""deploycheck.runtimes: version tables and runtime declarations found in a deploy folder."""
+"""deploycheck.runtimes: version tables (catalog) and runtime declarations found in a deploy folder (declared)."""
 from __future__ import annotations
 
 import json

@@ -1,0 +1,377 @@
+"""SageMaker scikit-learn container's request path, run INSIDE the sandbox under the image's Python.
+
+Job: ``sagemaker_job:serve`` (``fn(ctx, **args)``, see PLAN.md). Runs with the image's own runtime
+environment (its Python, scikit-learn, numpy... and ``sagemaker-containers`` 2.8.6.post2, the
+library every scikit-learn image serves with). Python 3.7 compatible; stdlib + that environment.
+
+What comes from the library (not re-implemented): handler wrapping (``_functions.error_wrapper``),
+``Transformer`` (default handlers, 415/406 error bodies, tuple results), the Flask ``Worker`` app
+(routes, ``Request.content_type``/``accept``/``content`` rules, Flask's own 500 page and response
+conversion), ``encoders``/``decoders``, and gunicorn's own error page (``gunicorn.util.write_error``)
+for an exception that escapes the WSGI app. Requests are driven in-process through Werkzeug's test
+client (no network).
+
+What is reproduced here, because it lives in the image and not in a library (cited):
+
+* the image's glue, aws/sagemaker-scikit-learn-container ``src/sagemaker_sklearn_container/
+  serving.py`` on each branch: ``default_model_fn`` (the toolkit's, which raises),
+  ``default_input_fn`` (decode, then ``astype(np.float32)`` for the UTF-8 types),
+  ``default_predict_fn`` (``model.predict``), ``default_output_fn`` (``worker.Response(encode(...),
+  accept, mimetype=accept)``), ``_user_module_transformer`` (branches 0.20.0/0.23-1/1.0-1 take
+  model/input/predict/output_fn and ignore ``transform_fn``; 1.2-1 and later take ``transform_fn``
+  and raise ``UserError`` when it is mixed with input/predict/output_fn), ``import_module`` and the
+  lazy ``main(environ, start_response)`` WSGI entry point that gunicorn serves;
+* the container start (sagemaker-containers ``_server.start``): the user module is imported once
+  before gunicorn starts; if that import fails the container exits and the endpoint never becomes
+  InService (reported as ``startup``). The start also ``pip install``s the code directory and its
+  requirements.txt: there is no network in the sandbox, so the module is imported from its folder
+  instead (the only deliberate difference; see serving/local.py).
+
+The working directory is an empty scratch directory, like the container's ``/`` (a model_fn that
+opens a relative path fails there too).
+"""
+import base64
+import importlib
+import io
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+import warnings
+
+# sagemaker_containers._env creates <SAGEMAKER_BASE_DIR>/code at import time unless it exists
+# (default /opt/ml). This module is preloaded in the sandbox's fork server, whose file system is
+# read-only: point the library at a base whose code/ folder ships with deploycheck.
+os.environ.setdefault("SAGEMAKER_BASE_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                         "sagemaker_base"))
+
+import numpy as np  # noqa: E402
+from sagemaker_containers.beta.framework import (  # noqa: E402,F401 (the import serving.py does)
+    content_types, encoders, env, modules, transformer, worker, server)
+from sagemaker_containers import _env, _errors  # noqa: E402
+
+from job_util import cleaner, model_info  # noqa: E402 (deploycheck/inside)
+
+BODY_LIMIT = 4 * 1024 * 1024          # bytes of each response body returned to the grader
+TRACEBACK_LINES = 12
+
+
+class UserError(Exception):
+    """sagemaker_sklearn_container.exceptions.UserError (1.2-1 and later)."""
+
+
+# ------------------------------------------------------------------ the image's serving.py glue
+
+def default_model_fn(model_dir):
+    return transformer.default_model_fn(model_dir)
+
+
+def default_input_fn(input_data, content_type):
+    np_array = encoders.decode(input_data, content_type)
+    return np_array.astype(np.float32) if content_type in content_types.UTF8_TYPES else np_array
+
+
+def default_predict_fn(input_data, model):
+    return model.predict(input_data)
+
+
+def default_output_fn(prediction, accept):
+    return worker.Response(encoders.encode(prediction, accept), accept, mimetype=accept)
+
+
+def user_module_transformer(user_module, transform_fn_mode):
+    """``_user_module_transformer`` of the image: "ignored" (before 1.2-1) or "exclusive"."""
+    if transform_fn_mode == "ignored":
+        model_fn = getattr(user_module, "model_fn", default_model_fn)
+        input_fn = getattr(user_module, "input_fn", default_input_fn)
+        predict_fn = getattr(user_module, "predict_fn", default_predict_fn)
+        output_fn = getattr(user_module, "output_fn", default_output_fn)
+        return transformer.Transformer(model_fn=model_fn, input_fn=input_fn, predict_fn=predict_fn,
+                                       output_fn=output_fn)
+    model_fn = getattr(user_module, "model_fn", default_model_fn)
+    input_fn = getattr(user_module, "input_fn", None)
+    predict_fn = getattr(user_module, "predict_fn", None)
+    output_fn = getattr(user_module, "output_fn", None)
+    transform_fn = getattr(user_module, "transform_fn", None)
+    if transform_fn and (input_fn or predict_fn or output_fn):
+        raise UserError("Cannot use transform_fn implementation with input_fn, predict_fn, and/or output_fn")
+    if transform_fn is not None:
+        return transformer.Transformer(model_fn=model_fn, transform_fn=transform_fn)
+    return transformer.Transformer(model_fn=model_fn, input_fn=input_fn or default_input_fn,
+                                   predict_fn=predict_fn or default_predict_fn,
+                                   output_fn=output_fn or default_output_fn)
+
+
+def _install_and_import(module_dir, name):
+    """Stands for sagemaker_containers ``_modules.import_module(uri, name)`` (copy the code dir,
+    ``pip install .``, import, reload, wrap errors in ImportModuleError) without pip: the code
+    directory is already first on sys.path."""
+    import six
+    try:
+        module = importlib.import_module(name)
+        six.moves.reload_module(module)
+        return module
+    except Exception as e:  # noqa: BLE001 - as the library does
+        six.reraise(_errors.ImportModuleError, _errors.ImportModuleError(e), sys.exc_info()[2])
+
+
+class Glue(object):
+    """serving.py's ``import_module`` and ``main``, with a record of which step failed."""
+
+    def __init__(self, transform_fn_mode):
+        self.mode = transform_fn_mode
+        self.app = None
+        self.step = ""
+        self.transformer = None
+
+    def import_module(self, module_name, module_dir):
+        self.step = "import"
+        try:
+            user_module = importlib.import_module(module_name)
+        except ImportError:
+            user_module = _install_and_import(module_dir, module_name)
+        self.step = "handlers"
+        user_module_transformer = user_module_transformer_for(user_module, self.mode)
+        self.transformer = user_module_transformer
+        self.step = "model_fn"
+        user_module_transformer.initialize()
+        self.step = ""
+        return user_module_transformer, getattr(user_module, "execution_parameters_fn", None)
+
+    def main(self, environ, start_response):
+        if self.app is None:
+            serving_env = env.ServingEnv()
+            user_module_transformer, execution_parameters_fn = self.import_module(
+                serving_env.module_name, serving_env.module_dir)
+            self.app = worker.Worker(transform_fn=user_module_transformer.transform,
+                                     module_name=serving_env.module_name,
+                                     execution_parameters_fn=execution_parameters_fn)
+        return self.app(environ, start_response)
+
+
+def user_module_transformer_for(user_module, mode):
+    return user_module_transformer(user_module, mode)
+
+
+# ------------------------------------------------------------------ gunicorn's answer to a crash
+
+class _ErrorSocket(object):
+    """Collects what ``gunicorn.util.write_error`` writes (it expects a socket)."""
+
+    def __init__(self):
+        self.data = b""
+
+    def gettimeout(self):
+        return None
+
+    def setblocking(self, flag):
+        pass
+
+    def sendall(self, data):
+        self.data += data
+
+    def send(self, data):
+        self.data += data
+        return len(data)
+
+
+def gunicorn_error_response():
+    """(status, content type, body) gunicorn sends when the WSGI app raises before responding
+    (``Worker.handle_error`` -> ``util.write_error(client, 500, "Internal Server Error", "")``)."""
+    from gunicorn import util
+    sock = _ErrorSocket()
+    util.write_error(sock, 500, "Internal Server Error", "")
+    head, _, body = sock.data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = dict(l.split(": ", 1) for l in lines[1:] if ": " in l)
+    return status, headers.get("Content-Type"), body
+
+
+# ------------------------------------------------------------------ the job
+
+class _Capture(logging.Handler):
+    """Exceptions Flask logs while answering (``app.log_exception``), for the grader's messages."""
+
+    def __init__(self):
+        logging.Handler.__init__(self, level=logging.ERROR)
+        self.records = []
+
+    def emit(self, record):
+        if record.exc_info and record.exc_info[1] is not None:
+            self.records.append(record.exc_info[1])
+
+
+def _tb(exc, clean):
+    lines = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip().splitlines()
+    return clean("\n".join(lines[-TRACEBACK_LINES:]))
+
+
+def _root_cause(exc):
+    """The student's exception inside the library's wrappers (ClientError, ImportModuleError)."""
+    seen = 0
+    while isinstance(exc, (_errors.ClientError,)) and seen < 5:
+        inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc.__cause__
+        if inner is None:
+            break
+        exc, seen = inner, seen + 1
+    return exc
+
+
+def _describe(exc, phase, clean):
+    root = _root_cause(exc)
+    if isinstance(root, MemoryError):
+        # out of memory is the sandbox's verdict (its limit, in its words), not a handler's error
+        raise MemoryError(str(root))
+    return {"phase": phase, "error_type": type(root).__name__, "wrapper": type(exc).__name__,
+            "error": clean(("%s: %s" % (type(root).__name__, root))[:4000]), "traceback": _tb(root, clean)}
+
+
+def _encode_rows(rows, content_type):
+    if content_type == "application/x-npy":
+        buf = io.BytesIO()
+        np.save(buf, np.asarray(rows))
+        return buf.getvalue()
+    if content_type == "text/csv":
+        return ("\n".join(",".join(str(v) for v in r) for r in rows) + "\n").encode()
+    return json.dumps(rows).encode()
+
+
+def _versions():
+    """The runtime's versions (computed once, when the sandbox's fork server preloads this module)."""
+    global _VERSIONS
+    if _VERSIONS is None:
+        _VERSIONS = _read_versions()
+    return dict(_VERSIONS)
+
+
+_VERSIONS = None
+
+
+def _read_versions():
+    out = {"python": "%d.%d.%d" % sys.version_info[:3]}
+    for name in ("sklearn", "numpy", "scipy", "pandas", "joblib", "flask", "werkzeug"):
+        mod = sys.modules.get(name)
+        if mod is None:
+            try:
+                mod = importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - e.g. pandas missing from the image
+                continue
+        out[name] = getattr(mod, "__version__", "?")
+    try:
+        import pkg_resources
+        out["sagemaker_containers"] = pkg_resources.get_distribution("sagemaker_containers").version
+    except Exception:  # noqa: BLE001
+        pass
+    return out
+
+
+_versions()
+
+
+def serve(ctx, entry, transform_fn="exclusive", model_rel=None, requests=(), boot=True, synthesize=None,
+          code_dir_rel=None):
+    """Start the container like SageMaker does and answer ``requests`` in order.
+
+    ``entry``: the entry point relative to the deploy folder ("inference.py"); ``transform_fn``:
+    the image's glue ("ignored" before 1.2-1, "exclusive" from 1.2-1); ``model_rel``: the model
+    directory inside the folder when there is no archive (``ctx.extracted`` otherwise);
+    ``requests``: ``[{"method", "path", "headers": [[name, value]...], "body_b64"}]``;
+    ``synthesize``: ``{"values": [1.0, 0.5], "content_type": ..., "accept": ...}`` to append a
+    request built from the loaded model's ``n_features_in_`` when no request was documented;
+    ``code_dir_rel``: where the entry point's code lives ("code" inside the archive, as the SDK
+    repacks it), else the entry point's folder."""
+    from werkzeug.test import Client
+    try:
+        from werkzeug.wrappers import Response as _WResponse
+    except ImportError:  # pragma: no cover
+        from werkzeug.wrappers import BaseResponse as _WResponse
+
+    folder = os.path.abspath(ctx.folder)
+    model_dir = os.path.abspath(ctx.extracted) if ctx.extracted else os.path.join(folder, model_rel or ".")
+    entry_dir, entry_file = os.path.split(entry)
+    code_dir = os.path.join(model_dir, code_dir_rel) if code_dir_rel else os.path.join(folder, entry_dir)
+    module_name = os.path.splitext(entry_file)[0]
+
+    site = os.path.dirname(os.path.dirname(np.__file__))
+
+    clean = cleaner(((os.path.join(model_dir, "code") + "/", "/opt/ml/model/code/"), (model_dir, "/opt/ml/model"),
+                     (folder + "/", ""), (folder, "."), (site, "<site-packages>")))
+
+    # what the SageMaker SDK's SKLearnModel sets (Model._script_mode_env_vars) and the image reads
+    os.environ["SAGEMAKER_PROGRAM"] = entry_file
+    os.environ["SAGEMAKER_SUBMIT_DIRECTORY"] = code_dir
+    _env.model_dir = model_dir          # read by Transformer.initialize (default /opt/ml/model)
+    _env.code_dir = code_dir
+    if code_dir not in sys.path:
+        sys.path.insert(0, code_dir)
+    scratch = os.path.join(ctx.tmp, "cwd")
+    os.makedirs(scratch, exist_ok=True)
+    os.chdir(scratch)
+
+    out = {"runtime": _versions(), "startup": None, "model": None, "load_ms": None, "responses": [],
+           "synthesized": None, "warnings": [], "module": module_name}
+    capture = _Capture()
+    logging.getLogger().addHandler(capture)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        # 1. container start: sagemaker_containers _server.start imports the user module first
+        if boot:
+            try:
+                _install_and_import(code_dir, module_name)
+            except Exception as e:  # noqa: BLE001
+                out["startup"] = _describe(e, "import", clean)
+            for name in [m for m, mod in sys.modules.items()
+                         if getattr(mod, "__file__", None) and str(mod.__file__).startswith(code_dir + os.sep)]:
+                del sys.modules[name]           # gunicorn's worker is a fresh process: imports again
+        glue = Glue(transform_fn)
+        client = Client(glue.main, _WResponse)
+        reqs = list(requests)
+        i = 0
+        while True:
+            if i >= len(reqs):
+                if synthesize and out["synthesized"] is None and glue.transformer is not None \
+                        and out["model"] and out["model"].get("n_features_in_"):
+                    n = out["model"]["n_features_in_"]
+                    rows = [[float(v)] * n for v in synthesize.get("values", (1.0, 0.5))]
+                    ctype = synthesize.get("content_type") or "application/x-npy"
+                    body = _encode_rows(rows, ctype)
+                    out["synthesized"] = {"body_b64": base64.b64encode(body).decode(), "content_type": ctype,
+                                          "accept": synthesize.get("accept"), "n_rows": len(rows)}
+                    hdrs = [["Content-Type", ctype]] + ([["Accept", synthesize["accept"]]] if synthesize.get("accept") else [])
+                    reqs.append({"method": "POST", "path": "/invocations", "headers": hdrs,
+                                 "body_b64": out["synthesized"]["body_b64"]})
+                else:
+                    break
+            req = reqs[i]
+            i += 1
+            body = base64.b64decode(req.get("body_b64") or "")
+            headers = [(str(k), str(v)) for k, v in req.get("headers") or ()]
+            del capture.records[:]
+            loading = glue.app is None
+            t0 = time.perf_counter()
+            error = None
+            try:
+                resp = client.open(req.get("path", "/invocations"), method=req.get("method", "POST"),
+                                   headers=headers, data=body if body or req.get("method", "POST") != "GET" else None)
+                status, ctype, data = resp.status_code, resp.headers.get("Content-Type"), resp.get_data()
+            except Exception as e:  # noqa: BLE001 - escaped the WSGI app: gunicorn answers
+                status, ctype, data = gunicorn_error_response()
+                error = _describe(e, glue.step or "request", clean)
+            elapsed = (time.perf_counter() - t0) * 1000.0
+            if loading and glue.app is not None:
+                out["load_ms"] = round(elapsed, 2)
+                model = getattr(glue.transformer, "_model", None)
+                if model is not None:
+                    out["model"] = model_info(model)
+            if error is None and capture.records:
+                error = _describe(capture.records[-1], "request", clean)
+            out["responses"].append({
+                "status": status, "content_type": ctype, "body_b64": base64.b64encode(data[:BODY_LIMIT]).decode(),
+                "body_len": len(data), "latency_ms": round(elapsed, 2), "error": error})
+    logging.getLogger().removeHandler(capture)
+    out["warnings"] = [clean(("%s: %s" % (w.category.__name__, w.message))[:600]) for w in caught
+                       if w.category.__name__ not in ("DeprecationWarning", "PendingDeprecationWarning")][:8]
+    return out

@@ -1,0 +1,116 @@
+"""``deploycheck runtimes list|build|prune``: the serving images' runtime environments.
+
+    deploycheck runtimes list                    every image: Python, scikit-learn, environment state
+    deploycheck runtimes build 1.2-1 sklearn-cpu.1-2 ai-platform:2.11
+    deploycheck runtimes build --for fixtures/built/classroom/complete_aws   what a repo declares
+    deploycheck runtimes prune [--all] [--dry-run]   remove stale (or all) environments
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from deploycheck.runtimes import catalog, envs
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.0f} MB"
+
+
+def cmd_list(a: argparse.Namespace) -> int:
+    built = {e.image: e for e in envs.cached() if e.current}
+    pys = envs.python_report()
+    print(f"environments in {envs.cache_root()}")
+    print("Pythons: " + ", ".join(f"{m} {'-> ' + p.path + ' (' + p.how + ')' if p else 'not found'}"
+                                  for m, p in pys.items()))
+    for im in catalog.IMAGES:
+        if a.kind and im.kind != a.kind:
+            continue
+        if not im.supported:
+            state = "no environment (needs Python < 3.7): approximate runs only"
+        else:
+            env = envs.existing(im)
+            state = f"built: {env.label} ({_mb(built[im.key].size) if im.key in built else '?'})" if env else "not built"
+        flag = "" if im.verified else "  [pins partly assumed]"
+        print(f"{im.key:28} Python {im.python:5} scikit-learn {im.sklearn:13} {state}{flag}")
+    return 0
+
+
+def _declared_keys(path: str) -> list[str]:
+    from deploycheck.runtimes.declared import declared_runtimes
+    from deploycheck.submission import load_submission
+    sub = load_submission("runtimes", str(Path(path).resolve()))
+    keys: list[str] = []
+    for f in sub.folders:
+        for d in declared_runtimes(f):
+            im = catalog.for_declared(d.kind, d.value)
+            if im is not None and im.key not in keys:
+                keys.append(im.key)
+                break
+    return keys
+
+
+def cmd_build(a: argparse.Namespace) -> int:
+    keys = list(a.images)
+    for p in a.for_:
+        found = _declared_keys(p)
+        if not found:
+            print(f"{p}: declares no known serving image", file=sys.stderr)
+        keys += [k for k in found if k not in keys]
+    if a.all:
+        keys = [im.key for im in catalog.IMAGES if im.supported]
+    if not keys:
+        print("nothing to build: name images (deploycheck runtimes list) or use --for PATH / --all", file=sys.stderr)
+        return 2
+    rc = 0
+    for k in keys:             # one at a time: a build already uses every core it can
+        try:
+            im = catalog.image(k)
+        except KeyError as e:
+            print(f"deploycheck runtimes: {e.args[0]}", file=sys.stderr)
+            rc = 2
+            continue
+        try:
+            env = envs.ensure(im, log=lambda m: print(m, flush=True))
+            print(f"{im.key}: {env.label} at {env.root}")
+        except envs.EnvUnavailable as e:
+            print(f"{im.key}: unavailable here: {e}", file=sys.stderr)
+            rc = rc or 1
+        except envs.EnvBuildError as e:
+            print(f"{im.key}: {e}", file=sys.stderr)
+            rc = 1
+    return rc
+
+
+def cmd_prune(a: argparse.Namespace) -> int:
+    removed = envs.prune(everything=a.all, dry_run=a.dry_run)
+    verb = "would remove" if a.dry_run else "removed"
+    for e in removed:
+        print(f"{verb} {e.path} ({_mb(e.size)})")
+    print(f"{verb} {len(removed)} environment(s), {_mb(sum(e.size for e in removed))}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="deploycheck runtimes", description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("list", help="every serving image and its environment")
+    p.add_argument("--kind", choices=catalog.KINDS)
+    p.set_defaults(fn=cmd_list)
+    p = sub.add_parser("build", help="build environments (on first use they are built anyway)")
+    p.add_argument("images", nargs="*", help="1.2-1, sagemaker:1.2-1, sklearn-cpu.1-2, ai-platform:2.11 ...")
+    p.add_argument("--for", dest="for_", action="append", default=[], metavar="PATH",
+                   help="the image(s) a repo or deploy folder declares")
+    p.add_argument("--all", action="store_true", help="every image that can have an environment")
+    p.set_defaults(fn=cmd_build)
+    p = sub.add_parser("prune", help="remove environments of old pins/recipes and half-built leftovers")
+    p.add_argument("--all", action="store_true", help="remove every environment")
+    p.add_argument("--dry-run", action="store_true")
+    p.set_defaults(fn=cmd_prune)
+    a = ap.parse_args(argv)
+    return int(a.fn(a) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

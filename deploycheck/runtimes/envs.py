@@ -1,0 +1,539 @@
+"""One cached virtual environment per serving image: the image's Python minor version and its pins.
+
+    env = envs.ensure(catalog.image("sagemaker:1.2-1"))      # builds on first use, then reuses
+    env.interpreter()   # -> sandbox.Interpreter(python=..., sys_path=..., preload=..., label=...)
+
+Where the environments live (:func:`cache_root`): ``$DEPLOYCHECK_CACHE_DIR/runtimes`` if set; for
+root, /var/cache/deploycheck/runtimes (readable by every user, who also look there); else
+``$XDG_CACHE_HOME/deploycheck/runtimes`` (``~/.cache/deploycheck/runtimes``). One directory per
+image and recipe: ``<image slug>-<hash of Python minor, requirements, patches, recipe version>``,
+holding the virtual environment and ``deploycheck-env.json`` (its manifest, written last).
+
+How an interpreter is found for Python X.Y, first hit wins (each candidate is run once to check
+its version): ``$DEPLOYCHECK_PYTHON_X_Y`` (a path), ``uv python find --no-python-downloads X.Y``,
+pyenv's ``$(pyenv root)/versions/X.Y.*/bin/python`` (newest patch), ``pythonX.Y`` on PATH. When
+X.Y cannot be found, or the image's pins have no wheels for it, the nearest minor that works is
+used and the environment's label says so ("Python 3.10 instead of 3.9").
+
+Building: with ``uv`` (the ``uv`` package from PyPI, a dependency of deploycheck) when it is there,
+else ``python -m venv`` + pip; into a temporary directory next to the final one, renamed into place
+when the manifest is written (a half-built environment is never used); an exclusive lock per
+environment so that parallel pytest-xdist workers build it once. A failed build raises
+:class:`EnvBuildError` carrying the cause: an error of deploycheck's machinery, never the
+student's failure.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import glob
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from deploycheck.runtimes.catalog import IMAGES, MIN_PYTHON, Image
+
+RECIPE = 1                     # bump when the way environments are built changes (new hash -> rebuild)
+MANIFEST = "deploycheck-env.json"
+BUILD_TIMEOUT = 1200.0         # seconds for one environment (cold: downloads + one sdist build)
+MAX_PYTHON = (3, 13)
+INSIDE = Path(__file__).resolve().parent.parent / "inside"     # deploycheck/inside (the jobs)
+
+# Modules the sandbox's fork server imports once per environment (only those the smoke test could
+# import are kept). SageMaker environments preload `sagemaker_job`, which points sagemaker-containers
+# at a scratch base dir before importing it (it creates <base>/code at import time).
+_PRELOAD = ("numpy", "scipy", "scipy.sparse", "scipy.special", "joblib", "pandas", "sklearn", "sklearn.base",
+            "sklearn.utils", "sklearn.linear_model", "sklearn.ensemble", "sklearn.tree", "sklearn.svm",
+            "sklearn.pipeline", "sklearn.preprocessing", "sklearn.neighbors", "sklearn.compose",
+            "sklearn.impute", "sklearn.naive_bayes")
+_PRELOAD_KIND = {"sagemaker": ("flask", "sagemaker_job"), "vertex": ("vertex_job",), "ai_platform": ("vertex_job",)}
+_BINARY_ONLY = ("numpy", "scipy", "scikit-learn", "pandas")
+
+
+class EnvUnavailable(Exception):
+    """No runtime environment can be had for this image on this machine (unsupported image, or no
+    usable interpreter): callers fall back to an approximate run and say so."""
+
+
+class EnvBuildError(Exception):
+    """Building the environment failed: an error of deploycheck's machinery, with its cause."""
+
+    def __init__(self, image: Image, message: str, log_tail: str = ""):
+        self.image, self.log_tail = image, log_tail
+        super().__init__(f"could not build the runtime environment for {image.label()}: {message}"
+                         + (f"\n{log_tail}" if log_tail else ""))
+
+
+@dataclass(frozen=True)
+class FoundPython:
+    path: str
+    version: str              # "3.9.18"
+    how: str                  # "setting" | "uv" | "pyenv" | "PATH"
+
+    @property
+    def minor(self) -> str:
+        return ".".join(self.version.split(".")[:2])
+
+
+@dataclass(frozen=True)
+class RuntimeEnv:
+    """A built environment: what the sandbox needs to run a job in it."""
+    image: Image
+    root: Path
+    python: str               # <root>/bin/python
+    python_version: str       # "3.9.18"
+    site_dirs: tuple[str, ...]
+    preload: tuple[str, ...]
+    versions: dict            # {"sklearn": "1.2.1", "numpy": ..., ...} as imported by the smoke test
+
+    @property
+    def python_minor(self) -> str:
+        return ".".join(self.python_version.split(".")[:2])
+
+    @property
+    def substituted(self) -> bool:
+        return self.python_minor != self.image.python
+
+    @property
+    def label(self) -> str:
+        return self.image.label(self.python_minor)
+
+    def interpreter(self):  # -> deploycheck.sandbox.Interpreter
+        from deploycheck import sandbox  # the sandbox package (wp-sandbox); imported late on purpose
+        return sandbox.Interpreter(python=self.python, sys_path=self.site_dirs,
+                                   preload=self.preload, label=self.label)
+
+
+# --------------------------------------------------------------------------- settings and paths
+
+def _setting(name: str) -> str | None:
+    """DEPLOYCHECK_* environment settings read by this module (the lead may route them through
+    deploycheck.settings)."""
+    v = os.environ.get(name)
+    return v if v else None
+
+
+SYSTEM_CACHE = Path("/var/cache/deploycheck/runtimes")     # root's builds, readable by every user
+
+
+def cache_root() -> Path:
+    """Where environments are built: ``$DEPLOYCHECK_CACHE_DIR/runtimes``; for root (no
+    XDG_CACHE_HOME) the system-wide /var/cache/deploycheck/runtimes that every user can read;
+    else ``$XDG_CACHE_HOME/deploycheck/runtimes`` (``~/.cache/...``, ``~`` being the account's home
+    from the password database, not $HOME: graders and tests point HOME at scratch directories)."""
+    base = _setting("DEPLOYCHECK_CACHE_DIR")
+    if base:
+        return Path(base).expanduser() / "runtimes"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if not xdg and os.getuid() == 0:
+        return SYSTEM_CACHE
+    if not xdg:
+        import pwd
+        try:
+            xdg = os.path.join(pwd.getpwuid(os.getuid()).pw_dir, ".cache")
+        except KeyError:
+            xdg = str(Path.home() / ".cache")
+    return Path(xdg).expanduser() / "deploycheck" / "runtimes"
+
+
+def search_roots() -> list[Path]:
+    """Where built environments are looked for: the own cache, then the system-wide one."""
+    roots = [cache_root()]
+    if _setting("DEPLOYCHECK_CACHE_DIR") is None and SYSTEM_CACHE not in roots:
+        roots.append(SYSTEM_CACHE)
+    return roots
+
+
+def env_name(image: Image, python_minor: str) -> str:
+    spec = json.dumps({"recipe": RECIPE, "python": python_minor, "requirements": list(image.requirements()),
+                       "patches": list(image.patches)}, sort_keys=True)
+    return f"{image.slug}-{hashlib.sha256(spec.encode()).hexdigest()[:12]}"
+
+
+# --------------------------------------------------------------------------- finding interpreters
+
+_PY_CACHE: dict[str, FoundPython | None] = {}
+
+
+def _probe(path: str) -> str | None:
+    """The full version of the interpreter at ``path`` (runs it), None when it is unusable."""
+    try:
+        out = subprocess.run([path, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+                             capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    v = out.stdout.strip()
+    return v if out.returncode == 0 and re.fullmatch(r"\d+\.\d+\.\d+", v) else None
+
+
+def uv_bin() -> str | None:
+    try:
+        import uv  # the PyPI package ships the binary
+        return uv.find_uv_bin()
+    except Exception:  # noqa: BLE001 - not installed, or its binary missing
+        return shutil.which("uv")
+
+
+def pyenv_root() -> Path | None:
+    root = os.environ.get("PYENV_ROOT")
+    if not root and shutil.which("pyenv"):
+        try:
+            root = subprocess.run(["pyenv", "root"], capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            root = None
+    root = root or str(Path.home() / ".pyenv")
+    return Path(root) if Path(root, "versions").is_dir() else None
+
+
+def _candidates(minor: str) -> Iterator[tuple[str, str]]:
+    """(how, path) candidates for Python ``minor``, in the documented order."""
+    setting = _setting("DEPLOYCHECK_PYTHON_" + minor.replace(".", "_"))
+    if setting:
+        yield "setting", setting
+    uv = uv_bin()
+    if uv:
+        try:
+            out = subprocess.run([uv, "python", "find", "--system", "--no-python-downloads", "--no-project",
+                                  "--no-cache", minor],
+                                 capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+            if out.returncode == 0 and out.stdout.strip():
+                yield "uv", out.stdout.strip().splitlines()[-1]
+        except (OSError, subprocess.SubprocessError):
+            pass
+    root = pyenv_root()
+    if root:
+        def patch(p: str) -> int:
+            m = re.search(r"/%s\.(\d+)/bin/python$" % re.escape(minor), p)
+            return int(m.group(1)) if m else -1
+        for p in sorted(glob.glob(str(root / "versions" / f"{minor}.*" / "bin" / "python")), key=patch, reverse=True):
+            if patch(p) >= 0:
+                yield "pyenv", p
+    which = shutil.which(f"python{minor}")
+    if which:
+        yield "PATH", which
+
+
+def find_python(minor: str) -> FoundPython | None:
+    """An interpreter of Python ``minor`` ("3.9"), or None."""
+    if minor in _PY_CACHE:
+        return _PY_CACHE[minor]
+    found = None
+    for how, path in _candidates(minor):
+        v = _probe(path)
+        if v and ".".join(v.split(".")[:2]) == minor:
+            found = FoundPython(path, v, how)
+            break
+    _PY_CACHE[minor] = found
+    return found
+
+
+def nearest_minors(minor: str) -> list[str]:
+    """``minor`` first, then the other supported minors by distance (newer first on a tie)."""
+    major, mi = (int(x) for x in minor.split("."))
+    lo, hi = MIN_PYTHON[1], MAX_PYTHON[1]
+    others = sorted((m for m in range(lo, hi + 1) if m != mi), key=lambda m: (abs(m - mi), -m))
+    return ([minor] if lo <= mi <= hi else []) + [f"{major}.{m}" for m in others]
+
+
+# --------------------------------------------------------------------------- finding and building envs
+
+def _load(root: Path, image: Image) -> RuntimeEnv | None:
+    try:
+        m = json.loads((root / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    if m.get("recipe") != RECIPE or m.get("image") != image.key or not Path(m.get("python", "")).exists():
+        return None
+    return RuntimeEnv(image=image, root=root, python=m["python"], python_version=m["python_version"],
+                      site_dirs=tuple(m["site_dirs"]), preload=tuple(m["preload"]), versions=dict(m["versions"]))
+
+
+def existing(image: Image) -> RuntimeEnv | None:
+    """A built environment for ``image`` (its own Python minor preferred), without building."""
+    for minor in _minors_for(image):
+        for root in search_roots():
+            env = _load(root / env_name(image, minor), image)
+            if env is not None:
+                return env
+    return None
+
+
+def _minors_for(image: Image) -> list[str]:
+    first = image.python if image.python_tuple >= MIN_PYTHON else image.fallback_python
+    return nearest_minors(first) if first else []
+
+
+@contextlib.contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+class _NoWheels(Exception):
+    """The pins cannot be installed from wheels on this Python: try the next nearest minor."""
+
+
+def ensure(image: Image, *, build: bool = True, log: Callable[[str], None] | None = None) -> RuntimeEnv:
+    """The environment for ``image``; built on first use unless ``build`` is False.
+
+    Raises :class:`EnvUnavailable` (no interpreter / no wheels / unsupported image / not built and
+    ``build=False``) or :class:`EnvBuildError` (the build itself failed)."""
+    if not image.supported:
+        raise EnvUnavailable(f"{image.label()} needs Python {image.python}, and scikit-learn {image.sklearn} "
+                             f"has no wheels for Python >= {MIN_PYTHON[0]}.{MIN_PYTHON[1]}")
+    env = existing(image)
+    if env is not None:
+        return env
+    if not build:
+        raise EnvUnavailable(f"the runtime environment for {image.label()} is not built "
+                             f"(deploycheck runtimes build {image.key})")
+    tried: list[str] = []
+    for minor in _minors_for(image):
+        py = find_python(minor)
+        if py is None:
+            tried.append(f"no Python {minor} found")
+            continue
+        try:
+            return _build(image, py, log)
+        except _NoWheels as e:
+            tried.append(f"Python {minor}: {e}")
+        except OSError as e:            # the cache directory cannot be created or written
+            raise EnvBuildError(image, f"{type(e).__name__}: {e} (set DEPLOYCHECK_CACHE_DIR to a writable "
+                                f"folder; environments go to {cache_root()})") from e
+    raise EnvUnavailable(f"no usable Python for {image.label()}: " + "; ".join(tried[:6])
+                         + f". Install Python {image.python} (pyenv install {image.python}, or uv python "
+                         f"install {image.python}) or set DEPLOYCHECK_PYTHON_{image.python.replace('.', '_')}.")
+
+
+def _run(cmd: list[str], logf, timeout: float, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    logf.write(f"$ {' '.join(cmd)}\n")
+    logf.flush()
+    res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout,
+                         stdin=subprocess.DEVNULL, env=env)
+    logf.write(res.stdout)
+    logf.flush()
+    return res
+
+
+def _tail(text: str, n: int = 15) -> str:
+    return "\n".join(text.strip().splitlines()[-n:])
+
+
+_SMOKE = r"""
+import importlib, json, os, site, sys, tempfile
+os.environ.setdefault("SAGEMAKER_BASE_DIR", tempfile.mkdtemp(prefix="dc-smoke-"))
+sys.path.append(sys.argv[1])
+want = json.loads(sys.argv[2])
+ok, versions = [], {}
+for name in want:
+    try:
+        importlib.import_module(name)
+        ok.append(name)
+    except Exception as e:
+        sys.stderr.write("preload %s: %s: %s\n" % (name, type(e).__name__, e))
+for dist in ("sklearn", "numpy", "scipy", "pandas", "joblib", "flask", "werkzeug"):
+    try:
+        versions[dist] = importlib.import_module(dist).__version__
+    except Exception:
+        pass
+try:
+    import sagemaker_containers.beta.framework  # noqa: F401 (the import the image's serving.py does)
+    versions["sagemaker_containers"] = "imported"
+except Exception as e:
+    versions["sagemaker_containers"] = "%s: %s" % (type(e).__name__, e)
+print(json.dumps({"ok": ok, "versions": versions, "site": site.getsitepackages(),
+                  "python": "%d.%d.%d" % sys.version_info[:3]}))
+"""
+
+
+def apply_patches(image: Image, site_dirs: list[str]) -> None:
+    """The fixes the image's own Dockerfile applies after installing its requirements."""
+    for patch in image.patches:
+        if patch == "collections-abc-mapping":
+            # docker/1.4-2*/final/Dockerfile.cpu: "Fix Python 3.10+ compatibility for sagemaker-containers"
+            for d in site_dirs:
+                p = Path(d) / "sagemaker_containers" / "_mapping.py"
+                if p.is_file():
+                    p.write_text(p.read_text().replace("collections.Mapping", "collections.abc.Mapping"))
+        else:
+            raise ValueError(f"unknown patch {patch!r} in the catalog row {image.key}")
+
+
+def _build(image: Image, py: FoundPython, log: Callable[[str], None] | None) -> RuntimeEnv:
+    root = cache_root()
+    name = env_name(image, py.minor)
+    final = root / name
+    with _lock(root / ".locks" / f"{name}.lock"):
+        env = _load(final, image)
+        if env is not None:
+            return env
+        if final.exists():                      # stale/incomplete directory without a manifest
+            shutil.rmtree(final, ignore_errors=True)
+        (root / ".logs").mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".build-{name}-", dir=root))
+        os.chmod(tmp, 0o755)            # sandboxed jobs run under another uid and must read it
+        logpath = root / ".logs" / f"{name}.log"
+        t0 = time.monotonic()
+        if log:
+            log(f"building {image.label(py.minor)} with {py.path} ({py.how}) in {final}")
+        try:
+            with open(logpath, "w") as logf:
+                manifest = _build_into(tmp, image, py, logf)
+            manifest["build_seconds"] = round(time.monotonic() - t0, 1)
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
+            os.rename(tmp, final)
+        except _NoWheels:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        except subprocess.TimeoutExpired as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise EnvBuildError(image, f"timed out after {e.timeout:g} s (log: {logpath})") from e
+        except EnvBuildError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        except OSError as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise EnvBuildError(image, f"{type(e).__name__}: {e} (log: {logpath})") from e
+        env = _load(final, image)
+        if env is None:
+            raise EnvBuildError(image, f"the manifest of {final} could not be read back")
+        if log:
+            log(f"built {env.label} in {manifest['build_seconds']} s")
+        return env
+
+
+_NO_WHEEL = re.compile(r"No solution found|no wheels? (with a matching|are available)|has no wheels|"
+                       r"Could not find a version that satisfies|requires-python|Requires-Python", re.I)
+
+
+def _build_into(tmp: Path, image: Image, py: FoundPython, logf) -> dict:
+    uv = uv_bin()
+    penv = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    # uv's download cache lives next to the environments (not in $HOME, which graders redirect),
+    # unless the user chose one
+    penv.setdefault("UV_CACHE_DIR", str(cache_root().parent / "uv"))
+    pyexe = str(tmp / "bin" / "python")
+    reqs = list(image.requirements())
+    if uv:
+        res = _run([uv, "venv", "--quiet", "--relocatable", "--no-project", "--python", py.path, str(tmp)],
+                   logf, 120, penv)
+        if res.returncode != 0:
+            raise EnvBuildError(image, "uv venv failed", _tail(res.stdout))
+        cmd = [uv, "pip", "install", "--python", pyexe, "--no-progress"]
+        for b in _BINARY_ONLY:
+            cmd += ["--only-binary", b]
+        res = _run(cmd + reqs, logf, BUILD_TIMEOUT, penv)
+    else:
+        res = _run([py.path, "-m", "venv", str(tmp)], logf, 120, penv)
+        if res.returncode != 0:
+            raise EnvBuildError(image, "python -m venv failed", _tail(res.stdout))
+        cmd = [pyexe, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
+               "--only-binary", ",".join(_BINARY_ONLY)]
+        res = _run(cmd + reqs, logf, BUILD_TIMEOUT, penv)
+    if res.returncode != 0:
+        if _NO_WHEEL.search(res.stdout):
+            raise _NoWheels(_tail(res.stdout, 3))
+        raise EnvBuildError(image, "installing the pins failed", _tail(res.stdout))
+    site_out = subprocess.run([pyexe, "-c", "import json, site; print(json.dumps(site.getsitepackages()))"],
+                              capture_output=True, text=True, timeout=60)
+    site_dirs = json.loads(site_out.stdout) if site_out.returncode == 0 else []
+    apply_patches(image, site_dirs)
+    want = list(_PRELOAD) + list(_PRELOAD_KIND.get(image.kind, ()))
+    res = _run([pyexe, "-I", "-c", _SMOKE, str(INSIDE), json.dumps(want)], logf, 180, penv)
+    try:
+        smoke = json.loads(res.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise EnvBuildError(image, "the environment's Python does not start", _tail(res.stdout)) from None
+    missing = [m for m in ("numpy", "sklearn") if m not in smoke["ok"]]
+    if image.kind == "sagemaker" and smoke["versions"].get("sagemaker_containers") != "imported":
+        missing.append(f"sagemaker_containers ({smoke['versions'].get('sagemaker_containers')})")
+    if missing:
+        raise EnvBuildError(image, "these do not import: " + ", ".join(missing), _tail(res.stdout))
+    if smoke["versions"].get("sklearn") != image.sklearn:
+        raise EnvBuildError(image, f"scikit-learn {smoke['versions'].get('sklearn')} was installed, not {image.sklearn}")
+    # the paths as they will be once the directory is renamed into place
+    final = cache_root() / env_name(image, py.minor)
+    relocate = (lambda p: str(final / Path(p).relative_to(tmp)) if p.startswith(str(tmp)) else p)
+    return {"recipe": RECIPE, "image": image.key, "label": image.label(py.minor),
+            "python": str(final / "bin" / "python"), "python_version": smoke["python"], "base_python": py.path,
+            "found_by": py.how, "site_dirs": [relocate(p) for p in smoke["site"]], "preload": smoke["ok"],
+            "versions": smoke["versions"], "requirements": reqs, "tool": "uv" if uv else "pip",
+            "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+# --------------------------------------------------------------------------- listing and pruning
+
+@dataclass(frozen=True)
+class CacheEntry:
+    path: Path
+    image: str | None          # catalog key, None for leftovers
+    current: bool              # matches a catalog row's current recipe
+    size: int
+
+
+def _du(path: Path) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, f)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def cached() -> list[CacheEntry]:
+    root = cache_root()
+    if not root.is_dir():
+        return []
+    current = {env_name(im, m): im.key for im in IMAGES if im.supported for m in _minors_for(im)}
+    out = []
+    for p in sorted(root.iterdir()):
+        if p.name in (".locks", ".logs"):
+            continue
+        key = None
+        try:
+            key = json.loads((p / MANIFEST).read_text()).get("image")
+        except (OSError, ValueError):
+            pass
+        out.append(CacheEntry(p, key, p.name in current and key == current[p.name], _du(p)))
+    return out
+
+
+def prune(everything: bool = False, dry_run: bool = False) -> list[CacheEntry]:
+    """Remove environments of old recipes/pins and half-built leftovers (all with ``everything``)."""
+    removed = []
+    for e in cached():
+        if everything or not e.current:
+            removed.append(e)
+            if not dry_run:
+                shutil.rmtree(e.path, ignore_errors=True)
+    return removed
+
+
+def python_report() -> dict[str, FoundPython | None]:
+    """Which interpreter serves each supported minor on this machine (for ``runtimes list``)."""
+    return {f"3.{m}": find_python(f"3.{m}") for m in range(MIN_PYTHON[1], MAX_PYTHON[1] + 1)}
+
+
+__all__ = ["EnvBuildError", "EnvUnavailable", "FoundPython", "RuntimeEnv", "cache_root", "cached", "ensure",
+           "env_name", "existing", "find_python", "nearest_minors", "prune", "python_report"]
+
+if __name__ == "__main__":  # pragma: no cover - convenience: python -m deploycheck.runtimes.envs KEY
+    from deploycheck.runtimes.catalog import image as _image
+    for k in sys.argv[1:]:
+        print(ensure(_image(k), log=print).label)

@@ -1,0 +1,282 @@
+"""``deploycheck serve PATH``: the student's model behind the container's own request path, on a
+local HTTP port, the way the cloud endpoint would answer.
+
+    deploycheck serve path/to/repo --port 8080       # its aws_deploy/ (or gcp_deploy/) folder
+    curl -s localhost:8080/ping
+    curl -s -X POST localhost:8080/invocations -H 'Content-Type: application/json' --data '[[5.1,3.5,1.4,0.2]]'
+
+SageMaker: ``GET /ping``, ``POST /invocations`` (and ``/execution-parameters``) reach the container
+(what the image's nginx forwards: ``location ~ ^/(ping|invocations|execution-parameters)``); any
+other path gets nginx's ``404 {}``. Vertex / AI Platform: ``POST /predict``,
+``/v1/models/model:predict`` and the public API paths
+``/v1/projects/P/locations/L/endpoints/E:predict`` and ``/v1/projects/P/models/M[/versions/V]:predict``;
+``GET /ping`` / ``/health`` answer 200 when the model loads, 500 when it does not.
+
+Each request runs in a fresh sandboxed container start under the declared image's runtime
+environment (:mod:`deploycheck.serving.local`), so the model is loaded for every request. Only
+loopback: the server binds to 127.0.0.1 / ::1 and answers 403 to any Host header other than
+localhost, 127.0.0.1 or [::1] with this port (a web page cannot reach it through DNS rebinding).
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import re
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from deploycheck.serving import local
+
+MAX_BODY = local.MAX_REQUEST
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_AWS_ROUTE = re.compile(r"^/(ping|invocations|execution-parameters)")          # the image's nginx.conf
+_GCP_PREDICT = re.compile(r"^/(predict|v1/models/[^/:]+:predict|v1/projects/[^/]+/(locations/[^/]+/endpoints/[^/:]+"
+                          r"|models/[^/:]+(/versions/[^/:]+)?):predict)$")
+_GCP_HEALTH = re.compile(r"^/(ping|health|v1/models/[^/:]+)$")
+
+
+def resolve_folder(path: str, platform: str | None = None) -> Any:
+    """The DeployFolder for PATH (a repo or a deploy folder); raises ValueError with a message."""
+    from deploycheck import submission as sm
+    p = Path(path).resolve()
+    if not p.is_dir():
+        raise ValueError(f"{path} is not a folder")
+    sub = sm.load_submission("serve", str(p))
+    folders = [f for f in sub.folders if platform in (None, f.platform)]
+    if folders:
+        return folders[0]
+    plat = platform or sm.platform_of(p.name)
+    if plat is None:
+        raise ValueError(f"no aws_deploy/ or gcp_deploy/ folder in {path}; pass the deploy folder, "
+                         "or --platform aws|gcp for a folder with another name")
+    f = sm.DeployFolder(plat, p, p.name, p.parent)
+    sm._list_folder(f)
+    return f
+
+
+def _plan(folder: Any) -> local.Target:
+    """Adapter to the analysis code (artifact, entry point): the one call to re-point when it moves."""
+    from deploycheck import localpredict
+    plan = localpredict.serving_plan(folder)
+    if not isinstance(plan, tuple):
+        raise ValueError(plan.message)
+    art, args, extract = plan
+    return local.target_for(folder, art, args.get("entry_rel"), args.get("model_rel") or ".",
+                            Path(extract) if extract else None)
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, addr: tuple[str, int], target: local.Target, runtime: local.Runtime, limits: Any,
+                 runner: local.Runner | None, log: Any):
+        self.target, self.runtime, self.limits, self.runner, self.log = target, runtime, limits, runner, log
+        self._told: set[str] = set()
+        self._lock = threading.Lock()
+        # Every sandbox job runs on this one long-lived thread: the sandbox's fork server is started
+        # with bubblewrap's --die-with-parent (PR_SET_PDEATHSIG), which fires when the *thread* that
+        # started it exits, i.e. at the end of a request thread. One at a time, like one worker.
+        self._jobs = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="deploycheck-serve")
+        super().__init__(addr, Handler)
+
+    def run(self, requests: list[local.HttpRequest]) -> local.LocalRun:
+        return self._jobs.submit(local.run, self.target, requests, limits=self.limits, runner=self.runner,
+                                 runtime=self.runtime).result()
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._jobs.shutdown(wait=False)
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    def allowed_hosts(self) -> set[str]:
+        return {f"localhost:{self.port}", f"127.0.0.1:{self.port}", f"[::1]:{self.port}"}
+
+    def tell(self, msg: str) -> None:
+        with self._lock:
+            if msg not in self._told:
+                self._told.add(msg)
+                print(msg, file=self.log, flush=True)
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: Server
+    server_version = "deploycheck-serve"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt: str, *a: Any) -> None:
+        print("%s - %s" % (self.address_string(), fmt % a), file=self.server.log, flush=True)
+
+    def _send(self, status: int, body: bytes, ctype: str | None) -> None:
+        self.send_response(status)
+        if ctype:
+            self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, status: int, obj: Any) -> None:
+        self._send(status, json.dumps(obj).encode(), "application/json")
+
+    def _host_ok(self) -> bool:
+        host = (self.headers.get("Host") or "").strip().lower()
+        if host in self.server.allowed_hosts():
+            return True
+        self._json(403, {"error": f"Host {host or '(none)'!r} is not allowed: deploycheck serve answers only "
+                                  f"localhost:{self.server.port}, 127.0.0.1:{self.server.port} or "
+                                  f"[::1]:{self.server.port}"})
+        return False
+
+    def _body(self) -> bytes | None:
+        n = int(self.headers.get("Content-Length") or 0)
+        if n > MAX_BODY:
+            self._json(413, {"error": f"the request is larger than {MAX_BODY // (1024 * 1024)} MB, the endpoint's limit"})
+            return None
+        return self.rfile.read(n) if n else b""
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._handle("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._handle("POST")
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self._handle("PUT")
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._handle("DELETE")
+
+    def _handle(self, method: str) -> None:
+        if not self._host_ok():
+            return
+        body = self._body()
+        if body is None:
+            return
+        path = self.path.split("?", 1)[0]
+        srv = self.server
+        if srv.target.platform == "aws":
+            if not _AWS_ROUTE.match(path):
+                self._send(404, b"{}", "application/octet-stream")     # nginx: return 404 "{}"
+                return
+            headers = tuple((k, v) for k, v in self.headers.items() if k.lower() in ("content-type", "contenttype", "accept"))
+            req = local.HttpRequest(method, self.path, headers, body)
+            run = srv.run([req])
+        else:
+            if method == "GET" and _GCP_HEALTH.match(path):
+                run = srv.run([])
+                if self._trouble(run):
+                    return
+                if run.startup:
+                    self._json(500, {"error": run.startup.error})
+                else:
+                    self._send(200, b"{}", "application/json")
+                return
+            if method != "POST" or not _GCP_PREDICT.match(path):
+                self._json(404, {"error": {"code": 404, "message": f"no route {method} {path}; use POST /predict",
+                                           "status": "NOT_FOUND"}})
+                return
+            req = local.HttpRequest("POST", path, (("Content-Type", self.headers.get("Content-Type") or ""),), body)
+            run = srv.run([req])
+        if self._trouble(run):
+            return
+        if run.startup:
+            where = "the container would not start" if srv.target.platform == "aws" else "the model would not deploy"
+            srv.tell(f"note: {where} on the real service: {run.startup.error.splitlines()[0]}")
+        if not run.answers:
+            self._json(500, {"error": run.startup.error if run.startup else "no answer"})
+            return
+        a = run.answers[-1]
+        if a.failure:
+            srv.tell(f"{a.failure.phase}: {a.failure.error.splitlines()[0] if a.failure.error else a.failure.error_type}")
+        self._send(a.status or 500, a.body, a.content_type)
+
+    def _trouble(self, run: local.LocalRun) -> bool:
+        if run.machine_error:
+            self._json(503, {"error": f"deploycheck could not run the model (not the model's fault): {run.machine_error}"})
+            return True
+        if run.inconclusive:
+            self.server.tell(run.inconclusive)
+        if run.sandbox_status != "ok":
+            # gunicorn kills a worker past its timeout; nginx then answers 502
+            self._json(502, {"error": f"the model process stopped: {run.sandbox_detail}"})
+            return True
+        return False
+
+
+def build_server(path: str, port: int = 8080, host: str = "127.0.0.1", platform: str | None = None,
+                 timeout: float | None = None, memory_mb: int | None = None, runner: local.Runner | None = None,
+                 log: Any = None) -> Server:
+    """A ready server for the repo or deploy folder at ``path`` (raises ValueError with a message)."""
+    if host not in LOOPBACK:
+        raise ValueError(f"deploycheck serve listens on loopback only (127.0.0.1 or ::1), not {host}: it runs "
+                         "untrusted student code")
+    log = log or sys.stderr
+    folder = resolve_folder(path, platform)
+    target = _plan(folder)
+    if target.image is None:
+        raise ValueError("no serving image for this folder")
+    if target.assumed:
+        print(f"note: {target.assumed}", file=log, flush=True)
+    from deploycheck.runtimes import envs
+    try:
+        runtime = local.runtime_for(target.image)
+    except envs.EnvBuildError as e:
+        raise ValueError(str(e)) from e
+    limits = None
+    if timeout or memory_mb:
+        from deploycheck import sandbox
+        limits = sandbox.Limits(timeout=timeout or sandbox.DEFAULT_TIMEOUT, memory_mb=memory_mb or sandbox.DEFAULT_MEMORY_MB)
+    import socket
+    cls = Server
+    if ":" in host:
+        cls = type("Server6", (Server,), {"address_family": socket.AF_INET6})
+    srv = cls(("::1" if host == "::1" else ("127.0.0.1" if host == "localhost" else host), port), target, runtime,
+              limits, runner, log)
+    srv.deploy_folder = folder  # type: ignore[attr-defined]
+    return srv
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="deploycheck serve", description=__doc__.split("\n\n")[0])
+    ap.add_argument("path", help="a student repo or a deploy folder")
+    ap.add_argument("--port", type=int, default=8080)
+    ap.add_argument("--host", default="127.0.0.1", choices=LOOPBACK)
+    ap.add_argument("--platform", choices=["aws", "gcp"])
+    ap.add_argument("--sandbox-timeout", type=float, default=None)
+    ap.add_argument("--sandbox-memory", type=int, default=None)
+    a = ap.parse_args(argv)
+    try:
+        srv = build_server(a.path, a.port, a.host, a.platform, a.sandbox_timeout, a.sandbox_memory)
+    except (ValueError, OSError) as e:
+        print(f"deploycheck serve: {e}", file=sys.stderr)
+        return 2
+    t = srv.target
+    routes = "GET /ping, POST /invocations" if t.platform == "aws" else "GET /ping, POST /predict"
+    print(f"serving {t.rel}/ as {srv.runtime.label} on http://localhost:{srv.port}  [{routes}]  Ctrl-C to stop",
+          flush=True)
+    import signal
+
+    def _stop(*_: Any) -> None:
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        print("\nstopped", flush=True)
+    finally:
+        srv.server_close()
+        from deploycheck import sandbox
+        sandbox.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

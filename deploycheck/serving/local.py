@@ -1,0 +1,415 @@
+"""The grader side of local serving: which image a deploy folder runs on, in which environment,
+and what the container answered. Used by ``predict.local`` and ``deploycheck serve``.
+
+    target = local.target_for(folder, artifact, entry_rel)        # what to run
+    run = local.run(target, [local.HttpRequest.invocation(req)])   # -> LocalRun (frozen)
+
+The student's code runs only in the sandbox (``deploycheck.sandbox.run(job, args,
+interpreter=env.interpreter(), folder=..., extract=..., limits=...)``), under the declared image's
+runtime environment (:mod:`deploycheck.runtimes.envs`), through the container's own request path
+(``deploycheck/inside/sagemaker_job.py``, ``vertex_job.py``). Everything in a :class:`LocalRun`
+besides the response status/content type/body and the student's error text is decided here.
+
+Honest fallback: when no environment can be had for the declared image (unsupported image, no
+usable Python), the run is *approximate*: SageMaker runs in the nearest SageMaker image's
+environment (the grader's own environment lacks sagemaker-containers, whose pins conflict with
+the grader's), Vertex / AI Platform in the grader's own environment; the runtime label says
+"approximate (scikit-learn X instead of Y)", and a load failure that the version difference
+explains becomes ``inconclusive`` (no points lost), never the student's failure. A failure of
+deploycheck's own machinery (an environment that cannot be built, a sandbox that cannot start)
+is ``machine_error``: an error of the run.
+
+Remaining differences from the real containers (cannot be closed offline; see the report):
+the container start ``pip install``s the code folder and its requirements.txt (no network in the
+sandbox: the module is imported from its folder, requirements are not installed); the code
+directory is the entry point's folder unless the archive has ``code/`` (the SDK copies only the
+entry point, or ``source_dir``); ``deploycheck serve`` starts a fresh container per request (the
+model is loaded for each); gunicorn's worker timeout and nginx's 60 s proxy timeout are the
+sandbox's timeout; the Vertex front end's own messages for malformed requests are modelled on
+Google's API errors (status code and shape verified, text not).
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import tarfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from deploycheck import model
+from deploycheck.runtimes import catalog, envs
+from deploycheck.runtimes.catalog import Image
+
+JOB_SAGEMAKER = "sagemaker_job:serve"
+JOB_VERTEX = "vertex_job:predict"
+SYNTH_VALUES = (1.0, 0.5)
+MAX_REQUEST = 6 * 1024 * 1024        # SageMaker InvokeEndpoint / Vertex online prediction payload limits
+# errors that scikit-learn/numpy version skew produces when a pickle meets another release
+SKEW_TYPES = {"AttributeError", "ModuleNotFoundError", "ImportError", "ValueError", "TypeError", "KeyError",
+              "UnpicklingError", "EOFError", "IndexError", "PredictionError", "ClientError", "ImportModuleError"}
+
+
+# ---------------------------------------------------------------------------- records
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """One HTTP request to the emulated container."""
+    method: str = "POST"
+    path: str = "/invocations"
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+
+    @classmethod
+    def ping(cls) -> HttpRequest:
+        return cls("GET", "/ping")
+
+    @classmethod
+    def invocation(cls, req: model.Request, platform: str = "aws") -> HttpRequest:
+        headers: list[tuple[str, str]] = []
+        if req.content_type:
+            headers.append(("Content-Type", req.content_type))
+        if req.accept:
+            headers.append(("Accept", req.accept))
+        return cls("POST", "/invocations" if platform == "aws" else "/predict", tuple(headers), req.body)
+
+    def header(self, name: str) -> str | None:
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+    def as_job(self) -> dict[str, Any]:
+        return {"method": self.method, "path": self.path, "headers": [list(h) for h in self.headers],
+                "body_b64": base64.b64encode(self.body).decode()}
+
+
+@dataclass(frozen=True)
+class Failure:
+    """The student's code (or model) failed: where and how (text already cleaned of sandbox paths)."""
+    phase: str            # import | handlers | model_fn | load | request
+    error_type: str
+    error: str
+    traceback: str = ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    request: HttpRequest
+    status: int | None
+    content_type: str | None
+    body: bytes
+    latency_ms: float | None = None
+    failure: Failure | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to run for one deploy folder."""
+    platform: str                     # "aws" | "gcp"
+    folder: Path
+    rel: str                          # the folder as the student knows it ("aws_deploy")
+    image: Image | None               # the declared image (None: none declared / unknown)
+    declared: str = ""                # "aws_deploy/README.md:31" (empty when assumed)
+    assumed: str = ""                 # why an image was assumed when none was declared
+    entry: str | None = None          # SageMaker entry point, relative to the folder
+    model_rel: str = "."              # model directory relative to the folder (no archive)
+    extract: Path | None = None       # model.tar.gz to extract (SageMaker)
+    code_dir_rel: str | None = None   # "code" when the archive carries the entry point (SDK repack)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where the job runs."""
+    label: str
+    image: Image | None               # the image whose environment runs the job
+    env: envs.RuntimeEnv | None       # None: the grader's own environment
+    approximate: bool = False
+    note: str = ""                    # why approximate
+    sklearn: str = ""                 # scikit-learn the run actually uses
+
+
+@dataclass(frozen=True)
+class LocalRun:
+    target: Target
+    runtime: Runtime | None
+    isolation: str = ""
+    startup: Failure | None = None            # the container would not start / the model would not deploy
+    answers: tuple[Answer, ...] = ()
+    model_info: Mapping[str, Any] = field(default_factory=dict)
+    synthesized: model.Request | None = None  # request built from the model when none was documented
+    versions: Mapping[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    load_ms: float | None = None
+    elapsed_ms: float | None = None
+    sandbox_status: str = "ok"                # ok | error | timeout | memory | killed (student-caused)
+    sandbox_detail: str = ""
+    limit_s: float | None = None              # the wall-clock limit the sandbox applied
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    machine_error: str = ""                   # deploycheck's own machinery failed: an error of the run
+    inconclusive: str = ""                    # approximate run whose failure version skew explains
+
+    @property
+    def runtime_label(self) -> str:
+        return self.runtime.label if self.runtime else ""
+
+    def prediction(self, index: int = -1, sample_source: str = "", n_rows: int | None = None) -> model.Prediction | None:
+        """The answer ``index`` as the shared :class:`deploycheck.model.Prediction` record."""
+        if not self.answers:
+            return None
+        a = self.answers[index]
+        req = model.Request(a.request.body, a.request.header("Content-Type") or "",
+                            a.request.header("Accept") or "")
+        n = count_predictions(a.body, a.content_type)[0] if a.ok else None
+        return model.Prediction(mode="local", platform=self.target.platform, ok=a.ok, request=req, status=a.status,
+                                response=a.body, response_content_type=a.content_type, latency_ms=a.latency_ms,
+                                endpoint="local emulation", runtime=self.runtime_label, isolation=self.isolation,
+                                sample_source=sample_source, n_rows=n_rows, n_predictions=n,
+                                message=(a.failure.error if a.failure else ""))
+
+
+Runner = Callable[..., Any]   # (job, args, *, runtime, folder, extract, limits) -> sandbox.JobResult-like
+
+
+# ---------------------------------------------------------------------------- choosing the image
+
+def declared_image(folder: Any, platform: str) -> tuple[Image | None, str, str]:
+    """(image, where declared, value) of the first declaration the catalog knows for ``platform``;
+    (None, where, value) for a declaration it does not know; (None, "", "") when none."""
+    from deploycheck.runtimes.declared import declared_runtimes
+    kinds = ("sagemaker",) if platform == "aws" else ("vertex", "ai_platform")
+    decls = [d for d in declared_runtimes(folder) if d.kind in kinds]
+    for d in decls:
+        im = catalog.for_declared(d.kind, d.value)
+        if im is not None:
+            return im, d.where, d.value
+    return (None, decls[0].where, decls[0].value) if decls else (None, "", "")
+
+
+def assumed_image(platform: str, pickled_sklearn: str | None) -> tuple[Image, str]:
+    """The image predict.local runs when the folder declares none: the one whose scikit-learn is
+    nearest the pickle's (the newer on a tie); without a readable version, the newest."""
+    kinds = ("sagemaker",) if platform == "aws" else ("vertex",)
+    rows = [im for im in catalog.IMAGES if im.kind in kinds and im.supported]
+    if catalog.major_minor(pickled_sklearn):
+        best = min(rows, key=lambda im: _distance(im.sklearn, pickled_sklearn or ""))
+        same = catalog.major_minor(best.sklearn) == catalog.major_minor(pickled_sklearn)
+        return best, (f"no serving image is declared; assumed {best.title}, "
+                      f"{'the one' if same else 'the nearest'} for the pickle's scikit-learn {pickled_sklearn}")
+    newest = max(rows, key=lambda im: catalog._mm(im.sklearn) or (0, 0))
+    return newest, f"no serving image is declared; assumed the newest, {newest.title}"
+
+
+def target_for(folder: Any, artifact: Any, entry_rel: str | None = None, model_rel: str = ".",
+               extract: Path | None = None) -> Target:
+    """The :class:`Target` of a deploy folder (``folder``: a DeployFolder; ``artifact``: its
+    ArtifactInfo from deploycheck.artifacts, or None)."""
+    platform = folder.platform
+    image, where, value = declared_image(folder, platform)
+    assumed = ""
+    if image is None:
+        image, assumed = assumed_image(platform, getattr(artifact, "sklearn_version", None))
+        if value:
+            assumed = f"{where} declares {value!r}, which is not a known serving image; " + assumed.split("; ", 1)[1]
+    code_dir = None
+    if platform == "aws" and extract is not None and entry_rel:
+        members = set(getattr(artifact, "members", None) or _members(extract))
+        base = entry_rel.rsplit("/", 1)[-1]
+        if {f"code/{base}", f"./code/{base}"} & members:
+            code_dir = "code"
+    return Target(platform=platform, folder=Path(folder.path), rel=folder.rel, image=image, declared=where if not assumed else "",
+                  assumed=assumed, entry=entry_rel, model_rel=model_rel, extract=extract, code_dir_rel=code_dir)
+
+
+def _members(tar: Path) -> list[str]:
+    try:
+        with tarfile.open(tar, "r:*") as tf:
+            return tf.getnames()[:10000]
+    except (OSError, tarfile.TarError, EOFError):
+        return []
+
+
+# ---------------------------------------------------------------------------- choosing the environment
+
+def runtime_for(image: Image, *, build: bool = True) -> Runtime:
+    """The environment that runs ``image``: its own, else an approximate one (see module doc).
+    Raises :class:`envs.EnvBuildError` when building it failed (deploycheck's failure)."""
+    try:
+        env = envs.ensure(image, build=build)
+        return Runtime(env.label, image, env, sklearn=env.versions.get("sklearn", image.sklearn))
+    except envs.EnvUnavailable as e:
+        why = str(e)
+    if image.kind == "sagemaker":
+        others = sorted((im for im in catalog.images("sagemaker") if im is not image and im.supported),
+                        key=lambda im: _distance(im.sklearn, image.sklearn))
+        for other in others[:3]:
+            try:
+                env = envs.ensure(other, build=build)
+            except envs.EnvUnavailable:
+                continue
+            sk = env.versions.get("sklearn", other.sklearn)
+            return Runtime(f"{image.title}: approximate (scikit-learn {sk} instead of {image.sklearn}, in the "
+                           f"{other.title} environment)", other, env, approximate=True, note=why, sklearn=sk)
+        raise envs.EnvBuildError(image, f"no SageMaker runtime environment can be had on this machine ({why})")
+    import sklearn  # the grader's own
+    sk = sklearn.__version__
+    return Runtime(f"{image.title}: approximate (scikit-learn {sk} instead of {image.sklearn}, in the grader's "
+                   "own environment)", None, None, approximate=True, note=why, sklearn=sk)
+
+
+def _distance(a: str, b: str) -> tuple[int, ...]:
+    va, vb = catalog._mm(a) or (0, 0), catalog._mm(b) or (0, 0)
+    return (abs((va[0] * 100 + va[1]) - (vb[0] * 100 + vb[1])), -(va[0] * 100 + va[1]))
+
+
+def interpreter_of(runtime: Runtime):  # -> sandbox.Interpreter
+    from deploycheck import sandbox
+    return runtime.env.interpreter() if runtime.env is not None else sandbox.Interpreter.grader()
+
+
+def sandbox_runner(job: str, args: Mapping[str, Any], *, runtime: Runtime, folder: Path, extract: Path | None,
+                   limits: Any = None) -> Any:
+    """Run ``job`` in the sandbox under ``runtime``'s interpreter (the production runner)."""
+    from deploycheck import sandbox
+    return sandbox.run(job, dict(args), interpreter=interpreter_of(runtime), folder=folder, extract=extract,
+                       limits=limits)
+
+
+# ---------------------------------------------------------------------------- running
+
+def run(target: Target, requests: Sequence[HttpRequest] = (), *, synthesize: Mapping[str, Any] | None = None,
+        limits: Any = None, runner: Runner | None = None, runtime: Runtime | None = None,
+        boot: bool = True) -> LocalRun:
+    """Start the container for ``target`` in the sandbox and answer ``requests`` in order.
+
+    ``synthesize``: ``{"content_type": ..., "accept": ...}`` appends a request built from the loaded
+    model (``n_features_in_``) when the student documented none. Never raises for what the student's
+    code does; deploycheck's own failures come back as ``machine_error``."""
+    image = target.image
+    if image is None:
+        return LocalRun(target, None, machine_error="no serving image to run (the catalog has none for this platform)")
+    if runtime is None:
+        try:
+            runtime = runtime_for(image)
+        except envs.EnvBuildError as e:
+            return LocalRun(target, None, machine_error=str(e))
+    reqs = list(requests)
+    if target.platform == "aws":
+        job = JOB_SAGEMAKER
+        args: dict[str, Any] = {"entry": target.entry or "inference.py", "transform_fn": image.transform_fn or "exclusive",
+                                "model_rel": target.model_rel, "code_dir_rel": target.code_dir_rel,
+                                "requests": [r.as_job() for r in reqs], "boot": boot}
+        if synthesize is not None:
+            args["synthesize"] = {"values": list(SYNTH_VALUES), "content_type": synthesize.get("content_type"),
+                                  "accept": synthesize.get("accept")}
+    else:
+        job = JOB_VERTEX
+        args = {"model_rel": target.model_rel, "requests": [{"body_b64": base64.b64encode(r.body).decode()} for r in reqs]}
+        if synthesize is not None:
+            args["synthesize"] = {"values": list(SYNTH_VALUES)}
+    try:
+        res = (runner or sandbox_runner)(job, args, runtime=runtime, folder=target.folder,
+                                         extract=target.extract, limits=limits)
+    except Exception as e:  # noqa: BLE001 - IsolationUnavailable, a broken sandbox: never the student's
+        return LocalRun(target, runtime, machine_error=f"the sandbox could not run the model: {type(e).__name__}: {e}")
+    return _interpret(target, runtime, reqs, res)
+
+
+def _failure(d: Mapping[str, Any] | None) -> Failure | None:
+    if not d:
+        return None
+    return Failure(str(d.get("phase") or ""), str(d.get("error_type") or ""), str(d.get("error") or ""),
+                   str(d.get("traceback") or ""))
+
+
+def _interpret(target: Target, runtime: Runtime, reqs: list[HttpRequest], res: Any) -> LocalRun:
+    base = dict(target=target, runtime=runtime, isolation=getattr(res, "isolation", ""), limit_s=getattr(res, "timeout", None),
+                elapsed_ms=getattr(res, "elapsed_ms", None), stdout_tail=getattr(res, "stdout_tail", "") or "",
+                stderr_tail=getattr(res, "stderr_tail", "") or "")
+    status = getattr(res, "status", "machine")
+    if status == "machine":
+        return LocalRun(**base, machine_error=f"the sandbox failed: {res.error}")
+    if status != "ok" or not isinstance(res.data, dict):
+        if status == "error" and getattr(res, "error_type", "") == "ExtractError":
+            return LocalRun(**base, sandbox_status="error", sandbox_detail=res.error,
+                            startup=Failure("extract", "ExtractError", res.error))
+        detail = res.describe() if hasattr(res, "describe") else str(getattr(res, "error", status))
+        if status == "error":       # the job itself raised: deploycheck's job code failed
+            return LocalRun(**base, machine_error=f"the serving job failed: {res.error}\n{getattr(res, 'traceback', '')[-1500:]}")
+        return LocalRun(**base, sandbox_status=status, sandbox_detail=detail)
+    d = res.data
+    synth = d.get("synthesized")
+    synthesized = None
+    all_reqs = list(reqs)
+    if synth:
+        body = base64.b64decode(synth["body_b64"])
+        synthesized = model.Request(body, synth.get("content_type") or "application/json", synth.get("accept") or "")
+        all_reqs.append(HttpRequest.invocation(synthesized, target.platform))
+    answers = []
+    for i, a in enumerate(d.get("responses") or []):
+        req = all_reqs[i] if i < len(all_reqs) else HttpRequest()
+        answers.append(Answer(req, a.get("status"), a.get("content_type"), base64.b64decode(a.get("body_b64") or ""),
+                              a.get("latency_ms"), _failure(a.get("error"))))
+    run_ = LocalRun(**base, startup=_failure(d.get("startup")), answers=tuple(answers),
+                    model_info=dict(d.get("model") or {}), synthesized=synthesized,
+                    versions=dict(d.get("runtime") or {}), warnings=tuple(d.get("warnings") or ()),
+                    load_ms=d.get("load_ms"))
+    if runtime.approximate:
+        why = _skew(run_)
+        if why:
+            image = target.image
+            return replace(run_, inconclusive=(
+                f"inconclusive: {why} while running with scikit-learn {runtime.sklearn}; the declared image "
+                f"{image.title if image else ''} uses scikit-learn {image.sklearn if image else '?'}, which deploycheck "
+                f"could not provide on this machine ({runtime.note}). A pickle made for one release often does not "
+                "load in another, so this is not counted against you."))
+    return run_
+
+
+def _skew(r: LocalRun) -> str:
+    """The failure of an approximate run that a scikit-learn/numpy version difference explains."""
+    skew_warning = any("InconsistentVersionWarning" in w or "Trying to unpickle" in w for w in r.warnings)
+    fails = ([r.startup] if r.startup else []) + [a.failure for a in r.answers if a.failure]
+    for f in fails:
+        loading = f.phase in ("model_fn", "load", "import")
+        if (loading and (f.error_type in SKEW_TYPES or skew_warning)) or (f.error_type == "AttributeError" and skew_warning) \
+                or (loading and re.search(r"sklearn|numpy|pickle|dtype", f.error + f.traceback)):
+            return f"{'loading the model' if loading else 'the prediction'} failed ({f.error.splitlines()[0][:300]})"
+    return ""
+
+
+# ---------------------------------------------------------------------------- reading answers
+
+def count_predictions(body: bytes, content_type: str | None) -> tuple[int | None, Any]:
+    """(number of predictions, a short JSON-able preview) of a response body; (None, preview) when
+    the body is valid but not a list of predictions (still a successful answer)."""
+    ctype = (content_type or "").split(";")[0].strip().lower()
+    try:
+        if ctype == "application/x-npy":
+            import numpy as np
+            arr = np.load(io.BytesIO(body), allow_pickle=False)      # never unpickles
+            n = 1 if arr.ndim == 0 else int(arr.shape[0])
+            return n, arr.reshape(-1)[:10].tolist() if arr.ndim else arr.tolist()
+        if ctype == "text/csv":
+            lines = [ln for ln in body.decode("utf-8", "replace").splitlines() if ln.strip()]
+            return len(lines), lines[:10]
+        obj = json.loads(body)
+    except Exception:  # noqa: BLE001
+        return None, body[:200].decode("utf-8", "replace")
+    if isinstance(obj, dict):
+        for k in ("predictions", "prediction", "predicted", "result", "results", "outputs", "output"):
+            if k in obj:
+                obj = obj[k]
+                break
+        else:
+            return None, obj
+    if isinstance(obj, list):
+        return len(obj), obj[:10]
+    return 1, obj

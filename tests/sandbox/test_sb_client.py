@@ -1,0 +1,224 @@
+"""The sandbox's grader side against a real fork server: results, statuses, limits, isolation."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import sys
+import tarfile
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+from sbhelpers import procs_with
+
+from deploycheck import sandbox
+from deploycheck.sandbox import client
+
+pytestmark = pytest.mark.skipif(not sandbox.isolation().sandboxed,
+                                reason=f"no isolation on this machine: {sandbox.isolation().detail}")
+
+
+def test_result_comes_back_as_json_from_the_private_copy(run, tmp_path):
+    (tmp_path / "a.txt").write_text("hello")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.txt").write_text("b")
+    (tmp_path / "link.txt").symlink_to("/etc/passwd")
+    (tmp_path / "dirlink").symlink_to("/etc")
+    r = run(job="sbjobs:echo", args={"x": [1, 2]}, folder=tmp_path)
+    assert r.ok, r
+    assert r.data["args"] == {"x": [1, 2]}
+    assert r.data["files"] == ["a.txt", "sub"]           # no links, copied or followed
+    assert r.data["cwd"] == r.data["folder"] != str(tmp_path)
+    assert r.data["pid"] == 1 and r.data["ppid"] == 0 and r.data["procs"] == ["1"]
+    assert r.isolation == sandbox.isolation().label and r.isolation.startswith("bubblewrap")
+
+
+def test_copy_is_private_and_writable(run, tmp_path):
+    (tmp_path / "f.txt").write_text("orig")
+    r = run("open('f.txt','w').write('changed'); result = open('f.txt').read()", folder=tmp_path)
+    assert r.data == "changed" and (tmp_path / "f.txt").read_text() == "orig"
+
+
+def test_environment_is_an_allowlist(run, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgres://u:SBSECRET1@db/x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "SBSECRET2")
+    monkeypatch.setenv("SOMETHING_ELSE", "SBSECRET3")
+    sandbox.shutdown()                     # the next server starts from this environment
+    r = run("import os\nresult = [dict(os.environ), open('/proc/self/environ','rb').read().decode('latin1'),"
+            " open('/proc/1/environ','rb').read().decode('latin1')]",
+            env={"SAGEMAKER_PROGRAM": "inference.py"})
+    assert r.ok, r
+    assert "SBSECRET" not in json.dumps(r.data)
+    env = r.data[0]
+    assert set(env) <= set(sandbox.job_environment()) | {"HOME", "TMPDIR", "TMP", "TEMP", "SAGEMAKER_PROGRAM"}
+    assert env["HOME"].startswith("/job/") and env["SAGEMAKER_PROGRAM"] == "inference.py"
+
+
+def test_job_env_names_are_checked(run):
+    with pytest.raises(ValueError, match="not a serving variable"):
+        run("result = 1", env={"AWS_SECRET_ACCESS_KEY": "x"})
+
+
+def test_timeout_kills_every_process_of_the_job(run):
+    marker = f"sbmark{uuid.uuid4().hex[:8]}"
+    src = (f"import os, ctypes\nctypes.CDLL(None).prctl(15, b'{marker}', 0, 0, 0)\n"
+           "for _ in range(3):\n    if os.fork() == 0:\n        os.setsid()\n        break\nwhile True: pass")
+    r = run(src, limits=sandbox.Limits(timeout=1.5, memory_mb=256))
+    assert r.status == "timeout" and "still running after 1.5 s" in r.describe()
+    assert procs_with(marker) == []
+
+
+def test_daemon_does_not_outlive_its_job(run):
+    marker = f"sbdaemon{uuid.uuid4().hex[:6]}"
+    src = (f"import os, ctypes, time\nctypes.CDLL(None).prctl(15, b'{marker}', 0, 0, 0)\n"
+           "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(60)\n    os._exit(0)\n"
+           "result = 'parent done'")
+    r = run(src)
+    assert r.ok and r.data == "parent done"
+    assert procs_with(marker) == []
+
+
+def test_memory_limit():
+    r = sandbox.run("sbjobs:code", {"src": "x = bytearray(8 * 1024**3)"}, job_paths=[str(Path(__file__).parent / "jobs")],
+                    interpreter=sandbox.Interpreter(python=sys.executable), limits=sandbox.Limits(memory_mb=256))
+    assert r.status == "memory"
+
+
+def test_exit_code_and_signal(run):
+    r = run("import os\nos._exit(7)")
+    assert r.status == "killed" and r.exit_code == 7
+    r = run("import ctypes\nctypes.string_at(0)")
+    assert r.status == "killed" and r.signal_name == "SIGSEGV"
+
+
+def test_exception_is_error_with_traceback(run):
+    r = run("def f():\n    raise KeyError('nope')\nf()")
+    assert r.status == "error" and r.error_type == "KeyError" and "nope" in r.error and "line 2" in r.traceback
+
+
+def test_output_is_captured_and_bounded(run):
+    r = run("import sys\nprint('hello out')\nsys.stderr.write('e' * 200000)\nresult = 1")
+    assert r.ok and "hello out" in r.stdout_tail
+    assert len(r.stderr_tail) <= client.OUTPUT_TAIL + 200 and "bytes cut" in r.stderr_tail
+    r = run("import sys\nfor _ in range(40):\n    sys.stdout.write('x' * 1024 * 1024)\nresult = 1")
+    assert r.status == "error" and r.error_type == "BrokenPipeError" and "output stopped" in r.stdout_tail
+
+
+def test_disk_is_limited(run):
+    r = run("n = 0\ntry:\n    with open('big', 'wb') as fh:\n        for _ in range(200):\n"
+            "            fh.write(b'x' * 1024 * 1024)\n            n += 1\nexcept OSError as e:\n    result = [n, str(e)]")
+    assert r.ok and r.data[0] <= 64, r.data
+
+
+def test_no_network_not_even_loopback_of_the_host(run):
+    got = []
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(5)
+    srv.settimeout(0.2)
+    port = srv.getsockname()[1]
+    stop = threading.Event()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                got.append(srv.accept())
+            except OSError:
+                pass
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    r = run("import socket\ntry:\n    socket.create_connection(('127.0.0.1', %d), timeout=2)\n    result='connected'\n"
+            "except OSError as e:\n    result=str(e)" % port)
+    stop.set()
+    t.join()
+    srv.close()
+    assert r.ok and r.data != "connected" and got == []
+
+
+def test_forged_answer_is_rejected_and_labels_are_the_graders(run):
+    forged = json.dumps({"ok": True, "data": "FORGED", "isolation": "none", "status": "ok"}).encode()
+    src = ("import os, struct\nf = %r\nos.write(3, b'DCJ1' + struct.pack('>Q', len(f)) + f)\nresult = 'real'" % forged)
+    r = run(src)
+    assert r.status == "error" and r.error_type == "ResultInvalid"
+    assert r.isolation == sandbox.isolation().label
+    r = run("import os\nos.write(3, b'garbage')\nos._exit(0)")
+    assert r.status == "error" and r.error_type == "ResultInvalid"
+
+
+def test_job_cannot_fake_a_machine_failure(run):
+    r = run("import os\ntry:\n    os.write(4, b'Eboom')\nexcept OSError as e:\n    result = str(e)\nos._exit(97)")
+    assert r.status == "killed" and r.exit_code == 97       # the student's own crash, not deploycheck's
+
+
+def test_next_job_is_unaffected_by_leftovers(run):
+    run("import os\nopen('/tmp/left.txt','w').write('x')\nopen('/dev/shm/left','w').write('x')\nresult = 1")
+    r = run("import os\nresult = [os.path.exists('/tmp/left.txt'), os.path.exists('/dev/shm/left')]")
+    assert r.data == [False, False]
+
+
+def _tar(path: Path, members: dict[str, bytes], link: tuple[str, str] | None = None) -> Path:
+    with tarfile.open(path, "w:gz") as tf:
+        for name, data in members.items():
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            ti.mode = 0o600
+            tf.addfile(ti, io.BytesIO(data))
+        if link:
+            ln = tarfile.TarInfo(link[0])
+            ln.type, ln.linkname = tarfile.SYMTYPE, link[1]
+            tf.addfile(ln)
+    return path
+
+
+@pytest.mark.parametrize("use_filter", [True, False])
+def test_tar_extracted_safely(run, tmp_path, monkeypatch, use_filter):
+    monkeypatch.setattr("deploycheck.sandbox.jobs.HAS_DATA_FILTER", use_filter)
+    tp = _tar(tmp_path / "m.tar.gz", {"model.joblib": b"m", "code/inference.py": b"x=1"}, ("evil", "/etc/passwd"))
+    r = run(job="sbjobs:echo", extract=tp)
+    assert r.ok and r.data["model_files"] == ["code", "model.joblib"]
+
+
+@pytest.mark.parametrize("use_filter", [True, False])
+@pytest.mark.parametrize("name", ["../../escape.txt", "/abs/escape.txt"])
+def test_tar_with_escaping_member_is_refused(run, tmp_path, monkeypatch, use_filter, name):
+    monkeypatch.setattr("deploycheck.sandbox.jobs.HAS_DATA_FILTER", use_filter)
+    tp = _tar(tmp_path / "m.tar.gz", {name: b"x"})
+    r = run(job="sbjobs:echo", extract=tp)
+    assert r.status == "error" and r.error_type == "ExtractError" and "outside" in r.error
+    assert not (tmp_path.parent / "escape.txt").exists() and not Path("/abs/escape.txt").exists()
+
+
+@pytest.mark.parametrize("version", ["3.7.16", "3.8.18", "3.9.18", "3.10.13"])
+def test_old_pythons_run_the_server(version, tmp_path):
+    python = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions" / version / "bin" / "python"
+    if not python.exists():
+        pytest.skip(f"no Python {version} at {python}")
+    (tmp_path / "f.txt").write_text("x")
+    r = sandbox.run("sbjobs:echo", {}, interpreter=sandbox.Interpreter(python=str(python), label=version),
+                    folder=tmp_path, job_paths=[str(Path(__file__).parent / "jobs")])
+    assert r.ok, r
+    assert r.data["python"] == version and r.data["files"] == ["f.txt"] and r.data["pid"] == 1
+
+
+def test_grader_installed_under_tmp(tmp_path):
+    """A grader whose venv and checkout live under /tmp keeps them inside the sandbox."""
+    import shutil
+    import subprocess
+    import deploycheck
+    assert str(tmp_path).startswith("/tmp/")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.base_prefix + "/bin/python3", "-m", "venv", "--without-pip", str(venv)], check=True)
+    checkout = tmp_path / "checkout"
+    shutil.copytree(Path(deploycheck.__file__).parent, checkout / "deploycheck",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    site = [p for p in client.Interpreter.grader().sys_path if p.endswith("site-packages")]
+    interp = sandbox.Interpreter(python=str(venv / "bin" / "python"), sys_path=tuple(site),
+                                 packages=(str(checkout / "deploycheck"),), preload=("numpy", "deploycheck.serving"))
+    r = sandbox.run("sbjobs:code", {"src": "import sys, numpy, deploycheck.serving as s\n"
+                                            "result = [sys.prefix, s.__file__, numpy.__version__]"},
+                    interpreter=interp, job_paths=[str(Path(__file__).parent / "jobs")])
+    assert r.ok, r
+    assert r.data[0] == str(venv) and r.data[1].startswith(str(checkout))

@@ -1,0 +1,70 @@
+"""The inside jobs on the oldest Python they support (3.7: the 0.23-1 image and AI Platform 2.11),
+through the sandbox: the job code is 3.7-compatible and the image's own libraries answer."""
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from deploycheck.runtimes import catalog, envs
+from deploycheck.serving import local
+
+sys.path.insert(0, str(Path(__file__).parent))
+import cases  # noqa: E402
+
+
+def _env(key: str) -> envs.RuntimeEnv:
+    try:
+        env = envs.ensure(catalog.image(key))
+    except envs.EnvUnavailable as e:
+        pytest.skip(str(e))
+    if env.substituted:
+        pytest.skip(f"Python {env.image.python} not found")
+    return env
+
+
+def _model(env: envs.RuntimeEnv, out: Path) -> bytes:
+    subprocess.run([env.python, "-I", "-c", "import sys, joblib\nfrom sklearn.datasets import load_iris\n"
+                    "from sklearn.linear_model import LogisticRegression\nX, y = load_iris(return_X_y=True)\n"
+                    "joblib.dump(LogisticRegression(max_iter=1000).fit(X, y), sys.argv[1])", str(out)],
+                   check=True, timeout=300, env={"PATH": "/usr/bin:/bin"})
+    return out.read_bytes()
+
+
+def test_sagemaker_job_on_python_37_ignores_transform_fn(tmp_path):
+    env = _env("sagemaker:0.23-1")
+    d = tmp_path / "aws_deploy"
+    d.mkdir()
+    (d / "inference.py").write_text(cases.ENTRY_POINTS["transform_fn_with_input_fn"])
+    data = _model(env, tmp_path / "m.joblib")
+    with tarfile.open(d / "model.tar.gz", "w:gz") as tf:
+        ti = tarfile.TarInfo("model.joblib")
+        ti.size = len(data)
+        tf.addfile(ti, io.BytesIO(data))
+    t = local.Target("aws", d, "aws_deploy", env.image, entry="inference.py", extract=d / "model.tar.gz")
+    run = local.run(t, [local.HttpRequest.ping(), local.HttpRequest("POST", "/invocations", (("Content-Type", "application/json"),),
+                                                                    cases.JSON_MANY)],
+                    runtime=local.Runtime(env.label, env.image, env))
+    assert not run.machine_error, run.machine_error
+    assert run.versions["python"].startswith("3.7.") and run.versions["sklearn"] == "0.23.2"
+    assert [a.status for a in run.answers] == [200, 200]
+    assert json.loads(run.answers[1].body) == [0, 2, 1]          # transform_fn ignored before 1.2-1
+
+
+def test_vertex_job_on_python_37(tmp_path):
+    env = _env("ai-platform:2.11")
+    d = tmp_path / "gcp_deploy"
+    d.mkdir()
+    _model(env, d / "model.joblib")
+    t = local.Target("gcp", d, "gcp_deploy", env.image)
+    run = local.run(t, [local.HttpRequest("POST", "/predict", (), cases.VERTEX_REQUESTS[0][1])], synthesize={},
+                    runtime=local.Runtime(env.label, env.image, env))
+    assert run.versions["python"].startswith("3.7.") and run.versions["sklearn"] == "1.0.2"
+    assert json.loads(run.answers[0].body) == {"predictions": [0, 2, 1]}
+    assert run.synthesized is not None and json.loads(run.synthesized.body)["instances"][0] == [1.0] * 4
+    assert run.answers[1].status == 200

@@ -1,0 +1,116 @@
+"""serving.local: which image and environment a folder runs in, the honest approximate fallback
+(inconclusive instead of a failure when version skew explains it) and deploycheck's own failures
+reported as errors of the run, never as the student's."""
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import tarfile
+from types import SimpleNamespace
+
+import pytest
+import sklearn
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+
+from deploycheck import localpredict
+from deploycheck.runtimes import catalog, envs
+from deploycheck.serving import local
+from deploycheck.submission import Target as SubTarget
+from deploycheck.submission import load_submission
+
+ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
+
+
+def _model():
+    X, y = load_iris(return_X_y=True)
+    return LogisticRegression(max_iter=500).fit(X, y)
+
+
+def gcp_folder(tmp_path, runtime: str, model_pkl: bytes):
+    d = tmp_path / "repo" / "gcp_deploy"
+    d.mkdir(parents=True)
+    (d / "README.md").write_text(f"gcloud ai-platform versions create v1 --model m --runtime-version {runtime} "
+                                 "--framework scikit-learn --origin gs://b/m/\n")
+    (d / "model.pkl").write_bytes(model_pkl)
+    (d / "input.json").write_text(json.dumps({"instances": ROWS}))
+    sub = load_submission.__wrapped__("s", str(tmp_path / "repo"))
+    return sub, sub.folders[0]
+
+
+def test_declared_image_and_assumed_image(tmp_path):
+    _sub, f = gcp_folder(tmp_path, "2.11", b"x")
+    im, where, value = local.declared_image(f, "gcp")
+    assert im.key == "ai-platform:2.11" and where == "gcp_deploy/README.md:1" and value == "2.11"
+    im, why = local.assumed_image("aws", "1.0.2")
+    assert im.key == "sagemaker:1.0-1" and "the one for the pickle's scikit-learn 1.0.2" in why
+    im, why = local.assumed_image("aws", "0.19.1")
+    assert im.key == "sagemaker:0.20.0" and "the nearest for the pickle's scikit-learn 0.19.1" in why
+    assert local.assumed_image("aws", "1.9.1")[0].key == "sagemaker:1.4-2"
+    assert local.assumed_image("gcp", "1.9.1")[0].key == "vertex:sklearn-cpu.1-6"
+    assert local.assumed_image("gcp", None)[0].key == "vertex:sklearn-cpu.1-6"
+
+
+def test_code_dir_in_archive(tmp_path):
+    tar = tmp_path / "model.tar.gz"
+    with tarfile.open(tar, "w:gz") as tf:
+        for name in ("model.joblib", "code/inference.py"):
+            ti = tarfile.TarInfo(name)
+            tf.addfile(ti, io.BytesIO(b""))
+    folder = SimpleNamespace(platform="aws", path=tmp_path, rel="aws_deploy", files=[], read_bytes=lambda *a: None)
+    t = local.target_for(folder, None, "src/inference.py", extract=tar)
+    assert t.code_dir_rel == "code" and t.assumed.startswith("no serving image is declared")
+
+
+def test_unsupported_image_runs_approximately_and_says_so(tmp_path):
+    # AI Platform 1.10 pins scikit-learn 0.19.1 on Python 2.7/3.5: no environment can exist
+    sub, f = gcp_folder(tmp_path, "1.10", pickle.dumps(_model(), protocol=2))
+    t = local.target_for(f, None)
+    run = local.run(t, [local.HttpRequest("POST", "/predict", (), json.dumps({"instances": ROWS}).encode())])
+    assert run.runtime.approximate and run.runtime.env is None
+    assert run.runtime_label == (f"AI Platform runtime 1.10: approximate (scikit-learn {sklearn.__version__} instead "
+                                 "of 0.19.1, in the grader's own environment)")
+    assert run.answers[0].status == 200 and json.loads(run.answers[0].body) == {"predictions": [0, 2]}
+    o = localpredict.predict_local(SubTarget(sub.student, "gcp", sub, sub.student), None)
+    assert o.status == "passed" and "approximate (scikit-learn" in o.message and o.data["approximate"] is True
+
+
+def test_load_error_explained_by_version_skew_is_inconclusive(tmp_path):
+    # a pickle naming a module path older scikit-learn had (sklearn.linear_model.logistic, <= 0.21)
+    raw = pickle.dumps(_model(), protocol=2).replace(b"sklearn.linear_model._logistic\n",
+                                                     b"sklearn.linear_model.logistic\n")
+    sub, f = gcp_folder(tmp_path, "1.10", raw)
+    run = local.run(local.target_for(f, None), [local.HttpRequest("POST", "/predict", (), b"{}")])
+    assert run.startup and "No module named 'sklearn.linear_model.logistic'" in run.startup.error
+    assert run.inconclusive.startswith("inconclusive: loading the model failed")
+    assert "not counted against you" in run.inconclusive and "0.19.1" in run.inconclusive
+
+
+def test_environment_that_cannot_be_built_is_an_error_of_the_run(tmp_path, monkeypatch):
+    sub, f = gcp_folder(tmp_path, "2.11", pickle.dumps(_model(), protocol=2))
+
+    def broken(image, **kw):
+        raise envs.EnvBuildError(image, "installing the pins failed", "ERROR: disk full")
+    monkeypatch.setattr(envs, "ensure", broken)
+    run = local.run(local.target_for(f, None), [])
+    assert run.machine_error.startswith("could not build the runtime environment for AI Platform runtime 2.11")
+    localpredict.clear_cache()
+    o = localpredict.predict_local(SubTarget(sub.student, "gcp", sub, sub.student), None)
+    assert o.status == "skipped" and o.data.get("run_error") is True
+    assert "not your fault" in o.message and "disk full" in o.message
+
+
+def test_sandbox_failure_is_an_error_of_the_run(tmp_path):
+    _sub, f = gcp_folder(tmp_path, "2.11", b"x")
+
+    def runner(*a, **k):
+        raise RuntimeError("bwrap: setting up uid map: Permission denied")
+    run = local.run(local.target_for(f, None), [], runner=runner,
+                    runtime=local.Runtime("x", catalog.image("2.11"), None))
+    assert "the sandbox could not run the model" in run.machine_error and "Permission denied" in run.machine_error
+
+
+@pytest.fixture(autouse=True)
+def _fresh():
+    localpredict.clear_cache()
