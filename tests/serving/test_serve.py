@@ -2,7 +2,6 @@
 the Host-header check (DNS rebinding), nginx's 404, and /ping when model_fn fails."""
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import socket
