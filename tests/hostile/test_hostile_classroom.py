@@ -148,7 +148,9 @@ def _run_mode(mode: str) -> dict:
         temp_leftovers = [str(p) for d in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/run/user/0")
                           if os.path.isdir(d) for p in Path(d).glob(f"hx{token[:6]}*")]
         after = cr.snapshot(world.root)
-        return {"mode": mode, "world": world, "rc": proc.returncode, "stderr": proc.stderr[-4000:],
+        changed = {p: (Path(p).read_text("latin-1") if os.path.isfile(p) else "") for p in set(before) | set(after)
+                   if before.get(p) != after.get(p) and "/out/" not in p}   # read before the world goes
+        return {"mode": mode, "world": world, "rc": proc.returncode, "stderr": proc.stderr[-4000:], "changed": changed,
                 "results": results, "before": before, "after": after, "pkg_before": pkg_before,
                 "pkg_after": cr.snapshot(PACKAGE), "temp_leftovers": temp_leftovers, "listened": list(listeners.got)}
     finally:
@@ -163,8 +165,6 @@ def verdicts(run: dict) -> dict[str, list[str]]:
     mode = run["mode"]
     refused = mode == "userns-denied"
     canary = world.canaries[0]
-    changed = sorted(p for p in set(run["before"]) | set(run["after"])
-                     if run["before"].get(p) != run["after"].get(p) and "/out/" not in p)
     out: dict[str, list[str]] = {}
     for name in cr.NAMES + ["benign"]:
         probs: list[str] = []
@@ -181,8 +181,8 @@ def verdicts(run: dict) -> dict[str, list[str]]:
         heard = [g for g in run["listened"] if mark in g]
         if heard:
             probs.append(f"the loopback listener received: {heard[:3]}")
-        for p in changed:
-            if os.path.isfile(p) and mark in Path(p).read_text("latin-1"):
+        for p, text in run["changed"].items():
+            if mark in text:
                 probs.append(f"{p} was written by the attack")
         probs += [f"left in a shared temp dir: {p}" for p in run["temp_leftovers"] if mark in p]
         if refused:
