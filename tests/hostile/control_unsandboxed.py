@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import classroom as cr  # noqa: E402
 
 cr.ATTACKS = {k: v for k, v in cr.ATTACKS.items() if k not in ("kill_everything", "kill_parent_and_grader")}
-cr.NAMES = list(cr.ATTACKS)
+cr.NAMES = list(cr.ATTACKS) + [cr.EVIL_SKLEARN_OS_SYSTEM, cr.EVIL_TAR_ESCAPE]
 import test_hostile_classroom as T  # noqa: E402
 
 run = T._run_mode("control-unsandboxed")
