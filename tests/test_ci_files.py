@@ -93,6 +93,7 @@ def test_student_workflow_uses_the_action():
     # no secret in any env (it would reach the grading step) and no step that exports credential files
     # for later steps (google-github-actions/auth writes GOOGLE_APPLICATION_CREDENTIALS to $GITHUB_ENV)
     assert "secrets." not in str(wf.get("env", "")) + str(job.get("env", ""))
+    assert "bubblewrap" in _step(job["steps"], "Sandbox (bubblewrap)")["run"]
     for s in job["steps"]:
         assert "secrets." not in str(s.get("env", "")) + str(s.get("if", "")), s
         assert "google-github-actions/auth" not in str(s.get("uses", ""))
@@ -112,6 +113,36 @@ def test_classroom_matrix_shards_and_merges():
     dl = _step(merge["steps"], uses="actions/download-artifact@")
     assert dl["with"]["pattern"] == "report-shard-*" and dl["with"]["merge-multiple"] is False
     assert "deploycheck merge gradebook shards/report-shard-*" in _step(merge["steps"], "Merge")["run"]
+
+
+def test_classroom_clone_leaves_no_token_behind(tmp_path):
+    """The clone step, run for real against local repositories: the token reaches git only as a
+    header of each command, so no cloned repository (or URL) keeps it."""
+    wf = _load("examples/classroom-matrix.yml")
+    grade = wf["jobs"]["grade"]
+    assert _step(grade["steps"], uses="actions/checkout@")["with"]["persist-credentials"] is False
+    clone = _step(grade["steps"], "Clone the student repositories")
+    assert clone["env"]["TOKEN"] == "${{ secrets.CLASSROOM_TOKEN }}"
+    for s in grade["steps"]:                  # no other step of the job holds a secret
+        assert s is clone or "secrets." not in str(s)
+    origin = tmp_path / "origin"
+    subprocess.run(["git", "init", "-q", str(origin)], check=True)
+    (origin / "README.md").write_text("hi")
+    git = ["git", "-C", str(origin), "-c", "user.email=a@b", "-c", "user.name=a"]
+    subprocess.run(git + ["add", "."], check=True)
+    subprocess.run(git + ["commit", "-qm", "x"], check=True)
+    work = tmp_path / "work"
+    (work / "course").mkdir(parents=True)
+    (work / "course" / "roster.csv").write_text(f"student,url\nann,{origin}\nbob,https://user:OLDSECRET@127.0.0.1:9/x\n")
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "TOKEN": "CANARYTOKEN123", "DEADLINE": "",
+           "GIT_TERMINAL_PROMPT": "0"}
+    p = _bash(clone["run"], work, env)
+    assert p.returncode == 0, p.stderr
+    assert (work / "classroom" / "ann" / "README.md").read_text() == "hi"
+    for f in (work / "classroom").rglob("*"):
+        if f.is_file():
+            data = f.read_bytes()
+            assert b"CANARYTOKEN123" not in data and b"OLDSECRET" not in data, f
 
 
 # ---------------------------------------------------------------- run the steps as GitHub would

@@ -405,12 +405,25 @@ def _keeper(cfg, msg, fds):
         except OSError:
             pass
         os._exit(97)
+    # SIGTERM from the server means "stop the job": C kills J, then waits for it as usual, so C's
+    # exit (what the server reports) comes only after J's PID namespace is empty. Blocked until
+    # the handler is in place; J unblocks it.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     pid = os.fork()
     if pid == 0:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
         os.close(6)
         msg["_lifeline"] = 5
         _run_job(cfg, msg)
         os._exit(70)
+
+    def stop_job(*_):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    signal.signal(signal.SIGTERM, stop_job)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     os.close(5)
     for fd in (1, 2, 3, 4):
         os.dup2(0, fd)                    # only J and its descendants hold the job's pipes now
@@ -480,9 +493,9 @@ def _probe_job(ctx):
     return None
 
 
-def _kill(pid):
+def _kill(pid, sig=signal.SIGKILL):
     try:
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, sig)
     except OSError:
         pass
 
@@ -584,9 +597,9 @@ def serve(cfg):
             elif msg.get("op") == "kill":
                 for pid, job_id in list(jobs.items()):
                     if job_id == msg.get("id"):
-                        # sandboxed: J dies with C (parent-death signal), and with J, its PID
-                        # namespace; unsandboxed: the job's process group
-                        _killpg(pid) if not cfg["sandboxed"] else _kill(pid)
+                        # sandboxed: C kills J and exits once J's PID namespace is empty;
+                        # unsandboxed: the job's process group
+                        _killpg(pid) if not cfg["sandboxed"] else _kill(pid, signal.SIGTERM)
             elif msg.get("op") == "info":
                 ctl.send(json.dumps({"op": "info", "pid": os.getpid(), "vmsize_kb": _vmsize() // 1024,
                                         "jobs": len(jobs)}).encode())

@@ -29,7 +29,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -186,7 +186,8 @@ class _Server:
 
     # ------------------------------------------------------------------ start / stop
     def start(self) -> None:
-        self.base = Path(tempfile.mkdtemp(prefix="deploycheck-sandbox-"))      # 0700
+        _sweep_stale_bases()
+        self.base = Path(tempfile.mkdtemp(prefix=f"{BASE_PREFIX}{os.getpid()}-"))      # 0700
         jobs_dir = self.base / "jobs"
         jobs_dir.mkdir()
         os.chmod(jobs_dir, 0o755)
@@ -420,6 +421,31 @@ class _Server:
             except OSError:
                 pass
         self.close()
+
+
+BASE_PREFIX = "deploycheck-sandbox-"
+
+
+def _sweep_stale_bases() -> None:
+    """Remove base directories of grader processes that died without cleaning up (an xdist
+    worker that exits without atexit): ``deploycheck-sandbox-<pid>-*`` whose pid is gone."""
+    tmp = Path(tempfile.gettempdir())
+    try:
+        entries = list(tmp.glob(f"{BASE_PREFIX}*-*"))
+    except OSError:
+        return
+    for d in entries:
+        m = re.match(re.escape(BASE_PREFIX) + r"(\d+)-", d.name)
+        if not m or int(m.group(1)) == os.getpid():
+            continue
+        try:
+            if d.lstat().st_uid != os.geteuid() or d.is_symlink():
+                continue
+            os.kill(int(m.group(1)), 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except OSError:
+            continue
 
 
 class _Tail:

@@ -5,7 +5,7 @@ Two ways of running the sandbox with bubblewrap (``bwrap``, Debian/Ubuntu/Fedora
 
 * **root** (CI containers): bwrap runs as root *without* a user namespace (so it also works where
   user namespaces are switched off); the server keeps ``CAP_SYS_ADMIN``/``CAP_SETUID``/
-  ``CAP_SETGID`` only to build each job's namespaces, and every job drops to a private uid of its
+  ``CAP_SETGID`` only to build each job's namespaces (``CAP_KILL`` to stop one), and every job drops to a private uid of its
   own server (never root: ``RLIMIT_NPROC`` counts, the grader's 0700 files stay closed, no signal
   or ptrace reaches root's processes) and, where user namespaces work, into a user namespace.
 * **unprivileged** (an instructor's laptop): bwrap with ``--unshare-all`` (a user namespace) as the
@@ -81,7 +81,8 @@ def set_allow_unsandboxed(allow: bool | None) -> None:
 def allow_unsandboxed() -> bool:
     if _ALLOW_OVERRIDE is not None:
         return _ALLOW_OVERRIDE
-    return os.environ.get(ENV_ALLOW, "").strip().lower() in ("1", "true", "yes")
+    from deploycheck.settings import env_flag
+    return env_flag("ALLOW_UNSANDBOXED")
 
 
 def find_bwrap() -> str | None:
@@ -214,7 +215,8 @@ def bwrap_argv(bwrap: str, *, root: bool, ro_binds: list[str], jobs_dir: str,
     a = [bwrap]
     if root:
         a += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
-              "--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+              "--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+              "--cap-add", "CAP_KILL"]
     else:
         a += ["--unshare-all", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
     a += ["--die-with-parent", "--new-session", "--hostname", "sandbox"]

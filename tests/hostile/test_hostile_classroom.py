@@ -93,25 +93,28 @@ class Listeners:
         return self.tcp.getsockname()[1], self.udp.getsockname()[1]
 
 
-def _as_nobody(argv: list[str]) -> list[str]:
+def _as_nobody(argv: list[str], stage: Path) -> list[str]:
     """Run argv as nobody in a private mount namespace where /root shows only pyenv's Pythons
     (the venv's interpreter lives there), as on a laptop whose Python is readable by its user."""
     pyenv = os.path.realpath(os.path.join(sys.base_prefix, "..", ".."))       # .../.pyenv
     hide = ""
     if pyenv.startswith("/root/"):
-        hide = (f"mkdir -p {STAGE} && mount --bind {pyenv} {STAGE} && mount -t tmpfs -o mode=0755,size=1m tmpfs /root"
-                f" && mkdir -p {pyenv} && mount --move {STAGE} {pyenv} && ")
+        hide = (f"mkdir -p {stage} && mount --bind {pyenv} {stage} && mount -t tmpfs -o mode=0755,size=1m tmpfs /root"
+                f" && mkdir -p {pyenv} && mount --move {stage} {pyenv} && ")
     script = hide + 'exec setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"'
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"] + argv
 
-
-STAGE = "/run/hostile-pyenv-stage"
 
 
 def _run_mode(mode: str) -> dict:
     if mode in ("unprivileged", "userns-denied", "root-userns-denied") and not ROOT:
         if mode != "userns-denied":
             pytest.skip(f"mode {mode} switches users and needs the suite to run as root")
+    if mode in SANDBOXED_MODES:
+        from deploycheck.sandbox.client import iso
+        missing = iso.static_check()
+        if missing is not None and "bubblewrap" in missing.detail and "not installed" in missing.detail:
+            pytest.skip(f"mode {mode} needs bubblewrap: {missing.how_to_fix}")
     token = uuid.uuid4().hex[:10]
     base = Path(tempfile.mkdtemp(prefix="hostile-", dir="/tmp"))
     os.chmod(base, 0o755)
@@ -139,13 +142,15 @@ def _run_mode(mode: str) -> dict:
             argv = [sys.executable, str(HERE / "nouserns.py")] + argv
             env["HOSTILE_CONTROL_UNSANDBOXED"] = "1"
         if mode in ("unprivileged", "userns-denied", "control-unsandboxed") and ROOT:
-            argv = _as_nobody(argv)
+            argv = _as_nobody(argv, base / "stage")
         proc = subprocess.run(argv, env=env, cwd=str(base), capture_output=True, text=True, timeout=900)
         results = json.loads((out / "results.json").read_text()) if (out / "results.json").exists() else {}
         temp_leftovers = [str(p) for d in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/run/user/0")
                           if os.path.isdir(d) for p in Path(d).glob(f"hx{token[:6]}*")]
         after = cr.snapshot(world.root)
-        return {"mode": mode, "world": world, "rc": proc.returncode, "stderr": proc.stderr[-4000:],
+        changed = {p: (Path(p).read_text("latin-1") if os.path.isfile(p) else "") for p in set(before) | set(after)
+                   if before.get(p) != after.get(p) and "/out/" not in p}   # read before the world goes
+        return {"mode": mode, "world": world, "rc": proc.returncode, "stderr": proc.stderr[-4000:], "changed": changed,
                 "results": results, "before": before, "after": after, "pkg_before": pkg_before,
                 "pkg_after": cr.snapshot(PACKAGE), "temp_leftovers": temp_leftovers, "listened": list(listeners.got)}
     finally:
@@ -160,8 +165,6 @@ def verdicts(run: dict) -> dict[str, list[str]]:
     mode = run["mode"]
     refused = mode == "userns-denied"
     canary = world.canaries[0]
-    changed = sorted(p for p in set(run["before"]) | set(run["after"])
-                     if run["before"].get(p) != run["after"].get(p) and "/out/" not in p)
     out: dict[str, list[str]] = {}
     for name in cr.NAMES + ["benign"]:
         probs: list[str] = []
@@ -178,8 +181,8 @@ def verdicts(run: dict) -> dict[str, list[str]]:
         heard = [g for g in run["listened"] if mark in g]
         if heard:
             probs.append(f"the loopback listener received: {heard[:3]}")
-        for p in changed:
-            if os.path.isfile(p) and mark in Path(p).read_text("latin-1"):
+        for p, text in run["changed"].items():
+            if mark in text:
                 probs.append(f"{p} was written by the attack")
         probs += [f"left in a shared temp dir: {p}" for p in run["temp_leftovers"] if mark in p]
         if refused:

@@ -9,7 +9,6 @@ import pytest
 from deploycheck import sandbox
 import importlib
 
-from deploycheck.sandbox import client
 
 # `sandbox.isolation` is the function of the public API; the module is reached by its full name
 iso = importlib.import_module("deploycheck.sandbox.isolation")
@@ -37,7 +36,7 @@ def test_root_mode_keeps_no_user_namespace_but_every_other():
     for ns in ("--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"):
         assert ns in argv
     caps = [argv[i + 1] for i, a in enumerate(argv) if a == "--cap-add"]
-    assert sorted(caps) == ["CAP_SETGID", "CAP_SETUID", "CAP_SYS_ADMIN"]
+    assert sorted(caps) == ["CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SYS_ADMIN"]
 
 
 def test_minimal_binds_drop_nested_and_system_paths(tmp_path):
