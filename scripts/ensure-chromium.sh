@@ -8,11 +8,11 @@ fi
 for c in chromium chromium-browser google-chrome; do
   if command -v "$c" >/dev/null 2>&1; then echo "chromium: $(command -v $c) (PATH)"; exit 0; fi
 done
-if "$PY" -m deploycheck.browser --has-playwright-browser >/dev/null 2>&1; then
+if "$PY" -m deploycheck.proof.browser --has-playwright-browser >/dev/null 2>&1; then
   echo "chromium: Playwright's own browser"; exit 0
 fi
 if timeout 120 "$PY" -m playwright install chromium >/dev/null 2>&1 && \
-   "$PY" -m deploycheck.browser --has-playwright-browser >/dev/null 2>&1; then
+   "$PY" -m deploycheck.proof.browser --has-playwright-browser >/dev/null 2>&1; then
   echo "chromium: downloaded by playwright install"; exit 0
 fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

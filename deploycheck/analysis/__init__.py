@@ -11,6 +11,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from deploycheck.analysis import artifact as _artifact
+from deploycheck.analysis.plan import Unservable
 from deploycheck.analysis import commands as _commands
 from deploycheck.analysis import entrypoint as _entrypoint
 from deploycheck.analysis import readme as _readme
@@ -18,7 +19,10 @@ from deploycheck.analysis import refs as _refs
 from deploycheck.analysis import sources as _sources
 
 if TYPE_CHECKING:
+    from deploycheck.analysis.plan import ServingPlan
     from deploycheck.analysis.samples import SampleRequest
+    from deploycheck.sandbox import Limits
+    from deploycheck.serving.local import LocalRun
     from deploycheck.analysis.secrets import ScanResult
     from deploycheck.discovery import DeployFolder, Submission
     from deploycheck.runtimes import DeclaredRuntime
@@ -83,6 +87,23 @@ class Facts:
     @cached_property
     def artifact(self) -> _artifact.ArtifactInfo | None:
         return _artifact.inspect_artifact(self.folder)
+
+    @cached_property
+    def serving_plan(self) -> ServingPlan | Unservable:
+        """What the serving container would run (entry point, model, image), or why nothing can run."""
+        from deploycheck.analysis.plan import serving_plan
+        return serving_plan(self.folder)
+
+    def local_run(self, limits: Limits) -> LocalRun | Unservable:
+        """The student's code and model run the way the container would, in the sandbox (once per
+        process and limits: predict.local, the proof card and the cloud comparison share it)."""
+        key = (limits.timeout, limits.memory_mb)
+        runs = self.__dict__.setdefault("_local_runs", {})
+        if key not in runs:
+            from deploycheck.serving.local import run_plan
+            plan = self.serving_plan
+            runs[key] = plan if isinstance(plan, Unservable) else run_plan(plan, self.sample, limits)
+        return runs[key]  # type: ignore[no-any-return]
 
     @cached_property
     def runtimes(self) -> tuple[DeclaredRuntime, ...]:

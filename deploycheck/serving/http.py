@@ -41,32 +41,28 @@ _GCP_HEALTH = re.compile(r"^/(ping|health|v1/models/[^/:]+)$")
 
 def resolve_folder(path: str, platform: str | None = None) -> Any:
     """The DeployFolder for PATH (a repo or a deploy folder); raises ValueError with a message."""
-    from deploycheck import submission as sm
+    from deploycheck.discovery import load_submission, make_folder, platform_of, platform_of_words
     p = Path(path).resolve()
     if not p.is_dir():
         raise ValueError(f"{path} is not a folder")
-    sub = sm.load_submission("serve", str(p))
+    sub = load_submission("serve", str(p))
     folders = [f for f in sub.folders if platform in (None, f.platform)]
     if folders:
         return folders[0]
-    plat = platform or sm.platform_of(p.name)
+    plat = platform or platform_of(p.name) or platform_of_words(p.name)
     if plat is None:
         raise ValueError(f"no aws_deploy/ or gcp_deploy/ folder in {path}; pass the deploy folder, "
                          "or --platform aws|gcp for a folder with another name")
-    f = sm.DeployFolder(plat, p, p.name, p.parent)
-    sm._list_folder(f)
-    return f
+    return make_folder(plat, p, p.parent)
 
 
 def _plan(folder: Any) -> local.Target:
-    """Adapter to the analysis code (artifact, entry point): the one call to re-point when it moves."""
-    from deploycheck import localpredict
-    plan = localpredict.serving_plan(folder)
-    if not isinstance(plan, tuple):
+    """What the container would run for the folder (the same plan predict.local uses)."""
+    from deploycheck.analysis.plan import Unservable
+    plan = folder.facts.serving_plan
+    if isinstance(plan, Unservable):
         raise ValueError(plan.message)
-    art, args, extract = plan
-    return local.target_for(folder, art, args.get("entry_rel"), args.get("model_rel") or ".",
-                            Path(extract) if extract else None)
+    return plan.target  # type: ignore[no-any-return]
 
 
 class Server(ThreadingHTTPServer):

@@ -413,3 +413,17 @@ def count_predictions(body: bytes, content_type: str | None) -> tuple[int | None
     if isinstance(obj, list):
         return len(obj), obj[:10]
     return 1, obj
+
+
+def run_plan(plan: Any, sample: Any, limits: Any = None) -> LocalRun:
+    """Run a folder's :class:`~deploycheck.analysis.plan.ServingPlan` on its documented sample request
+    (``sample``: a SampleRequest, or None to synthesize one from the loaded model): a ``/ping`` first
+    on SageMaker, as the platform does before routing traffic."""
+    plat = plan.target.platform
+    reqs = [HttpRequest.ping()] if plat == "aws" else []
+    synth = None
+    if sample is not None:
+        reqs.append(HttpRequest.invocation(model.Request(sample.body, sample.content_type, sample.accept or ""), plat))
+    else:
+        synth = {"content_type": "application/json"}
+    return run(plan.target, reqs, synthesize=synth, limits=limits)

@@ -9,7 +9,6 @@ failure). ``--cloud moto`` primes each offline endpoint with what ``predict.loca
 """
 from __future__ import annotations
 
-import base64
 import json
 import sys
 import time
@@ -35,24 +34,18 @@ Verdict = Callable[["Target", object], Outcome]
 
 # ---------------------------------------------------------------------- the two adapters
 def local_prediction(t: Target, dc: object) -> Prediction | None:
-    """THE adapter to ``predict.local``: its answer for this target as a typed ``mode="local"``
-    Prediction (exact request and response bytes; ``ok=False`` with predict.local's message when it
-    did not answer), None without a deploy folder. Re-point it when predict.local returns
-    ``model.Prediction`` itself."""
-    from deploycheck import localpredict
-    rec = localpredict.prediction(t, dc)
-    if rec is None:
-        if t.platform is None:
-            return None
-        why = localpredict.predict_local(t, dc).message           # cached: the same run
-        return Prediction(mode="local", platform=t.platform, ok=False, request=Request(b""), message=why)
-    return Prediction(mode="local", platform=rec.platform, ok=rec.status == "passed",
-                      request=Request(base64.b64decode(rec.request_b64 or ""), rec.content_type or "application/json",
-                                      rec.accept or "application/json"),
-                      status=rec.http_status, response=base64.b64decode(rec.response_b64 or ""),
-                      response_content_type=rec.response_content_type, latency_ms=rec.latency_ms,
-                      endpoint="local emulation", isolation=rec.isolation, sample_source=rec.sample_source,
-                      n_rows=rec.n_rows, n_predictions=rec.n_predictions, message=rec.message)
+    """predict.local's answer for this target as a typed ``mode="local"`` Prediction (exact request
+    and response bytes; ``ok=False`` with predict.local's message when it did not answer), None
+    without a deploy folder."""
+    from deploycheck.verdicts import predict
+    p = predict.local_prediction(t, dc)
+    if p is not None and p.ok:
+        return p
+    if t.platform is None or t.folder is None:
+        return None
+    why = predict.predict_local(t, dc).message           # the same (cached) run
+    return Prediction(mode="local", platform=t.platform, ok=False, request=p.request if p else Request(b""),
+                      message=why)
 
 
 def _deployed_target(t: Target, o: CloudOptions) -> Target:

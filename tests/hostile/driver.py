@@ -33,7 +33,8 @@ def procs_with(marker: str) -> list[int]:
 def main() -> int:
     spec = json.loads(Path(sys.argv[1]).read_text())
     out_path = Path(sys.argv[2])
-    from deploycheck import localpredict, sandbox
+    from deploycheck import sandbox
+    from deploycheck.verdicts import predict
     from deploycheck.submission import Target, load_submission
     dc = SimpleNamespace(sandbox_timeout=8, sandbox_memory_mb=1024)   # generous: a busy CI machine
     if os.environ.get("HOSTILE_CONTROL_UNSANDBOXED") == "1":     # control experiment: no sandbox at all
@@ -42,10 +43,9 @@ def main() -> int:
     order = [n for n in spec["repos"] if n != "benign"] + ["benign"]
     for name in order:
         repo = spec["repos"][name]
-        localpredict.clear_cache()
         sub = load_submission(f"s-{name}", repo)
         t0 = time.monotonic()
-        o = localpredict.predict_local(Target(sub.student, "aws", sub, sub.student), dc)
+        o = predict.predict_local(Target(sub.student, "aws", sub, sub.student), dc)
         mark = spec["marks"].get(name)
         results["students"][name] = {
             "status": o.status, "message": o.message, "data": o.data, "seconds": round(time.monotonic() - t0, 2),
@@ -57,9 +57,8 @@ def main() -> int:
     if os.environ.get("HOSTILE_ALLOW_CHECK") == "1":
         sandbox.shutdown()
         sandbox.set_allow_unsandboxed(True)
-        localpredict.clear_cache()
         sub = load_submission("s-allowed", spec["repos"]["benign"])
-        o = localpredict.predict_local(Target(sub.student, "aws", sub, sub.student), dc)
+        o = predict.predict_local(Target(sub.student, "aws", sub, sub.student), dc)
         results["allowed_benign"] = {"status": o.status, "message": o.message, "data": o.data}
     sandbox.shutdown()
     out_path.write_text(json.dumps(results, default=str))

@@ -11,9 +11,10 @@ import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
 
-from deploycheck import artifacts, localpredict, sandbox
+from deploycheck import sandbox
+from deploycheck.analysis.artifact import ArtifactInfo
+from deploycheck.verdicts import predict
 from deploycheck.submission import Target, load_submission
 
 DC = SimpleNamespace(sandbox_timeout=3, sandbox_memory_mb=1024)
@@ -50,15 +51,8 @@ def repo(root, body: str, model: bytes | None = None):
     return Target(sub.student, "aws", sub, sub.student)
 
 
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch):
-    localpredict.clear_cache()
-    yield
-    localpredict.clear_cache()
-
-
 def grade(t):
-    return localpredict.predict_local(t, DC)      # no timed assertion: CI machines are busy
+    return predict.predict_local(t, DC)      # no timed assertion: CI machines are busy
 
 
 def assert_next_student_passes(tmp_path):
@@ -189,7 +183,7 @@ def test_pickle_running_a_command_is_never_loaded(tmp_path, monkeypatch):
 
 def test_pickle_command_even_if_loaded_stays_in_the_sandbox(tmp_path, monkeypatch):
     # defence in depth: had the scan missed it, the command runs in the sandbox's private /tmp
-    monkeypatch.setattr(artifacts, "is_unsafe", lambda f: False)
+    monkeypatch.setattr(ArtifactInfo, "loadable", property(lambda self: True))
     canary = tmp_path / "canary2"
     o = grade(repo(tmp_path / "a", "", model=pickle.dumps(_Evil(canary))))
     assert o.status == "failed"

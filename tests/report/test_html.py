@@ -5,7 +5,7 @@ import re
 import pytest
 from PIL import Image
 
-from deploycheck import browser as br
+from deploycheck.proof import browser as br
 from deploycheck import model
 from deploycheck.report import html as htmlreport
 

@@ -9,12 +9,11 @@ import pickle
 import tarfile
 from types import SimpleNamespace
 
-import pytest
 import sklearn
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
-from deploycheck import localpredict
+from deploycheck.verdicts import predict
 from deploycheck.runtimes import catalog, envs
 from deploycheck.serving import local
 from deploycheck.submission import Target as SubTarget
@@ -72,7 +71,7 @@ def test_unsupported_image_runs_approximately_and_says_so(tmp_path):
     assert run.runtime_label == (f"AI Platform runtime 1.10: approximate (scikit-learn {sklearn.__version__} instead "
                                  "of 0.19.1, in the grader's own environment)")
     assert run.answers[0].status == 200 and json.loads(run.answers[0].body) == {"predictions": [0, 2]}
-    o = localpredict.predict_local(SubTarget(sub.student, "gcp", sub, sub.student), None)
+    o = predict.predict_local(SubTarget(sub.student, "gcp", sub, sub.student), None)
     assert o.status == "passed" and "approximate (scikit-learn" in o.message and o.data["approximate"] is True
 
 
@@ -95,9 +94,8 @@ def test_environment_that_cannot_be_built_is_an_error_of_the_run(tmp_path, monke
     monkeypatch.setattr(envs, "ensure", broken)
     run = local.run(local.target_for(f, None), [])
     assert run.machine_error.startswith("could not build the runtime environment for AI Platform runtime 2.11")
-    localpredict.clear_cache()
-    o = localpredict.predict_local(SubTarget(sub.student, "gcp", sub, sub.student), None)
-    assert o.status == "skipped" and o.data.get("run_error") is True
+    o = predict.predict_local(SubTarget(sub.student, "gcp", sub, sub.student), None)
+    assert o.status == "skipped" and o.error is True
     assert "not your fault" in o.message and "disk full" in o.message
 
 
@@ -109,8 +107,3 @@ def test_sandbox_failure_is_an_error_of_the_run(tmp_path):
     run = local.run(local.target_for(f, None), [], runner=runner,
                     runtime=local.Runtime("x", catalog.image("2.11"), None))
     assert "the sandbox could not run the model" in run.machine_error and "Permission denied" in run.machine_error
-
-
-@pytest.fixture(autouse=True)
-def _fresh():
-    localpredict.clear_cache()

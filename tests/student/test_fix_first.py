@@ -80,7 +80,7 @@ def test_summary_md_starts_with_the_root_cause(graded):
     assert order == sorted(order)
     html = cmarkgfm.github_flavored_markdown_to_html(text)
     assert "<code>artifact.present</code> in <code>aws_deploy/model.tar.gz</code>: aws_deploy/ has no model.tar.gz" in html
-    assert "(needs <code>artifact.present</code>)" in html    # predict.local waits for it too
+    assert "(blocked by <code>artifact.present</code>)" in html    # predict.local waits for it too
 
 
 def test_a_class_keeps_one_line_per_student():

@@ -15,7 +15,8 @@ import sklearn
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
-from deploycheck import artifacts, localpredict
+from deploycheck.analysis.artifact import ArtifactInfo
+from deploycheck.verdicts import predict
 from deploycheck.submission import Target, load_submission
 
 MODEL_FN = "import joblib, os\n\ndef model_fn(model_dir):\n    return joblib.load(os.path.join(model_dir, 'model.joblib'))\n"
@@ -68,93 +69,89 @@ def target(root, platform="aws") -> Target:
     return Target(sub.student, platform, sub, sub.student)
 
 
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    localpredict.clear_cache()
-
 
 def test_aws_passes_with_documented_request(tmp_path):
-    o = localpredict.predict_local(target(aws_repo(tmp_path)), DC)
+    o = predict.predict_local(target(aws_repo(tmp_path)), DC)
     assert o.status == "passed", o.message
     assert "2 prediction(s) [0, 2]" in o.message and "aws_deploy/README.md line 3" in o.message
     assert o.data["content_type"] == "application/x-npy" and o.data["response"] == "[0, 2]"
     assert o.data["isolation"] and o.data["latency_ms"] is not None and "5.1" in o.data["request"]
-    rec = localpredict.prediction(target(tmp_path), DC)
-    assert rec.status == "passed" and rec.n_predictions == 2
+    rec = predict.local_prediction(target(tmp_path), DC)
+    assert rec.ok and rec.status == 200 and rec.n_predictions == 2
 
 
 def test_gcp_passes_with_input_json(tmp_path):
-    o = localpredict.predict_local(target(gcp_repo(tmp_path, [[5.1, 3.5, 1.4, 0.2]]), "gcp"), DC)
+    o = predict.predict_local(target(gcp_repo(tmp_path, [[5.1, 3.5, 1.4, 0.2]]), "gcp"), DC)
     assert o.status == "passed", o.message
     assert o.data["response"] == '{"predictions": [0]}' and o.data["sample_source"] == "gcp_deploy/input.json"
 
 
 def test_synthesized_when_nothing_documented(tmp_path):
-    o = localpredict.predict_local(target(gcp_repo(tmp_path), "gcp"), DC)
+    o = predict.predict_local(target(gcp_repo(tmp_path), "gcp"), DC)
     assert o.status == "passed" and "synthesized from the model (n_features_in_=4" in o.message
 
 
 def test_no_folder(tmp_path):
     (tmp_path / "x.txt").write_text("x")
     sub = load_submission("nofolder", str(tmp_path))
-    o = localpredict.predict_local(Target("nofolder", None, sub, "nofolder"), DC)
+    o = predict.predict_local(Target("nofolder", None, sub, "nofolder"), DC)
     assert o.status == "failed" and o.blocked_by == "structure.deploy_folder"
 
 
 def test_no_artifact(tmp_path):
     aws_repo(tmp_path)
     (tmp_path / "aws_deploy" / "model.tar.gz").unlink()
-    o = localpredict.predict_local(target(tmp_path), DC)
+    o = predict.predict_local(target(tmp_path), DC)
     assert o.status == "failed" and "artifact.present" in o.message
 
 
 def test_flagged_artifact_is_never_loaded(tmp_path, monkeypatch):
-    monkeypatch.setattr(artifacts, "is_unsafe", lambda f: True)
-    o = localpredict.predict_local(target(aws_repo(tmp_path)), DC)
+    monkeypatch.setattr(ArtifactInfo, "loadable", property(lambda self: False))
+    o = predict.predict_local(target(aws_repo(tmp_path)), DC)
     assert o.status == "failed" and "artifact.safe flagged it" in o.message
 
 
 def test_missing_module_names_requirements(tmp_path):
-    o = localpredict.predict_local(target(aws_repo(tmp_path, "import xgboostish\n" + MODEL_FN)), DC)
+    o = predict.predict_local(target(aws_repo(tmp_path, "import xgboostish\n" + MODEL_FN)), DC)
     assert o.status == "failed" and "'xgboostish'" in o.message and "requirements.txt beside inference.py" in o.message
 
 
 def test_externals_joblib(tmp_path):
-    o = localpredict.predict_local(target(aws_repo(tmp_path, "from sklearn.externals import joblib\n" + MODEL_FN)), DC)
+    o = predict.predict_local(target(aws_repo(tmp_path, "from sklearn.externals import joblib\n" + MODEL_FN)), DC)
     assert o.status == "failed" and "import joblib" in o.message
 
 
 def test_model_fn_exception_with_traceback(tmp_path):
     src = "def helper():\n    raise RuntimeError('bad scaler')\n\ndef model_fn(model_dir):\n    return helper()\n"
-    o = localpredict.predict_local(target(aws_repo(tmp_path, src)), DC)
+    o = predict.predict_local(target(aws_repo(tmp_path, src)), DC)
     assert o.status == "failed" and "RuntimeError: bad scaler" in o.message and "line 2" in o.message
 
 
 def test_missing_model_fn(tmp_path):
-    o = localpredict.predict_local(target(aws_repo(tmp_path, "x = 1\n")), DC)
+    o = predict.predict_local(target(aws_repo(tmp_path, "x = 1\n")), DC)
     assert o.status == "failed" and "Please provide a model_fn implementation" in o.message
 
 
 def test_wrong_file_name_lists_members(tmp_path):
     src = MODEL_FN.replace("model.joblib", "model.pkl")
-    o = localpredict.predict_local(target(aws_repo(tmp_path, src)), DC)
+    o = predict.predict_local(target(aws_repo(tmp_path, src)), DC)
     assert o.status == "failed" and "/opt/ml/model/model.pkl" in o.message and "contains: model.joblib" in o.message
 
 
 def test_nested_tar_lists_members(tmp_path):
-    o = localpredict.predict_local(target(aws_repo(tmp_path, members={"model/model.joblib": model_bytes()})), DC)
+    o = predict.predict_local(target(aws_repo(tmp_path, members={"model/model.joblib": model_bytes()})), DC)
     assert o.status == "failed" and "model/model.joblib" in o.message and "root" in o.message
 
 
 def test_code_dir_in_archive_wins(tmp_path):
     members = {"model.joblib": model_bytes(), "code/inference.py": MODEL_FN.encode()}
-    o = localpredict.predict_local(target(aws_repo(tmp_path, "raise SystemExit('not this one')\n", members=members)), DC)
+    o = predict.predict_local(target(aws_repo(tmp_path, "raise SystemExit('not this one')\n", members=members)), DC)
     assert o.status == "passed", o.message
 
 
 def test_wrong_number_of_predictions(tmp_path):
     src = MODEL_FN + "\ndef predict_fn(data, model):\n    return [1]\n"
-    o = localpredict.predict_local(target(aws_repo(tmp_path, src)), DC)
+    o = predict.predict_local(target(aws_repo(tmp_path, src)), DC)
     assert o.status == "failed" and "2 row(s)" in o.message and "1 prediction(s)" in o.message
 
 
@@ -162,14 +159,14 @@ def test_unsupported_content_type(tmp_path):
     # the image passes its default input_fn through the toolkit's error wrapper: 500, not 415
     readme = ("```python\nrt.invoke_endpoint(EndpointName='e', ContentType='text/plain', Body='1,2,3,4')\n```\n"
               "framework_version='1.2-1'\n")
-    o = localpredict.predict_local(target(aws_repo(tmp_path, readme=readme)), DC)
+    o = predict.predict_local(target(aws_repo(tmp_path, readme=readme)), DC)
     assert o.status == "failed" and "HTTP 500" in o.message and "input_fn" in o.message
     assert "Content type text/plain is not supported" in o.message
 
 
 def test_version_mismatch_note(tmp_path):
     # pickled by the grader's scikit-learn, served by the declared image's 1.2.1: it loads, with a note
-    o = localpredict.predict_local(target(aws_repo(tmp_path)), DC)
+    o = predict.predict_local(target(aws_repo(tmp_path)), DC)
     assert o.status == "passed", o.message
     assert f"made with scikit-learn {sklearn.__version__}" in o.message and "used scikit-learn 1.2.1" in o.message
     assert o.data["runtime"] == "sagemaker-scikit-learn 1.2-1 (Python 3.9, scikit-learn 1.2.1)"
@@ -177,7 +174,7 @@ def test_version_mismatch_note(tmp_path):
 
 def test_timeout_message(tmp_path):
     src = "def model_fn(model_dir):\n    while True:\n        pass\n"
-    o = localpredict.predict_local(target(aws_repo(tmp_path, src)), SimpleNamespace(sandbox_timeout=2, sandbox_memory_mb=512))
+    o = predict.predict_local(target(aws_repo(tmp_path, src)), SimpleNamespace(sandbox_timeout=2, sandbox_memory_mb=512))
     assert o.status == "failed" and "longer than 2 s" in o.message
 
 
@@ -185,6 +182,5 @@ def test_real_modules_end_to_end(tmp_path, monkeypatch):
     pytest.importorskip("deploycheck.artifacts")
     pytest.importorskip("deploycheck.entrypoint")
     monkeypatch.undo()
-    localpredict.clear_cache()
-    o = localpredict.predict_local(target(aws_repo(tmp_path)), DC)
+    o = predict.predict_local(target(aws_repo(tmp_path)), DC)
     assert o.status == "passed", o.message

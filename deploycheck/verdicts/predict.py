@@ -1,217 +1,120 @@
-"""predict.local: run the student's own serving code and model, in the sandbox, the way the
-platform would, and check that it answers a sample request with a well-formed prediction.
+"""predict.local: the student's own serving code and model, run in the declared image's runtime
+environment through the container's own request path, in the sandbox, answer the sample request as
+the cloud endpoint would (facts: ``folder.facts.serving_plan`` and ``folder.facts.local_run``).
 
-``prediction(t, dc)`` is the cached record (per student and platform) that later stages reuse (the
-proof page, the comparison with the real cloud endpoint).
+Only the response's status, content type and body come from the student's process; every label,
+count and verdict is the grader's. deploycheck's own failures (an environment that cannot be built,
+a sandbox that cannot start) are errors of the run, never the student's failure.
 """
 from __future__ import annotations
 
 import base64
+import json
 import re
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import json
-
-from deploycheck import artifacts, entrypoint, model
-from deploycheck.outcome import Outcome, failed, passed, skipped
+from deploycheck import model
+from deploycheck.analysis.plan import ServingPlan, Unservable
+from deploycheck.discovery import DeployFolder, Target
+from deploycheck.model import Outcome, blocked, failed, passed, run_error, skipped
+from deploycheck.settings import Settings
+from deploycheck.verdicts import folder_of, guarded, no_folder
 
 CHECK = "predict.local"
 TEXT_LIMIT = 2000
 
 
-@dataclass
-class PredictionRecord:
-    student: str
-    platform: str
-    status: str                       # passed | failed
-    message: str
-    request: str = ""                 # printable request (truncated)
-    response: str = ""                # printable response (truncated)
-    content_type: str | None = None   # of the request
-    accept: str | None = None
-    response_content_type: str | None = None
-    http_status: int | None = None
-    latency_ms: float | None = None
-    load_ms: float | None = None
-    isolation: str = ""
-    sample_source: str = ""
-    n_rows: int | None = None
-    n_predictions: int | None = None
-    preview: Any = None
-    request_b64: str = ""             # exact bytes sent (first 64 KB)
-    response_b64: str = ""
-    warnings: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+def limits_of(dc: Any) -> Any:
+    from deploycheck import sandbox
+    return sandbox.Limits(timeout=getattr(dc, "sandbox_timeout", None) or sandbox.DEFAULT_TIMEOUT,
+                          memory_mb=getattr(dc, "sandbox_memory_mb", None) or sandbox.DEFAULT_MEMORY_MB)
 
 
-_CACHE: dict[tuple[str, str], tuple[Outcome, PredictionRecord | None]] = {}
-
-
-def _printable(b64: str, ctype: str | None) -> str:
+@guarded
+def predict_local(t: Target, dc: Settings | Any = None) -> Outcome:
+    if (o := no_folder(t)) is not None:
+        return o
+    f = folder_of(t)
+    plan = f.facts.serving_plan
+    if isinstance(plan, Unservable):
+        return blocked(plan.blocked_by, plan.message)
     try:
-        raw = base64.b64decode(b64 or "")
-    except ValueError:
-        return ""
+        run = f.facts.local_run(limits_of(dc))
+    except Exception as e:  # noqa: BLE001 - the sandbox or an environment: the grader's own failure
+        from deploycheck import sandbox
+        if isinstance(e, sandbox.IsolationUnavailable):
+            return run_error(f"{CHECK} did not run student code: {e}")
+        raise
+    assert not isinstance(run, Unservable)
+    return _interpret(t, f, plan, f.facts.sample, run)
+
+
+def local_prediction(t: Target, dc: Settings | Any = None) -> model.Prediction | None:
+    """The local emulation's answer for the target (the one predict.local judged), or None."""
+    f = t.folder
+    if f is None or isinstance(f.facts.serving_plan, Unservable):
+        return None
+    try:
+        run = f.facts.local_run(limits_of(dc))
+    except Exception:  # noqa: BLE001
+        return None
+    if isinstance(run, Unservable) or run.machine_error or not run.answers:
+        return None
+    sample = f.facts.sample
+    source, n_rows = _source_and_rows(f, sample, run)
+    return run.prediction(-1, source, n_rows)
+
+
+def _printable(raw: bytes, ctype: str | None) -> str:
     c = (ctype or "").split(";")[0].strip().lower()
     if c == "application/x-npy":
         try:
             import io
+
             import numpy as np
             arr = np.load(io.BytesIO(raw), allow_pickle=False)  # never unpickles
             return f"NumPy .npy {arr.dtype} {list(arr.shape)}: " + _trunc(str(arr.tolist()))
         except Exception:  # noqa: BLE001
             return f"<{len(raw)} bytes of {ctype}>"
-    text = raw.decode("utf-8", "replace")
-    return _trunc(text)
+    return _trunc(raw.decode("utf-8", "replace"))
 
 
 def _trunc(s: str, n: int = TEXT_LIMIT) -> str:
     return s if len(s) <= n else s[:n] + f"... [{len(s) - n} more characters]"
 
 
-# ---------------------------------------------------------------- finding what to run
-
-def _entry(folder: Any) -> tuple[str | None, str]:
-    """(entry point rel, how found); notebooks are not importable."""
-    info = entrypoint.entry_point(folder)
-    if info is None:
-        return None, ""
-    if info.notebook:
-        return None, "notebook"
-    return info.rel, info.how
-
-
-# ---------------------------------------------------------------- the check
-
-def predict_local(t: Any, dc: Any = None) -> Outcome:
-    try:
-        return _cached(t, dc)[0]
-    except Exception as e:  # noqa: BLE001 - a broken repo never stops the run
-        return failed(f"internal error in deploycheck while running {CHECK} (not your fault; please "
-                      f"tell your instructor): {type(e).__name__}: {e}")
-
-
-def prediction(t: Any, dc: Any = None) -> PredictionRecord | None:
-    """The local prediction record for (student, platform), computed once per process."""
-    try:
-        return _cached(t, dc)[1]
-    except Exception:  # noqa: BLE001
-        return None
-
-
-def _cached(t: Any, dc: Any) -> tuple[Outcome, PredictionRecord | None]:
-    key = (t.student, t.platform or "")
-    if key not in _CACHE:
-        _CACHE[key] = _run(t, dc)
-    return _CACHE[key]
-
-
-def clear_cache() -> None:
-    _CACHE.clear()
-
-
-def serving_plan(f: Any) -> Outcome | tuple[Any, dict[str, Any], str | None]:
-    """What to run for a deploy folder: (artifact, job args, tar to extract) or a failed Outcome."""
+def _source_and_rows(f: DeployFolder, sample: Any, run: Any) -> tuple[str, int | None]:
     plat = f.platform
-    art = artifacts.model_artifact(f)
-    if art is None:
-        what = "model.tar.gz" if plat == "aws" else "model.joblib (or model.pkl)"
-        return failed(f"no model artifact to run in {f.rel}/ (see artifact.present): add the {what} "
-                      "you deployed to the folder.")
-    if artifacts.is_unsafe(f):
-        return failed(f"{f.rel}/{art.rel} was not loaded because artifact.safe flagged it (a pickle "
-                      "that references non-scikit-learn code, or that could not be scanned): re-save "
-                      "your model with joblib.dump(model, ...) from a clean training script.",
-                      artifact=art.rel)
-    args: dict[str, Any] = {"platform": plat}
-    extract = None
-    if plat == "aws":
-        entry, how = _entry(f)
-        if entry is None:
-            msg = ("your entry point is a notebook; SageMaker needs a .py script: move model_fn into "
-                   f"{f.rel}/inference.py" if how == "notebook" else
-                   f"no entry-point script defining model_fn(model_dir) found in {f.rel}/ (see "
-                   "entry_point.model_fn): add inference.py with model_fn and pass entry_point=\"inference.py\".")
-            return failed(msg)
-        args["entry_rel"] = entry
-        if art.kind == "tar":
-            extract = str(f.path / art.rel)
-        else:  # a model file the SDK would pack: model_dir = its folder
-            args["model_rel"] = art.rel.rsplit("/", 1)[0] if "/" in art.rel else "."
-    else:
-        if art.kind == "tar":
-            return failed(f"{f.rel}/{art.rel} is an archive, but Vertex AI / AI Platform load "
-                          "model.joblib or model.pkl directly from the model folder: upload the model "
-                          "file itself (see artifact.valid).")
-        args["model_rel"] = art.rel.rsplit("/", 1)[0] if "/" in art.rel else "."
-    return art, args, extract
-
-
-def _run(t: Any, dc: Any) -> tuple[Outcome, PredictionRecord | None]:
-    from pathlib import Path
-    from deploycheck import sandbox, samples
-    from deploycheck.serving import local
-    from deploycheck.structure import needs_folder
-    if (o := needs_folder(t, CHECK)) is not None:
-        return o, None
-    f = t.folder
-    plat = f.platform
-    if plat not in ("aws", "gcp"):
-        return skipped(f"{CHECK} does not apply to this platform"), None
-    plan = serving_plan(f)
-    if isinstance(plan, Outcome):
-        return plan, None
-    art, args, extract = plan
-    sample = samples.sample_request(f, platform=plat)
-    target = local.target_for(f, art, args.get("entry_rel"), args.get("model_rel") or ".",
-                              Path(extract) if extract else None)
-    reqs = [local.HttpRequest.ping()] if plat == "aws" else []
-    synth = None
-    if sample is not None:
-        reqs.append(local.HttpRequest.invocation(model.Request(sample.body, sample.content_type, sample.accept or ""), plat))
-    else:
-        synth = {"content_type": "application/json"}
-    timeout = getattr(dc, "sandbox_timeout", None) or sandbox.DEFAULT_TIMEOUT
-    memory = getattr(dc, "sandbox_memory_mb", None) or sandbox.DEFAULT_MEMORY_MB
-    run = local.run(target, reqs, synthesize=synth, limits=sandbox.Limits(timeout=timeout, memory_mb=memory))
-    return _interpret(t, f, art, args, sample, run)
-
-
-def _where(f: Any, args: dict[str, Any]) -> str:
-    return f"{f.rel}/{args['entry_rel']}" if args.get("entry_rel") else f"{f.rel}/"
-
-
-def _interpret(t: Any, f: Any, art: Any, args: dict[str, Any], sample: Any, run: Any) -> tuple[Outcome, PredictionRecord | None]:
-    from deploycheck.serving import local
-    plat = f.platform
-    answer = run.answers[-1] if run.answers and (sample is not None or run.synthesized is not None) else None
-    req = answer.request if answer else None
     source = (sample.source if sample is not None else
               (f"synthesized from the model (n_features_in_={run.model_info.get('n_features_in_')}); no example "
                "request found in the README or folder" if run.synthesized is not None else "")) or ""
     n_rows = sample.n_rows if sample is not None else (len(json.loads(run.synthesized.body)) if run.synthesized
                                                       and plat == "aws" else 2 if run.synthesized else None)
+    return source, n_rows
+
+
+def _where(f: DeployFolder, plan: ServingPlan) -> str:
+    return f"{f.rel}/{plan.entry_rel}" if plan.entry_rel else f"{f.rel}/"
+
+
+def _interpret(t: Target, f: DeployFolder, plan: ServingPlan, sample: Any, run: Any) -> Outcome:
+    from deploycheck.serving import local
+    plat = f.platform
+    art = plan.artifact
+    answer = run.answers[-1] if run.answers and (sample is not None or run.synthesized is not None) else None
+    req = answer.request if answer else None
+    source, n_rows = _source_and_rows(f, sample, run)
     n_pred, preview = local.count_predictions(answer.body, answer.content_type) if answer and answer.ok else (None, None)
     ctype = req.header("Content-Type") if req else None
-    rec = PredictionRecord(
-        student=t.student, platform=plat, status="failed", message="",
-        request=_printable(base64.b64encode(req.body[:65536]).decode(), ctype) if req else "",
-        response=_printable(base64.b64encode(answer.body[:65536]).decode(), answer.content_type) if answer else "",
-        content_type=ctype, accept=req.header("Accept") if req else None,
-        response_content_type=answer.content_type if answer else None, http_status=answer.status if answer else None,
-        latency_ms=answer.latency_ms if answer else None, load_ms=run.load_ms, isolation=run.isolation,
-        sample_source=source, n_rows=n_rows, n_predictions=n_pred, preview=preview,
-        request_b64=base64.b64encode(req.body[:65536]).decode() if req else "",
-        response_b64=base64.b64encode(answer.body[:65536]).decode() if answer else "",
-        warnings=list(run.warnings))
-    data = {"request": rec.request, "response": rec.response, "content_type": rec.content_type,
-            "accept": rec.accept, "http_status": rec.http_status, "latency_ms": rec.latency_ms,
-            "load_ms": rec.load_ms, "isolation": run.isolation, "sample_source": source,
-            "n_rows": rec.n_rows, "n_predictions": rec.n_predictions, "artifact": art.rel,
-            "runtime": run.runtime_label, "approximate": bool(run.runtime and run.runtime.approximate)}
+    request_text = _printable(req.body[:65536], ctype) if req else ""
+    response_text = _printable(answer.body[:65536], answer.content_type) if answer else ""
+    data: dict[str, Any] = {
+        "request": request_text, "response": response_text, "content_type": ctype,
+        "accept": req.header("Accept") if req else None, "http_status": answer.status if answer else None,
+        "latency_ms": answer.latency_ms if answer else None, "load_ms": run.load_ms, "isolation": run.isolation,
+        "sample_source": source, "n_rows": n_rows, "n_predictions": n_pred, "artifact": art.rel,
+        "runtime": run.runtime_label, "approximate": bool(run.runtime and run.runtime.approximate),
+        "request_b64": base64.b64encode(req.body[:65536]).decode() if req else ""}
     if run.target.assumed:
         data["runtime_note"] = run.target.assumed
     if run.isolation.startswith("UNSANDBOXED"):
@@ -219,22 +122,19 @@ def _interpret(t: Any, f: Any, art: Any, args: dict[str, Any], sample: Any, run:
     stdout = (run.stdout_tail or "")[-600:].strip()
     runtime = run.runtime_label or "the serving image"
 
-    def fail(msg: str, **extra: Any) -> tuple[Outcome, PredictionRecord]:
-        rec.status, rec.message = "failed", msg
+    def fail(msg: str, **extra: Any) -> Outcome:
         if stdout and run.sandbox_status != "ok":
             data["stdout_tail"] = stdout
         data.update(extra)
-        return failed(msg, **data), rec
+        return failed(msg, **data)
 
-    where = _where(f, args)
+    where = _where(f, plan)
     serving = "the SageMaker scikit-learn container" if plat == "aws" else "Vertex AI's prebuilt scikit-learn container"
     # ---- deploycheck's own machinery failed, or an approximate run that version skew explains
     if run.machine_error:
-        # model.run_error once the plugin reads deploycheck.model.Outcome (lead): skipped, never the student's
-        return skipped(f"error of the grading run (not your fault; tell your instructor): {CHECK} could not run "
-                       f"{where}: {run.machine_error}", run_error=True, **data), None
+        return run_error(f"{CHECK} could not run {where}: {run.machine_error}", **data)
     if run.inconclusive:
-        return skipped(f"{run.inconclusive} ({where})", inconclusive=True, **data), rec
+        return skipped(f"{run.inconclusive} ({where})", inconclusive=True, **data)
     # ---- the sandbox itself stopped the code
     if run.sandbox_status == "timeout":
         what = "model_fn" if plat == "aws" else "loading your model"
@@ -268,7 +168,7 @@ def _interpret(t: Any, f: Any, art: Any, args: dict[str, Any], sample: Any, run:
             if mod:
                 return fail(f"importing {where} failed: {err}. The serving image ({runtime}) lacks the module "
                             f"'{mod}': remove the import or add it to requirements.txt beside "
-                            f"{args.get('entry_rel', 'inference.py').rsplit('/', 1)[-1]}.")
+                            f"{(plan.entry_rel or 'inference.py').rsplit('/', 1)[-1]}.")
             return fail(f"importing {where} failed as the container would ({runtime}), so the endpoint would "
                         f"never start: {err}. {_last_lines(tb)}")
         if plat == "aws" and "Please provide a model_fn implementation" in err:
@@ -314,22 +214,21 @@ def _interpret(t: Any, f: Any, art: Any, args: dict[str, Any], sample: Any, run:
         elif "view function did not return a valid response" in err or "not JSON serializable" in err:
             hint = (f" output_fn in {where} must return a str/bytes body (with its content type) or a worker "
                     "Response; the container cannot send a list, an array or a dict holding an array.")
-        body_err = err or rec.response
+        body_err = err or response_text
         return fail(f"{serving} ({runtime}) answered HTTP {status} to {req_desc}: {_trunc(body_err, 600)}.{hint} "
                     f"{_last_lines(tb)}")
     if n_pred is not None and n_rows is not None and n_pred != n_rows:
         return fail(f"{req_desc} had {n_rows} row(s) but the response holds {n_pred} prediction(s) "
-                    f"({_trunc(rec.response, 200)}): return one prediction per input row.")
-    shown = _trunc(str(preview), 160) if n_pred is not None else _trunc(rec.response, 160)
+                    f"({_trunc(response_text, 200)}): return one prediction per input row.")
+    shown = _trunc(str(preview), 160) if n_pred is not None else _trunc(response_text, 160)
     what = f"{n_pred} prediction(s) {shown}" if n_pred is not None else f"HTTP {status} {shown}"
     msg = (f"{runtime} answered {what} to {req_desc} in {answer.latency_ms} ms (model load {run.load_ms} ms)")
     if warn:
         msg += f"; note: {warn.strip()}"
     if run.target.assumed:
         msg += f"; note: {run.target.assumed}"
-    rec.status, rec.message = "passed", msg
-    data["warnings"] = rec.warnings
-    return passed(msg, **data), rec
+    data["warnings"] = list(run.warnings)
+    return passed(msg, **data)
 
 
 def _missing_module(err: str) -> str | None:
@@ -350,11 +249,6 @@ def _version_warning(d: dict[str, Any]) -> str:
                         "predictions, or re-save the model with that version (see artifact.version). ")
             return f"{w[:300]}. "
     return ""
-
-
-def _last_line(tb: str) -> str:
-    lines = [l for l in (tb or "").splitlines() if l.strip()]
-    return lines[-1].strip() if lines else ""
 
 
 def _last_lines(tb: str, n: int = 3) -> str:

@@ -1,4 +1,4 @@
-"""Finding Chromium and keeping one browser per process (deploycheck.browser)."""
+"""Finding Chromium and keeping one browser per process (deploycheck.proof.browser)."""
 import asyncio
 import os
 import stat
@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from deploycheck import browser as br
+from deploycheck.proof import browser as br
 
 
 def _fake_exe(path):
@@ -71,10 +71,10 @@ def test_launch_without_browser_raises_unavailable(empty_path):
 def test_cli_which_and_has_playwright_browser(tmp_path):
     exe = _fake_exe(tmp_path / "chrome")
     env = {**os.environ, br.ENV_VAR: str(exe)}
-    p = subprocess.run([sys.executable, "-m", "deploycheck.browser", "--which"], env=env,
+    p = subprocess.run([sys.executable, "-m", "deploycheck.proof.browser", "--which"], env=env,
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and p.stdout.strip() == str(exe)
-    p = subprocess.run([sys.executable, "-m", "deploycheck.browser", "--has-playwright-browser"],
+    p = subprocess.run([sys.executable, "-m", "deploycheck.proof.browser", "--has-playwright-browser"],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == (0 if br.playwright_browser_path() else 1)
 

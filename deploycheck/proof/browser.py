@@ -14,9 +14,11 @@ Playwright's sync API runs its own event loop in the thread that starts it (and 
 start inside a running asyncio loop), so every browser call goes through :func:`run`, which
 executes it in one dedicated thread per process. That thread starts one browser lazily, reuses
 it for every student and closes it at exit; under pytest-xdist that is one browser per worker.
+Pages are reused too (:func:`with_page`): one per kind of screenshot, each in its own context,
+so a class costs one browser start and a ``set_content`` + screenshot per card.
 
-    python -m deploycheck.browser --which                   # print the chosen executable
-    python -m deploycheck.browser --has-playwright-browser  # exit 0 iff Playwright's own browser exists
+    python -m deploycheck.proof.browser --which                   # print the chosen executable
+    python -m deploycheck.proof.browser --has-playwright-browser  # exit 0 iff Playwright's own browser exists
 """
 from __future__ import annotations
 
@@ -140,6 +142,7 @@ class _Worker:
         self.q: queue.Queue[Any] = queue.Queue()
         self.failed: str | None = None
         self.browser: Any = None
+        self.pages: dict[str, tuple[Any, Any]] = {}      # kind -> (context, page), reused
         self.thread = threading.Thread(target=self._serve, name="deploycheck-browser", daemon=True)
         self.thread.start()
 
@@ -157,6 +160,7 @@ class _Worker:
                     if self.failed:
                         raise BrowserUnavailable(self.failed)
                     if self.browser is None or not self.browser.is_connected():
+                        self.pages.clear()
                         if pw is None:
                             from playwright.sync_api import sync_playwright
                             pw = sync_playwright().start()
@@ -212,6 +216,29 @@ def run(fn: Callable[[Any], T]) -> T:
     return w.submit(fn)
 
 
+def with_page(kind: str, setup: Callable[[Any], Any], fn: Callable[[Any], T]) -> T:
+    """``fn(page)`` on this process's reused page of ``kind``; ``setup(browser)`` makes its context
+    (viewport, JavaScript off, routes) and returns it, once. A page that crashed or was closed is
+    made again; a failure inside ``fn`` drops the page so the next call starts clean."""
+    def call(browser: Any) -> T:
+        w = _get_worker()
+        ctx_page = w.pages.get(kind)
+        if ctx_page is None or ctx_page[1].is_closed():
+            ctx = setup(browser)
+            ctx_page = (ctx, ctx.new_page())
+            w.pages[kind] = ctx_page
+        try:
+            return fn(ctx_page[1])
+        except BaseException:
+            w.pages.pop(kind, None)
+            try:
+                ctx_page[0].close()
+            except Exception:  # noqa: BLE001
+                pass
+            raise
+    return run(call)
+
+
 def available() -> tuple[bool, str]:
     """(True, how) when a Chromium can be found (not started), else (False, reason)."""
     w = _worker
@@ -234,7 +261,7 @@ atexit.register(close)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m deploycheck.browser", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m deploycheck.proof.browser", description=__doc__.split("\n\n")[0])
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--has-playwright-browser", action="store_true",
                    help="exit 0 iff Playwright's own downloaded Chromium is present")

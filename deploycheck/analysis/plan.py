@@ -1,0 +1,77 @@
+"""What the serving container would run for a deploy folder: the entry point, the model archive or
+model folder, and the serving image (declared, or assumed from the pickle). A fact about the folder,
+computed once (``folder.facts.serving_plan``); predict.local and ``deploycheck serve`` both use it.
+
+When the folder cannot be served, the plan says which check's failure blocks it (``blocked_by``)
+and the one thing to fix.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from deploycheck.analysis.artifact import ArtifactInfo
+    from deploycheck.discovery import DeployFolder
+    from deploycheck.serving.local import Target as ServingTarget
+
+
+@dataclass(frozen=True)
+class Unservable:
+    """Why nothing can be run: the failing prerequisite check and what to change."""
+    blocked_by: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ServingPlan:
+    artifact: ArtifactInfo
+    entry_rel: str | None           # SageMaker entry point, relative to the folder
+    model_rel: str                  # model directory relative to the folder (no archive)
+    extract: str | None             # model.tar.gz to extract (absolute path), SageMaker
+    target: ServingTarget           # the serving image and paths, for serving.local
+
+
+def serving_plan(f: DeployFolder) -> ServingPlan | Unservable:
+    from pathlib import Path
+
+    from deploycheck.serving import local
+    plat = f.platform
+    art = f.facts.artifact
+    if art is None:
+        what = "model.tar.gz" if plat == "aws" else "model.joblib (or model.pkl)"
+        return Unservable("artifact.present", f"no model artifact to run in {f.rel}/: add the {what} you deployed "
+                                              "to the folder.")
+    if not art.loadable:
+        return Unservable("artifact.safe", f"{f.rel}/{art.rel} is never loaded because artifact.safe flagged it (a "
+                                           "pickle that references non-scikit-learn code, or that could not be "
+                                           "scanned): re-save your model with joblib.dump(model, ...) from a clean "
+                                           "training script.")
+    entry_rel: str | None = None
+    extract: str | None = None
+    model_rel = "."
+    if plat == "aws":
+        ep = f.facts.entry_point
+        if ep is None or ep.how == "declared":
+            return Unservable("entry_point.model_fn", f"no entry-point script defining model_fn(model_dir) in {f.rel}/: "
+                                                      "add inference.py with model_fn and pass "
+                                                      "entry_point=\"inference.py\".")
+        if ep.declared_missing:        # the cloud would look for the declared file and not find it
+            return Unservable("entry_point.model_fn", f"{ep.declared_missing} names a file that is not in {f.rel}/: "
+                                                      "add it or fix the entry_point name.")
+        if ep.notebook:
+            return Unservable("entry_point.model_fn", f"your entry point is a notebook ({f.rel}/{ep.rel}); SageMaker "
+                                                      f"needs a .py script: move model_fn into {f.rel}/inference.py.")
+        entry_rel = ep.rel
+        if art.kind == "tar":
+            extract = str(f.path / art.rel)
+        else:  # a model file the SDK would pack: model_dir = its folder
+            model_rel = art.rel.rsplit("/", 1)[0] if "/" in art.rel else "."
+    else:
+        if art.kind == "tar":
+            return Unservable("artifact.valid", f"{f.rel}/{art.rel} is an archive, but Vertex AI / AI Platform load "
+                                                "model.joblib or model.pkl directly from the model folder: upload the "
+                                                "model file itself.")
+        model_rel = art.rel.rsplit("/", 1)[0] if "/" in art.rel else "."
+    target = local.target_for(f, art, entry_rel, model_rel, Path(extract) if extract else None)
+    return ServingPlan(art, entry_rel, model_rel, extract, target)

@@ -1,0 +1,240 @@
+"""The proof card: an honest, labelled picture of one prediction deploycheck made.
+
+:func:`card_for` turns a typed :class:`deploycheck.model.Prediction` (local emulation or cloud) and
+its target into a frozen :class:`Card` (who, which commit, platform, region/endpoint, request,
+response, latency, when, which deploycheck); :func:`card_html` renders it with the Jinja2 template
+``templates/card.html.j2`` (autoescaped; no script, no network) and :func:`capture` screenshots it
+on the process's reused page. A local card is marked "LOCAL EMULATION — not a cloud deployment" and
+an offline cloud card "OFFLINE CLOUD EMULATION", so neither can pass for a real endpoint.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import stat
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from deploycheck import __version__
+from deploycheck.model import Prediction
+
+LOCAL_BANNER = "LOCAL EMULATION — not a cloud deployment"
+OFFLINE_BANNER = "OFFLINE CLOUD EMULATION (moto / local fakes) — not a real cloud deployment"
+PLATFORM_NAMES = {"aws": "AWS SageMaker", "gcp": "Google Cloud (AI Platform / Vertex AI)"}
+MAX_LINES = 40
+MAX_CHARS = 4000
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Card:
+    title: str
+    banner: str
+    banner_class: str                       # local | cloud
+    ok: bool
+    status: str
+    rows: tuple[tuple[str, str], ...]
+    request: str
+    response: str
+    footer: str
+    error: str = ""
+
+
+# ---------------------------------------------------------------- formatting helpers
+
+def _compact_json(obj: Any, indent: int = 0) -> str:
+    """JSON with nesting indented but lists of scalars kept on one line ([[5.1, 3.5, 1.4, 0.2]])."""
+    pad = "  " * indent
+    if isinstance(obj, dict):
+        if not obj:
+            return "{}"
+        items = [f'{pad}  {json.dumps(str(k))}: {_compact_json(v, indent + 1).lstrip()}' for k, v in obj.items()]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(obj, (list, tuple)):
+        if all(not isinstance(v, (dict, list, tuple)) for v in obj):
+            return json.dumps(list(obj), default=str)
+        items = [pad + "  " + _compact_json(v, indent + 1).lstrip() for v in obj]
+        return "[\n" + ",\n".join(items) + f"\n{pad}]"
+    return json.dumps(obj, default=str)
+
+
+def pretty(value: bytes | str | None, content_type: str | None = None) -> str:
+    """A readable rendering of a request or response body (JSON pretty-printed, CSV as is, NumPy
+    arrays read without unpickling, other binary bodies summarised)."""
+    if value is None:
+        return "(none)"
+    if isinstance(value, bytes):
+        if (content_type or "").split(";")[0].strip().lower() == "application/x-npy":
+            try:
+                import io
+
+                import numpy as np
+                arr = np.load(io.BytesIO(value), allow_pickle=False)       # never unpickles
+                return f"NumPy .npy {arr.dtype} {list(arr.shape)}:\n{_compact_json(arr.tolist())}"
+            except Exception:  # noqa: BLE001 - shown as bytes below
+                pass
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            kind = f" {content_type}" if content_type else ""
+            return f"<{len(value)} bytes{kind}; first bytes: {value[:32].hex(' ')}>"
+    s = value.strip()
+    if s[:1] in "[{":
+        try:
+            return _compact_json(json.loads(s))
+        except ValueError:
+            pass
+    return value
+
+
+def truncate(text: str, max_lines: int = MAX_LINES, max_chars: int = MAX_CHARS) -> str:
+    lines = text.splitlines() or [""]
+    cut = len(lines) > max_lines
+    out = "\n".join(lines[:max_lines])
+    if len(out) > max_chars:
+        out, cut = out[:max_chars], True
+    if cut:
+        out += f"\n… (truncated: {len(text)} characters, {len(lines)} lines in total)"
+    return out
+
+
+# ---------------------------------------------------------------- git commit, without running git
+
+_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_REF = re.compile(r"^refs/[A-Za-z0-9._/-]{1,200}$")
+
+
+def _read_small(path: Path, limit: int = 4096) -> str | None:
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            return fh.read(limit).decode("utf-8", "replace")
+    except OSError:
+        return None
+
+
+def git_commit(repo: Path | str) -> str | None:
+    """HEAD's commit id of ``repo`` read from ``.git`` (no git process; symlinks not followed;
+    only a real ``.git`` directory inside the repo is read)."""
+    try:
+        git = Path(repo) / ".git"
+        if not stat.S_ISDIR(os.lstat(git).st_mode):
+            return None
+        head = (_read_small(git / "HEAD") or "").strip()
+        if _SHA.match(head):
+            return head
+        if not head.startswith("ref:"):
+            return None
+        ref = head[4:].strip()
+        if not _REF.match(ref) or ".." in ref:
+            return None
+        cur = git
+        for part in ref.split("/"):
+            cur = cur / part
+            try:
+                if stat.S_ISLNK(os.lstat(cur).st_mode):
+                    return None
+            except OSError:
+                break
+        sha = (_read_small(git / ref) or "").strip()
+        if _SHA.match(sha):
+            return sha
+        for line in (_read_small(git / "packed-refs", 2_000_000) or "").splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[1] == ref and _SHA.match(parts[0]):
+                return parts[0]
+    except OSError:
+        return None
+    return None
+
+
+# ---------------------------------------------------------------- the card
+
+def card_for(p: Prediction, *, student: str, repo: str, folder: str | None, offline: bool = False,
+             region: str | None = None, commit: str | None = None, when: str | None = None,
+             version: str = __version__) -> Card:
+    """The card of prediction ``p`` (``mode`` local or cloud) for one student's deploy folder."""
+    local = p.mode == "local"
+    plat = p.platform
+    when = when or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    commit = commit or git_commit(repo) or "(not a git repository)"
+    rows = [("student", student), ("repository", repo), ("commit", commit),
+            ("platform", PLATFORM_NAMES.get(plat, plat)), ("deploy folder", folder),
+            ("where", "this grading machine (no cloud resources)" if local else region),
+            ("endpoint", None if local else p.endpoint), ("serving stack", p.runtime or None),
+            ("sample request", p.sample_source or None), ("isolation", p.isolation or None),
+            ("content type / accept", " / ".join(x for x in (p.request.content_type, p.request.accept) if x) or None),
+            ("latency", f"{p.latency_ms:.1f} ms" if p.latency_ms is not None else None), ("time", when)]
+    if local:
+        banner, cls = LOCAL_BANNER, "local"
+        foot = " — this card shows deploycheck's own emulation of the serving container, run on the student's files"
+    elif offline:
+        banner, cls = OFFLINE_BANNER, "local"
+        foot = " — request sent by deploycheck to an offline stand-in of the cloud API"
+    else:
+        banner = f"CLOUD PREDICTION — {PLATFORM_NAMES.get(plat, plat or 'cloud')}" + (f", {region}" if region else "")
+        cls, foot = "cloud", " — request sent to the deployed endpoint by deploycheck"
+    status = str(p.status) if p.status is not None else ("OK" if p.ok else "ERROR")
+    return Card(title=f"Prediction proof: {student or 'student'}", banner=banner, banner_class=cls, ok=p.ok,
+                status=status, rows=tuple((k, str(v)) for k, v in rows if v not in (None, "")),
+                request=truncate(pretty(p.request.body, p.request.content_type)),
+                response=truncate(pretty(p.response, p.response_content_type)),
+                footer=f"rendered by deploycheck {version} at {when}{foot}",
+                error="" if p.ok else truncate(p.message, 15, 1500))
+
+
+@lru_cache(maxsize=1)
+def _template() -> Any:
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+    env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["j2", "html"]))
+    return env.get_template("card.html.j2")
+
+
+def card_html(card: Card) -> str:
+    return str(_template().render(card=card, css=(HERE / "static" / "card.css").read_text()))
+
+
+def _card_context(browser: Any) -> Any:
+    ctx = browser.new_context(viewport={"width": 900, "height": 600}, java_script_enabled=False, device_scale_factor=1)
+    ctx.route("**/*", lambda route: route.abort())        # a card loads nothing
+    return ctx
+
+
+def capture(html_text: str, out_png: Path, selector: str = "#card") -> Path:
+    """Screenshot ``html_text`` (a card) to ``out_png`` on the reused card page. Raises
+    BrowserUnavailable without Chromium."""
+    from deploycheck.proof import browser
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+
+    def shoot(page: Any) -> None:
+        page.set_content(html_text, wait_until="load", timeout=15_000)
+        el = page.query_selector(selector)
+        if el is not None:
+            el.screenshot(path=str(out_png), timeout=15_000)
+        else:
+            page.screenshot(path=str(out_png), full_page=True, timeout=15_000)
+    browser.with_page("card", _card_context, shoot)
+    return out_png
+
+
+def png_problem(path: Path) -> str | None:
+    """None when ``path`` is a PNG that decodes and is not one flat colour, else what is wrong."""
+    from PIL import Image, UnidentifiedImageError
+    if not path.is_file():
+        return "was not written"
+    try:
+        with Image.open(path) as im:
+            im.verify()
+        with Image.open(path) as im:
+            if im.format != "PNG":
+                return f"is a {im.format}, not a PNG"
+            lo, hi = im.convert("L").getextrema()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        return f"does not decode ({e})"
+    return "is blank (a single colour)" if lo == hi else None
