@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from deploycheck.serving.local import LocalRun
     from deploycheck.analysis.secrets import ScanResult
     from deploycheck.discovery import DeployFolder, Submission
-    from deploycheck.runtimes import DeclaredRuntime
+    from deploycheck.analysis.runtimes import DeclaredRuntime
 
 
 class Facts:
@@ -107,8 +107,10 @@ class Facts:
 
     @cached_property
     def runtimes(self) -> tuple[DeclaredRuntime, ...]:
-        from deploycheck import runtimes
-        return tuple(runtimes.declared_runtimes(self.folder))
+        """The serving runtimes the folder declares; when it declares none, those the repo's own
+        top-level README, notebooks and scripts declare."""
+        from deploycheck.analysis import runtimes
+        return runtimes.declared_runtimes(self.folder) or runtimes.repo_declared_runtimes(self.folder.repo)
 
     @cached_property
     def sample(self) -> SampleRequest | None:

@@ -53,11 +53,10 @@ class FolderFacts:
 
 
 def folder_facts(folder: DeployFolder) -> FolderFacts:
-    """THE adapter over deploycheck's analysis of a folder (artifacts, entry point, declared runtimes).
-    Re-point it when the analysis moves; nothing else in the cloud package reads the folder."""
-    from deploycheck import artifacts, entrypoint, runtimes
-    info = artifacts.model_artifact(folder)
-    ep = entrypoint.entry_point(folder) if folder.platform == AWS else None
+    """What the cloud needs from the folder's facts (artifact, entry point, declared runtimes);
+    nothing else in the cloud package reads the folder."""
+    info = folder.facts.artifact
+    ep = folder.facts.entry_point if folder.platform == AWS else None
     entry = ep.rel if ep is not None else None
     req = None
     if entry:
@@ -66,16 +65,15 @@ def folder_facts(folder: DeployFolder) -> FolderFacts:
         platform=AWS if folder.platform == AWS else "gcp", path=folder.path, rel=folder.rel,
         artifact=info.rel if info else None, artifact_is_tar=bool(info and info.kind == "tar"),
         sklearn_version=info.sklearn_version if info else None,
-        unsafe=artifacts.is_unsafe(folder), symlink=bool(info and info.symlink),
+        unsafe=info is not None and not info.loadable, symlink=bool(info and info.symlink),
         entry_point=entry, entry_is_notebook=bool(ep and ep.notebook),
         has_requirements=bool(req and req in folder.files),
-        declared=tuple(Declared(d.kind, d.value, d.sklearn, d.where) for d in runtimes.declared_runtimes(folder)))
+        declared=tuple(Declared(d.kind, d.value, d.sklearn, d.where) for d in folder.facts.runtimes))
 
 
 def catalog(platform: Platform, region: str) -> tuple[ServingImage, ...]:
-    """THE adapter over the serving-image catalog: every scikit-learn serving image of ``platform``,
-    with its URI in ``region``. Re-point it to ``deploycheck.runtimes.catalog`` when that lands."""
-    from deploycheck import runtimes
+    """Every scikit-learn serving image of ``platform`` in THE image catalog, with its URI in ``region``."""
+    from deploycheck.runtimes import catalog as runtimes
     if platform == AWS:
         try:
             return tuple(ServingImage(AWS, f'framework_version="{fv}"', fv, sk, runtimes.sagemaker_image_uri(region, fv))

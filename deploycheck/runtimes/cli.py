@@ -38,12 +38,11 @@ def cmd_list(a: argparse.Namespace) -> int:
 
 
 def _declared_keys(path: str) -> list[str]:
-    from deploycheck.runtimes.declared import declared_runtimes
     from deploycheck.submission import load_submission
     sub = load_submission("runtimes", str(Path(path).resolve()))
     keys: list[str] = []
     for f in sub.folders:
-        for d in declared_runtimes(f):
+        for d in f.facts.runtimes:
             im = catalog.for_declared(d.kind, d.value)
             if im is not None and im.key not in keys:
                 keys.append(im.key)

@@ -183,9 +183,8 @@ Runner = Callable[..., Any]   # (job, args, *, runtime, folder, extract, limits)
 def declared_image(folder: Any, platform: str) -> tuple[Image | None, str, str]:
     """(image, where declared, value) of the first declaration the catalog knows for ``platform``;
     (None, where, value) for a declaration it does not know; (None, "", "") when none."""
-    from deploycheck.runtimes.declared import declared_runtimes
     kinds = ("sagemaker",) if platform == "aws" else ("vertex", "ai_platform")
-    decls = [d for d in declared_runtimes(folder) if d.kind in kinds]
+    decls = [d for d in folder.facts.runtimes if d.kind in kinds]
     for d in decls:
         im = catalog.for_declared(d.kind, d.value)
         if im is not None:

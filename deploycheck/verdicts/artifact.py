@@ -3,9 +3,10 @@ model file (GCP), its layout, the scikit-learn version in the pickle against the
 runtime, and the pickle's globals against the allowlist. Facts: ``folder.facts.artifact``."""
 from __future__ import annotations
 
-from deploycheck import runtimes
+from deploycheck.runtimes import catalog
 from deploycheck.analysis.artifact import (GCP_NAMES, ArtifactInfo, find_gcp, find_tar, model_files,
                                            norm_member)
+from deploycheck.analysis.runtimes import DeclaredRuntime
 from deploycheck.discovery import DeployFolder, Target
 from deploycheck.model import AWS, Outcome, blocked, failed, passed
 from deploycheck.verdicts import folder_of, guarded, no_folder
@@ -124,24 +125,24 @@ def _version_note(pickled: str, declared_sk: str | None) -> str:
 
 
 def _aws_fix(pickled: str) -> str:
-    fv = runtimes.best_sagemaker_framework_for(pickled)
-    mm = runtimes.major_minor(pickled)
+    fv = catalog.best_sagemaker_framework_for(pickled)
+    mm = catalog.major_minor(pickled)
     if fv:
-        return f"use framework_version=\"{fv}\" (scikit-learn {runtimes.SAGEMAKER_SKLEARN[fv]})"
-    newest = list(runtimes.SAGEMAKER_SKLEARN)[-1]
+        return f"use framework_version=\"{fv}\" (scikit-learn {catalog.SAGEMAKER_SKLEARN[fv]})"
+    newest = list(catalog.SAGEMAKER_SKLEARN)[-1]
     return (f"no SageMaker scikit-learn image has scikit-learn {mm}: retrain and save the model with scikit-learn "
-            f"{runtimes.major_minor(runtimes.SAGEMAKER_SKLEARN[newest])} (pip install "
-            f"\"scikit-learn=={runtimes.SAGEMAKER_SKLEARN[newest]}\") and use framework_version=\"{newest}\"")
+            f"{catalog.major_minor(catalog.SAGEMAKER_SKLEARN[newest])} (pip install "
+            f"\"scikit-learn=={catalog.SAGEMAKER_SKLEARN[newest]}\") and use framework_version=\"{newest}\"")
 
 
 def _gcp_fix(pickled: str, region: str = "us-central1") -> str:
-    tag = runtimes.vertex_exact_tag(pickled)
-    mm = runtimes.major_minor(pickled)
+    tag = catalog.vertex_exact_tag(pickled)
+    mm = catalog.major_minor(pickled)
     if tag:
         return (f"deploy it on Vertex AI with --container-image-uri="
-                f"{runtimes.vertex_container_uri(pickled, region)}")
-    uri = runtimes.vertex_container_uri(pickled, region) or ""
-    near = runtimes.vertex_sklearn_version(uri) or "1.6"
+                f"{catalog.vertex_container_uri(pickled, region)}")
+    uri = catalog.vertex_container_uri(pickled, region) or ""
+    near = catalog.vertex_sklearn_version(uri) or "1.6"
     return (f"no prebuilt Vertex container has scikit-learn {mm}: retrain and save the model with scikit-learn "
             f"{near} (pip install \"scikit-learn=={near}.*\") and use --container-image-uri={uri}")
 
@@ -187,38 +188,38 @@ def artifact_version(t: Target) -> Outcome:
         d = declared[0]
         label = _label(d)
         return failed(f"{d.where} declares {label}, which is not a known {_kind_name(d.kind)} value; valid values: "
-                      f"{', '.join(runtimes.valid_values(d.kind))}; for a model pickled with scikit-learn {pickled} "
+                      f"{', '.join(catalog.valid_values(d.kind))}; for a model pickled with scikit-learn {pickled} "
                       f"{_aws_fix(pickled) if d.kind == 'sagemaker' else _gcp_fix(pickled)}",
                       sklearn_version=pickled, declared=d.value, where=d.where)
-    pm = runtimes.major_minor(pickled)
-    match = [d for d in known if runtimes.major_minor(d.sklearn) == pm]
+    pm = catalog.major_minor(pickled)
+    match = [d for d in known if catalog.major_minor(d.sklearn) == pm]
     data = {"sklearn_version": pickled}
     if match:
         d = match[0]
         msg = (f"{where} was pickled with scikit-learn {pickled}; {d.where} declares {_label(d)} "
                f"(scikit-learn {d.sklearn}){_version_note(pickled, d.sklearn)}")
         if d.kind == "ai_platform":
-            uri = runtimes.vertex_container_uri(pickled)
+            uri = catalog.vertex_container_uri(pickled)
             msg += (f"; note: AI Platform Prediction is retired, on Vertex AI use {uri}" if uri else
                     "; note: AI Platform Prediction is retired, use Vertex AI")
         return passed(msg, declared=d.value, where=d.where, **data)
     d = known[0]
     label = _label(d)
-    dmm = runtimes.major_minor(d.sklearn)
+    dmm = catalog.major_minor(d.sklearn)
     pin = d.sklearn if d.sklearn.count(".") >= 2 else f"{d.sklearn}.*"
     retrain = f"retrain and save the model with scikit-learn {dmm} (pip install \"scikit-learn=={pin}\")"
     if d.kind == "sagemaker":
-        fv = runtimes.best_sagemaker_framework_for(pickled)
-        fix = (f"use framework_version=\"{fv}\" (scikit-learn {runtimes.SAGEMAKER_SKLEARN[fv]}), or {retrain} "
+        fv = catalog.best_sagemaker_framework_for(pickled)
+        fix = (f"use framework_version=\"{fv}\" (scikit-learn {catalog.SAGEMAKER_SKLEARN[fv]}), or {retrain} "
                f"to keep {label}" if fv else
                f"no SageMaker scikit-learn image has scikit-learn {pm}: {retrain} to match {label}")
     else:
-        tag = runtimes.vertex_exact_tag(pickled)
-        fix = (f"use --container-image-uri={runtimes.vertex_container_uri(pickled)} on Vertex AI, or {retrain} "
+        tag = catalog.vertex_exact_tag(pickled)
+        fix = (f"use --container-image-uri={catalog.vertex_container_uri(pickled)} on Vertex AI, or {retrain} "
                f"to keep {label}" if tag else
                f"no prebuilt Vertex container has scikit-learn {pm}: {retrain} to match {label}")
         if d.kind == "ai_platform":
-            rt = runtimes.best_ai_platform_runtime_for(pickled)
+            rt = catalog.best_ai_platform_runtime_for(pickled)
             if rt:
                 fix += f" (on the retired AI Platform, --runtime-version {rt} has scikit-learn {pm})"
             fix += "; note: AI Platform Prediction is retired in favour of Vertex AI"
@@ -226,7 +227,7 @@ def artifact_version(t: Target) -> Outcome:
                   f"scikit-learn {pickled}: {fix}", declared=d.value, where=d.where, **data)
 
 
-def _label(d: runtimes.DeclaredRuntime) -> str:
+def _label(d: DeclaredRuntime) -> str:
     if d.kind == "sagemaker":
         return f"framework_version=\"{d.value}\""
     if d.kind == "ai_platform":

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from deploycheck import runtimes as R
+from deploycheck.analysis.runtimes import declared_runtimes
+from deploycheck.runtimes import catalog as R
 from deploycheck.submission import load_submission
 
 
@@ -57,7 +58,7 @@ def test_declared_in_readme_and_scripts(tmp_path):
                      "    framework_version='1.2-1')\r\n```\r\n",
         "deploy.py": 'FRAMEWORK_VERSION = "1.0-1"\nxgb = XGBoostModel(framework_version="1.7-1")\n',
     })
-    got = R.declared_runtimes(f)
+    got = declared_runtimes(f)
     assert [(d.kind, d.value, d.sklearn, d.file, d.line) for d in got] == [
         ("sagemaker", "1.2-1", "1.2.1", "aws_deploy/README.md", 5),
         ("sagemaker", "1.0-1", "1.0.2", "aws_deploy/deploy.py", 1),
@@ -73,7 +74,7 @@ def test_declared_gcp_forms(tmp_path):
         "deploy.py": 'aiplatform.Model.upload(serving_container_image_uri="us-docker.pkg.dev/vertex-ai/prediction/sklearn-cpu.0-24:latest")\n',
         "notes.txt": "we use sklearn-cpu.1-0 too\n",
     }, name="gcp_deploy")
-    got = {(d.kind, d.value, d.sklearn) for d in R.declared_runtimes(f)}
+    got = {(d.kind, d.value, d.sklearn) for d in declared_runtimes(f)}
     assert got == {("ai_platform", "2.11", "1.0.2"), ("ai_platform", "1.15", "0.20.4"), ("ai_platform", "2.3", "0.23.2"),
                    ("vertex", "sklearn-cpu.1-2", "1.2"), ("vertex", "sklearn-cpu.0-24", "0.24"),
                    ("vertex", "sklearn-cpu.1-0", "1.0")}
@@ -88,21 +89,22 @@ def test_declared_in_notebook_and_broken_notebook(tmp_path):
     ], "nbformat": 4}
     text = json.dumps(nb, indent=1)
     f = _folder(tmp_path, {"deploy.ipynb": text, "broken.ipynb": text[:-40].replace("1.2-1", "1.0-1")})
-    got = R.declared_runtimes(f)
+    got = declared_runtimes(f)
     good = [d for d in got if d.file.endswith("deploy.ipynb")]
-    assert [(d.value, d.line) for d in good] == [("1.2-1", text.splitlines().index(
-        next(l for l in text.splitlines() if "framework_version" in l)) + 1)]
+    # code cells only (a cell's output is not a declaration), located by cell and line
+    assert [(d.value, d.cell, d.line, d.where) for d in good] == [
+        ("1.2-1", 2, 2, "aws_deploy/deploy.ipynb cell 2 line 2")]
     assert any(d.file.endswith("broken.ipynb") and d.value == "1.0-1" for d in got)
 
 
 def test_declared_skips_big_files_and_decodes_latin1(tmp_path):
     big = "x" * (2 * 1024 * 1024 + 10) + '\nframework_version="1.0-1"\n'
     f = _folder(tmp_path, {"big.txt": big, "README.md": 'caf\xe9 framework_version="1.2-1"\n'.encode("latin-1")})
-    got = R.declared_runtimes(f)
+    got = declared_runtimes(f)
     assert [(d.value, d.file) for d in got] == [("1.2-1", "aws_deploy/README.md")]
 
 
 def test_unknown_value_is_reported_unresolved(tmp_path):
     f = _folder(tmp_path, {"README.md": 'SKLearnModel(framework_version="1.3-1")\n'})
-    (d,) = R.declared_runtimes(f)
+    (d,) = declared_runtimes(f)
     assert d.value == "1.3-1" and d.sklearn is None

@@ -7,7 +7,6 @@ import io
 import json
 import pickle
 import tarfile
-from types import SimpleNamespace
 
 import sklearn
 from sklearn.datasets import load_iris
@@ -16,7 +15,7 @@ from sklearn.linear_model import LogisticRegression
 from deploycheck.verdicts import predict
 from deploycheck.runtimes import catalog, envs
 from deploycheck.serving import local
-from deploycheck.submission import Target as SubTarget
+from deploycheck.discovery import Target as SubTarget, make_folder
 from deploycheck.submission import load_submission
 
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
@@ -57,7 +56,8 @@ def test_code_dir_in_archive(tmp_path):
         for name in ("model.joblib", "code/inference.py"):
             ti = tarfile.TarInfo(name)
             tf.addfile(ti, io.BytesIO(b""))
-    folder = SimpleNamespace(platform="aws", path=tmp_path, rel="aws_deploy", files=[], read_bytes=lambda *a: None)
+    (tmp_path / "aws_deploy").mkdir()
+    folder = make_folder("aws", tmp_path / "aws_deploy", tmp_path)
     t = local.target_for(folder, None, "src/inference.py", extract=tar)
     assert t.code_dir_rel == "code" and t.assumed.startswith("no serving image is declared")
 
