@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deploycheck.outcome import Outcome, failed, guarded, passed
-from deploycheck.readme import _clean_link, is_local_name, path_status, readme_info
-from deploycheck.structure import needs_folder
-from deploycheck.textfile import read_bytes
+from deploycheck import files
+from deploycheck.analysis.refs import clean_link, is_local_name
+from deploycheck.files import path_status
+from deploycheck.model import Outcome, failed, passed
+from deploycheck.verdicts import guarded, no_folder
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
 MIN_W, MIN_H = 300, 200
@@ -37,7 +38,8 @@ class ImageCheck:
 
 def inspect_image(base: Any, rel: str, label: str) -> ImageCheck:
     """Decode ``rel`` below ``base`` (a folder or path) and judge it as a screenshot."""
-    data, problem, truncated = read_bytes(base, rel, limit=MAX_BYTES + 1)
+    got = files.read_bytes(Path(getattr(base, "path", base)), rel, limit=MAX_BYTES + 1)
+    data, problem, truncated = got.data, got.problem, got.truncated
     if data is None:
         return ImageCheck(label, False, f"{label} {problem}")
     if truncated or len(data) > MAX_BYTES:
@@ -85,11 +87,11 @@ def _candidates(t: Any) -> list[tuple[Any, str, str]]:
     repo = Path(folder.repo)
     out: list[tuple[Any, str, str]] = []
     seen: set[str] = set()
-    info = readme_info(folder)
+    info = folder.facts.readme
     if info is not None and not info.problem:
         names: list[str] = []
         for src, _line in info.images:
-            name = _clean_link(src)
+            name = clean_link(src)
             if is_local_name(name) and name.lower().endswith(IMAGE_SUFFIXES) and name not in names:
                 names.append(name)
                 if len(names) >= MAX_CANDIDATES:
@@ -120,7 +122,7 @@ def _candidates(t: Any) -> list[tuple[Any, str, str]]:
 
 @guarded
 def proof_screenshot(t: Any) -> Outcome:
-    o = needs_folder(t)
+    o = no_folder(t)
     if o:
         return o
     folder = t.folder

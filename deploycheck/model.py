@@ -6,7 +6,7 @@ into JSON only at the xdist boundary (worker -> controller) and in the report fi
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, Mapping
 
 Status = Literal["passed", "failed", "skipped"]
@@ -205,4 +205,4 @@ def to_json(obj: Any) -> Any:
     return obj
 
 
-__all__ = [n for n in dir() if not n.startswith("_") and n not in ("annotations", "asdict")]
+__all__ = [n for n in dir() if not n.startswith("_") and n != "annotations"]

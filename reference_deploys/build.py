@@ -60,7 +60,7 @@ def _screenshot(path: Path, title: str, lines: list[str]) -> None:
 
 
 def build(force: bool = False, root: Path = HERE) -> list[Path]:
-    from deploycheck.artifacts import make_tar_gz
+    from deploycheck.analysis.artifact import make_tar_gz
     out: list[Path] = []
     root = Path(root)
     if root.resolve() != HERE:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from deploycheck.discovery import load_submission, platform_of, targets_for
-from deploycheck.submission import repos_from_options
+from deploycheck.classroom import repos_from_options
 from deploycheck.verdicts import guarded, no_folder, structure
 
 load = load_submission.__wrapped__

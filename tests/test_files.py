@@ -1,8 +1,6 @@
 """deploycheck.files: safe, bounded, encoding-tolerant reads of student text files."""
 import os
 
-import pytest
-
 from deploycheck.files import decode, is_binary, read_text
 
 

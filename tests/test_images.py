@@ -7,7 +7,7 @@ import zlib
 from PIL import Image, ImageDraw
 
 from deploycheck.images import inspect_image, proof_screenshot
-from deploycheck.submission import Target
+from deploycheck.discovery import Target
 from tests.helpers import make_target
 
 

@@ -87,7 +87,7 @@ def test_rubric_file_sets_points_and_enables(pytester, room, tmp_path):
     rub.write_text('[checks."readme.present"]\npoints = 10\n[checks."extras.custom_image"]\nenabled = true\npoints = 5\n'
                    '[checks."entry_point.model_fn"]\nenabled = false\n')
     out = tmp_path / "out"
-    res = _run(pytester, "--classroom", str(room), "--rubric", str(rub), "--report", str(out))
+    _run(pytester, "--classroom", str(room), "--rubric", str(rub), "--report", str(out))
     doc = json.loads((out / "report.json").read_text())
     alice = next(s for s in doc["students"] if s["student"] == "alice")
     assert alice["max_score"] == 15 and alice["score"] == 10     # rubric points: 10 + extras.custom_image 5
@@ -106,7 +106,7 @@ def test_exit_status_zero_when_graded_platform_passes(pytester, tmp_path):
 
 def test_xdist_collects_results_on_controller(pytester, room, tmp_path):
     out = tmp_path / "out"
-    res = _run(pytester, "--classroom", str(room), "--report", str(out), "-n", "2")
+    _run(pytester, "--classroom", str(room), "--report", str(out), "-n", "2")
     doc = json.loads((out / "report.json").read_text())
     assert sorted(s["student"] for s in doc["students"]) == ["alice", "bob", "carol"]
     assert sum(len(s["checks"]) for s in doc["students"]) == 6

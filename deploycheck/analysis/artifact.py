@@ -20,7 +20,7 @@ import re
 import tarfile
 import zlib
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Callable
 
 from deploycheck import files, pickles

@@ -261,36 +261,10 @@ def _from_file(folder: DeployFolder, rel: str, platform: str, make: Callable[[An
     return make(obj, JSON, src)
 
 
-def sample_request(folder: DeployFolder, model_info: dict[str, Any] | None = None,
-                   platform: str | None = None) -> SampleRequest | None:
-    """The documented request, else one synthesized from ``model_info`` (``n_features_in_``...),
-    else None (then the sandbox synthesizes from the loaded model)."""
+def sample_request(folder: DeployFolder, platform: str | None = None) -> SampleRequest | None:
+    """The request the student documents, else None (the sandboxed job then synthesizes one from
+    the loaded model's ``n_features_in_``; see deploycheck/inside/job_util.py)."""
     try:
-        s = documented(folder, platform)
-    except Exception:  # noqa: BLE001 - hostile README: fall back to synthesis
-        s = None
-    if s is not None:
-        return s
-    if model_info:
-        return synthesize_from_info(model_info, platform or folder.platform)
-    return None
-
-
-# ---------------------------------------------------------------- synthesis
-
-def synthesize_from_info(info: dict[str, Any], platform: str, custom_input_fn: bool = False) -> SampleRequest | None:
-    n = info.get("n_features_in_")
-    names = info.get("feature_names_in_")
-    if n:
-        rows = [[1.0] * n, [0.5] * n]
-        src = f"synthesized from the model (n_features_in_={n}"
-        src += f", features {', '.join(names[:6])}{'...' if len(names) > 6 else ''})" if names else ")"
-    elif info.get("first_step") in ("CountVectorizer", "TfidfVectorizer", "HashingVectorizer"):
-        rows = ["this is an example text", "another short example"]
-        src = f"synthesized from the model (text input for its {info['first_step']})"
-    else:
+        return documented(folder, platform)
+    except Exception:  # noqa: BLE001 - a hostile README: no documented request
         return None
-    ctype = JSON if (platform == "gcp" or custom_input_fn) else NPY
-    body = encode_for(rows, platform, ctype)
-    return SampleRequest(body, ctype, None, src + "; no example request found in the README or folder",
-                         len(rows), rows=rows, synthesized=True)

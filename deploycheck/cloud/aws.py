@@ -146,7 +146,7 @@ def _safe_members(data: bytes) -> list[tuple[str, bytes]]:
 def build_model_archive(bundle: Bundle) -> bytes:
     """The archive SKLearnModel would deploy: model files at the root, code under ``code/``.
     Deterministic (mtime 0, sorted) so the same folder gives the same bytes."""
-    from deploycheck.artifacts import make_tar_gz
+    from deploycheck.analysis.artifact import make_tar_gz
     members: dict[str, bytes] = {}
     if bundle.model_archive:
         members.update(_safe_members(_read(bundle.folder, bundle.model_archive)))

@@ -21,7 +21,7 @@ from deploycheck.cloud.base import Bundle, CloudError, ServingImage, StudentErro
 from deploycheck.model import AWS, Platform
 
 if TYPE_CHECKING:
-    from deploycheck.submission import DeployFolder
+    from deploycheck.discovery import DeployFolder
 
 SERVING = {"aws": "SageMaker scikit-learn image", "gcp": "Vertex AI prebuilt scikit-learn container"}
 

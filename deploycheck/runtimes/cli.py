@@ -38,7 +38,7 @@ def cmd_list(a: argparse.Namespace) -> int:
 
 
 def _declared_keys(path: str) -> list[str]:
-    from deploycheck.submission import load_submission
+    from deploycheck.discovery import load_submission
     sub = load_submission("runtimes", str(Path(path).resolve()))
     keys: list[str] = []
     for f in sub.folders:

@@ -57,7 +57,6 @@ GRADER_PRELOAD = (
     "sklearn.tree", "sklearn.svm", "sklearn.pipeline", "sklearn.preprocessing", "sklearn.neighbors",
     "sklearn.compose", "sklearn.impute", "sklearn.naive_bayes", "sklearn.cluster",
     "sklearn.feature_extraction.text",
-    "deploycheck.serving", "deploycheck.serving.sagemaker", "deploycheck.serving.vertex", "deploycheck.samples",
 )
 
 

@@ -209,7 +209,7 @@ def assumed_image(platform: str, pickled_sklearn: str | None) -> tuple[Image, st
 def target_for(folder: Any, artifact: Any, entry_rel: str | None = None, model_rel: str = ".",
                extract: Path | None = None) -> Target:
     """The :class:`Target` of a deploy folder (``folder``: a DeployFolder; ``artifact``: its
-    ArtifactInfo from deploycheck.artifacts, or None)."""
+    ArtifactInfo (folder.facts.artifact), or None)."""
     platform = folder.platform
     image, where, value = declared_image(folder, platform)
     assumed = ""

@@ -26,7 +26,7 @@ from deploycheck.cloud.ledger import pending
 from deploycheck.model import Outcome, Platform, Prediction, Request, blocked, failed, passed, run_error, skipped
 
 if TYPE_CHECKING:
-    from deploycheck.submission import Target
+    from deploycheck.discovery import Target
 
 REFERENCE_ROOT = Path(__file__).resolve().parents[2] / "reference_deploys"
 Verdict = Callable[["Target", object], Outcome]
@@ -53,8 +53,8 @@ def _deployed_target(t: Target, o: CloudOptions) -> Target:
     reference solution's (an instructor's canary)."""
     if o.assets != "reference" or t.platform is None:
         return t
-    from deploycheck.submission import RepoRef, targets_for
-    ref = [x for x in targets_for(RepoRef("reference", str(REFERENCE_ROOT)), t.platform) if x.folder is not None]
+    from deploycheck.discovery import targets_for
+    ref = [x for x in targets_for("reference", str(REFERENCE_ROOT), t.platform) if x.folder is not None]
     if not ref or not any(f.endswith((".joblib", ".pkl", ".tar.gz")) for f in ref[0].folder.files):  # type: ignore[union-attr]
         raise CloudError(f"--cloud-assets reference: {REFERENCE_ROOT}/{t.platform}_deploy is not built: run "
                          "`python reference_deploys/build.py` first")

@@ -2,7 +2,6 @@
 model was deployed, and says how everything deployed is deleted."""
 from __future__ import annotations
 
-from deploycheck import files
 from deploycheck.analysis.commands import STEP_ORDER, Hit, aws_cleanup_categories, gcp_flavour, prose_hits
 from deploycheck.analysis.readme import MIN_WORDS, README_LIMIT, README_NAMES, ReadmeDoc
 from deploycheck.discovery import Target

@@ -1,4 +1,4 @@
-"""Sample requests: the documented one (with its content type), else synthesized."""
+"""Sample requests: the documented one, with the content type it would be sent with."""
 from __future__ import annotations
 
 import io
@@ -79,10 +79,3 @@ def test_code_is_never_evaluated(tmp_path):
     assert not canary.exists()
 
 
-def test_synthesized_from_model_info(tmp_path):
-    s = samples.sample_request(folder(tmp_path), model_info={"n_features_in_": 3, "feature_names_in_": ["a", "b", "c"]})
-    assert s.synthesized and s.n_rows == 2 and "n_features_in_=3" in s.source and "a, b, c" in s.source
-    assert np.load(io.BytesIO(s.body)).shape == (2, 3)
-    g = samples.synthesize_from_info({"n_features_in_": 2}, "gcp")
-    assert json.loads(g.body) == {"instances": [[1.0, 1.0], [0.5, 0.5]]}
-    assert samples.synthesize_from_info({}, "aws") is None

@@ -6,7 +6,7 @@ import pytest
 
 from deploycheck.cloud.base import CloudError, StudentError
 from deploycheck.cloud.bundle import Declared, FolderFacts, build, bundle_for, catalog, choose_image, folder_facts
-from deploycheck.submission import RepoRef, targets_for
+from deploycheck.discovery import targets_for
 
 
 def facts(platform, sklearn, *declared, **kw):
@@ -15,7 +15,7 @@ def facts(platform, sklearn, *declared, **kw):
 
 
 def folder(ref, platform):
-    (t,) = targets_for(RepoRef("ref", str(ref)), platform)
+    (t,) = targets_for("ref", str(ref), platform)
     return t.folder
 
 

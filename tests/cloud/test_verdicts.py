@@ -8,14 +8,14 @@ import pytest
 
 from deploycheck.cloud import offline, session
 from deploycheck.model import Prediction
-from deploycheck.submission import RepoRef, targets_for
+from deploycheck.discovery import targets_for
 from deploycheck.verdicts import cloud
 
 from .conftest import settings
 
 
 def target(repo, platform, student="ref"):
-    (t,) = targets_for(RepoRef(student, str(repo)), platform)
+    (t,) = targets_for(student, str(repo), platform)
     return t
 
 
@@ -74,7 +74,7 @@ def test_platform_selection_and_checks_that_need_a_deployment(reference, tmp_pat
     assert cloud.cloud_teardown(target(reference, "aws", "never-deployed"), dc).status == "skipped"
     empty = tmp_path / "empty"
     empty.mkdir()
-    (t,) = targets_for(RepoRef("nobody", str(empty)), "aws")
+    (t,) = targets_for("nobody", str(empty), "aws")
     o = cloud.cloud_deploy(t, dc)
     assert o.status == "failed" and o.blocked_by == "structure.deploy_folder"
 

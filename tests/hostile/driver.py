@@ -35,7 +35,7 @@ def main() -> int:
     out_path = Path(sys.argv[2])
     from deploycheck import sandbox
     from deploycheck.verdicts import predict
-    from deploycheck.submission import Target, load_submission
+    from deploycheck.discovery import Target, load_submission
     dc = SimpleNamespace(sandbox_timeout=8, sandbox_memory_mb=1024)   # generous: a busy CI machine
     if os.environ.get("HOSTILE_CONTROL_UNSANDBOXED") == "1":     # control experiment: no sandbox at all
         sandbox.set_allow_unsandboxed(True)

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 from deploycheck import sandbox
 from deploycheck.analysis.artifact import ArtifactInfo
 from deploycheck.verdicts import predict
-from deploycheck.submission import Target, load_submission
+from deploycheck.discovery import Target, load_submission
 
 DC = SimpleNamespace(sandbox_timeout=3, sandbox_memory_mb=1024)
 MODEL_FN = "import joblib, os\n\ndef model_fn(model_dir):\n    return joblib.load(os.path.join(model_dir, 'model.joblib'))\n"

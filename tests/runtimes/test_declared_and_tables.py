@@ -7,7 +7,7 @@ import pytest
 
 from deploycheck.analysis.runtimes import declared_runtimes
 from deploycheck.runtimes import catalog as R
-from deploycheck.submission import load_submission
+from deploycheck.discovery import load_submission
 
 
 @pytest.mark.parametrize("fv,sk", [("1.0-1", "1.0.2"), ("1.2-1", "1.2.1"), ("1.4-2", "1.4.2"),

@@ -16,7 +16,7 @@ from deploycheck.verdicts import predict
 from deploycheck.runtimes import catalog, envs
 from deploycheck.serving import local
 from deploycheck.discovery import Target as SubTarget, make_folder
-from deploycheck.submission import load_submission
+from deploycheck.discovery import load_submission
 
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
 

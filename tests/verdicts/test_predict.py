@@ -1,7 +1,5 @@
-"""predict.local end to end through the sandbox, on small repos built in tmp_path.
-
-Other helpers' modules (artifacts, entrypoint) are replaced by the module's own fallbacks so these
-tests do not depend on them; test_real_modules_end_to_end uses the real ones."""
+"""predict.local (verdicts/predict.py) end to end through the real analysis, runtime environments and
+sandbox, on small repos built in tmp_path."""
 from __future__ import annotations
 
 import io
@@ -10,14 +8,13 @@ import tarfile
 from types import SimpleNamespace
 
 import joblib
-import pytest
 import sklearn
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 from deploycheck.analysis.artifact import ArtifactInfo
 from deploycheck.verdicts import predict
-from deploycheck.submission import Target, load_submission
+from deploycheck.discovery import Target, load_submission
 
 MODEL_FN = "import joblib, os\n\ndef model_fn(model_dir):\n    return joblib.load(os.path.join(model_dir, 'model.joblib'))\n"
 # framework_version="1.2-1": the runs use the 1.2-1 runtime environment (built once; see tests/serving)
@@ -176,11 +173,3 @@ def test_timeout_message(tmp_path):
     src = "def model_fn(model_dir):\n    while True:\n        pass\n"
     o = predict.predict_local(target(aws_repo(tmp_path, src)), SimpleNamespace(sandbox_timeout=2, sandbox_memory_mb=512))
     assert o.status == "failed" and "longer than 2 s" in o.message
-
-
-def test_real_modules_end_to_end(tmp_path, monkeypatch):
-    pytest.importorskip("deploycheck.artifacts")
-    pytest.importorskip("deploycheck.entrypoint")
-    monkeypatch.undo()
-    o = predict.predict_local(target(aws_repo(tmp_path)), DC)
-    assert o.status == "passed", o.message

@@ -1,4 +1,4 @@
-"""deploycheck.readme: README parsing and the readme.* / files.referenced checks."""
+"""verdicts.readme and verdicts.files (facts: analysis.readme, commands, refs): README parsing and the readme.* / files.referenced checks."""
 import json
 import os
 import textwrap

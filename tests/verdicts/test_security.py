@@ -74,7 +74,7 @@ def test_symlinks_git_and_venv_are_not_scanned(tmp_path):
                         "node_modules/a/index.js": f"k='{KEY_ID}'\n", "aws_deploy/README.md": "# x"})
     os.symlink(outside, tmp_path / "repo" / "aws_deploy" / "link.env")
     os.symlink(tmp_path, tmp_path / "repo" / "loop")
-    o = security_secrets(make_target(tmp_path, {}))
+    o = security_secrets(t)
     assert o.status == "passed"
 
 
