@@ -1,7 +1,7 @@
-"""Generate deploycheck/pickle_allowlist.py: the exact (module, name) globals a scikit-learn model
+"""Generate deploycheck/analysis/pickle_allowlist.py: the exact (module, name) globals a scikit-learn model
 pickle may reference, for every scikit-learn a serving image uses.
 
-    python scripts/gen_pickle_allowlist.py WHEEL_DIR > deploycheck/pickle_allowlist.py
+    python scripts/gen_pickle_allowlist.py WHEEL_DIR > deploycheck/analysis/pickle_allowlist.py
 
 WHEEL_DIR holds scikit-learn wheels (``pip download --no-deps --only-binary :all:
 --python-version 3.X scikit-learn==V``); the installed scikit-learn, numpy and scipy are added.

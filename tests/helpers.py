@@ -35,3 +35,21 @@ def build_reference(dest: Path) -> None:
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     mod.build(root=dest)
+
+
+def dump_with_version(obj, path, version: str, compress=0) -> Path:
+    """``joblib.dump`` ``obj`` so that its ``_sklearn_version`` reads ``version``: for tests of the
+    static pickle scanner only (the example repos are pickled for real in each image's runtime).
+
+    scikit-learn writes ``sklearn.base.__version__`` into each estimator's state
+    (``BaseEstimator.__getstate__``); it is swapped for the duration of the dump and restored."""
+    import joblib
+    import sklearn.base as skbase
+
+    old = skbase.__version__
+    skbase.__version__ = version
+    try:
+        joblib.dump(obj, str(path), compress=compress)
+    finally:
+        skbase.__version__ = old
+    return Path(path)

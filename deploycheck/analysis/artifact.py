@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Callable
 
-from deploycheck import files, pickles
+from deploycheck import files
+from deploycheck.analysis import pickles
 from deploycheck.model import AWS, GCP
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from sklearn.linear_model import LogisticRegression
 from deploycheck.analysis import artifact as facts
 from deploycheck.analysis.artifact import make_tar_gz
 from deploycheck.verdicts import artifact as A
-from deploycheck.pickles import dump_with_version
+from tests.helpers import dump_with_version
 from deploycheck.discovery import Target, load_submission, targets_for
 
 AWS_README = ('```python\nmodel = SKLearnModel(model_data="s3://bucket/model.tar.gz", role=role,\n'

@@ -664,7 +664,7 @@ def scan_file(path: str | Path, limit: int = MAX_DECOMPRESSED) -> PickleScan:
 # one of that module's allowed names, with no dots: a dotted name (pickle protocol 4 resolves
 # ``STACK_GLOBAL('sklearn', 'os.system')`` to ``sklearn.os.system``, i.e. ``os.system``) is never
 # allowed. scikit-learn's classes (every version a serving image uses, old module paths included)
-# are generated into :mod:`deploycheck.pickle_allowlist`; the rest is listed here by hand.
+# are generated into :mod:`deploycheck.analysis.pickle_allowlist`; the rest is listed here by hand.
 _EXACT: dict[str, frozenset[str]] = {
     "builtins": frozenset({"object", "set", "frozenset", "slice", "range", "complex", "bytearray", "dict", "list",
                            "tuple", "int", "float", "bool", "str", "bytes", "NoneType", "Ellipsis", "NotImplemented"}),
@@ -717,7 +717,7 @@ _EXACT["__builtin__"] = _EXACT["builtins"]
 
 def global_allowed(module: str, name: str) -> bool:
     """True only for an exact (module, name) pair of the allowlist (see above)."""
-    from deploycheck.pickle_allowlist import ALLOWED
+    from deploycheck.analysis.pickle_allowlist import ALLOWED
     if not isinstance(module, str) or not isinstance(name, str) or not name or "." in name:
         return False
     if name in _EXACT.get(module, ()) or name in ALLOWED.get(module, ()):
@@ -730,22 +730,3 @@ def is_safe(scan: PickleScan) -> tuple[bool, list[str]]:
     """(safe, offending "module.name" globals). A scan that could not read the whole stream is not safe."""
     offending = [f"{m}.{n}" for m, n in scan.globals if not global_allowed(m, n)]
     return (not offending and scan.error is None), offending
-
-
-# ------------------------------------------------------------------ fixtures helper
-
-def dump_with_version(obj: Any, path: str | Path, version: str, compress: Any = 0) -> Path:
-    """``joblib.dump`` ``obj`` so that its ``_sklearn_version`` reads ``version`` (for fixtures/tests).
-
-    scikit-learn writes ``sklearn.base.__version__`` into each estimator's state
-    (``BaseEstimator.__getstate__``); it is swapped for the duration of the dump and restored."""
-    import joblib
-    import sklearn.base as skbase
-
-    old = skbase.__version__
-    skbase.__version__ = version
-    try:
-        joblib.dump(obj, str(path), compress=compress)
-    finally:
-        skbase.__version__ = old
-    return Path(path)

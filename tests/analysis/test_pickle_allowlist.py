@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from sklearn.datasets import load_iris
 from sklearn.utils import all_estimators
 
-from deploycheck.pickles import global_allowed, is_safe, scan_pickle
+from deploycheck.analysis.pickles import global_allowed, is_safe, scan_pickle
 
 
 def _short(s: str) -> bytes:

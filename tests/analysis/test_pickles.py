@@ -1,4 +1,4 @@
-"""deploycheck.pickles: versions and globals read from pickle/joblib bytes without unpickling."""
+"""deploycheck.analysis.pickles: versions and globals read from pickle/joblib bytes without unpickling."""
 from __future__ import annotations
 
 import io
@@ -15,7 +15,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from deploycheck.pickles import PickleScan, dump_with_version, global_allowed, is_safe, scan_pickle
+from deploycheck.analysis.pickles import PickleScan, global_allowed, is_safe, scan_pickle
+from tests.helpers import dump_with_version
 
 
 @pytest.fixture(scope="module")
