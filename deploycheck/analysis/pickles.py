@@ -37,7 +37,7 @@ import zlib
 from dataclasses import dataclass, field
 from math import prod
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Protocol
 
 MAX_DECOMPRESSED = 512 * 1024 * 1024     # bytes of decompressed stream we accept
 MAX_OPS = 5_000_000                      # opcodes walked before giving up (hostile input)
@@ -106,7 +106,18 @@ def _inflate_zlib(data: bytes, wbits: int, cap: int) -> bytes:
     return b"".join(out)
 
 
-def _inflate_stream(make, data: bytes, cap: int, magic: bytes | None = None) -> bytes:
+class _Decompressor(Protocol):
+    """What bz2.BZ2Decompressor, lzma.LZMADecompressor and lz4.frame.LZ4FrameDecompressor share."""
+    def decompress(self, data: bytes, max_length: int = -1, /) -> bytes: ...
+    @property
+    def eof(self) -> bool: ...
+    @property
+    def needs_input(self) -> bool: ...
+    @property
+    def unused_data(self) -> bytes: ...
+
+
+def _inflate_stream(make: Callable[[], _Decompressor], data: bytes, cap: int, magic: bytes | None = None) -> bytes:
     """bz2/lzma-style decompressors (``decompress(data, max_length)``, ``needs_input``, ``eof``)."""
     out: list[bytes] = []
     total = 0
@@ -146,7 +157,7 @@ def decompress(data: bytes, kind: str, cap: int = MAX_DECOMPRESSED) -> bytes:
         return _inflate_stream(lzma.LZMADecompressor, data, cap)
     if kind == "lz4":
         try:
-            import lz4.frame  # type: ignore
+            import lz4.frame
         except ImportError:
             raise ValueError("lz4-compressed joblib file and the lz4 package is not installed; "
                              "save the model with compress=3 (zlib) or without compression")
@@ -290,9 +301,9 @@ class _Walker:
                 k = code - 0x84
                 if len(stack) < k:
                     raise _Bad("stack underflow")
-                items = tuple(stack[-k:])
+                tup = tuple(stack[-k:])
                 del stack[-k:]
-                stack.append(items)
+                stack.append(tup)
                 continue
             if code == 0x47:                                    # BINFLOAT
                 stack.append(_BE_DOUBLE.unpack_from(data, pos)[0])
@@ -416,15 +427,15 @@ class _Walker:
                 k = int(n[-1])
                 if len(stack) < k:
                     raise _Bad("stack underflow")
-                items = tuple(stack[-k:])
+                tup = tuple(stack[-k:])
                 del stack[-k:]
-                stack.append(items)
+                stack.append(tup)
             elif n == "DICT":
                 items = pop_mark()
-                d: dict[Any, Any] = {}
+                new: dict[Any, Any] = {}
                 for i in range(0, len(items) - 1, 2):
-                    self._set(d, items[i], items[i + 1])
-                stack.append(d)
+                    self._set(new, items[i], items[i + 1])
+                stack.append(new)
             elif n == "FROZENSET":
                 pop_mark()
                 stack.append(_Obj(_G("builtins", "frozenset")))

@@ -31,7 +31,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from deploycheck.sandbox import isolation as iso
 from deploycheck.sandbox import jobs
@@ -168,6 +168,10 @@ def _interpreter_dirs(python: str) -> tuple[str, ...]:
 
 class _ServerError(Exception):
     pass
+
+
+# JobResult with the fields the grader decides for every job filled in (status, **fields)
+_MakeResult = Callable[..., JobResult]
 
 
 class _Server:
@@ -320,7 +324,7 @@ class _Server:
                 shutil.rmtree(job_dir, ignore_errors=True)
 
     def _exchange(self, job_id: str, job: str, prep: jobs.PreparedJob, limits: Limits,
-                  env: dict[str, str], result: Any) -> JobResult:
+                  env: dict[str, str], result: _MakeResult) -> JobResult:
         assert self.ctl is not None
         msg = {"op": "run", "id": job_id, "job": job, "env": env,
                "limits": {"timeout": limits.timeout, "memory_mb": limits.memory_mb, "disk_mb": limits.disk_mb,
@@ -367,7 +371,7 @@ class _Server:
                 fds = list(open_fds) + ([self.ctl] if status is None else [])
                 ready, _, _ = select.select(fds, [], [], max(0.0, wait))
                 for fd in ready:
-                    if fd is self.ctl:
+                    if isinstance(fd, socket.socket):     # the control socket
                         data = self.ctl.recv(1 << 20)
                         if not data:
                             server_gone = True
@@ -472,10 +476,10 @@ def _str(v: Any, n: int) -> str:
     return v[:n] if isinstance(v, str) else ""
 
 
-def _decide(result: Any, status: int | None, timed_out: bool, setup: bytes, answer: bytes, too_large: bool,
+def _decide(result: _MakeResult, status: int | None, timed_out: bool, setup: bytes, answer: bytes, too_large: bool,
             out: _Tail, err: _Tail, notes: tuple[str, ...]) -> JobResult:
     """Every status, from what the grader saw; the answer only fills the job's own fields."""
-    common = {"stdout_tail": out.text(), "stderr_tail": err.text(), "notes": notes}
+    common: dict[str, Any] = {"stdout_tail": out.text(), "stderr_tail": err.text(), "notes": notes}
     exit_code = signal_name = None
     if status is not None and status >= 0:
         if os.WIFSIGNALED(status):
@@ -615,7 +619,7 @@ def job_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def run(job: str, args: Mapping[str, Any] | None = None, *, interpreter: Interpreter | None = None,
-        folder: str | os.PathLike | None = None, extract: str | os.PathLike | None = None,
+        folder: str | os.PathLike[str] | None = None, extract: str | os.PathLike[str] | None = None,
         limits: Limits | None = None, job_paths: tuple[str, ...] | list[str] = (),
         env: Mapping[str, str] | None = None) -> JobResult:
     """Run ``job`` ("module:function", a module in deploycheck/inside/ or in ``job_paths``) as

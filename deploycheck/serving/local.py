@@ -37,11 +37,18 @@ import re
 import tarfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 
 from deploycheck import model
 from deploycheck.runtimes import catalog, envs
 from deploycheck.runtimes.catalog import Image
+
+if TYPE_CHECKING:
+    from deploycheck.analysis.artifact import ArtifactInfo
+    from deploycheck.analysis.plan import ServingPlan
+    from deploycheck.analysis.samples import SampleRequest
+    from deploycheck.discovery import DeployFolder
+    from deploycheck.sandbox import Interpreter, JobResult, Limits
 
 JOB_SAGEMAKER = "sagemaker_job:serve"
 JOB_VERTEX = "vertex_job:predict"
@@ -175,12 +182,15 @@ class LocalRun:
                                 message=(a.failure.error if a.failure else ""))
 
 
-Runner = Callable[..., Any]   # (job, args, *, runtime, folder, extract, limits) -> sandbox.JobResult-like
+class Runner(Protocol):
+    """Runs a serving job for :func:`run` (the production one is :func:`sandbox_runner`)."""
+    def __call__(self, job: str, args: Mapping[str, Any], *, runtime: Runtime, folder: Path, extract: Path | None,
+                 limits: Limits | None = None) -> JobResult: ...
 
 
 # ---------------------------------------------------------------------------- choosing the image
 
-def declared_image(folder: Any, platform: str) -> tuple[Image | None, str, str]:
+def declared_image(folder: DeployFolder, platform: str) -> tuple[Image | None, str, str]:
     """(image, where declared, value) of the first declaration the catalog knows for ``platform``;
     (None, where, value) for a declaration it does not know; (None, "", "") when none."""
     kinds = ("sagemaker",) if platform == "aws" else ("vertex", "ai_platform")
@@ -206,7 +216,7 @@ def assumed_image(platform: str, pickled_sklearn: str | None) -> tuple[Image, st
     return newest, f"no serving image is declared; assumed the newest, {newest.title}"
 
 
-def target_for(folder: Any, artifact: Any, entry_rel: str | None = None, model_rel: str = ".",
+def target_for(folder: DeployFolder, artifact: ArtifactInfo | None, entry_rel: str | None = None, model_rel: str = ".",
                extract: Path | None = None) -> Target:
     """The :class:`Target` of a deploy folder (``folder``: a DeployFolder; ``artifact``: its
     ArtifactInfo (folder.facts.artifact), or None)."""
@@ -214,12 +224,12 @@ def target_for(folder: Any, artifact: Any, entry_rel: str | None = None, model_r
     image, where, value = declared_image(folder, platform)
     assumed = ""
     if image is None:
-        image, assumed = assumed_image(platform, getattr(artifact, "sklearn_version", None))
+        image, assumed = assumed_image(platform, artifact.sklearn_version if artifact is not None else None)
         if value:
             assumed = f"{where} declares {value!r}, which is not a known serving image; " + assumed.split("; ", 1)[1]
     code_dir = None
     if platform == "aws" and extract is not None and entry_rel:
-        members = set(getattr(artifact, "members", None) or _members(extract))
+        members = set((artifact.members if artifact is not None else None) or _members(extract))
         base = entry_rel.rsplit("/", 1)[-1]
         if {f"code/{base}", f"./code/{base}"} & members:
             code_dir = "code"
@@ -268,13 +278,13 @@ def _distance(a: str, b: str) -> tuple[int, ...]:
     return (abs((va[0] * 100 + va[1]) - (vb[0] * 100 + vb[1])), -(va[0] * 100 + va[1]))
 
 
-def interpreter_of(runtime: Runtime):  # -> sandbox.Interpreter
+def interpreter_of(runtime: Runtime) -> Interpreter:
     from deploycheck import sandbox
     return runtime.env.interpreter() if runtime.env is not None else sandbox.Interpreter.grader()
 
 
 def sandbox_runner(job: str, args: Mapping[str, Any], *, runtime: Runtime, folder: Path, extract: Path | None,
-                   limits: Any = None) -> Any:
+                   limits: Limits | None = None) -> JobResult:
     """Run ``job`` in the sandbox under ``runtime``'s interpreter (the production runner)."""
     from deploycheck import sandbox
     return sandbox.run(job, dict(args), interpreter=interpreter_of(runtime), folder=folder, extract=extract,
@@ -284,7 +294,7 @@ def sandbox_runner(job: str, args: Mapping[str, Any], *, runtime: Runtime, folde
 # ---------------------------------------------------------------------------- running
 
 def run(target: Target, requests: Sequence[HttpRequest] = (), *, synthesize: Mapping[str, Any] | None = None,
-        limits: Any = None, runner: Runner | None = None, runtime: Runtime | None = None,
+        limits: Limits | None = None, runner: Runner | None = None, runtime: Runtime | None = None,
         boot: bool = True) -> LocalRun:
     """Start the container for ``target`` in the sandbox and answer ``requests`` in order.
 
@@ -328,21 +338,20 @@ def _failure(d: Mapping[str, Any] | None) -> Failure | None:
                    str(d.get("traceback") or ""))
 
 
-def _interpret(target: Target, runtime: Runtime, reqs: list[HttpRequest], res: Any) -> LocalRun:
-    base = dict(target=target, runtime=runtime, isolation=getattr(res, "isolation", ""), limit_s=getattr(res, "timeout", None),
-                elapsed_ms=getattr(res, "elapsed_ms", None), stdout_tail=getattr(res, "stdout_tail", "") or "",
-                stderr_tail=getattr(res, "stderr_tail", "") or "")
-    status = getattr(res, "status", "machine")
+def _interpret(target: Target, runtime: Runtime, reqs: list[HttpRequest], res: JobResult) -> LocalRun:
+    base = LocalRun(target=target, runtime=runtime, isolation=res.isolation, limit_s=res.timeout,
+                    elapsed_ms=res.elapsed_ms, stdout_tail=res.stdout_tail or "", stderr_tail=res.stderr_tail or "")
+    status = res.status
     if status == "machine":
-        return LocalRun(**base, machine_error=f"the sandbox failed: {res.error}")
+        return replace(base, machine_error=f"the sandbox failed: {res.error}")
     if status != "ok" or not isinstance(res.data, dict):
-        if status == "error" and getattr(res, "error_type", "") == "ExtractError":
-            return LocalRun(**base, sandbox_status="error", sandbox_detail=res.error,
-                            startup=Failure("extract", "ExtractError", res.error))
-        detail = res.describe() if hasattr(res, "describe") else str(getattr(res, "error", status))
+        if status == "error" and res.error_type == "ExtractError":
+            return replace(base, sandbox_status="error", sandbox_detail=res.error,
+                           startup=Failure("extract", "ExtractError", res.error))
+        detail = res.describe()
         if status == "error":       # the job itself raised: deploycheck's job code failed
-            return LocalRun(**base, machine_error=f"the serving job failed: {res.error}\n{getattr(res, 'traceback', '')[-1500:]}")
-        return LocalRun(**base, sandbox_status=status, sandbox_detail=detail)
+            return replace(base, machine_error=f"the serving job failed: {res.error}\n{res.traceback[-1500:]}")
+        return replace(base, sandbox_status=status, sandbox_detail=detail)
     d = res.data
     synth = d.get("synthesized")
     synthesized = None
@@ -356,10 +365,10 @@ def _interpret(target: Target, runtime: Runtime, reqs: list[HttpRequest], res: A
         req = all_reqs[i] if i < len(all_reqs) else HttpRequest()
         answers.append(Answer(req, a.get("status"), a.get("content_type"), base64.b64decode(a.get("body_b64") or ""),
                               a.get("latency_ms"), _failure(a.get("error"))))
-    run_ = LocalRun(**base, startup=_failure(d.get("startup")), answers=tuple(answers),
-                    model_info=dict(d.get("model") or {}), synthesized=synthesized,
-                    versions=dict(d.get("runtime") or {}), warnings=tuple(d.get("warnings") or ()),
-                    load_ms=d.get("load_ms"))
+    run_ = replace(base, startup=_failure(d.get("startup")), answers=tuple(answers),
+                   model_info=dict(d.get("model") or {}), synthesized=synthesized,
+                   versions=dict(d.get("runtime") or {}), warnings=tuple(d.get("warnings") or ()),
+                   load_ms=d.get("load_ms"))
     if runtime.approximate:
         why = _skew(run_)
         if why:
@@ -414,7 +423,7 @@ def count_predictions(body: bytes, content_type: str | None) -> tuple[int | None
     return 1, obj
 
 
-def run_plan(plan: Any, sample: Any, limits: Any = None) -> LocalRun:
+def run_plan(plan: ServingPlan, sample: SampleRequest | None, limits: Limits | None = None) -> LocalRun:
     """Run a folder's :class:`~deploycheck.analysis.plan.ServingPlan` on its documented sample request
     (``sample``: a SampleRequest, or None to synthesize one from the loaded model): a ``/ping`` first
     on SageMaker, as the platform does before routing traffic."""
