@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
 from deploycheck import files as fs
-from deploycheck.model import AWS, GCP, PLATFORMS
+from deploycheck.model import AWS, GCP, PLATFORMS, Platform
 
 if TYPE_CHECKING:
     from deploycheck.analysis import Facts, RepoFacts
 
 # `aws|sagemaker` -> aws, `gcp|google|vertex|ai_platform` -> gcp; `_` or `-` (or a space);
 # any letter case; "deploy" or "deployment"; also the reversed "deploy_aws" form.
-_PLATFORM_WORDS = {
+_PLATFORM_WORDS: dict[str, Platform] = {
     "aws": AWS, "sagemaker": AWS, "amazon": AWS,
     "gcp": GCP, "google": GCP, "vertex": GCP, "vertexai": GCP, "aiplatform": GCP,
     "gcloud": GCP, "googlecloud": GCP,
@@ -31,14 +31,14 @@ _PLATFORM_WORDS = {
 _SEP = r"[_\- ]"
 _WORDS = r"(?P<w>aws|sagemaker|amazon|gcp|google|google[_\- ]?cloud|gcloud|vertex(?:[_\- ]?ai)?|ai[_\- ]?platform)"
 _FOLDER_RE = re.compile(rf"^(?:{_WORDS}{_SEP}?deploy(?:ment)?s?|deploy(?:ment)?{_SEP}?(?P<w2>aws|sagemaker|gcp|google|vertex|ai[_\- ]?platform))$", re.I)
-LAB_NAMES = {AWS: "aws_deploy", GCP: "gcp_deploy"}
+LAB_NAMES: dict[Platform, str] = {AWS: "aws_deploy", GCP: "gcp_deploy"}
 
 MAX_DEPTH = 2            # deploy folder at the root or up to two levels down
 MAX_FILES = 5000         # files listed per deploy folder (a 20 000-file repo stays fast)
 SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".ipynb_checkpoints", ".tox"}
 
 
-def platform_of(name: str) -> str | None:
+def platform_of(name: str) -> Platform | None:
     """The platform a folder name stands for, or None. ``AWS_Deploy`` -> aws, ``vertex-deploy`` -> gcp."""
     m = _FOLDER_RE.match(name.strip())
     if not m:
@@ -50,7 +50,7 @@ def platform_of(name: str) -> str | None:
 @dataclass(frozen=True)
 class DeployFolder:
     """One deploy folder of a repo, as listed at discovery; its facts are computed lazily."""
-    platform: str
+    platform: Platform
     path: Path                                  # absolute path of the folder
     rel: str                                    # relative to the repo root, posix ("aws_deploy", "lab/aws-deploy")
     repo: Path                                  # absolute repo root
@@ -112,7 +112,7 @@ class Submission:
     folders: tuple[DeployFolder, ...] = ()
     problem: str | None = None      # repo unusable as a whole (missing, a file, empty...)
     notes: tuple[str, ...] = ()
-    platform_hint: str | None = None  # no deploy folder: the platform the repo's files point to
+    platform_hint: Platform | None = None  # no deploy folder: the platform the repo's files point to
 
     def folder(self, platform: str) -> DeployFolder | None:
         for f in self.folders:
@@ -131,7 +131,7 @@ class Submission:
 class Target:
     """One (student, platform) pair that every check in ``checks/`` is run on."""
     student: str
-    platform: str | None
+    platform: Platform | None
     submission: Submission = field(compare=False, hash=False)
     test_id: str = ""
 
@@ -176,8 +176,8 @@ def list_tree(path: Path) -> tuple[tuple[str, ...], dict[str, str], bool]:
     return tuple(sorted(found)), links, truncated
 
 
-def _find_folders(repo: Path) -> list[tuple[str, Path]]:
-    found: list[tuple[str, Path]] = []
+def _find_folders(repo: Path) -> list[tuple[Platform, Path]]:
+    found: list[tuple[Platform, Path]] = []
     level = [repo]
     for depth in range(MAX_DEPTH + 1):
         nxt: list[Path] = []
@@ -204,7 +204,7 @@ def _find_folders(repo: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def make_folder(platform: str, path: Path, repo: Path, named: bool = True, evidence: str = "") -> DeployFolder:
+def make_folder(platform: Platform, path: Path, repo: Path, named: bool = True, evidence: str = "") -> DeployFolder:
     listed, links, truncated = list_tree(path)
     return DeployFolder(platform, path, path.relative_to(repo).as_posix(), repo, listed, links, truncated,
                         named, evidence)
@@ -228,7 +228,7 @@ EVIDENCE_BYTES = 300_000       # bytes read per file
 
 @dataclass(frozen=True)
 class Evidence:
-    platform: str | None        # what the contents point to
+    platform: Platform | None   # what the contents point to
     what: str                   # "inference.py defines model_fn"
     strong: bool                # enough to call a folder without a platform word a deployment
 
@@ -266,10 +266,10 @@ def evidence_of(path: Path) -> Evidence | None:
     return None
 
 
-def _near_misses(repo: Path, skip: set[Path]) -> list[tuple[str, Path, str]]:
+def _near_misses(repo: Path, skip: set[Path]) -> list[tuple[Platform, Path, str]]:
     """(platform, path, evidence) of folders that are clearly a deployment although their name does
     not follow the lab's pattern; folders with a platform word first, then by depth and name."""
-    out: list[tuple[int, int, str, str, Path, str]] = []
+    out: list[tuple[int, int, str, Platform, Path, str]] = []
     level = [repo]
     for depth in range(MAX_DEPTH + 1):
         nxt: list[Path] = []
@@ -304,7 +304,7 @@ def _near_misses(repo: Path, skip: set[Path]) -> list[tuple[str, Path, str]]:
     return [(plat, p, what) for _w, _d, _n, plat, p, what in out]
 
 
-def platform_of_words(name: str) -> str | None:
+def platform_of_words(name: str) -> Platform | None:
     """The platform a platform word in ``name`` stands for (``AWS`` -> aws, ``ai-platform-x`` -> gcp)."""
     m = _NEAR_WORDS.search(name)
     if not m:
@@ -341,7 +341,7 @@ def load_submission(student: str, repo: str) -> Submission:
         for plat, p, what in _near_misses(root, set(chosen.values())):
             if plat not in {f.platform for f in folders}:
                 folders.append(make_folder(plat, p, root, named=False, evidence=what))
-        folders.sort(key=lambda f: PLATFORMS.index(f.platform))  # type: ignore[arg-type]
+        folders.sort(key=lambda f: PLATFORMS.index(f.platform))
     problem = hint = None
     if not folders:
         try:

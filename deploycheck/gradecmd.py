@@ -20,6 +20,7 @@ Exit statuses are pytest's (0 all passed, 1 a check failed, 2 interrupted, 3 int
 """
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import sys
@@ -44,8 +45,9 @@ QUIET = "-q"
 
 def checks_dir() -> Path:
     """The rubric's test files: ``deploycheck/checks`` when installed, ``checks/`` in a checkout."""
-    import deploycheck.checks as checks
-    return Path(checks.__file__).resolve().parent
+    # importlib: setuptools installs checks/ as deploycheck.checks (package-dir), which mypy cannot follow
+    checks = importlib.import_module("deploycheck.checks")
+    return Path(str(checks.__file__)).resolve().parent
 
 
 def pytest_args(argv: Sequence[str]) -> list[str]:

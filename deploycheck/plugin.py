@@ -12,12 +12,14 @@ where the gradebook is written. Tests in ``checks/`` look like::
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Generator, cast
 
+import pluggy
 import pytest
 
 from deploycheck import rubric as rb
@@ -83,7 +85,7 @@ def _wants_checks(config: pytest.Config) -> bool:
     return False
 
 
-def _run_id(o: Any) -> str:
+def _run_id(o: argparse.Namespace) -> str:
     """One run id for the whole session: xdist workers inherit it through the environment."""
     if o.run_id:
         return str(o.run_id)
@@ -114,7 +116,7 @@ def shard_refs(refs: list[RepoRef], shard: tuple[int, int] | None) -> list[RepoR
     return [r for i, r in enumerate(ordered) if i % n == k - 1]
 
 
-def settings_from(o: Any) -> Settings:
+def settings_from(o: argparse.Namespace) -> Settings:
     try:
         rubric = rb.load(o.rubric)
     except rb.RubricError as e:
@@ -231,7 +233,8 @@ class DeploycheckPlugin:
                            outcome.message, outcome.blocked_by, outcome.error, dict(outcome.data))
 
     @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
+                                  ) -> Generator[None, pluggy.Result[pytest.TestReport], None]:
         rep = (yield).get_result()
         cid = check_id_of(item)
         t = item.callspec.params.get("target") if hasattr(item, "callspec") else None
@@ -256,7 +259,7 @@ class DeploycheckPlugin:
         got = False
         for name, value in report.user_properties:
             if name == _PROP:
-                self.records.append(CheckRecord.from_json(json.loads(value)))
+                self.records.append(CheckRecord.from_json(json.loads(cast(str, value))))   # written above
                 got = True
         if not got and report.outcome == "failed" and report.nodeid in self._crashed:
             self._record_crash(report.nodeid)
@@ -307,7 +310,8 @@ class DeploycheckPlugin:
             session.exitstatus = pytest.ExitCode.OK if all_ok else pytest.ExitCode.TESTS_FAILED
 
     @pytest.hookimpl
-    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter, exitstatus: int,
+                                config: pytest.Config) -> None:
         if not self.students:
             return
         from deploycheck.report import terminal
@@ -368,7 +372,7 @@ def dc(request: pytest.FixtureRequest) -> Settings:
 
 
 @pytest.fixture
-def record(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+def record(request: pytest.FixtureRequest) -> Callable[[Outcome], Outcome]:
     """``record(outcome)``: keep the outcome for the gradebook and make it the test's verdict."""
     def _record(outcome: Outcome) -> Outcome:
         cid = check_id_of(request.node)
@@ -387,7 +391,7 @@ def _with_proof(request: pytest.FixtureRequest, outcome: Outcome, mode: str) -> 
     """deploycheck's own proof artefacts (card, README snapshot) for a passed prediction: kept on
     predict.local's record; they carry no points and their failure is only a note."""
     settings = get_plugin(request.config).settings
-    target = request.node.callspec.params.get("target")  # type: ignore[attr-defined]
+    target = request.node.callspec.params.get("target")
     if not settings.proof or target is None:
         return outcome
     from dataclasses import replace

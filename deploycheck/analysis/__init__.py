@@ -98,12 +98,12 @@ class Facts:
         """The student's code and model run the way the container would, in the sandbox (once per
         process and limits: predict.local, the proof card and the cloud comparison share it)."""
         key = (limits.timeout, limits.memory_mb)
-        runs = self.__dict__.setdefault("_local_runs", {})
+        runs: dict[tuple[float, int], LocalRun | Unservable] = self.__dict__.setdefault("_local_runs", {})
         if key not in runs:
             from deploycheck.serving.local import run_plan
             plan = self.serving_plan
             runs[key] = plan if isinstance(plan, Unservable) else run_plan(plan, self.sample, limits)
-        return runs[key]  # type: ignore[no-any-return]
+        return runs[key]
 
     @cached_property
     def runtimes(self) -> tuple[DeclaredRuntime, ...]:

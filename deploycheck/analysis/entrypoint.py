@@ -17,10 +17,11 @@ Facts used (cited):
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from deploycheck import files
 from deploycheck.analysis.refs import is_local_name
@@ -120,7 +121,7 @@ def declared_entry_points(folder: DeployFolder) -> list[Declared]:
         texts.append((info.text, lambda ln: f"{info.path} line {ln}"))
     for src in folder.facts.scripts:
         if src.lang == "python":
-            texts.append((src.text, lambda ln, s=src: s.where(folder.rel, ln)))
+            texts.append((src.text, functools.partial(src.where, folder.rel)))
     for text, where in texts:
         for m in _EP_RX.finditer(text):
             # source_dir in the same call: look a few lines around the entry_point= keyword
@@ -329,7 +330,7 @@ class _PathEval:
     def _split(s: str) -> list[str]:
         return [p for p in s.replace("\\", "/").split("/") if p and p != "."]
 
-    def _joined(self, first: ast.AST, rest: list[ast.AST]) -> list[str] | None:
+    def _joined(self, first: ast.AST, rest: Sequence[ast.AST]) -> list[str] | None:
         """The path of ``first`` followed by each literal of ``rest``; None when any part is not known."""
         base = self.path(first)
         if base is None:
@@ -421,8 +422,11 @@ def _fn_params(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
     return [a.arg for a in fn.args.posonlyargs + fn.args.args]
 
 
-def _paths_in_function(fn: ast.AST, aliases: dict[str, list[str]], consts: dict[str, str],
-                       funcs: dict[str, ast.AST], depth: int, out: list[list[str]]) -> None:
+_Def = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def _paths_in_function(fn: _Def, aliases: dict[str, list[str]], consts: dict[str, str],
+                       funcs: Mapping[str, _Def], depth: int, out: list[list[str]]) -> None:
     ev = _PathEval(dict(aliases), consts)
     body_nodes = list(ast.walk(fn))
     # settle assignments (two passes handle simple chains in any order)
@@ -450,7 +454,7 @@ def _paths_in_function(fn: ast.AST, aliases: dict[str, list[str]], consts: dict[
         # helpers defined at module level, called with a path below model_dir
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in funcs and depth < 3:
             helper = funcs[node.func.id]
-            params = _fn_params(helper)  # type: ignore[arg-type]
+            params = _fn_params(helper)
             sub_alias: dict[str, list[str]] = {}
             for i, a in enumerate(node.args[: len(params)]):
                 ap = ev.path(a)
@@ -470,10 +474,10 @@ def loaded_model_files(tree: ast.Module) -> tuple[str, ...]:
     defs = module_defs(tree)
     fn = defs.get("model_fn")
     if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        return []
+        return ()
     params = _fn_params(fn)
     if not params:
-        return []
+        return ()
     consts = _const_strings(tree)
     funcs = {n: d for n, d in defs.items() if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef)) and n != "model_fn"}
     out: list[list[str]] = []

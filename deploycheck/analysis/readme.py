@@ -129,7 +129,8 @@ def md_chunks(text: str) -> list[tuple[int, str]]:
     so a single paragraph longer than CHUNK_CHARS is cut; fenced code is never split or cut."""
     lines = text.split("\n")
     out: list[tuple[int, str]] = []
-    start, cur, size = 0, [], 0
+    start, size = 0, 0
+    cur: list[str] = []
     fence: str | None = None
     for i, ln in enumerate(lines):
         m = _FENCE.match(ln)

@@ -202,11 +202,11 @@ def documented(folder: DeployFolder, platform: str | None = None) -> SampleReque
             s = _from_file(folder, m.group(1).lstrip("./"), platform, make)
             if s:
                 return s
-        m = re.search(r"(?:-d|--data(?:-raw)?)\s+'(\{\s*\"instances\".*?\})'", text, re.S)
-        if m:
+        data = re.search(r"(?:-d|--data(?:-raw)?)\s+'(\{\s*\"instances\".*?\})'", text, re.S)
+        if data:
             try:
-                rows = json.loads(m.group(1))
-                line = text[:m.start()].count("\n") + 1
+                rows = json.loads(data.group(1))
+                line = text[:data.start()].count("\n") + 1
                 s = make(rows, JSON, f"{where}/{rel} line {line}")
                 if s:
                     return s

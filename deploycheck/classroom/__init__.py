@@ -193,9 +193,9 @@ def resolve_sources(repos: Iterable[str], classroom: str | None, rosters: Iterab
         with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(to_clone)))) as ex:
             for i, new in zip(to_clone, ex.map(work, to_clone)):
                 refs[i] = new
-    for i, r in enumerate(refs):
-        if i not in to_clone and not r.error and r.path:
-            refs[i] = r.with_(commit=_git.read_head(Path(r.path)))
+    for i, ref in enumerate(refs):
+        if i not in to_clone and not ref.error and ref.path:
+            refs[i] = ref.with_(commit=_git.read_head(Path(ref.path)))
     return refs, warnings, bool(to_clone)
 
 

@@ -24,7 +24,7 @@ Any roster may also carry the Canvas columns ``ID`` (or ``Canvas ID``), ``SIS Us
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from deploycheck.classroom.refs import RosterEntry
@@ -101,12 +101,12 @@ def read(path: str | Path) -> list[RosterRow]:
             key = d.get("student", "")
             repo = next((d[c] for c in _REPO if d.get(c)), "")
             entry = RosterEntry(name=d.get("name", ""), github_username=d.get("github_username", ""),
-                                identifier=d.get("identifier", ""), **canvas)
+                                identifier=d.get("identifier", ""))
         elif kind == "github-roster":
             key = d.get("github_username", "")
             repo = ""
             entry = RosterEntry(name=d.get("name", ""), github_username=key, identifier=d.get("identifier", ""),
-                                extra=(("github_id", d["github_id"]),) if d.get("github_id") else (), **canvas)
+                                extra=(("github_id", d["github_id"]),) if d.get("github_id") else ())
             if not key:
                 key = d.get("identifier", "")
         else:
@@ -114,7 +114,9 @@ def read(path: str | Path) -> list[RosterRow]:
             repo = d.get("student_repository_url", "")
             extra = tuple((c, d[c]) for c in CARRIED if d.get(c))
             entry = RosterEntry(name=d.get("name", ""), github_username=key, identifier=d.get("roster_identifier", ""),
-                                extra=extra, **canvas)
+                                extra=extra)
+        entry = replace(entry, canvas_id=canvas.get("canvas_id", ""), sis_user_id=canvas.get("sis_user_id", ""),
+                        sis_login_id=canvas.get("sis_login_id", ""), section=canvas.get("section", ""))
         if not key:
             continue
         out.append(RosterRow(key=key, repo=repo, entry=entry, where=where, base=p.parent))

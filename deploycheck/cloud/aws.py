@@ -28,7 +28,7 @@ import secrets
 import tarfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from deploycheck.cloud import costs
 from deploycheck.cloud.base import (README_IAM, RUN_TAG, STUDENT_TAG, AccessError, BillableResource, Bundle,
@@ -38,6 +38,11 @@ from deploycheck.cloud.base import (README_IAM, RUN_TAG, STUDENT_TAG, AccessErro
 from deploycheck.cloud.ledger import Ledger
 from deploycheck.model import AWS, Prediction, Request
 
+if TYPE_CHECKING:
+    import boto3
+    from botocore.exceptions import ClientError
+
+AwsService = Literal["s3", "sagemaker", "sagemaker-runtime", "sts", "ec2"]      # the services deploycheck calls
 CODE_DIR = "/opt/ml/model/code"
 LOG_LEVEL_INFO = "20"
 # What the identity running deploycheck must be allowed (README.md 'IAM permissions' lists exactly these).
@@ -92,7 +97,7 @@ def translate(exc: BaseException, doing: str = "", known: tuple[str | None, ...]
     return type(err)(redact(str(err), known))
 
 
-def _client_error(exc: Any, where: str) -> CloudError:
+def _client_error(exc: ClientError, where: str) -> CloudError:
     e = exc.response.get("Error", {})
     code, msg = str(e.get("Code", "?")), str(e.get("Message", ""))
     op = getattr(exc, "operation_name", "") or ""
@@ -175,8 +180,9 @@ class AwsProvider:
     def __init__(self, region: str = "us-east-1", *, run_id: str, ledger: Ledger,
                  role_arn: str | None = None, bucket: str | None = None, instance_type: str | None = None,
                  endpoint_url: str | None = None, offline: bool = False,
-                 retry_mode: str = "standard", max_attempts: int = 5, wait_timeout_s: float = 1800.0,
-                 on_step: Callable[[str], None] | None = None, session: Any = None):
+                 retry_mode: Literal["legacy", "standard", "adaptive"] = "standard", max_attempts: int = 5,
+                 wait_timeout_s: float = 1800.0, on_step: Callable[[str], None] | None = None,
+                 session: boto3.Session | None = None):
         import boto3
         from botocore.config import Config
         self.region, self.run_id, self.ledger = region, run_id, ledger
@@ -198,7 +204,9 @@ class AwsProvider:
         self._clients: dict[str, Any] = {}
         self._account: str | None = None
 
-    def client(self, service: str) -> Any:
+    def client(self, service: AwsService) -> Any:
+        """The botocore client of ``service`` (Any: botocore builds clients at run time, and the
+        per-service stub packages are not installed)."""
         if service not in self._clients:
             self._clients[service] = self.session.client(service, config=self.config, endpoint_url=self.endpoint_url)
         return self._clients[service]

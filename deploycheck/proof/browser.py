@@ -51,7 +51,9 @@ class BrowserUnavailable(RuntimeError):
 
 
 def _executable(p: str | None) -> bool:
-    return bool(p) and os.path.isfile(p) and os.access(p, os.X_OK)
+    if not p:
+        return False
+    return os.path.isfile(p) and os.access(p, os.X_OK)
 
 
 _probe: dict[str, str | None] = {}

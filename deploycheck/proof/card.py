@@ -78,17 +78,19 @@ def pretty(value: bytes | str | None, content_type: str | None = None) -> str:
             except Exception:  # noqa: BLE001 - shown as bytes below
                 pass
         try:
-            value = value.decode("utf-8")
+            text = value.decode("utf-8")
         except UnicodeDecodeError:
             kind = f" {content_type}" if content_type else ""
             return f"<{len(value)} bytes{kind}; first bytes: {value[:32].hex(' ')}>"
-    s = value.strip()
+    else:
+        text = value
+    s = text.strip()
     if s[:1] in "[{":
         try:
             return _compact_json(json.loads(s))
         except ValueError:
             pass
-    return value
+    return text
 
 
 def truncate(text: str, max_lines: int = MAX_LINES, max_chars: int = MAX_CHARS) -> str:

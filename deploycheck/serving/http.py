@@ -23,13 +23,19 @@ import argparse
 import concurrent.futures
 import json
 import re
+import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from deploycheck.serving import local
+
+if TYPE_CHECKING:
+    from deploycheck.discovery import DeployFolder
+    from deploycheck.model import Platform
+    from deploycheck.sandbox import Limits
 
 MAX_BODY = local.MAX_REQUEST
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -39,7 +45,7 @@ _GCP_PREDICT = re.compile(r"^/(predict|v1/models/[^/:]+:predict|v1/projects/[^/]
 _GCP_HEALTH = re.compile(r"^/(ping|health|v1/models/[^/:]+)$")
 
 
-def resolve_folder(path: str, platform: str | None = None) -> Any:
+def resolve_folder(path: str, platform: Platform | None = None) -> DeployFolder:
     """The DeployFolder for PATH (a repo or a deploy folder); raises ValueError with a message."""
     from deploycheck.discovery import load_submission, make_folder, platform_of, platform_of_words
     p = Path(path).resolve()
@@ -56,20 +62,21 @@ def resolve_folder(path: str, platform: str | None = None) -> Any:
     return make_folder(plat, p, p.parent)
 
 
-def _plan(folder: Any) -> local.Target:
+def _plan(folder: DeployFolder) -> local.Target:
     """What the container would run for the folder (the same plan predict.local uses)."""
     from deploycheck.analysis.plan import Unservable
     plan = folder.facts.serving_plan
     if isinstance(plan, Unservable):
         raise ValueError(plan.message)
-    return plan.target  # type: ignore[no-any-return]
+    return plan.target
 
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    deploy_folder: DeployFolder | None = None       # the folder served (set by build_server)
 
-    def __init__(self, addr: tuple[str, int], target: local.Target, runtime: local.Runtime, limits: Any,
-                 runner: local.Runner | None, log: Any):
+    def __init__(self, addr: tuple[str, int], target: local.Target, runtime: local.Runtime, limits: Limits | None,
+                 runner: local.Runner | None, log: TextIO):
         self.target, self.runtime, self.limits, self.runner, self.log = target, runtime, limits, runner, log
         self._told: set[str] = set()
         self._lock = threading.Lock()
@@ -99,6 +106,10 @@ class Server(ThreadingHTTPServer):
             if msg not in self._told:
                 self._told.add(msg)
                 print(msg, file=self.log, flush=True)
+
+
+class Server6(Server):
+    address_family = socket.AF_INET6
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -206,9 +217,9 @@ class Handler(BaseHTTPRequestHandler):
         return False
 
 
-def build_server(path: str, port: int = 8080, host: str = "127.0.0.1", platform: str | None = None,
+def build_server(path: str, port: int = 8080, host: str = "127.0.0.1", platform: Platform | None = None,
                  timeout: float | None = None, memory_mb: int | None = None, runner: local.Runner | None = None,
-                 log: Any = None) -> Server:
+                 log: TextIO | None = None) -> Server:
     """A ready server for the repo or deploy folder at ``path`` (raises ValueError with a message)."""
     if host not in LOOPBACK:
         raise ValueError(f"deploycheck serve listens on loopback only (127.0.0.1 or ::1), not {host}: it runs "
@@ -229,13 +240,10 @@ def build_server(path: str, port: int = 8080, host: str = "127.0.0.1", platform:
     if timeout or memory_mb:
         from deploycheck import sandbox
         limits = sandbox.Limits(timeout=timeout or sandbox.DEFAULT_TIMEOUT, memory_mb=memory_mb or sandbox.DEFAULT_MEMORY_MB)
-    import socket
-    cls = Server
-    if ":" in host:
-        cls = type("Server6", (Server,), {"address_family": socket.AF_INET6})
+    cls = Server6 if ":" in host else Server
     srv = cls(("::1" if host == "::1" else ("127.0.0.1" if host == "localhost" else host), port), target, runtime,
               limits, runner, log)
-    srv.deploy_folder = folder  # type: ignore[attr-defined]
+    srv.deploy_folder = folder
     return srv
 
 

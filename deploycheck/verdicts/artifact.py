@@ -205,8 +205,9 @@ def artifact_version(t: Target) -> Outcome:
         return passed(msg, declared=d.value, where=d.where, **data)
     d = known[0]
     label = _label(d)
-    dmm = catalog.major_minor(d.sklearn)
-    pin = d.sklearn if d.sklearn.count(".") >= 2 else f"{d.sklearn}.*"
+    dsk = d.sklearn or ""                    # every `known` declaration names its scikit-learn
+    dmm = catalog.major_minor(dsk)
+    pin = dsk if dsk.count(".") >= 2 else f"{dsk}.*"
     retrain = f"retrain and save the model with scikit-learn {dmm} (pip install \"scikit-learn=={pin}\")"
     if d.kind == "sagemaker":
         fv = catalog.best_sagemaker_framework_for(pickled)

@@ -103,10 +103,10 @@ def entry_point_model_fn(t: Target) -> Outcome:
     if problems:
         return failed(f"{path}: " + "; ".join(problems) + note, entry_point=info.rel)
     fn = defs["model_fn"]
-    line = getattr(fn, "lineno", None)
+    fn_line = getattr(fn, "lineno", None)
     extra = [n for n in ("input_fn", "predict_fn", "output_fn", "transform_fn") if n in defs]
     tail = f"; {'/'.join(extra)} signatures OK" if extra else ""
-    return passed(f"{path} defines model_fn(model_dir) (line {line}){tail}{via}{note}",
+    return passed(f"{path} defines model_fn(model_dir) (line {fn_line}){tail}{via}{note}",
                   entry_point=info.rel, handlers=["model_fn"] + extra, how=info.how)
 
 

@@ -28,10 +28,10 @@ def deploy_folder(t: Target) -> Outcome:
                       f"{f.rel}/ to {parent}{want}/ (its contents were graded as your {f.platform.upper()} "
                       "deployment)", folder=f.rel, named=False, evidence=f.evidence)
     where = "at the repo root" if f.depth == 0 else f"{f.depth} level{'s' if f.depth > 1 else ''} down"
-    msg = f"found {f.rel}/ ({t.platform.upper()}, {where}; {len(f.files)} files)"
+    msg = f"found {f.rel}/ ({f.platform.upper()}, {where}; {len(f.files)} files)"
     notes = []
-    if f.rel.split("/")[-1] != LAB_NAMES[t.platform]:
-        notes.append(f"the lab asks for the name {LAB_NAMES[t.platform]}/")
+    if f.rel.split("/")[-1] != want:
+        notes.append(f"the lab asks for the name {want}/")
     if f.depth:
         notes.append("the lab expects it at the repo root")
     if f.truncated:
