@@ -252,9 +252,10 @@ def prose_hits(info: ReadmeDoc, plat: str) -> list[Hit]:
                 sentence = before + " " + sentence
             sentence_mod = sentence
             for cat, rx in nouns:
-                if rx.search(sentence_mod):
+                noun = rx.search(sentence_mod)
+                if noun:
                     undeploy = vm.group(0).lower().startswith("undeploy")
-                    label = f"'{vm.group(0)} … {rx.search(sentence_mod).group(0)}'"  # type: ignore[union-attr]
+                    label = f"'{vm.group(0)} … {noun.group(0)}'"
                     line = first + text.count("\n", 0, vm.start())
                     hits.append(Hit(cat, label, f"{info.path} line {line}", info.rel, text))
                     if plat == "gcp" and undeploy and cat in ("endpoint", "model"):

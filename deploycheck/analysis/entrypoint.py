@@ -388,10 +388,10 @@ class _PathEval:
                 base = self.path(cur)
                 if base is None:
                     return None
-                lits = [self.lit(o) for o in ops]
-                if any(x is None for x in lits):
+                lits = [x for x in (self.lit(o) for o in ops) if x is not None]
+                if len(lits) != len(ops):
                     return None
-                tail = "".join(lits)  # type: ignore[arg-type]
+                tail = "".join(lits)
                 if tail and not tail.startswith(("/", "\\")):
                     return None
                 return base + self._split(tail)

@@ -218,8 +218,9 @@ def _parse_rst(text: str, info: _Parsed) -> None:
         ln = lines[i]
         m = _RST_DIRECTIVE.match(ln)
         starts_block = bool(m) or (ln.rstrip().endswith("::") and not ln.strip().startswith(".."))
-        if _RST_IMAGE.match(ln):
-            info.images.append((_RST_IMAGE.match(ln).group(1), i + 1))  # type: ignore[union-attr]
+        image = _RST_IMAGE.match(ln)
+        if image:
+            info.images.append((image.group(1), i + 1))
         else:
             for lm in _RST_LINK.finditer(ln):
                 info.links.append((lm.group(1).strip(), i + 1))

@@ -13,7 +13,7 @@ import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, AbstractSet, Iterable
 from urllib.parse import unquote
 
 from deploycheck import files
@@ -62,7 +62,7 @@ def _lit(node: ast.AST | None) -> str | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
     if isinstance(node, ast.JoinedStr) and all(isinstance(v, ast.Constant) for v in node.values):
-        return "".join(str(v.value) for v in node.values)  # type: ignore[attr-defined]
+        return "".join(str(v.value) for v in node.values if isinstance(v, ast.Constant))
     return None
 
 
@@ -196,7 +196,7 @@ def _commands(line: str) -> list[list[str]]:
     return [c for c in cmds if c]
 
 
-def _positional(args: list[str], valued: bool = True, flags: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
+def _positional(args: list[str], valued: bool = True, flags: AbstractSet[str] = frozenset()) -> list[str]:
     out: list[str] = []
     i = 0
     while i < len(args):

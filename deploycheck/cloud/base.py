@@ -24,9 +24,12 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Concatenate, Iterable, ParamSpec, Protocol, TypeVar
 
 from deploycheck.model import Platform, Prediction, Request
+
+if TYPE_CHECKING:
+    from deploycheck.settings import Settings
 
 RUN_TAG = "deploycheck-run"
 STUDENT_TAG = "deploycheck-student"
@@ -83,9 +86,9 @@ class CloudOptions:
         return self.aws_region if platform == "aws" else self.gcp_region
 
 
-def options_from(settings: object) -> CloudOptions:
-    """THE adapter from the run's settings object (the plugin's ``dc`` or pytest's ``config.option``:
-    both carry these attribute names) to :class:`CloudOptions`."""
+def options_from(settings: Settings) -> CloudOptions:
+    """THE adapter from the run's :class:`Settings` (the plugin's ``dc``; read by attribute name, so
+    any object carrying these names works) to :class:`CloudOptions`."""
     def get(name: str, default: Any = None) -> Any:
         v = getattr(settings, name, default)
         return default if v is None else v
@@ -262,21 +265,27 @@ def deletion_order(r: Resource) -> tuple[bool, int]:
 
 
 # ---------------------------------------------------------------------- shared provider steps
-F = TypeVar("F", bound=Callable[..., Any])
+class _Translates(Protocol):
+    def translate(self, exc: BaseException, doing: str = "") -> CloudError: ...
 
 
-def translated(doing: str) -> Callable[[F], F]:
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_S = TypeVar("_S", bound=_Translates)
+
+
+def translated(doing: str) -> Callable[[Callable[Concatenate[_S, _P], _R]], Callable[Concatenate[_S, _P], _R]]:
     """Decorator for provider methods: any SDK error leaves as ``self.translate(e, doing)`` (one line)."""
-    def deco(fn: F) -> F:
+    def deco(fn: Callable[Concatenate[_S, _P], _R]) -> Callable[Concatenate[_S, _P], _R]:
         @functools.wraps(fn)
-        def wrapper(self: Any, *a: Any, **kw: Any) -> Any:
+        def wrapper(self: _S, *a: _P.args, **kw: _P.kwargs) -> _R:
             try:
                 return fn(self, *a, **kw)
             except CloudError:
                 raise
             except Exception as e:  # noqa: BLE001 - every SDK error becomes one line
                 raise self.translate(e, doing) from e
-        return wrapper  # type: ignore[return-value]
+        return wrapper
     return deco
 
 def delete_all(resources: Iterable[Resource], delete: Callable[[Resource], bool],
@@ -330,7 +339,7 @@ def decode_answer(body: bytes, content_type: str | None) -> Any:
     return obj
 
 
-def _num(s: str) -> Any:
+def _num(s: str) -> float | str:
     try:
         return float(s)
     except ValueError:

@@ -154,7 +154,7 @@ class GcpProvider:
 
     def storage(self) -> Any:
         if self._storage is None:
-            from google.cloud import storage  # type: ignore[attr-defined]
+            import google.cloud.storage as storage
             kw: dict[str, Any] = {"project": self.project, "credentials": self._creds()}
             if self.storage_endpoint:
                 kw["client_options"] = {"api_endpoint": self.storage_endpoint}

@@ -96,7 +96,8 @@ def prime_sagemaker(endpoint_url: str | None, region: str, body: bytes, content_
     if endpoint_url is None:
         from moto.sagemakerruntime.models import sagemakerruntime_backends
         backend = sagemakerruntime_backends[MOTO_ACCOUNT][region]
-        backend.results_queue.append(tuple(result.values()))   # type: ignore[arg-type]
+        backend.results_queue.append((result["Body"], result["ContentType"], result["InvokedProductionVariant"],
+                                      result["CustomAttributes"]))
         return
     _post(f"{endpoint_url}/moto-api/static/sagemaker/endpoint-results",
           {"account_id": MOTO_ACCOUNT, "region": region, "results": [result]})

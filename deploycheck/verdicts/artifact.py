@@ -12,17 +12,17 @@ from deploycheck.model import AWS, Outcome, blocked, failed, passed
 from deploycheck.verdicts import folder_of, guarded, no_folder
 
 
-def _artifact(t: Target) -> tuple[Outcome | None, DeployFolder, ArtifactInfo]:
-    """(``blocked`` when there is no deploy folder or no model artifact, else None; the folder; its
-    artifact facts) for the checks that inspect the artifact."""
+def _artifact(t: Target) -> Outcome | tuple[DeployFolder, ArtifactInfo]:
+    """``blocked`` when there is no deploy folder or no model artifact, else (the folder, its artifact
+    facts), for the checks that inspect the artifact."""
     if (o := no_folder(t)) is not None:
-        return o, None, None  # type: ignore[return-value]
+        return o
     f = folder_of(t)
     info = f.facts.artifact
     if info is None:
         what = "model.tar.gz" if f.platform == AWS else "model.joblib"
-        return blocked("artifact.present", f"no model artifact in {f.rel}/: add the {what} you deployed"), f, None  # type: ignore[return-value]
-    return None, f, info
+        return blocked("artifact.present", f"no model artifact in {f.rel}/: add the {what} you deployed")
+    return f, info
 
 
 @guarded
@@ -59,9 +59,10 @@ def artifact_present(t: Target) -> Outcome:
 
 @guarded
 def artifact_valid(t: Target) -> Outcome:
-    o, f, info = _artifact(t)
-    if o is not None:
-        return o
+    got = _artifact(t)
+    if isinstance(got, Outcome):
+        return got
+    f, info = got
     where = f.repo_rel(info.rel)
     if info.symlink:
         tgt = info.link_target or "?"
@@ -149,9 +150,10 @@ def _gcp_fix(pickled: str, region: str = "us-central1") -> str:
 
 @guarded
 def artifact_version(t: Target) -> Outcome:
-    o, f, info = _artifact(t)
-    if o is not None:
-        return o
+    got = _artifact(t)
+    if isinstance(got, Outcome):
+        return got
+    f, info = got
     where = f.repo_rel(info.rel) + (f" (member {info.model_member})" if info.kind == "tar" and info.model_member else "")
     if info.symlink:
         return failed(f"{where} is a symlink and is never followed, so its scikit-learn version cannot be read: "
@@ -243,9 +245,10 @@ def _kind_name(kind: str) -> str:
 
 @guarded
 def artifact_safe(t: Target) -> Outcome:
-    o, f, info = _artifact(t)
-    if o is not None:
-        return o
+    got = _artifact(t)
+    if isinstance(got, Outcome):
+        return got
+    f, info = got
     where = f.repo_rel(info.rel)
     if info.symlink:
         return failed(f"{where} is a symlink; it is never followed or loaded: commit the real file")

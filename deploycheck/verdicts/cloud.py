@@ -27,13 +27,14 @@ from deploycheck.model import Outcome, Platform, Prediction, Request, blocked, f
 
 if TYPE_CHECKING:
     from deploycheck.discovery import Target
+    from deploycheck.settings import Settings
 
 REFERENCE_ROOT = Path(__file__).resolve().parents[2] / "reference_deploys"
-Verdict = Callable[["Target", object], Outcome]
+Verdict = Callable[["Target", "Settings"], Outcome]
 
 
 # ---------------------------------------------------------------------- the two adapters
-def local_prediction(t: Target, dc: object) -> Prediction | None:
+def local_prediction(t: Target, dc: Settings) -> Prediction | None:
     """predict.local's answer for this target as a typed ``mode="local"`` Prediction (exact request
     and response bytes; ``ok=False`` with predict.local's message when it did not answer), None
     without a deploy folder."""
@@ -55,7 +56,8 @@ def _deployed_target(t: Target, o: CloudOptions) -> Target:
         return t
     from deploycheck.discovery import targets_for
     ref = [x for x in targets_for("reference", str(REFERENCE_ROOT), t.platform) if x.folder is not None]
-    if not ref or not any(f.endswith((".joblib", ".pkl", ".tar.gz")) for f in ref[0].folder.files):  # type: ignore[union-attr]
+    folder = ref[0].folder if ref else None
+    if folder is None or not any(f.endswith((".joblib", ".pkl", ".tar.gz")) for f in folder.files):
         raise CloudError(f"--cloud-assets reference: {REFERENCE_ROOT}/{t.platform}_deploy is not built: run "
                          "`python reference_deploys/build.py` first")
     return ref[0]
@@ -69,7 +71,7 @@ class _Check:
     t: Target
     platform: Platform
     options: CloudOptions
-    settings: object
+    settings: Settings
     session: sessions.CloudSession
     slot: sessions.Slot
 
@@ -79,7 +81,7 @@ def _verdict(check: str, audit: bool = False) -> Callable[[Callable[[_Check], Ou
     check on a :class:`_Check`. Whatever escapes is the run's error, never the student's failure."""
     def deco(fn: Callable[[_Check], Outcome]) -> Verdict:
         @wraps(fn)
-        def wrapper(t: Target, dc: object) -> Outcome:
+        def wrapper(t: Target, dc: Settings) -> Outcome:
             try:
                 o = options_from(dc)
                 na = _audit_not_applicable(t, o) if audit else _not_applicable(t, o, check)

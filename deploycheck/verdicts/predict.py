@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deploycheck import model
 from deploycheck.analysis.plan import ServingPlan, Unservable
@@ -20,18 +20,23 @@ from deploycheck.model import Outcome, blocked, failed, passed, run_error, skipp
 from deploycheck.settings import Settings
 from deploycheck.verdicts import folder_of, guarded, no_folder
 
+if TYPE_CHECKING:
+    from deploycheck.analysis.samples import SampleRequest
+    from deploycheck.sandbox import Limits
+    from deploycheck.serving.local import LocalRun
+
 CHECK = "predict.local"
 TEXT_LIMIT = 2000
 
 
-def limits_of(dc: Any) -> Any:
+def limits_of(dc: Settings | None) -> Limits:
     from deploycheck import sandbox
     return sandbox.Limits(timeout=getattr(dc, "sandbox_timeout", None) or sandbox.DEFAULT_TIMEOUT,
                           memory_mb=getattr(dc, "sandbox_memory_mb", None) or sandbox.DEFAULT_MEMORY_MB)
 
 
 @guarded
-def predict_local(t: Target, dc: Settings | Any = None) -> Outcome:
+def predict_local(t: Target, dc: Settings | None = None) -> Outcome:
     if (o := no_folder(t)) is not None:
         return o
     f = folder_of(t)
@@ -49,7 +54,7 @@ def predict_local(t: Target, dc: Settings | Any = None) -> Outcome:
     return _interpret(t, f, plan, f.facts.sample, run)
 
 
-def local_prediction(t: Target, dc: Settings | Any = None) -> model.Prediction | None:
+def local_prediction(t: Target, dc: Settings | None = None) -> model.Prediction | None:
     """The local emulation's answer for the target (the one predict.local judged), or None."""
     f = t.folder
     if f is None or isinstance(f.facts.serving_plan, Unservable):
@@ -83,7 +88,7 @@ def _trunc(s: str, n: int = TEXT_LIMIT) -> str:
     return s if len(s) <= n else s[:n] + f"... [{len(s) - n} more characters]"
 
 
-def _source_and_rows(f: DeployFolder, sample: Any, run: Any) -> tuple[str, int | None]:
+def _source_and_rows(f: DeployFolder, sample: SampleRequest | None, run: LocalRun) -> tuple[str, int | None]:
     plat = f.platform
     source = (sample.source if sample is not None else
               (f"synthesized from the model (n_features_in_={run.model_info.get('n_features_in_')}); no example "
@@ -97,7 +102,7 @@ def _where(f: DeployFolder, plan: ServingPlan) -> str:
     return f"{f.rel}/{plan.entry_rel}" if plan.entry_rel else f"{f.rel}/"
 
 
-def _interpret(t: Target, f: DeployFolder, plan: ServingPlan, sample: Any, run: Any) -> Outcome:
+def _interpret(t: Target, f: DeployFolder, plan: ServingPlan, sample: SampleRequest | None, run: LocalRun) -> Outcome:
     from deploycheck.serving import local
     plat = f.platform
     art = plan.artifact
