@@ -9,17 +9,21 @@ pytest-xdist workers (which inherit the environment) read the same refs instead 
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from deploycheck.classroom import git as _git
 from deploycheck.classroom import roster as _roster
 from deploycheck.classroom.refs import SHADOW_SUFFIX, Commit, Late, RepoRef, RosterEntry, safe_id, unique_ids
+
+if TYPE_CHECKING:
+    import pytest
 
 __all__ = ["RepoRef", "RosterEntry", "Commit", "Late", "SHADOW_SUFFIX", "add_options", "resolve", "resolve_sources",
            "shadow_refs", "repos_from_options", "safe_id", "default_clone_dir"]
@@ -32,7 +36,7 @@ def default_clone_dir() -> Path:
     return cache_dir() / "repos"
 
 
-def add_options(group: Any) -> None:
+def add_options(group: pytest.OptionGroup) -> None:
     """Add the options of where repos come from and of the gradebooks to a pytest option group."""
     group.addoption("--repo", action="append", default=[], metavar="PATH",
                     help="a student repository to grade (repeatable)")
@@ -59,11 +63,11 @@ def add_options(group: Any) -> None:
                          "without an id Canvas creates a new assignment)")
 
 
-def _opt(options: Any, name: str, default: Any = None) -> Any:
+def _opt(options: argparse.Namespace, name: str, default: Any = None) -> Any:
     return getattr(options, name, default)
 
 
-def _key(options: Any) -> str:
+def _key(options: argparse.Namespace) -> str:
     h = hashlib.sha256()
     parts: list[Any] = [os.getcwd(), _opt(options, "repo") or [], _opt(options, "classroom"),
                         _opt(options, "roster") or [], _opt(options, "clone_dir"), _opt(options, "deadline")]
@@ -76,7 +80,7 @@ def _key(options: Any) -> str:
     return h.hexdigest()
 
 
-def resolve(options: Any) -> list[RepoRef]:
+def resolve(options: argparse.Namespace) -> list[RepoRef]:
     """The repos of this run from the pytest options (``config.option``), cloned and checked out.
     Raises ValueError with a one-line usage message."""
     key = _key(options)

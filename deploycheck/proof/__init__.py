@@ -12,10 +12,13 @@ from __future__ import annotations
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deploycheck.discovery import Target
 from deploycheck.model import Prediction
+
+if TYPE_CHECKING:
+    from deploycheck.settings import Settings
 
 
 def _safe_component(name: str) -> str:
@@ -23,9 +26,10 @@ def _safe_component(name: str) -> str:
     return "_" + s if s.strip(".") == "" else s
 
 
-def proof_dir(settings: Any, student: str) -> tuple[Path, Path]:
+def proof_dir(settings: Settings, student: str) -> tuple[Path, Path]:
     """(base, base/proof/<student>): the report dir when there is one, else a temp folder."""
-    base = Path(settings.report) if getattr(settings, "report", None) else Path(tempfile.gettempdir()) / "deploycheck-proof"
+    report = getattr(settings, "report", None)
+    base = Path(report) if report else Path(tempfile.gettempdir()) / "deploycheck-proof"
     return base, base / "proof" / _safe_component(student)
 
 
@@ -36,7 +40,7 @@ def _rel(p: Path, base: Path) -> str:
         return str(p)
 
 
-def render_artefacts(t: Target, settings: Any, mode: str = "local") -> dict[str, Any]:
+def render_artefacts(t: Target, settings: Settings, mode: str = "local") -> dict[str, Any]:
     """The proof files for a target whose predict.local (``mode="local"``: the local card and the
     README snapshot) or cloud.predict (``mode="cloud"``: the cloud card) passed, as
     ``{"proof": {kind: path relative to the report}, "proof_note": why something is missing}``."""
@@ -48,7 +52,7 @@ def render_artefacts(t: Target, settings: Any, mode: str = "local") -> dict[str,
         return {"proof_note": f"deploycheck could not render the proof screenshot ({type(e).__name__}: {str(e)[:200]})"}
 
 
-def _prediction(t: Target, settings: Any, mode: str) -> Prediction | None:
+def _prediction(t: Target, settings: Settings, mode: str) -> Prediction | None:
     if mode == "local":
         from deploycheck.verdicts.predict import local_prediction
         return local_prediction(t, settings)
@@ -56,7 +60,7 @@ def _prediction(t: Target, settings: Any, mode: str) -> Prediction | None:
     return cloud_prediction(t)
 
 
-def _render(t: Target, settings: Any, mode: str) -> dict[str, Any]:
+def _render(t: Target, settings: Settings, mode: str) -> dict[str, Any]:
     from deploycheck.proof import browser, card, snapshot
     ok, why = browser.available()
     if not ok:

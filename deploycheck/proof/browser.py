@@ -30,7 +30,10 @@ import queue
 import shutil
 import sys
 import threading
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
+
+if TYPE_CHECKING:       # playwright is the optional "proof" extra: imported where it is used
+    from playwright.sync_api import Browser, BrowserContext, Page, Playwright
 
 T = TypeVar("T")
 
@@ -112,7 +115,7 @@ def launch_args() -> list[str]:
     return list(ROOT_ARGS if is_root else COMMON_ARGS)
 
 
-def launch(playwright: Any) -> Any:
+def launch(playwright: Playwright) -> Browser:
     """Start headless Chromium with ``playwright`` (a sync Playwright object). Raises
     :class:`BrowserUnavailable` with the reason when no browser can be found or started."""
     path, how, reason = find_chromium()
@@ -141,10 +144,10 @@ def launch(playwright: Any) -> Any:
 
 class _Worker:
     def __init__(self) -> None:
-        self.q: queue.Queue[Any] = queue.Queue()
+        self.q: queue.Queue[tuple[Callable[[Browser], Any], concurrent.futures.Future[Any]] | None] = queue.Queue()
         self.failed: str | None = None
-        self.browser: Any = None
-        self.pages: dict[str, tuple[Any, Any]] = {}      # kind -> (context, page), reused
+        self.browser: Browser | None = None
+        self.pages: dict[str, tuple[BrowserContext, Page]] = {}      # kind -> (context, page), reused
         self.thread = threading.Thread(target=self._serve, name="deploycheck-browser", daemon=True)
         self.thread.start()
 
@@ -183,7 +186,7 @@ class _Worker:
                         pass
             self.browser = None
 
-    def submit(self, fn: Callable[[Any], T]) -> T:
+    def submit(self, fn: Callable[[Browser], T]) -> T:
         fut: concurrent.futures.Future[T] = concurrent.futures.Future()
         self.q.put((fn, fut))
         return fut.result()
@@ -205,7 +208,7 @@ def _get_worker() -> _Worker:
         return _worker
 
 
-def run(fn: Callable[[Any], T]) -> T:
+def run(fn: Callable[[Browser], T]) -> T:
     """``fn(browser)`` in the browser thread, with this process's one shared headless Chromium
     (started on first use). Blocks until done; safe to call from any thread, also from inside a
     running asyncio loop (that loop waits). Raises :class:`BrowserUnavailable` without Chromium.
@@ -214,15 +217,16 @@ def run(fn: Callable[[Any], T]) -> T:
     if threading.current_thread() is w.thread:  # nested call from inside fn
         if w.failed:
             raise BrowserUnavailable(w.failed)
+        assert w.browser is not None            # set before the outer fn was called
         return fn(w.browser)
     return w.submit(fn)
 
 
-def with_page(kind: str, setup: Callable[[Any], Any], fn: Callable[[Any], T]) -> T:
+def with_page(kind: str, setup: Callable[[Browser], BrowserContext], fn: Callable[[Page], T]) -> T:
     """``fn(page)`` on this process's reused page of ``kind``; ``setup(browser)`` makes its context
     (viewport, JavaScript off, routes) and returns it, once. A page that crashed or was closed is
     made again; a failure inside ``fn`` drops the page so the next call starts clean."""
-    def call(browser: Any) -> T:
+    def call(browser: Browser) -> T:
         w = _get_worker()
         ctx_page = w.pages.get(kind)
         if ctx_page is None or ctx_page[1].is_closed():

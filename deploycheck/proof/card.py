@@ -17,10 +17,14 @@ import stat
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deploycheck import __version__
 from deploycheck.model import Prediction
+
+if TYPE_CHECKING:
+    import jinja2
+    from playwright.sync_api import Browser, BrowserContext, Page
 
 LOCAL_BANNER = "LOCAL EMULATION — not a cloud deployment"
 OFFLINE_BANNER = "OFFLINE CLOUD EMULATION (moto / local fakes) — not a real cloud deployment"
@@ -192,7 +196,7 @@ def card_for(p: Prediction, *, student: str, repo: str, folder: str | None, offl
 
 
 @lru_cache(maxsize=1)
-def _template() -> Any:
+def _template() -> jinja2.Template:
     from jinja2 import Environment, FileSystemLoader, select_autoescape
     env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["j2", "html"]))
     return env.get_template("card.html.j2")
@@ -202,7 +206,7 @@ def card_html(card: Card) -> str:
     return str(_template().render(card=card, css=(HERE / "static" / "card.css").read_text()))
 
 
-def _card_context(browser: Any) -> Any:
+def _card_context(browser: Browser) -> BrowserContext:
     ctx = browser.new_context(viewport={"width": 900, "height": 600}, java_script_enabled=False, device_scale_factor=1)
     ctx.route("**/*", lambda route: route.abort())        # a card loads nothing
     return ctx
@@ -214,7 +218,7 @@ def capture(html_text: str, out_png: Path, selector: str = "#card") -> Path:
     from deploycheck.proof import browser
     out_png.parent.mkdir(parents=True, exist_ok=True)
 
-    def shoot(page: Any) -> None:
+    def shoot(page: Page) -> None:
         page.set_content(html_text, wait_until="load", timeout=15_000)
         el = page.query_selector(selector)
         if el is not None:

@@ -12,11 +12,15 @@ import html
 import mimetypes
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from deploycheck import __version__, files
 from deploycheck.discovery import DeployFolder
+
+if TYPE_CHECKING:
+    import jinja2
+    from playwright.sync_api import Browser, BrowserContext, Page, Route
 
 SERVE_LIMIT = 10_000_000            # bytes per file served to the README snapshot
 FAKE_ORIGIN = "http://student-folder.deploycheck.invalid"
@@ -30,7 +34,7 @@ _current: dict[str, Any] = {"folder": None, "html": b"", "blocked": []}
 
 
 @lru_cache(maxsize=1)
-def _template() -> Any:
+def _template() -> jinja2.Template:
     from jinja2 import Environment, FileSystemLoader, select_autoescape
     env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["j2", "html"]))
     return env.get_template("readme.html.j2")
@@ -70,7 +74,7 @@ def serve_file(folder_path: Path, url_path: str) -> tuple[bytes, str] | None:
     return got.data, mimetypes.guess_type(parts[-1])[0] or "application/octet-stream"
 
 
-def _route(route: Any) -> None:
+def _route(route: Route) -> None:
     url = route.request.url
     parts = urlsplit(url)
     if f"{parts.scheme}://{parts.netloc}" != FAKE_ORIGIN:
@@ -93,7 +97,7 @@ def _route(route: Any) -> None:
                                                   "x-content-type-options": "nosniff"})
 
 
-def _context(browser: Any) -> Any:
+def _context(browser: Browser) -> BrowserContext:
     ctx = browser.new_context(viewport={"width": 1000, "height": 800}, java_script_enabled=False,
                               device_scale_factor=1, accept_downloads=False, service_workers="block")
     ctx.route("**/*", _route)
@@ -114,7 +118,7 @@ def snapshot_readme(folder: DeployFolder, out_png: Path, max_height: int = 6000,
     out_png.parent.mkdir(parents=True, exist_ok=True)
     refused: list[str] = []
 
-    def shoot(page: Any) -> None:
+    def shoot(page: Page) -> None:
         _current.update(folder=folder.path, html=page_html.encode("utf-8"), blocked=refused)
         try:
             page.goto(FAKE_ORIGIN + PAGE, wait_until="load", timeout=20_000)

@@ -9,6 +9,7 @@ The plugin calls :func:`results.build_students` then :func:`write_all`; ``deploy
 """
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -29,7 +30,7 @@ class ReportOptions:
     html: bool = True                       # index.html
 
     @classmethod
-    def from_options(cls, options: Any) -> ReportOptions:
+    def from_options(cls, options: argparse.Namespace) -> ReportOptions:
         assignment = getattr(options, "canvas_assignment", None)
         return cls(canvas=bool(getattr(options, "canvas", False) or assignment), canvas_assignment=assignment)
 

@@ -31,7 +31,7 @@ _env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")
                           undefined=jinja2.StrictUndefined, trim_blocks=False)
 
 
-def _safe_rel(p: Any) -> str | None:
+def _safe_rel(p: object) -> str | None:
     """A relative posix path inside the report dir (no absolute paths, no ``..``), else None."""
     if not isinstance(p, str) or not p or "\\" in p or "\x00" in p:
         return None

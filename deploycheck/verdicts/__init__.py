@@ -7,19 +7,20 @@ and never raises (:func:`guarded`).
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from typing import Callable, ParamSpec
 
 from deploycheck.discovery import LAB_NAMES, DeployFolder, Target
 from deploycheck.model import Outcome, blocked, failed, skipped
 
 STRUCTURE = "structure.deploy_folder"
+_P = ParamSpec("_P")
 
 
-def guarded(fn: Callable[..., Outcome]) -> Callable[..., Outcome]:
+def guarded(fn: Callable[_P, Outcome]) -> Callable[_P, Outcome]:
     """Any exception while judging one repo becomes a failed Outcome naming the check (hostile
     input must never raise out of a check and stop the run)."""
     @functools.wraps(fn)
-    def wrapper(*args: object, **kwargs: object) -> Outcome:
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> Outcome:
         try:
             return fn(*args, **kwargs)
         except Exception as e:  # noqa: BLE001 - the safety net for one broken repo
