@@ -25,7 +25,8 @@ import json
 import re
 import time
 from pathlib import Path
-from typing import Any, Callable
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, ParamSpec, TypeVar
 
 from deploycheck.cloud import costs
 from deploycheck.cloud.base import (README_GCP, RUN_TAG, STUDENT_TAG, AccessError, BillableResource, Bundle,
@@ -34,6 +35,12 @@ from deploycheck.cloud.base import (README_GCP, RUN_TAG, STUDENT_TAG, AccessErro
                                     tags, translated)
 from deploycheck.cloud.ledger import Ledger
 from deploycheck.model import GCP, Prediction, Request
+
+if TYPE_CHECKING:
+    from google.auth.credentials import Credentials
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 MODEL_NAMES = ("model.joblib", "model.pkl", "model.bst")
 NEEDS = (f"deploycheck needs roles/aiplatform.user on the project and roles/storage.objectAdmin on the bucket "
@@ -100,14 +107,14 @@ class GcpProvider:
     def __init__(self, project: str | None, region: str = "us-central1", *, run_id: str, ledger: Ledger,
                  bucket: str | None = None, instance_type: str | None = None,
                  api_endpoint: str | None = None, storage_endpoint: str | None = None,
-                 credentials: Any = None, offline: bool = False, retry_initial_s: float = 1.0,
+                 credentials: Credentials | None = None, offline: bool = False, retry_initial_s: float = 1.0,
                  retry_timeout_s: float = 120.0, on_step: Callable[[str], None] | None = None):
         self.offline = offline or bool(api_endpoint)
         if self.offline and credentials is None:
             from google.auth.credentials import AnonymousCredentials
             credentials = AnonymousCredentials()
         self.region, self.run_id, self.ledger = region, run_id, ledger
-        self.credentials: Any = credentials
+        self.credentials: Credentials | None = credentials
         self._adc_project: str | None = None
         self.project = project or ("deploycheck-offline" if self.offline else self._default_project())
         self.bucket = bucket or f"{self.project}-deploycheck"
@@ -125,7 +132,7 @@ class GcpProvider:
             raise CloudError("no GCP project: pass --gcp-project (or run `gcloud config set project ID`)")
         return self._adc_project
 
-    def _creds(self) -> Any:
+    def _creds(self) -> Credentials:
         """The credentials in use: the offline anonymous ones, else Application Default Credentials."""
         if self.credentials is None:
             import google.auth
@@ -141,7 +148,7 @@ class GcpProvider:
         return translate(exc, doing, known)
 
     # ------------------------------------------------------------------ clients
-    def _init(self) -> Any:
+    def _init(self) -> ModuleType:
         import logging
 
         from google.cloud import aiplatform
@@ -161,7 +168,7 @@ class GcpProvider:
             self._storage = storage.Client(**kw)
         return self._storage
 
-    def _call(self, fn: Callable[..., Any], *a: Any, **kw: Any) -> Any:
+    def _call(self, fn: Callable[_P, _R], *a: _P.args, **kw: _P.kwargs) -> _R:
         return self.retry(fn)(*a, **kw)
 
     def _res(self, kind: str, name: str, student: str) -> Resource:

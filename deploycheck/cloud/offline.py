@@ -26,6 +26,7 @@ import json
 import os
 import re
 import socket
+import socketserver
 import threading
 import time
 from dataclasses import dataclass
@@ -60,7 +61,7 @@ def in_process_aws() -> Iterator[None]:
                 os.environ[k] = v
 
 
-def serve_in_thread(server: Any, name: str = "offline-http") -> tuple[str, Callable[[], None]]:
+def serve_in_thread(server: socketserver.TCPServer, name: str = "offline-http") -> tuple[str, Callable[[], None]]:
     """Serve an ``http.server`` server on a daemon thread: (its http://127.0.0.1:PORT url, stop)."""
     threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
 
