@@ -11,13 +11,12 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
 from deploycheck import files
 from deploycheck.analysis.refs import clean_link, is_local_name
+from deploycheck.discovery import DeployFolder, Target
 from deploycheck.files import path_status
 from deploycheck.model import Outcome, failed, passed
-from deploycheck.verdicts import guarded, no_folder
+from deploycheck.verdicts import folder_of, guarded, no_folder
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
 MIN_W, MIN_H = 300, 200
@@ -36,9 +35,9 @@ class ImageCheck:
     size: tuple[int, int] | None = None
 
 
-def inspect_image(base: Any, rel: str, label: str) -> ImageCheck:
+def inspect_image(base: DeployFolder | Path, rel: str, label: str) -> ImageCheck:
     """Decode ``rel`` below ``base`` (a folder or path) and judge it as a screenshot."""
-    got = files.read_bytes(Path(getattr(base, "path", base)), rel, limit=MAX_BYTES + 1)
+    got = files.read_bytes(base.path if isinstance(base, DeployFolder) else Path(base), rel, limit=MAX_BYTES + 1)
     data, problem, truncated = got.data, got.problem, got.truncated
     if data is None:
         return ImageCheck(label, False, f"{label} {problem}")
@@ -81,11 +80,11 @@ def inspect_image(base: Any, rel: str, label: str) -> ImageCheck:
                           "PNG or JPG")
 
 
-def _candidates(t: Any) -> list[tuple[Any, str, str]]:
+def _candidates(t: Target) -> list[tuple[DeployFolder | Path, str, str]]:
     """(base, rel below base, label relative to repo) — README-embedded images first."""
-    folder = t.folder
+    folder = folder_of(t)
     repo = Path(folder.repo)
-    out: list[tuple[Any, str, str]] = []
+    out: list[tuple[DeployFolder | Path, str, str]] = []
     seen: set[str] = set()
     info = folder.facts.readme
     if info is not None and not info.problem:
@@ -121,11 +120,11 @@ def _candidates(t: Any) -> list[tuple[Any, str, str]]:
 
 
 @guarded
-def proof_screenshot(t: Any) -> Outcome:
+def proof_screenshot(t: Target) -> Outcome:
     o = no_folder(t)
     if o:
         return o
-    folder = t.folder
+    folder = folder_of(t)
     cands = _candidates(t)
     links = [f"{folder.rel}/{r}" for r in folder.symlinks if r.lower().endswith(IMAGE_SUFFIXES)]
     if not cands:
