@@ -19,7 +19,7 @@ import difflib
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Collection, Iterable, Mapping
 
 from deploycheck.model import AWS, GCP
 
@@ -121,7 +121,7 @@ def order_key(cid: str) -> tuple[int, str]:
     return (spec.order if spec else len(RUBRIC), cid)
 
 
-def did_you_mean(word: str, choices: Any) -> str:
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
     m = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {m[0]}?)" if m else ""
 
@@ -144,19 +144,19 @@ class Rubric:
     def applies(self, cid: str, platform: str | None) -> bool:
         return platform is None or platform in self.specs[cid].platforms
 
-    def platform_max(self, platform: str, active: Any = None) -> float:
+    def platform_max(self, platform: str, active: Collection[str] | None = None) -> float:
         """Points available on ``platform`` from enabled checks (``active``: ids in this run)."""
         ids = self.specs if active is None else [c for c in active if c in self.specs]
         return sum(self.specs[c].points for c in ids
                    if self.specs[c].enabled and platform in self.specs[c].platforms)
 
-    def scale_total(self, active: Any = None) -> float:
+    def scale_total(self, active: Collection[str] | None = None) -> float:
         if self.total is not None:
             return self.total
         return max(self.platform_max(p, active) for p in (AWS, GCP))
 
 
-def _number(v: Any, where: str) -> float:
+def _number(v: object, where: str) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise RubricError(f"{where}: points must be a number, not {v!r}")
     if v < 0:
@@ -220,7 +220,7 @@ def load(path: str | Path | None) -> Rubric:
     return parse(data, f"--rubric {path}")
 
 
-def validate_marker(args: tuple[Any, ...], kwargs: Mapping[str, Any], where: str) -> str:
+def validate_marker(args: tuple[object, ...], kwargs: Mapping[str, object], where: str) -> str:
     """The check id of a ``@pytest.mark.check(id)`` marker; markers carry only the id (points,
     order and prerequisites come from this table)."""
     if len(args) != 1 or kwargs or not isinstance(args[0], str):

@@ -303,7 +303,7 @@ class AwsProvider:
                 raise type(err)(f"{str(err).rstrip('.')}. {rollback_note(left, self.run_id)}") from e
             raise
 
-    def _create(self, created: list[Resource], student: str, kind: str, name: str, call: Callable[[], Any]) -> None:
+    def _create(self, created: list[Resource], student: str, kind: str, name: str, call: Callable[[], object]) -> None:
         res = self._res(kind, name, student)
         self.ledger.will_create(res)           # BEFORE the call: a kill right after it is still swept
         created.append(res)

@@ -472,7 +472,7 @@ class _Tail:
         return t
 
 
-def _str(v: Any, n: int) -> str:
+def _str(v: object, n: int) -> str:
     return v[:n] if isinstance(v, str) else ""
 
 

@@ -28,6 +28,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from deploycheck.serving import local
@@ -267,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
     import signal
 
-    def _stop(*_: Any) -> None:
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _stop)

@@ -135,7 +135,7 @@ def _text(b: bytes, limit: int = 20000) -> str:
     return b.decode("utf-8", "replace")[:limit]
 
 
-def _short(v: Any, n: int = 120) -> str:
+def _short(v: object, n: int = 120) -> str:
     s = v if isinstance(v, str) else json.dumps(v)
     return s if len(s) <= n else s[: n - 3] + "..."
 
