@@ -14,7 +14,7 @@ PIPQ    := 2>&1 | grep -v -e 'is ignored: it is neither' -e '^$$' || true
 TEST_RUNTIMES ?= sagemaker:1.2-1 sagemaker:1.0-1 sagemaker:0.23-1 ai-platform:2.11 vertex:sklearn-cpu.1-2 \
                  sagemaker:1.4-2 vertex:sklearn-cpu.1-6
 
-.PHONY: grade test venv chromium bubblewrap fixtures clean bench runtimes runtimes-example
+.PHONY: grade test typecheck venv chromium bubblewrap fixtures clean bench runtimes runtimes-example
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,7 +47,11 @@ grade: venv chromium bubblewrap runtimes-example fixtures
 	-$(VENV)/bin/deploycheck grade --repo $(EXAMPLE) --report $(REPORT)
 	@$(PY) -m deploycheck.gradeinfo $(REPORT)
 
-test: venv chromium bubblewrap runtimes fixtures
+# mypy on deploycheck/ (configured in pyproject.toml [tool.mypy]); `make test` runs it first
+typecheck: venv
+	$(PY) -m mypy deploycheck
+
+test: typecheck venv chromium bubblewrap runtimes fixtures
 	$(PY) -m pytest tests/ -n 2 -p no:cacheprovider -q
 
 bench: venv runtimes fixtures
