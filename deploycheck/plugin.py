@@ -230,6 +230,22 @@ class DeploycheckPlugin:
         keep.sort(key=key)
         items[:] = keep
 
+    @pytest.hookimpl
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Start what the selected checks will wait for, in the background, while the static checks
+        run: the serving image's sandbox server of the first repo to predict, and the browser for
+        proof cards. Nothing starts when those checks are not selected."""
+        if not hasattr(self.config, "workerinput") and getattr(self.config.option, "numprocesses", None):
+            return                                          # the xdist controller runs no checks
+        ids = {check_id_of(it) for it in session.items}
+        first = next((it.callspec.params["target"] for it in session.items if hasattr(it, "callspec")
+                      and check_id_of(it) == "predict.local" and "target" in it.callspec.params), None)
+        if "predict.local" not in ids or first is None or first.folder is None:
+            return
+        import threading
+        threading.Thread(target=_warm_up, args=(first, self.settings), name="deploycheck-warm-up",
+                         daemon=True).start()
+
     # ---------------------------------------------------------------- the results cache
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
@@ -417,6 +433,27 @@ def record(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
             pytest.skip(outcome.message)
         return outcome
     return _record
+
+
+def _warm_up(t: Target, settings: Settings) -> None:
+    """Start the first repo's sandbox server and (for proofs) the browser; never raises: the checks
+    that need them report any problem themselves."""
+    try:
+        from deploycheck.analysis.plan import Unservable
+        plan = t.folder.facts.serving_plan if t.folder is not None else None
+        if plan is not None and not isinstance(plan, Unservable) and plan.target.image is not None:
+            from deploycheck import sandbox
+            from deploycheck.serving import local
+            sandbox.prestart(local.interpreter_of(local.runtime_for(plan.target.image)))
+    except Exception:  # noqa: BLE001
+        pass
+    if settings.proof:
+        try:
+            from deploycheck.proof import browser
+            if browser.available()[0]:
+                browser.run(lambda b: None)
+        except Exception:  # noqa: BLE001
+            pass
 
 
 def _with_proof(request: pytest.FixtureRequest, outcome: Outcome, mode: str) -> Outcome:
