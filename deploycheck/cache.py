@@ -20,14 +20,13 @@ import hashlib
 import json
 import os
 import shutil
-import stat
 import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
-from deploycheck.discovery import SKIP_DIRS, Target
+from deploycheck.discovery import Target, list_tree
 from deploycheck.model import Outcome
 from deploycheck.settings import Settings, cache_dir
 
@@ -96,41 +95,25 @@ def tree_hash(repo: Path) -> str | None:
         memo: dict[str, list[Any]] = json.loads(memo_file.read_text())
     except (OSError, ValueError):
         memo = {}
+    listed, links, truncated = list_tree(repo, TREE_LIMIT)
+    if truncated:
+        return None
     fresh: dict[str, list[Any]] = {}
     h = hashlib.sha256()
-    count = 0
-    stack = [repo]
-    while stack:
-        d = stack.pop()
+    for rel, target in sorted(links.items()):
+        h.update(b"L" + rel.encode() + b"\0" + target.encode(errors="replace") + b"\0")
+    for rel in listed:
         try:
-            entries = sorted(os.scandir(d), key=lambda e: e.name)
+            st = os.lstat(repo / rel)
         except OSError:
             continue
-        for e in entries:
-            rel = Path(e.path).relative_to(repo).as_posix()
-            try:
-                st = e.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if stat.S_ISLNK(st.st_mode):
-                h.update(b"L" + rel.encode() + b"\0" + os.readlink(e.path).encode(errors="replace") + b"\0")
-            elif stat.S_ISDIR(st.st_mode):
-                if e.name not in SKIP_DIRS:        # .git is skipped: the checks read the working tree
-                    stack.append(Path(e.path))
-            elif stat.S_ISREG(st.st_mode):
-                count += 1
-                if count > TREE_LIMIT:
-                    return None
-                sig = [st.st_size, st.st_mtime_ns, st.st_ino]
-                old = memo.get(rel)
-                if old and old[:3] == sig:
-                    digest = old[3]
-                else:
-                    digest = _file_digest(Path(e.path))
-                    if digest is None:
-                        continue
-                fresh[rel] = [*sig, digest]
-                h.update(b"F" + rel.encode() + b"\0" + digest.encode() + b"\0")
+        sig = [st.st_size, st.st_mtime_ns, st.st_ino]
+        old = memo.get(rel)
+        digest = old[3] if old and old[:3] == sig else _file_digest(repo / rel)
+        if digest is None:
+            continue
+        fresh[rel] = [*sig, digest]
+        h.update(b"F" + rel.encode() + b"\0" + digest.encode() + b"\0")
     try:
         _atomic_write(memo_file, json.dumps(fresh).encode())
     except OSError:
