@@ -20,11 +20,13 @@ Policies (issue 12):
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from deploycheck.analysis import screenshot as ss
+from deploycheck.discovery import Target
 from deploycheck.model import Outcome, failed, passed, run_error
-from deploycheck.structure import needs_folder
+from deploycheck.verdicts import folder_of, no_folder
 
 CHECK = "proof.screenshot"
 CANDIDATES_IN_DATA = 10
@@ -196,8 +198,10 @@ def verdict(facts: ss.ScreenshotFacts, known: ss.KnownOutputs | None = None) -> 
         reads = ""
         lines = ss.normalise(best.text)
         if lines and best.seems != "an almost empty page":
-            longest = max(lines[:12], key=len)
-            reads = f" (it reads {_q(ss.sanitise(longest, 60))})" if len(longest) >= 4 else ""
+            # the first line with words (a chart's title, a page's heading), else the longest
+            wordy = [ln for ln in lines[:20] if len(re.findall(r"[A-Za-z]{3,}", ln)) >= 2]
+            quote = wordy[0] if wordy else max(lines[:20], key=len)
+            reads = f" (it reads {_q(ss.sanitise(quote, 60))})" if len(quote) >= 4 else ""
         return failed(f"{path}{_size(best)} looks like {best.seems or 'something else'}{reads}, not a prediction "
                       f"from your endpoint: replace it with {what}", **_data(facts, best, known))
     # unusable (today's image checks)
@@ -207,16 +211,17 @@ def verdict(facts: ss.ScreenshotFacts, known: ss.KnownOutputs | None = None) -> 
                   problems=[f"{i.candidate.path} {i.problem}" for i in bad[:10]], **_data(facts, best, known))
 
 
-def proof_screenshot(t: Any, known: ss.KnownOutputs | None = None) -> Outcome:
+def proof_screenshot(t: Target, known: ss.KnownOutputs | None = None) -> Outcome:
     """proof.screenshot for one target. ``known``: the model's classes / the local prediction's values,
     when the caller has them (else the pickle scan is asked)."""
-    o = needs_folder(t)
+    o = no_folder(t)
     if o:
         return o
+    folder = folder_of(t)
     try:
-        facts = ss.screenshot_facts(t.folder)
+        facts = ss.screenshot_facts(folder)
         if known is None:
-            known = ss.model_outputs(t.folder)
+            known = ss.model_outputs(folder)
         return verdict(facts, known)
     except Exception as e:  # noqa: BLE001 - our own bug: an error of the run, never the student's failure
-        return run_error(f"{CHECK} could not analyse the images of {t.folder.rel}/ ({type(e).__name__}: {e})")
+        return run_error(f"{CHECK} could not analyse the images of {folder.rel}/ ({type(e).__name__}: {e})")

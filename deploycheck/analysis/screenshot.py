@@ -32,8 +32,8 @@ Pipeline (:func:`screenshot_facts`):
    snippets (credentials redacted).
 
 The OCR engine is Tesseract 5 (Debian ``tesseract-ocr``) through ``pytesseract``; see ``benchmarks/ocr.py``
-for the measurements that chose it. Settings (environment): ``DEPLOYCHECK_OCR`` = ``tesseract`` (default)
-| ``off``; ``DEPLOYCHECK_TESSERACT`` = path of the tesseract binary; ``DEPLOYCHECK_CACHE_DIR``.
+for the measurements that chose it. Settings (environment, read through :mod:`deploycheck.settings`): ``DEPLOYCHECK_OCR`` = ``tesseract``
+(default) | ``off``; ``DEPLOYCHECK_TESSERACT`` = path of the tesseract binary; ``DEPLOYCHECK_CACHE_DIR``.
 
 This module imports only the standard library at import time: the worker runs this file as a script.
 """
@@ -76,9 +76,8 @@ SNIPPET = 90                       # characters of one evidence snippet
 PREP_VERSION = "p1"                # bump when the preprocessing changes (part of the cache key)
 TESSERACT_PSM = "6"                # one uniform block: best on the fixtures (benchmarks/ocr.py)
 
-ENV_ENGINE = "DEPLOYCHECK_OCR"
+ENV_ENGINE = "DEPLOYCHECK_OCR"            # named in messages; read through deploycheck.settings.env
 ENV_TESSERACT = "DEPLOYCHECK_TESSERACT"
-ENV_CACHE = "DEPLOYCHECK_CACHE_DIR"
 
 Classification = Literal["prediction", "cloud", "unrelated", "not_read", "unusable", "remote", "excluded",
                          "not_examined"]
@@ -209,8 +208,9 @@ INSTALL_HINT = ("install Tesseract (Debian/Ubuntu: `apt-get install tesseract-oc
 
 def engine() -> OcrEngine:
     """The OCR engine for this process (checked once per setting; changing the environment re-checks)."""
-    choice = os.environ.get(ENV_ENGINE, "tesseract").strip().lower() or "tesseract"
-    binary = os.environ.get(ENV_TESSERACT, "").strip()
+    from deploycheck import settings   # the one reader of DEPLOYCHECK_* variables
+    choice = (settings.env("OCR") or "tesseract").strip().lower() or "tesseract"
+    binary = (settings.env("TESSERACT") or "").strip()
     key = (choice, binary, os.environ.get("PATH", ""))
     with _ENGINE_LOCK:
         if key not in _ENGINE_MEMO:
@@ -268,12 +268,10 @@ def _child_env() -> dict[str, str]:
 # ------------------------------------------------------------------------------------ cache
 
 def cache_dir() -> Path:
-    root = os.environ.get(ENV_CACHE, "").strip()
-    if root:
-        return Path(root) / "ocr"
-    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "deploycheck" / "ocr"
+    """``<deploycheck's user cache>/ocr``: ``$DEPLOYCHECK_CACHE_DIR/ocr``, else
+    ``$XDG_CACHE_HOME/deploycheck/ocr``, else ``~/.cache/deploycheck/ocr``."""
+    from deploycheck import settings
+    return settings.cache_dir() / "ocr"
 
 
 def _cache_path(sha: str, eng: OcrEngine) -> Path:
@@ -364,7 +362,7 @@ def _worker_main(cfg: Mapping[str, Any]) -> dict[str, Any]:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return dict(out, problem="bomb")
     except MemoryError:
-        return dict(out, problem="too_large")
+        return dict(out, ocr_error="decoding needed more memory than the worker's limit")
     except Exception as e:  # noqa: BLE001 - truncated or corrupt
         return dict(out, problem=f"unreadable:{type(e).__name__}")
     white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -493,7 +491,7 @@ def normalise(text: str) -> list[str]:
 
 # Credentials that may be visible in a screenshot: never quoted back.
 _REDACT = [
-    (re.compile(r"\b((?:AKIA|ASIA)[A-Z0-9]{4})[A-Z0-9]{12}\b"), r"\1…(redacted)"),
+    (re.compile(r"\b((?:AKIA|ASIA))[A-Z0-9]{14}([A-Z0-9]{2})\b"), r"\1…\2"),     # as security.secrets shows it
     (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{16,}"), r"\1(redacted)"),
     (re.compile(r"\bya29\.[A-Za-z0-9._-]{10,}"), "ya29.(redacted)"),
     (re.compile(r"(?i)(secret[\w\s\"':=]{0,24}?)[A-Za-z0-9/+]{40}\b"), r"\1(redacted)"),
@@ -615,13 +613,16 @@ _CHART_WORDS = re.compile(r"\b(?:accuracy|loss|epochs?|importance|confusion|matr
 _REAL_WORD = re.compile(r"\b[A-Za-z]{3,}\b")
 
 
-def _bracketed(lines: list[str], i: int, start: str) -> str:
-    """The text of a bracketed list starting in ``start`` (rest of line i), continued over up to 8 lines."""
+def _bracketed(lines: list[str], i: int, start: str, used: list[int] | None = None) -> str:
+    """The text of a bracketed list starting in ``start`` (rest of line i), continued over up to 8 lines;
+    ``used[0]`` is set to the last line it took."""
     buf = start
     j = i
     while buf.count("[") > buf.count("]") and j + 1 < len(lines) and j - i < 8:
         j += 1
         buf += " " + lines[j]
+    if used is not None:
+        used[0] = j
     return buf
 
 
@@ -666,6 +667,7 @@ def classify_text(text: str) -> TextFacts:
     platforms: list[str] = []
     seen_labels: set[str] = set()
     strong_output = False
+    consumed = [-1]                        # last line taken by a multi-line list
 
     def add(kind: str, label: str, line: str, pos: int | None = None, shown: str = "") -> None:
         key = f"{kind}:{label}:{shown.lower()}" if kind == "cloud" else f"{kind}:{label}"
@@ -692,9 +694,11 @@ def classify_text(text: str) -> TextFacts:
                 if plat:
                     platforms.append(plat)
         # ---- outputs, most specific first; the last one found wins for the values
+        if i <= consumed[0]:
+            continue                      # continuation lines of a list already read
         m = _ARRAY.search(line)
         if m:
-            vals = parse_values(_bracketed(lines, i, m.group(1)))
+            vals = parse_values(_bracketed(lines, i, m.group(1), consumed))
             if vals and not re.search(r"predict\w*\s*\(", line[:m.start()], re.I):
                 add("output", "array([...]) output", line, m.start())
                 values, strong_output = vals, True
@@ -702,7 +706,7 @@ def classify_text(text: str) -> TextFacts:
         m = _PRED_KEY.search(line)
         if m and not re.search(r"predict\w*\s*\(", line, re.I):
             rest = m.group(1).strip()
-            buf = _bracketed(lines, i, rest) if rest else " ".join(lines[i + 1:i + 8])
+            buf = _bracketed(lines, i, rest, consumed) if rest else " ".join(lines[i + 1:i + 8])
             first = _first_list(buf)
             vals = parse_values(first)
             shown = line if (not rest or "]" in rest or not rest.startswith("[")) and rest else \
@@ -716,7 +720,7 @@ def classify_text(text: str) -> TextFacts:
         if m:
             rest = m.group(1).strip() or (lines[i + 1] if i + 1 < len(lines) else "")
             am = _ARRAY.search(rest)
-            vals = parse_values(_bracketed(lines, i, am.group(1))) if am else \
+            vals = parse_values(_bracketed(lines, i, am.group(1), consumed)) if am else \
                 parse_values(rest) if rest.startswith("[") or _NUM.match(rest.strip("'\"")) else ()
             add("output", "notebook Out[n] output", line + ("" if m.group(1).strip() else " " + rest), m.start())
             strong_output = True
@@ -725,7 +729,7 @@ def classify_text(text: str) -> TextFacts:
             continue
         m = _BARE_LIST.match(line)
         if m:
-            buf = _bracketed(lines, i, m.group(1))
+            buf = _bracketed(lines, i, m.group(1), consumed)
             vals = parse_values(buf)
             rows = buf.count("[") - 1 if buf.startswith("[[") else 0
             if vals and not _is_input(lines, i, vals, rows):
@@ -836,30 +840,37 @@ class FolderInputs:
 
 
 def _folder_inputs(folder: Any) -> FolderInputs:
-    from deploycheck import readme as rd
-    info = rd.readme_info(folder)
+    facts = folder.facts
+    doc = facts.readme
     images: tuple[tuple[str, int], ...] = ()
     code: list[tuple[str, str, int]] = []
-    rel = folder.rel
-    if info is not None and not info.problem:
-        images = tuple((str(s), int(n)) for s, n in info.images)
-        code.extend((info.path, b.content, b.line) for b in info.code_blocks)
-    for src in rd.script_sources(folder):
-        code.append((f"{rel}/{src.rel}" if rel else src.rel, src.text, src.first_line))
-    return FolderInputs(info.path if info is not None else None, images, tuple(code))
+    if doc is not None and not doc.problem:
+        images = tuple((str(src), int(line)) for src, line in doc.images)
+        code.extend((doc.path, b.content, b.line) for b in doc.code_blocks)
+    for src in facts.scripts:
+        code.append((folder.repo_rel(src.rel), src.text, src.first_line))
+    return FolderInputs(doc.path if doc is not None else None, images, tuple(code))
 
 
 def _read(repo: Path, rel: str) -> tuple[bytes | None, str | None, bool]:
     """(data, problem, truncated): at most MAX_BYTES+1 bytes of a regular file, no symlink followed."""
-    from deploycheck.textfile import read_bytes
-    return read_bytes(repo, rel, limit=MAX_BYTES + 1)
+    from deploycheck import files
+    b = files.read_bytes(repo, rel, limit=MAX_BYTES + 1)
+    return b.data, b.problem, b.truncated
+
+
+def _link_helpers() -> tuple[Any, Any, Any]:
+    """(clean_link, is_local_name, path_status) of the README reference rules."""
+    from deploycheck.analysis.refs import clean_link, is_local_name
+    from deploycheck.files import path_status
+    return clean_link, is_local_name, path_status
 
 
 def model_outputs(folder: Any) -> KnownOutputs | None:
-    """The model's classes when the pickle scan exposes them (it does not yet: see the module notes)."""
+    """The model's classes when the pickle scan exposes them (``ArtifactInfo.classes``; not yet: the
+    scan skips array data, see the report of issue 12), else None."""
     try:
-        from deploycheck import artifacts
-        info = artifacts.model_artifact(folder)
+        info = folder.facts.artifact
     except Exception:  # noqa: BLE001 - any failure here just means "unknown"
         return None
     classes = getattr(info, "classes", None) if info is not None else None
@@ -928,7 +939,7 @@ def _rank(c: Candidate) -> tuple:
 
 def find_candidates(folder: Any, inputs: FolderInputs | None = None) -> tuple[tuple[Candidate, ...], tuple[str, ...]]:
     """(candidates in preference order, image symlinks in the folder). Nothing is decoded here."""
-    from deploycheck.readme import _clean_link, is_local_name, path_status  # noqa: PLC0415 (adapter)
+    clean_link, is_local_name, path_status = _link_helpers()
     inputs = inputs or _folder_inputs(folder)
     repo = Path(folder.repo)
     frel = folder.rel if folder.rel not in ("", ".") else ""
@@ -941,7 +952,7 @@ def find_candidates(folder: Any, inputs: FolderInputs | None = None) -> tuple[tu
         raw = src.strip().strip("<>")
         gh = _GITHUB_FILE.match(raw)
         if gh:
-            name = _clean_link(gh.group("path"))
+            name = clean_link(gh.group("path"))
             if name and (repo / name).is_file() and _is_image_name(name) and name not in seen:
                 seen.add(name)
                 out.append(Candidate(name, "readme", line, excluded=_exclusion(name, frel, True, written)))
@@ -951,7 +962,7 @@ def find_candidates(folder: Any, inputs: FolderInputs | None = None) -> tuple[tu
                 seen.add(raw)
                 out.append(Candidate(raw, "readme", line, remote=True))
             continue
-        name = _clean_link(src)
+        name = clean_link(src)
         if not is_local_name(name) or not _is_image_name(name):
             continue
         for base in (Path(folder.path), repo):
