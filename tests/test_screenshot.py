@@ -8,7 +8,6 @@ import os
 import struct
 import sys
 import zlib
-from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw

@@ -13,7 +13,7 @@ Pipeline (:func:`screenshot_facts`):
 2. **Reading** (untrusted bytes): at most :data:`MAX_BYTES` are read without following symlinks; the
    size is taken from the header *before* decoding (bombs over :data:`MAX_PIXELS` are refused there).
    Decoding, the blank/colour statistics and OCR then run in a worker subprocess
-   (``python -I screenshot.py --worker``) that first lowers its own rlimits (address space, CPU seconds,
+   (``python -P screenshot.py --worker``, allowlisted environment) that first lowers its own rlimits (address space, CPU seconds,
    file size, open files, no core dumps), runs in its own session and is killed with its whole group
    after :data:`WALL_SECONDS`; Tesseract is its child and inherits the limits (OpenMP threads capped at 1).
    Tesseract only ever sees a PNG the worker re-encoded (grayscale, upscaled ×2 for 1× screenshots,
@@ -51,10 +51,10 @@ import sys
 import tempfile
 import threading
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Literal, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 # ------------------------------------------------------------------------------------ limits
 
@@ -259,7 +259,7 @@ def _child_env() -> dict[str, str]:
     """Allowlisted environment for the worker and tesseract (never the grader's credentials)."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
            "OMP_THREAD_LIMIT": "1"}
-    for k in ("TMPDIR", "TESSDATA_PREFIX", "SYSTEMROOT"):
+    for k in ("TMPDIR", "TESSDATA_PREFIX", "SYSTEMROOT", "PYTHONPATH"):
         if os.environ.get(k):
             env[k] = os.environ[k]
     return env
@@ -290,22 +290,29 @@ def _cache_get(sha: str, eng: OcrEngine) -> dict[str, Any] | None:
     return doc
 
 
+def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Write ``path`` so that a reader (another xdist worker) sees the old file or the whole new one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:40]}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
 def _cache_put(sha: str, eng: OcrEngine, doc: dict[str, Any]) -> str:
     """Write atomically; returns "" or why it could not be written."""
     p = _cache_path(sha, eng)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{sha[:12]}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(dict(doc, sha256=sha, engine=eng.cache_id), fh)
-            os.replace(tmp, p)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        atomic_write(p, json.dumps(dict(doc, sha256=sha, engine=eng.cache_id)).encode())
     except OSError as e:
         return f"OCR results are not cached ({cache_dir()}: {e.strerror or e})"
     _count("cache_writes")
@@ -418,7 +425,8 @@ def _run_worker(data: bytes, eng: OcrEngine) -> dict[str, Any]:
     if eng.available:
         _count("ocr_runs")
     try:
-        p = subprocess.Popen([sys.executable, "-I", os.path.abspath(__file__), "--worker", json.dumps(cfg)],
+        # -P: the script's folder is not put on sys.path; the environment is allowlisted (_child_env)
+        p = subprocess.Popen([sys.executable, "-P", os.path.abspath(__file__), "--worker", json.dumps(cfg)],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              env=_child_env(), start_new_session=True, cwd=tempfile.gettempdir())
     except OSError as e:
@@ -889,7 +897,9 @@ _ASSET_DIRS = {"static", "public", "assets", "node_modules", "dist", "build", "_
 _ASSET_NAME = re.compile(r"^(?:logo|favicon|apple-touch-icon|android-chrome|mstile|safari-pinned-tab)", re.I)
 _PROOF_WORDS = ("screenshot", "screen", "shot", "proof", "predict", "result", "output", "endpoint", "invoke",
                 "inference", "response", "capture", "curl", "test")
-_WRITES = re.compile(r"\b(savefig|imsave|imwrite|write_image|write_png|to_file|save)\s*\(\s*(?:[rfbu]{1,2})?"
+# Calls that write a generated image (plots, arrays). A plain ``.save(...)`` is left out: a student may
+# save a real screenshot with it (``pyautogui.screenshot().save("proof.png")``).
+_WRITES = re.compile(r"\b(savefig|imsave|imwrite|write_image|write_png)\s*\(\s*(?:[rfbu]{1,2})?"
                      r"([\"'])([^\"'\n]{1,200}?\.(?:png|jpe?g|gif|webp|bmp))\2", re.I)
 
 
@@ -932,9 +942,11 @@ def _exclusion(path: str, folder_rel: str, embedded: bool, written: list[tuple[s
 
 
 def _rank(c: Candidate) -> tuple:
+    """README-embedded images first, in README order; then the folder's, proof-like names first."""
+    if c.origin == "readme":
+        return (c.excluded is not None, 0, c.readme_line or 0, c.path)
     name = PurePosixPath(c.path).name.lower()
-    return (c.excluded is not None, c.origin != "readme", not any(w in name for w in _PROOF_WORDS),
-            c.path.count("/"), c.path)
+    return (c.excluded is not None, 1, not any(w in name for w in _PROOF_WORDS), c.path.count("/"), c.path)
 
 
 def find_candidates(folder: Any, inputs: FolderInputs | None = None) -> tuple[tuple[Candidate, ...], tuple[str, ...]]:
@@ -951,21 +963,21 @@ def find_candidates(folder: Any, inputs: FolderInputs | None = None) -> tuple[tu
             break
         raw = src.strip().strip("<>")
         gh = _GITHUB_FILE.match(raw)
-        if gh:
-            name = clean_link(gh.group("path"))
-            if name and (repo / name).is_file() and _is_image_name(name) and name not in seen:
-                seen.add(name)
-                out.append(Candidate(name, "readme", line, excluded=_exclusion(name, frel, True, written)))
-                continue
-        if _GITHUB_UPLOAD.match(raw):
+        bases: tuple[Path, ...] = (Path(folder.path), repo)
+        if gh:                              # a link to a file of (presumably) this repo: read it here
+            name, bases = clean_link(gh.group("path")), (repo,)
+        elif _GITHUB_UPLOAD.match(raw):
             if raw not in seen:
                 seen.add(raw)
                 out.append(Candidate(raw, "readme", line, remote=True))
             continue
-        name = clean_link(src)
+        else:
+            name = clean_link(src)
+            if name.startswith("/") and not name.startswith("//"):      # GitHub: relative to the repo root
+                name, bases = name.lstrip("/"), (repo,)
         if not is_local_name(name) or not _is_image_name(name):
             continue
-        for base in (Path(folder.path), repo):
+        for base in bases:
             p = Path(os.path.normpath(base / name))
             try:
                 rel = p.relative_to(repo).as_posix()
@@ -1116,7 +1128,7 @@ def clear_cache() -> None:
 __all__ = ["OcrEngine", "Candidate", "ImageStats", "Evidence", "TextFacts", "ImageFacts", "KnownOutputs",
            "Plausibility", "ScreenshotFacts", "engine", "cache_dir", "read_image", "classify_text", "seems_like",
            "plausibility", "find_candidates", "CALL_ORDER", "WEAK_CLOUD", "examine", "screenshot_facts", "model_outputs", "normalise",
-           "redact", "sanitise", "parse_values", "header_size", "clear_cache", "STATS"]
+           "redact", "sanitise", "parse_values", "header_size", "clear_cache", "atomic_write", "STATS"]
 
 
 if __name__ == "__main__":

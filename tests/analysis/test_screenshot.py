@@ -147,12 +147,14 @@ def test_candidates_order_and_exclusions(tmp_path):
     assert links == ()
 
 
-def test_github_raw_link_to_a_file_of_the_repo_is_read_locally(tmp_path):
+def test_github_links_to_files_of_the_repo_are_read_locally(tmp_path):
     t = make_target(tmp_path, {
-        "aws_deploy/README.md": "![p](https://raw.githubusercontent.com/me/lab/main/aws_deploy/img/p.png)\n",
-        "aws_deploy/img/p.png": b"x"})
+        "aws_deploy/README.md": "![p](https://raw.githubusercontent.com/me/lab/main/aws_deploy/img/p.png)\n"
+                                "![q](/docs/q.png)\n"
+                                "![r](https://github.com/me/lab/blob/main/../../../etc/r.png?raw=true)\n",
+        "aws_deploy/img/p.png": b"x", "docs/q.png": b"x"})
     cands, _ = ss.find_candidates(t.folder)
-    assert [(c.path, c.remote) for c in cands] == [("aws_deploy/img/p.png", False)]
+    assert [(c.path, c.remote) for c in cands] == [("aws_deploy/img/p.png", False), ("docs/q.png", False)]
 
 
 # ------------------------------------------------------------------ the worker, its limits, the cache
