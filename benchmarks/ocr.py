@@ -217,7 +217,7 @@ def compare(rapid_python: str | None, repeat: int) -> None:
 
 # A class's mix: most hand in a prediction of some kind, some a console page, a few a chart or logo,
 # a few a blank or broken image, some embed a GitHub upload, some nothing at all.
-MIX = (["jupyter_predict"] * 30 + ["terminal_invoke_endpoint"] * 15 + ["sagemaker_console_test_inference"] * 10
+MIX = (["jupyter_predict"] * 25 + ["jupyter_predict_retina"] * 5 + ["terminal_invoke_endpoint"] * 15 + ["sagemaker_console_test_inference"] * 10
        + ["terminal_curl_vertex"] * 10 + ["terminal_gcloud_aiplatform"] * 8 + ["terminal_gcloud_ai_endpoints"] * 6
        + ["vertex_console_test"] * 5 + ["jupyterlab_boto3_labels"] * 4
        + ["sagemaker_console_endpoints"] * 5 + ["vertex_endpoints_list"] * 3 + ["jupyter_call_without_output"] * 2

@@ -75,6 +75,7 @@ EXPECTED = {
     "sagemaker_console_test_inference": ("passed", ["shows a prediction", "[0, 2]", "InService",
                                                     "endpoint sklearn-iris-endpoint"], [0, 2]),
     "jupyter_predict": ("passed", ["shows a prediction", "predictor.predict(", "array([0, 2])", "SageMaker"], [0, 2]),
+    "jupyter_predict_retina": ("passed", ["shows a prediction", "predictor.predict(", "array([0, 2])"], [0, 2]),
     "jupyterlab_boto3_labels": ("passed", ["invoke", '"predictions": ["setosa", "virginica"]', "eu-west-1"],
                                 ["setosa", "virginica"]),
     "terminal_invoke_endpoint": ("passed", ["aws sagemaker-runtime invoke-endpoint", "[0, 2]"], [0, 2]),
@@ -259,6 +260,15 @@ def test_unreadable(tmp_path):
     assert o.status == "failed" and "is not a readable image" in o.message and "save it again as PNG" in o.message
     o = proof_screenshot(make_target(tmp_path / "b", {"aws_deploy/shot.png": shot()[:300]}))
     assert o.status == "failed" and "not a readable image" in o.message
+
+
+def test_only_screenshot_formats_are_decoded(tmp_path):
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 800 500\nshowpage\n"     # would need Ghostscript
+    tiff = io.BytesIO()
+    Image.new("RGB", (800, 500), "navy").save(tiff, "TIFF")
+    for i, data in enumerate((eps, tiff.getvalue())):
+        o = proof_screenshot(make_target(tmp_path / str(i), {"aws_deploy/shot.png": data}))
+        assert o.status == "failed" and "is not a readable image" in o.message, o.message
 
 
 def test_decompression_bomb_is_refused_without_decoding(tmp_path):

@@ -59,6 +59,8 @@ from typing import Any, Literal, Mapping, Sequence
 # ------------------------------------------------------------------------------------ limits
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp")
+# The only decoders Pillow may use, whatever the bytes claim (no EPS -> Ghostscript, no exotic plugins).
+FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP")
 MIN_W, MIN_H = 300, 200            # smaller cannot show a readable prediction
 MAX_BYTES = 25_000_000             # bytes read per image
 MAX_PIXELS = 40_000_000            # refused before decoding (an 8K screenshot is 33 Mpx)
@@ -328,7 +330,7 @@ def header_size(data: bytes) -> tuple[int, int, str] | str:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:   # lazy: reads the header
+            with Image.open(io.BytesIO(data), formats=FORMATS) as img:   # lazy: reads the header
                 return img.size[0], img.size[1], img.format or ""
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return "bomb"
@@ -358,7 +360,7 @@ def _worker_main(cfg: Mapping[str, Any]) -> dict[str, Any]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            img = Image.open(io.BytesIO(data), formats=FORMATS)
             w, h = img.size
             out.update(width=w, height=h, format=img.format or "")
             if w * h > cfg["max_pixels"]:
