@@ -610,7 +610,7 @@ WEAK_CLOUD = {"notebook cell", "gcloud"}
 
 _ARRAY = re.compile(r"\barray\s*\(\s*(\[.*?\])(?:\s*,\s*dtype=[^)]*)?\s*\)?", re.I)
 _PRED_KEY = re.compile(r"[\"']?\bpredictions?[\"']?\s*[:=]\s*(.*)$", re.I)
-_PRED_LABEL = re.compile(r"\b(?:predicted(?:\s+(?:class|label|value)s?)?|prediction(?:\s+result)?s?|result)\s*[:=]\s*"
+_PRED_LABEL = re.compile(r"\b(predicted(?:\s+(?:class|label|value)s?)?|prediction(?:\s+result)?s?|result)\s*[:=]\s*"
                          r"(.+)$", re.I)
 _OUT_CELL = re.compile(r"\b[O0o]ut\s?\[\s?\d+\s?\]\s?:?\s*(.*)$")
 _BARE_LIST = re.compile(r"^(?:b?[\"'])?(\[.*\])(?:[\"'])?[.,;]?$")
@@ -748,10 +748,12 @@ def classify_text(text: str) -> TextFacts:
             continue
         m = _PRED_LABEL.search(line)
         if m and not re.search(r"predict\w*\s*\(", line, re.I):
-            vals = parse_values(m.group(1).split("#")[0]) if len(m.group(1)) < 80 else ()
+            vals = parse_values(m.group(2).split("#")[0]) if len(m.group(2)) < 80 else ()
             if vals:
                 add("output", "printed prediction", line, m.start())
                 values = vals
+                # "Prediction: [0 2]" says what it is; a bare "result: 2" does not
+                strong_output = strong_output or m.group(1).lower().startswith("predict")
     if any(e.label == "invocation answer" for e in cloud):
         add("output", "invoke-endpoint answer (InvokedProductionVariant)",
             next(e.snippet for e in cloud if e.label == "invocation answer"))

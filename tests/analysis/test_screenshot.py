@@ -70,6 +70,20 @@ def test_vertex_json_answer_over_several_lines():
     assert f.classification == "prediction" and f.values == (1, 2) and f.platform == "gcp"
 
 
+def test_labelled_prediction_without_call_passes_with_a_note():
+    f = ss.classify_text("$ python predict.py\nPrediction: [0 2]\n")
+    assert f.classification == "prediction" and f.values == (0, 2)
+    assert f.note.startswith("only the output is visible")
+    assert ss.classify_text("$ python run.py\nresult: 2\n").classification == "unrelated"
+
+
+def test_boto3_response_dict_printed_in_colab():
+    f = ss.classify_text("{'ResponseMetadata': {'RequestId': 'a1b2', 'HTTPStatusCode': 200}, 'ContentType': "
+                         "'application/json', 'InvokedProductionVariant': 'AllTraffic', 'Body': "
+                         "<botocore.response.StreamingBody object at 0x7f3a2c1b5e50>}\n")
+    assert f.classification == "prediction" and f.platform == "aws"
+
+
 def test_cloud_context_alone():
     f = ss.classify_text("Amazon SageMaker > Endpoints\nEndpoints (1)\nsklearn-iris-endpoint InService us-east-1\n")
     assert f.classification == "cloud" and f.platform == "aws" and f.values == ()
