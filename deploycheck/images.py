@@ -115,7 +115,8 @@ def _data(facts: ss.ScreenshotFacts, fi: ss.ImageFacts | None, known: ss.KnownOu
         if fi.stats:
             d["width"], d["height"] = fi.stats.width, fi.stats.height
         if fi.facts:
-            d["evidence"] = [{"kind": e.kind, "label": e.label, "text": e.snippet, **({"shown": e.shown} if e.shown else {})}
+            d["evidence"] = [{"kind": e.kind, "label": e.label, "text": e.snippet,
+                              **({"shown": e.shown} if e.shown else {})}
                              for e in (fi.facts.calls + fi.facts.outputs + fi.facts.cloud)][:12]
             if fi.facts.values:
                 d["values"] = list(fi.facts.values[:20])

@@ -8,13 +8,14 @@ Pipeline (:func:`screenshot_facts`):
    assets`` count as present but are *remote, not checked*), then the folder's own images. Ignored:
    static web assets (``static/``, ``public/``, ``assets/`` when the README does not embed them),
    ``logo*`` / ``favicon*`` / ``apple-touch-icon*`` files, images a script or README code block of the
-   folder writes (``savefig`` / ``imwrite`` / ``imsave`` / ``write_image`` / ``.save``), symlinks.
+   folder writes (``savefig`` / ``imwrite`` / ``imsave`` / ``write_image`` / ``write_png``), symlinks.
    Preferred: README-embedded images, then names such as screenshot / prediction / endpoint / invoke.
 2. **Reading** (untrusted bytes): at most :data:`MAX_BYTES` are read without following symlinks; the
    size is taken from the header *before* decoding (bombs over :data:`MAX_PIXELS` are refused there).
    Decoding, the blank/colour statistics and OCR then run in a worker subprocess
-   (``python -P screenshot.py --worker``, allowlisted environment) that first lowers its own rlimits (address space, CPU seconds,
-   file size, open files, no core dumps), runs in its own session and is killed with its whole group
+   (``python -P screenshot.py --worker``, allowlisted environment) that first lowers its own rlimits
+   (address space, CPU seconds, file size, open files, no core dumps), runs in its own session and is
+   killed with its whole group
    after :data:`WALL_SECONDS`; Tesseract is its child and inherits the limits (OpenMP threads capped at 1).
    Tesseract only ever sees a PNG the worker re-encoded (grayscale, upscaled ×2 for 1× screenshots,
    at most :data:`OCR_MAX_PIXELS`).
@@ -31,9 +32,10 @@ Pipeline (:func:`screenshot_facts`):
    chart, logo, photo, empty page, text without a prediction). Evidence is kept as short, sanitised
    snippets (credentials redacted).
 
-The OCR engine is Tesseract 5 (Debian ``tesseract-ocr``) through ``pytesseract``; see ``benchmarks/ocr.py``
-for the measurements that chose it. Settings (environment, read through :mod:`deploycheck.settings`): ``DEPLOYCHECK_OCR`` = ``tesseract``
-(default) | ``off``; ``DEPLOYCHECK_TESSERACT`` = path of the tesseract binary; ``DEPLOYCHECK_CACHE_DIR``.
+The OCR engine is Tesseract 5 (Debian ``tesseract-ocr``) through ``pytesseract``; see
+``benchmarks/ocr.py`` for the measurements that chose it. Settings (environment, read through
+:mod:`deploycheck.settings`): ``DEPLOYCHECK_OCR`` = ``tesseract`` (default) | ``off``;
+``DEPLOYCHECK_TESSERACT`` = path of the tesseract binary; ``DEPLOYCHECK_CACHE_DIR``.
 
 This module imports only the standard library at import time: the worker runs this file as a script.
 """
@@ -794,8 +796,9 @@ def seems_like(stats: ImageStats | None, facts: TextFacts | None, text: str) -> 
     if words < 3:
         if stats is None:
             return "a picture without readable text"
-        if stats.transparent >= 0.2 or (stats.colours <= 40 and stats.dominant >= 0.5 and stats.width <= 1024
-                                        and stats.height <= 1024 and abs(stats.width - stats.height) < 0.3 * max(stats.width, stats.height)):
+        squarish = abs(stats.width - stats.height) < 0.3 * max(stats.width, stats.height)
+        if stats.transparent >= 0.2 or (stats.colours <= 40 and stats.dominant >= 0.5 and squarish
+                                        and max(stats.width, stats.height) <= 1024):
             return "a logo or icon"
         if stats.dominant >= 0.85:
             return "an almost empty page"
@@ -893,8 +896,8 @@ def model_outputs(folder: Any) -> KnownOutputs | None:
 
 # ------------------------------------------------------------------------------------ candidates
 
-_GITHUB_UPLOAD = re.compile(r"^https?://(?:(?:private-)?user-images\.githubusercontent\.com/|github\.com/user-attachments/"
-                            r"(?:assets|files)/|github\.com/[^/\s]+/[^/\s]+/assets/)", re.I)
+_GITHUB_UPLOAD = re.compile(r"^https?://(?:(?:private-)?user-images\.githubusercontent\.com/|"
+                            r"github\.com/user-attachments/(?:assets|files)/|github\.com/[^/\s]+/[^/\s]+/assets/)", re.I)
 _GITHUB_FILE = re.compile(r"^https?://(?:raw\.githubusercontent\.com/[^/]+/[^/]+/[^/]+/|github\.com/[^/]+/[^/]+/"
                           r"(?:raw|blob)/[^/]+/)(?P<path>[^?#]+)", re.I)
 _ASSET_DIRS = {"static", "public", "assets", "node_modules", "dist", "build", "_site", "site-packages"}
@@ -1131,8 +1134,9 @@ def clear_cache() -> None:
 
 __all__ = ["OcrEngine", "Candidate", "ImageStats", "Evidence", "TextFacts", "ImageFacts", "KnownOutputs",
            "Plausibility", "ScreenshotFacts", "engine", "cache_dir", "read_image", "classify_text", "seems_like",
-           "plausibility", "find_candidates", "CALL_ORDER", "WEAK_CLOUD", "examine", "screenshot_facts", "model_outputs", "normalise",
-           "redact", "sanitise", "parse_values", "header_size", "clear_cache", "atomic_write", "STATS"]
+           "plausibility", "find_candidates", "CALL_ORDER", "WEAK_CLOUD", "examine", "screenshot_facts",
+           "model_outputs", "normalise", "redact", "sanitise", "parse_values", "header_size", "clear_cache",
+           "atomic_write", "STATS"]
 
 
 if __name__ == "__main__":
