@@ -267,13 +267,14 @@ def _grade_chunk(repos: list[str]) -> tuple[dict, dict]:
     from deploycheck.analysis import screenshot as ss
     from deploycheck.discovery import Target, load_submission
     from deploycheck.images import proof_screenshot
+    start = dict(ss.STATS)                 # a forked worker inherits the parent's counters
     out = {}
     for r in repos:
         sub = load_submission.__wrapped__(Path(r).name, r)
         f = sub.folders[0]
         o = proof_screenshot(Target(sub.student, f.platform, sub, sub.student))
         out[Path(r).name] = (o.status, o.data.get("classification"))
-    return out, dict(ss.STATS)
+    return out, {k: v - start.get(k, 0) for k, v in ss.STATS.items()}
 
 
 def grade_class(repos: list[Path], workers: int) -> tuple[float, dict, dict]:
