@@ -239,6 +239,15 @@ def _unique_png(data: bytes, tag: str) -> bytes:
     return b.getvalue()
 
 
+def expected_class(kind: str) -> str:
+    """The classification a repo built from scene ``kind`` must get."""
+    if kind in ("remote",):
+        return "remote"
+    if kind == "none":
+        return "missing"
+    return {"too_small": "unusable"}.get(scenes.BY_NAME[kind].kind, scenes.BY_NAME[kind].kind)
+
+
 def build_class(root: Path, n: int) -> list[Path]:
     import random
     d = scenes.ensure_built()
@@ -259,6 +268,7 @@ def build_class(root: Path, n: int) -> list[Path]:
             (folder / f"prediction.{ext}").write_bytes(_unique_png((d / s.filename).read_bytes(), f"student{i:03d}"))
             readme += f"![prediction](prediction.{ext})\n"
         (folder / "README.md").write_text(readme)
+        (folder.parent / "EXPECTED").write_text(expected_class(kind))
         repos.append(folder.parent)
     return repos
 
@@ -317,6 +327,8 @@ def class_bench(n: int, workers: int, workdir: Path | None) -> None:
     print(f"  cached : {warm:7.1f} s wall, {c2 - c1:7.1f} CPU-s ({st2['worker_runs']} image workers, "
           f"{st2['ocr_runs']} OCR runs, {st2['cache_hits']} cache hits; includes starting {workers} Python processes)")
     print(f"  verdicts: {', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}")
+    wrong = [r.name for r in repos if v1[r.name][1] != (r / "EXPECTED").read_text()]
+    print(f"  classified as built: {n - len(wrong)}/{n}" + (f" (wrong: {', '.join(wrong[:10])})" if wrong else ""))
     shutil.rmtree(base, ignore_errors=True)
 
 
