@@ -616,6 +616,8 @@ _PRED_LABEL = re.compile(r"\b(predicted(?:\s+(?:class|label|value)s?)?|predictio
                          r"(.+)$", re.I)
 _OUT_CELL = re.compile(r"\b[O0o]ut\s?\[\s?\d+\s?\]\s?:?\s*(.*)$")
 _BARE_LIST = re.compile(r"^(?:b?[\"'])?(\[.*\])(?:[\"'])?[.,;]?$")
+_PAREN_LIST = re.compile(r"^[\[(]\s*([^()\[\]]{1,200})[\])]$")
+_COMMAND_CALLS = {"invoke_endpoint call", "gcloud predict", ":predict request", "predict( call"}
 _INPUT_HINT = re.compile(r"\b(?:request|instances|input|body|payload|data\s*=|json\s*=|-d\b|features?|x_test|"
                          r"sample)", re.I)
 _OUTPUT_HINT = re.compile(r"\b(?:response|result|output|answer|predictions?|[O0o]ut\s?\[|cat\s+\S+)", re.I)
@@ -748,6 +750,14 @@ def classify_text(text: str) -> TextFacts:
                 add("output", "printed list of predictions", line)
                 values = vals
             continue
+        m = _PAREN_LIST.match(line)
+        if m and any(rx.search(" ".join(lines[max(0, i - 3):i])) for label, rx in _CALLS if label in _COMMAND_CALLS):
+            # "(0, 2)" or "[0, 2)" right below a predict call: Tesseract often misreads small square brackets
+            vals = parse_values(m.group(1))
+            if vals and len(vals) <= 50:
+                add("output", "printed list of predictions", line)
+                values = vals
+                continue
         m = _PRED_LABEL.search(line)
         if m and not re.search(r"predict\w*\s*\(", line, re.I):
             vals = parse_values(m.group(2).split("#")[0]) if len(m.group(2)) < 80 else ()

@@ -49,6 +49,14 @@ def test_ocr_slips_inside_a_list_of_numbers():
     assert ss.parse_values("model = SKLearnModel(role)") == ()
 
 
+def test_small_square_brackets_misread_as_parentheses():
+    f = ss.classify_text(">>> predictor. predict([[5.1, 3.5, 1.4 0.21 (6.7, 3.0, 5.2, 2.3]])\n(0, 2)\n")
+    assert f.classification == "prediction" and f.values == (0, 2)
+    f = ss.classify_text("$ gcloud ai endpoints predict 123 --region=us-central1 --json-request=in.json\n[0, 2)\n")
+    assert f.classification == "prediction" and f.values == (0, 2)
+    assert ss.classify_text("Screen size (1280, 800)\n").classification == "unrelated"
+
+
 def test_request_body_is_not_the_prediction():
     f = ss.classify_text("Test inference\nRequest body\n[[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]\nSend Request\n"
                          "sklearn-iris-endpoint InService\n")
