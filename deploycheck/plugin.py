@@ -237,9 +237,12 @@ class DeploycheckPlugin:
         proof cards. Nothing starts when those checks are not selected."""
         if not hasattr(self.config, "workerinput") and getattr(self.config.option, "numprocesses", None):
             return                                          # the xdist controller runs no checks
-        ids = {check_id_of(it) for it in session.items}
-        first = next((it.callspec.params["target"] for it in session.items if hasattr(it, "callspec")
-                      and check_id_of(it) == "predict.local" and "target" in it.callspec.params), None)
+        try:
+            ids = {check_id_of(it) for it in session.items}
+            first = next((it.callspec.params["target"] for it in session.items if hasattr(it, "callspec")
+                          and check_id_of(it) == "predict.local" and "target" in it.callspec.params), None)
+        except rb.RubricError:
+            return                                          # already a usage error of the collection
         if "predict.local" not in ids or first is None or first.folder is None:
             return
         import threading
