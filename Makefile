@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh machine:
-#   make grade   create .venv, install deploycheck + a Chromium, grade the default example repo
+#   make grade   create .venv, install deploycheck + a Chromium + Tesseract, grade the default example repo
 #   make test    run deploycheck's own test suite
 PYTHON ?= python3
 VENV   := .venv
@@ -14,13 +14,13 @@ PIPQ    := 2>&1 | grep -v -e 'is ignored: it is neither' -e '^$$' || true
 TEST_RUNTIMES ?= sagemaker:1.2-1 sagemaker:1.0-1 sagemaker:0.23-1 ai-platform:2.11 vertex:sklearn-cpu.1-2 \
                  sagemaker:1.4-2 vertex:sklearn-cpu.1-6
 
-.PHONY: grade test typecheck venv chromium bubblewrap fixtures clean bench runtimes runtimes-example
+.PHONY: grade test typecheck venv chromium bubblewrap ocr fixtures clean bench bench-ocr runtimes runtimes-example
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip $(PIPQ)
 	$(PY) -m pip install -q -e '.[cloud,proof,test]' $(PIPQ)
-	$(PY) -c "import deploycheck, sklearn, boto3, moto, google.cloud.aiplatform, playwright"
+	$(PY) -c "import deploycheck, sklearn, boto3, moto, google.cloud.aiplatform, playwright, pytesseract, matplotlib"
 	touch $@
 
 venv: $(VENV)/.installed
@@ -39,11 +39,15 @@ runtimes-example: venv
 runtimes: venv
 	$(PY) -m deploycheck.cli runtimes build $(TEST_RUNTIMES)
 
-fixtures: venv
+ocr: venv
+	@sh scripts/ensure-tesseract.sh
+
+fixtures: venv chromium
+	$(PY) fixtures/screenshots.py
 	$(PY) fixtures/build.py
 	$(PY) reference_deploys/build.py
 
-grade: venv chromium bubblewrap runtimes-example fixtures
+grade: venv chromium bubblewrap ocr runtimes-example fixtures
 	-$(VENV)/bin/deploycheck grade --repo $(EXAMPLE) --report $(REPORT)
 	@$(PY) -m deploycheck.gradeinfo $(REPORT)
 
@@ -51,12 +55,15 @@ grade: venv chromium bubblewrap runtimes-example fixtures
 typecheck: venv
 	$(PY) -m mypy deploycheck
 
-test: typecheck venv chromium bubblewrap runtimes fixtures
+test: typecheck venv chromium bubblewrap ocr runtimes fixtures
 	$(PY) -m pytest tests/ -n 2 -p no:cacheprovider -q
 
 bench: venv runtimes fixtures
 	$(PY) benchmarks/classroom.py --repos 200
 	$(PY) benchmarks/runtimes.py
+
+bench-ocr: venv ocr fixtures
+	$(PY) benchmarks/ocr.py --repos 200 --workers 2
 
 clean:
 	rm -rf $(VENV) out fixtures/built .pytest_cache

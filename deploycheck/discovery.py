@@ -13,7 +13,7 @@ import stat
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Iterator, Mapping
 
 from deploycheck import files as fs
 from deploycheck.model import AWS, GCP, PLATFORMS, Platform
@@ -144,7 +144,9 @@ class Target:
         return self.submission.repo
 
 
-def list_tree(path: Path) -> tuple[tuple[str, ...], dict[str, str], bool]:
+def list_tree(path: Path, limit: int = MAX_FILES) -> tuple[tuple[str, ...], dict[str, str], bool]:
+    """(regular files, symlinks -> link text, truncated) below ``path``, posix and relative, sorted;
+    symlinks are never followed, SKIP_DIRS never entered, at most ``limit`` files listed."""
     found: list[str] = []
     links: dict[str, str] = {}
     truncated = False
@@ -169,17 +171,18 @@ def list_tree(path: Path) -> tuple[tuple[str, ...], dict[str, str], bool]:
             except OSError:
                 continue
             if stat.S_ISREG(mode):
-                if len(found) >= MAX_FILES:
+                if len(found) >= limit:
                     truncated = True
                     continue
                 found.append(rel)
     return tuple(sorted(found)), links, truncated
 
 
-def _find_folders(repo: Path) -> list[tuple[Platform, Path]]:
-    found: list[tuple[Platform, Path]] = []
-    level = [repo]
-    for depth in range(MAX_DEPTH + 1):
+def subdirs(root: Path, max_depth: int = MAX_DEPTH) -> Iterator[tuple[int, os.DirEntry[str]]]:
+    """(depth, entry) of the real directories below ``root``, level by level up to ``max_depth``, in
+    name order: no symlink followed, no hidden directory or SKIP_DIRS entered."""
+    level = [root]
+    for depth in range(max_depth + 1):
         nxt: list[Path] = []
         for d in level:
             try:
@@ -194,13 +197,19 @@ def _find_folders(repo: Path) -> list[tuple[Platform, Path]]:
                         continue
                 except OSError:
                     continue
-                plat = platform_of(e.name)
-                p = Path(e.path)
-                if plat:
-                    found.append((plat, p))
-                elif depth < MAX_DEPTH:
-                    nxt.append(p)
+                yield depth, e
+                nxt.append(Path(e.path))
         level = nxt
+
+
+def _find_folders(repo: Path) -> list[tuple[Platform, Path]]:
+    """Folders named after the lab's pattern (a deploy folder's own subfolders are not searched)."""
+    found: list[tuple[Platform, Path]] = []
+    for _depth, e in subdirs(repo):
+        plat = platform_of(e.name)
+        p = Path(e.path)
+        if plat and not any(f in p.parents for _pl, f in found):
+            found.append((plat, p))
     return found
 
 
@@ -270,36 +279,17 @@ def _near_misses(repo: Path, skip: set[Path]) -> list[tuple[Platform, Path, str]
     """(platform, path, evidence) of folders that are clearly a deployment although their name does
     not follow the lab's pattern; folders with a platform word first, then by depth and name."""
     out: list[tuple[int, int, str, Platform, Path, str]] = []
-    level = [repo]
-    for depth in range(MAX_DEPTH + 1):
-        nxt: list[Path] = []
-        for d in level:
-            try:
-                entries = sorted(os.scandir(d), key=lambda e: e.name)
-            except OSError:
-                continue
-            for e in entries:
-                if e.name in SKIP_DIRS or e.name.startswith("."):
-                    continue
-                try:
-                    if e.is_symlink() or not e.is_dir(follow_symlinks=False):
-                        continue
-                except OSError:
-                    continue
-                p = Path(e.path)
-                if p in skip:
-                    continue
-                if depth < MAX_DEPTH:
-                    nxt.append(p)
-                worded = _NEAR_WORDS.search(e.name)
-                ev = evidence_of(p)
-                if ev is None or not (worded or ev.strong):
-                    continue
-                plat = platform_of_words(e.name) or ev.platform
-                if plat is None:
-                    continue
-                out.append((0 if worded else 1, depth, e.name.lower(), plat, p, ev.what))
-        level = nxt
+    for depth, e in subdirs(repo):
+        p = Path(e.path)
+        if p in skip:
+            continue
+        worded = _NEAR_WORDS.search(e.name)
+        ev = evidence_of(p)
+        if ev is None or not (worded or ev.strong):
+            continue
+        plat = platform_of_words(e.name) or ev.platform
+        if plat is not None:
+            out.append((0 if worded else 1, depth, e.name.lower(), plat, p, ev.what))
     out.sort(key=lambda x: x[:3])
     return [(plat, p, what) for _w, _d, _n, plat, p, what in out]
 

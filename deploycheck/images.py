@@ -1,142 +1,228 @@
-"""``proof.screenshot``: the deploy folder holds (or its README embeds) a real, non-blank screenshot.
+"""``proof.screenshot``: the deploy folder holds (or its README embeds) a screenshot whose text shows a
+prediction from the deployed model.
 
-Images are decoded with Pillow from bytes read without following symlinks; decompression
-bombs are refused (``DecompressionBombWarning`` is turned into an error), the pixel check runs
-on a small grayscale thumbnail.
+A thin verdict over the facts of :mod:`deploycheck.analysis.screenshot` (candidates, OCR, classification).
+Policies (issue 12):
+
+* **prediction** (predicted values next to a call or cloud context) -> passed; the message quotes the call
+  and the output, names the cloud context, and says whether the values are plausible for this model when
+  its classes (or the local emulation's answer) are known. Implausible values are said, not failed on: an
+  OCR slip must not cost a correct student the point.
+* **cloud context without a prediction** (an endpoint list, a console page, a predict call without its
+  output) -> failed: the lab asks for a prediction; the message says what was seen and what to capture.
+* **unrelated** (chart, logo, photo, empty page, text without a prediction) -> failed, saying what the
+  image looks like and what to capture instead.
+* **content not read** (no OCR engine on this machine, or OCR failed on the image) -> passed as
+  "present, content not read": the machine's lack must not cost the student the point; the message says
+  so and how to install the engine, and today's image checks (readable, not tiny, not blank) still apply.
+* **remote** (the README embeds a GitHub-hosted upload and no local image shows a prediction) -> passed,
+  "present, not checked": deploycheck reads nothing from the network.
 """
 from __future__ import annotations
 
-import io
-import os
-import warnings
-from dataclasses import dataclass
-from pathlib import Path
-from deploycheck import files
-from deploycheck.analysis.refs import clean_link, is_local_name
-from deploycheck.discovery import DeployFolder, Target
-from deploycheck.files import path_status
-from deploycheck.model import Outcome, failed, passed
-from deploycheck.verdicts import folder_of, guarded, no_folder
+import re
+from typing import Any
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
-MIN_W, MIN_H = 300, 200
-MAX_BYTES = 25_000_000
-MAX_PIXELS = 60_000_000            # refuse bigger images (Pillow's own bomb limit is ~89 Mpx)
-BLANK_STDDEV = 2.0                 # grayscale standard deviation below this = a single colour
-MAX_CANDIDATES = 20
-PROOF_WORDS = ("screenshot", "screen", "shot", "proof", "predict", "result", "output", "endpoint", "capture")
+from deploycheck.analysis import screenshot as ss
+from deploycheck.discovery import Target
+from deploycheck.model import Outcome, failed, passed, run_error
+from deploycheck.verdicts import folder_of, no_folder
 
+CHECK = "proof.screenshot"
+CANDIDATES_IN_DATA = 10
 
-@dataclass
-class ImageCheck:
-    rel: str                       # relative to the repo
-    ok: bool
-    problem: str | None = None
-    size: tuple[int, int] | None = None
+WHAT = {
+    "aws": ("a screenshot of a prediction from your SageMaker endpoint: the notebook cell running "
+            "predictor.predict(...) with its output, or `aws sagemaker-runtime invoke-endpoint ...` followed by "
+            "`cat` of the output file, or the console's Test inference response"),
+    "gcp": ("a screenshot of a prediction from your Vertex AI / AI Platform endpoint: `gcloud ai endpoints predict "
+            "...` (or `gcloud ai-platform predict ...`) with the predictions it printed, a `curl ...:predict` "
+            "request with its JSON answer, or the console's Deploy & test response"),
+}
 
-
-def inspect_image(base: DeployFolder | Path, rel: str, label: str) -> ImageCheck:
-    """Decode ``rel`` below ``base`` (a folder or path) and judge it as a screenshot."""
-    got = files.read_bytes(base.path if isinstance(base, DeployFolder) else Path(base), rel, limit=MAX_BYTES + 1)
-    data, problem, truncated = got.data, got.problem, got.truncated
-    if data is None:
-        return ImageCheck(label, False, f"{label} {problem}")
-    if truncated or len(data) > MAX_BYTES:
-        return ImageCheck(label, False, f"{label} is larger than {MAX_BYTES // 1_000_000} MB: save a smaller PNG/JPG")
-    from PIL import Image, ImageStat
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:
-                w, h = img.size
-                if w * h > MAX_PIXELS:
-                    return ImageCheck(label, False, f"{label} is {w}×{h} pixels, too large to check: save a normal "
-                                      "screen-sized screenshot", (w, h))
-                if max(w, h) < MIN_W or min(w, h) < MIN_H:
-                    return ImageCheck(label, False, f"{label} is {w}×{h} pixels, too small to show anything: add a "
-                                      f"real screenshot (at least {MIN_W}×{MIN_H}) of a prediction from your endpoint",
-                                      (w, h))
-                try:
-                    img.draft("L", (256, 256))      # JPEG: decode at reduced size
-                except Exception:
-                    pass
-                img.seek(0)
-                small = img.convert("RGBA")
-                small.thumbnail((256, 256))
-                # transparent pixels count as white (a transparent PNG is blank)
-                bg = Image.new("RGBA", small.size, (255, 255, 255, 255))
-                bg.alpha_composite(small)
-                gray = bg.convert("L")
-                std = ImageStat.Stat(gray).stddev[0]
-                if std < BLANK_STDDEV:
-                    return ImageCheck(label, False, f"{label} is blank (a single colour): replace it with a screenshot "
-                                      "that shows a prediction from your deployed endpoint", (w, h))
-                return ImageCheck(label, True, None, (w, h))
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        return ImageCheck(label, False, f"{label} declares an enormous size (decompression bomb): save a normal "
-                          "screenshot")
-    except Exception as e:
-        return ImageCheck(label, False, f"{label} is not a readable image ({type(e).__name__}): save it again as "
-                          "PNG or JPG")
+FIXES = {
+    "too_small": "add a real screenshot (at least {w}×{h}) of a prediction from your endpoint",
+    "blank": "replace it with a screenshot that shows a prediction from your deployed endpoint",
+    "bomb": "save a normal screen-sized screenshot",
+    "too_large": "save a normal screen-sized screenshot",
+    "unreadable": "save it again as PNG or JPG",
+    "symlink": "commit the image itself",
+    "big": "save a smaller PNG/JPG",
+}
 
 
-def _candidates(t: Target) -> list[tuple[DeployFolder | Path, str, str]]:
-    """(base, rel below base, label relative to repo) — README-embedded images first."""
-    folder = folder_of(t)
-    repo = Path(folder.repo)
-    out: list[tuple[DeployFolder | Path, str, str]] = []
-    seen: set[str] = set()
-    info = folder.facts.readme
-    if info is not None and not info.problem:
-        names: list[str] = []
-        for src, _line in info.images:
-            name = clean_link(src)
-            if is_local_name(name) and name.lower().endswith(IMAGE_SUFFIXES) and name not in names:
-                names.append(name)
-                if len(names) >= MAX_CANDIDATES:
-                    break
-        for name in names[:MAX_CANDIDATES]:
-            for base in (Path(folder.path), repo):
-                p = Path(os.path.normpath(base / name))
-                try:
-                    rel_repo = p.relative_to(repo).as_posix()
-                except ValueError:
-                    continue
-                if rel_repo in seen:
-                    break
-                st = path_status(repo, p)
-                if st == "ok" or st == "escapes":
-                    seen.add(rel_repo)
-                    out.append((repo, rel_repo, rel_repo))
-                    break
-    local = [f for f in folder.files if f.lower().endswith(IMAGE_SUFFIXES)]
-    local.sort(key=lambda f: (not any(w in f.lower() for w in PROOF_WORDS), f.count("/"), f))
-    for f in local:
-        label = f"{folder.rel}/{f}"
-        if label not in seen:
-            seen.add(label)
-            out.append((folder, f, label))
-    return out[:MAX_CANDIDATES]
+def _fix(problem: str) -> str:
+    if "too small" in problem:
+        return FIXES["too_small"].format(w=ss.MIN_W, h=ss.MIN_H)
+    if "blank" in problem:
+        return FIXES["blank"]
+    if "bomb" in problem:
+        return FIXES["bomb"]
+    if "too large" in problem:
+        return FIXES["too_large"]
+    if "symlink" in problem:
+        return FIXES["symlink"]
+    if "larger than" in problem:
+        return FIXES["big"]
+    return FIXES["unreadable"]
 
 
-@guarded
-def proof_screenshot(t: Target) -> Outcome:
+def _size(fi: ss.ImageFacts) -> str:
+    return f" ({fi.stats.width}×{fi.stats.height})" if fi.stats and fi.stats.width else ""
+
+
+def _q(s: str) -> str:
+    return f"“{s}”"
+
+
+_CONTEXT_ORDER = ("endpoint", "SageMaker ARN", "InService", "AWS region", "GCP region", "instance type", "SageMaker",
+                  "Vertex AI", "AI Platform", "Google API endpoint", "deployedModelId", "invocation answer",
+                  "console page", "Google Cloud console", "notebook cell", "gcloud")
+
+
+def _context(facts: ss.TextFacts, n: int = 5) -> str:
+    """'endpoint sklearn-iris-endpoint, InService, us-east-1, SageMaker' from the cloud evidence."""
+    strong = any(e.label not in ss.WEAK_CLOUD for e in facts.cloud)
+    evs = sorted((e for e in facts.cloud if not (strong and e.label in ss.WEAK_CLOUD)),
+                 key=lambda e: _CONTEXT_ORDER.index(e.label) if e.label in _CONTEXT_ORDER else 99)
+    out: list[str] = []
+    for e in evs:
+        shown = e.shown or e.label
+        if shown.lower() not in (o.lower() for o in out):
+            out.append(shown)
+    return ", ".join(out[:n])
+
+
+def _best_call(facts: ss.TextFacts) -> ss.Evidence | None:
+    return min(facts.calls, key=lambda e: ss.CALL_ORDER.index(e.label) if e.label in ss.CALL_ORDER else 99,
+               default=None)
+
+
+def _data(facts: ss.ScreenshotFacts, fi: ss.ImageFacts | None, known: ss.KnownOutputs | None,
+          plaus: ss.Plausibility | None = None) -> dict[str, Any]:
+    eng = facts.engine
+    d: dict[str, Any] = {
+        "screenshot": fi.candidate.path if fi is not None and not fi.candidate.remote else None,
+        "classification": fi.classification if fi is not None else "missing",
+        "ocr_text": fi.text if fi is not None else "",
+        "engine": eng.label,
+    }
+    if not eng.available:
+        d["engine_detail"] = eng.detail
+    if fi is not None:
+        if fi.candidate.remote:
+            d["screenshot_url"] = fi.candidate.path
+        if fi.stats:
+            d["width"], d["height"] = fi.stats.width, fi.stats.height
+        if fi.facts:
+            d["evidence"] = [{"kind": e.kind, "label": e.label, "text": e.snippet,
+                              **({"shown": e.shown} if e.shown else {})}
+                             for e in (fi.facts.calls + fi.facts.outputs + fi.facts.cloud)][:12]
+            if fi.facts.values:
+                d["values"] = list(fi.facts.values[:20])
+            if fi.facts.platform:
+                d["cloud"] = fi.facts.platform
+        if fi.seems:
+            d["seems"] = fi.seems
+        d["cached"] = fi.cached
+    if plaus is not None and plaus.plausible is not None:
+        d["plausible"] = plaus.plausible
+    if known is not None and known.source:
+        d["known_outputs"] = known.source
+    d["candidates"] = [{"path": i.candidate.path, "classification": i.classification,
+                        **({"problem": i.problem} if i.problem else {})} for i in facts.images[:CANDIDATES_IN_DATA]]
+    if facts.cache_note:
+        d["cache_note"] = facts.cache_note
+    return d
+
+
+def verdict(facts: ss.ScreenshotFacts, known: ss.KnownOutputs | None = None) -> Outcome:
+    """The Outcome of proof.screenshot from the folder's screenshot facts."""
+    folder = f"{facts.folder}/" if facts.folder else "the deploy folder"
+    what = WHAT.get(facts.platform, WHAT["aws"])
+    best = facts.best
+    if best is None:
+        ignored = [i for i in facts.images if i.classification == "excluded"]
+        parts = [f"{i.candidate.path} is {i.problem}" for i in ignored[:3]]
+        parts += [f"{p} is a symlink (not followed)" for p in facts.symlinks[:3]]
+        if not parts:
+            return failed(f"no screenshot in {folder}: add {what}, and embed it in the folder's README",
+                          **_data(facts, None, known))
+        more = f" (and {len(ignored) + len(facts.symlinks) - len(parts)} more)" \
+            if len(ignored) + len(facts.symlinks) > len(parts) else ""
+        link_hint = "; commit the image itself" if facts.symlinks and not ignored else ""
+        return failed(f"no screenshot of a prediction in {folder}: {'; '.join(parts)}{more}, so none counts"
+                      f"{link_hint}. Add {what}", **_data(facts, None, known))
+    path = best.candidate.path
+    cls = best.classification
+    if cls == "prediction" and best.facts is not None:
+        tf = best.facts
+        plaus = ss.plausibility(tf.values, known)
+        best_call = _best_call(tf)
+        call = best_call.snippet if best_call else ""
+        out = next((e.snippet for e in tf.outputs if "list" in e.label or "array" in e.label or "Out" in e.label),
+                   tf.outputs[0].snippet if tf.outputs else "")
+        quote = f"{_q(call)} → {_q(out)}" if call and call != out else _q(out)
+        ctx = _context(tf)
+        msg = f"{path}{_size(best)} shows a prediction from your deployed model: {quote}"
+        if ctx:
+            msg += f" ({ctx})"
+        if plaus.sentence:
+            msg += f"; {plaus.sentence}"
+        if tf.note:
+            msg += f"; {tf.note}"
+        return passed(msg, **_data(facts, best, known, plaus))
+    if cls == "remote":
+        line = f" line {best.candidate.readme_line}" if best.candidate.readme_line else ""
+        url = path if len(path) <= 90 else path[:87] + "…"
+        return passed(f"the README{line} embeds a GitHub-hosted image ({url}): it counts as your screenshot, but "
+                      "its content was not checked (deploycheck reads no images from the network; commit the "
+                      f"image into {folder} to have it read)", **_data(facts, best, known))
+    if cls == "not_read":
+        return passed(f"{path}{_size(best)} is present; its content was not read ({best.problem}), so whether it "
+                      "shows a prediction was not checked", **_data(facts, best, known))
+    if cls == "cloud" and best.facts is not None:
+        tf = best.facts
+        ctx = _context(tf)
+        call_ev = _best_call(tf)
+        if call_ev is not None and (call_ev.label == "predict( call" or not ctx):
+            seen = f"the call {_q(call_ev.snippet)} but not its output"
+            fix = "run it and capture the output with it"
+        else:
+            where = {"aws": "SageMaker", "gcp": "Vertex AI / AI Platform"}.get(tf.platform or "", "cloud")
+            kind = "console" if any(e.label in ("console page", "Google Cloud console") for e in tf.cloud) else \
+                "endpoint" if any(e.label in ("endpoint", "SageMaker ARN", "InService") for e in tf.cloud) else "context"
+            seen = f"your {where} {kind} ({ctx}) but no prediction"
+            fix = "the lab asks for a prediction"
+        return failed(f"{path} shows {seen}: {fix}. Add {what}", **_data(facts, best, known))
+    if cls == "unrelated":
+        reads = ""
+        lines = ss.normalise(best.text)
+        if lines and best.seems != "an almost empty page":
+            # the first line with words (a chart's title, a page's heading), else the longest
+            wordy = [ln for ln in lines[:20] if len(re.findall(r"[A-Za-z]{3,}", ln)) >= 2]
+            quote = wordy[0] if wordy else max(lines[:20], key=len)
+            reads = f" (it reads {_q(ss.sanitise(quote, 60))})" if len(quote) >= 4 else ""
+        return failed(f"{path}{_size(best)} looks like {best.seems or 'something else'}{reads}, not a prediction "
+                      f"from your endpoint: replace it with {what}", **_data(facts, best, known))
+    # unusable (today's image checks)
+    bad = [i for i in facts.images if i.classification == "unusable"]
+    more = f" ({len(bad) - 1} other images have problems too)" if len(bad) > 1 else ""
+    return failed(f"{path} {best.problem}: {_fix(best.problem)}{more}",
+                  problems=[f"{i.candidate.path} {i.problem}" for i in bad[:10]], **_data(facts, best, known))
+
+
+def proof_screenshot(t: Target, known: ss.KnownOutputs | None = None) -> Outcome:
+    """proof.screenshot for one target. ``known``: the model's classes / the local prediction's values,
+    when the caller has them (else the pickle scan is asked)."""
     o = no_folder(t)
     if o:
         return o
     folder = folder_of(t)
-    cands = _candidates(t)
-    links = [f"{folder.rel}/{r}" for r in folder.symlinks if r.lower().endswith(IMAGE_SUFFIXES)]
-    if not cands:
-        extra = f" ({', '.join(links[:3])} is a symlink and does not count: commit the image itself)" if links else ""
-        return failed(f"no screenshot in {folder.rel}/: add a PNG/JPG showing a prediction from your deployed "
-                      f"endpoint{extra}")
-    problems: list[str] = []
-    for base, rel, label in cands:
-        res = inspect_image(base, rel, label)
-        if res.ok:
-            w, h = res.size or (0, 0)
-            return passed(f"{label} ({w}×{h}) shows your proof", image=label, width=w, height=h)
-        problems.append(res.problem or f"{label} is not usable")
-    more = f" ({len(problems) - 1} other images have problems too)" if len(problems) > 1 else ""
-    return failed(problems[0] + more, problems=problems[:10])
+    try:
+        facts = ss.screenshot_facts(folder)
+        if known is None:
+            known = ss.model_outputs(folder)
+        return verdict(facts, known)
+    except Exception as e:  # noqa: BLE001 - our own bug: an error of the run, never the student's failure
+        return run_error(f"{CHECK} could not analyse the images of {folder.rel}/ ({type(e).__name__}: {e})")

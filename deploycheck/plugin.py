@@ -17,7 +17,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Generator, cast
+from typing import Any, Callable, Generator
 
 import pluggy
 import pytest
@@ -28,13 +28,15 @@ from deploycheck.model import (FAILED, SKIPPED, CheckRecord, CheckResult, Outcom
                                run_error, skipped)
 from deploycheck import classroom
 from deploycheck.classroom import RepoRef
-from deploycheck.settings import Settings, default_aws_region, env
+from deploycheck.settings import Settings, default_aws_region, env, env_flag
 
 CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"
 # the rubric in a checkout (checks/) and in an installed wheel (deploycheck/checks/)
 CHECKS_DIRS = (CHECKS_DIR, Path(__file__).resolve().parent / "checks")
 _PROP = "deploycheck"
+_CACHED_PROP = "deploycheck-cached"
 _OUTCOME_KEY = pytest.StashKey[Outcome]()
+_CACHED_KEY = pytest.StashKey[bool]()
 _PLUGIN_KEY = pytest.StashKey["DeploycheckPlugin"]()
 
 
@@ -47,6 +49,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--report", metavar="DIR", help="write report.json, grades.csv, results/, summary.md, index.html here")
     g.addoption("--shard", metavar="K/N", help="grade only the K-th of N deterministic slices of the class")
     g.addoption("--no-proof", action="store_true", help="do not render proof screenshots")
+    g.addoption("--no-cache", action="store_true",
+                help="grade every check afresh (default: reuse the outcomes of repos unchanged since the last run)")
     g.addoption("--sandbox-timeout", type=float, default=20.0, metavar="SECONDS",
                 help="wall-clock limit for running one student's model (default 20)")
     g.addoption("--sandbox-memory", type=int, default=2048, metavar="MB",
@@ -129,7 +133,7 @@ def settings_from(o: argparse.Namespace) -> Settings:
         aws_bucket=o.aws_bucket, gcp_project=o.gcp_project, gcp_region=o.gcp_region, gcp_bucket=o.gcp_bucket,
         instance_type=o.instance_type, allow_instance_type=o.allow_instance_type,
         max_deployments=o.max_deployments, run_id=_run_id(o), audit_account=o.audit_account,
-        rubric=rubric, canvas=bool(o.canvas or o.canvas_assignment))
+        rubric=rubric, canvas=bool(o.canvas or o.canvas_assignment), cache=not (o.no_cache or env_flag("NO_CACHE")))
 
 
 def check_id_of(item: pytest.Item) -> str | None:
@@ -168,6 +172,9 @@ class DeploycheckPlugin:
         self._targets: list[Target] | None = None
         self._crashed: set[str] = set()
         self.students: list[StudentResult] = []
+        from deploycheck.cache import ResultsCache
+        self.cache = ResultsCache(self.settings, enabled=self.settings.cache)
+        self.reused = 0
 
     @property
     def targets(self) -> list[Target]:
@@ -225,6 +232,45 @@ class DeploycheckPlugin:
         keep.sort(key=key)
         items[:] = keep
 
+    @pytest.hookimpl
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Start what the selected checks will wait for, in the background, while the static checks
+        run: the serving image's sandbox server of the first repo to predict, and the browser for
+        proof cards. Nothing starts when those checks are not selected."""
+        if not hasattr(self.config, "workerinput") and getattr(self.config.option, "numprocesses", None):
+            return                                          # the xdist controller runs no checks
+        try:
+            ids = {check_id_of(it) for it in session.items}
+            first = next((it.callspec.params["target"] for it in session.items if hasattr(it, "callspec")
+                          and check_id_of(it) == "predict.local" and "target" in it.callspec.params), None)
+        except rb.RubricError:
+            return                                          # already a usage error of the collection
+        if "predict.local" not in ids or first is None or first.folder is None:
+            return
+        import threading
+        threading.Thread(target=_warm_up, args=(first, self.settings), name="deploycheck-warm-up",
+                         daemon=True).start()
+
+    # ---------------------------------------------------------------- the results cache
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
+        """A check whose repo, grader and options are unchanged since a stored run reuses that
+        outcome instead of running (and renders nothing again)."""
+        cid = check_id_of(pyfuncitem)
+        t = pyfuncitem.callspec.params.get("target") if hasattr(pyfuncitem, "callspec") else None
+        if cid is None or not isinstance(t, Target):
+            return None
+        o = self.cache.get(t, cid)
+        if o is None:
+            return None
+        pyfuncitem.stash[_OUTCOME_KEY] = o
+        pyfuncitem.stash[_CACHED_KEY] = True
+        if o.status == FAILED:
+            pytest.fail(o.message, pytrace=False)
+        if o.status == SKIPPED:
+            pytest.skip(o.message)
+        return True
+
     # ---------------------------------------------------------------- results
     def result_of(self, cid: str, outcome: Outcome) -> CheckResult:
         points = self.settings.rubric.spec(cid).points
@@ -253,14 +299,20 @@ class DeploycheckPlugin:
         rec = CheckRecord(t.student, t.platform, str(t.submission.repo), self.result_of(cid, stored),
                           tuple(t.submission.notes))
         rep.user_properties.append((_PROP, json.dumps(rec.to_json(), default=str)))
+        if item.stash.get(_CACHED_KEY, False):
+            rep.user_properties.append((_CACHED_PROP, "1"))
+        elif item.stash.get(_OUTCOME_KEY, None) is not None:
+            self.cache.put(t, cid, stored)
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         got = False
         for name, value in report.user_properties:
             if name == _PROP:
-                self.records.append(CheckRecord.from_json(json.loads(cast(str, value))))   # written above
+                self.records.append(CheckRecord.from_json(json.loads(str(value))))
                 got = True
+            elif name == _CACHED_PROP:
+                self.reused += 1
         if not got and report.outcome == "failed" and report.nodeid in self._crashed:
             self._record_crash(report.nodeid)
 
@@ -318,6 +370,9 @@ class DeploycheckPlugin:
         terminalreporter.section("deploycheck grades")
         for line in terminal.lines(self.students):
             terminalreporter.write_line(line)
+        if self.reused:
+            terminalreporter.write_line(f"reused {self.reused} of {len(self.records)} check results from the cache "
+                                        "(repos unchanged since the last run; --no-cache grades everything afresh)")
         if self.settings.report:
             terminalreporter.write_line(f"report: {self.settings.report.resolve()}/report.json "
                                         f"(index.html, grades.csv, summary.md, results/)")
@@ -385,6 +440,27 @@ def record(request: pytest.FixtureRequest) -> Callable[[Outcome], Outcome]:
             pytest.skip(outcome.message)
         return outcome
     return _record
+
+
+def _warm_up(t: Target, settings: Settings) -> None:
+    """Start the first repo's sandbox server and (for proofs) the browser; never raises: the checks
+    that need them report any problem themselves."""
+    try:
+        from deploycheck.analysis.plan import Unservable
+        plan = t.folder.facts.serving_plan if t.folder is not None else None
+        if plan is not None and not isinstance(plan, Unservable) and plan.target.image is not None:
+            from deploycheck import sandbox
+            from deploycheck.serving import local
+            sandbox.prestart(local.interpreter_of(local.runtime_for(plan.target.image)))
+    except Exception:  # noqa: BLE001
+        pass
+    if settings.proof:
+        try:
+            from deploycheck.proof import browser
+            if browser.available()[0]:
+                browser.run(lambda b: None)
+        except Exception:  # noqa: BLE001
+            pass
 
 
 def _with_proof(request: pytest.FixtureRequest, outcome: Outcome, mode: str) -> Outcome:

@@ -54,6 +54,7 @@ class Settings:
     audit_account: bool = False
     rubric: rb.Rubric = field(default_factory=lambda: rb.Rubric(dict(rb.RUBRIC)))
     canvas: bool = False
+    cache: bool = True                  # reuse outcomes of unchanged repos (--no-cache: grade afresh)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def option_on(self, name: str | None) -> bool:

@@ -172,3 +172,40 @@ def test_check_test_must_be_named_after_its_id(pytester, room):
     checks = 'import pytest\n\n@pytest.mark.check("readme.present")\ndef test_readme(target, record):\n    pass\n'
     res = _run(pytester, "--classroom", str(room), checks=checks, rubric=None)
     assert res.ret == 4 and "must be named test_readme_present" in res.stderr.str()
+
+
+CRASHING = """
+import os
+from pathlib import Path
+import pytest
+from deploycheck.model import passed
+
+@pytest.mark.check("readme.present")
+def test_readme_present(target, record):
+    flag = Path(os.environ["CRASH_FLAG_DIR"]) / target.student
+    if target.student.startswith("crash") and (target.student == "crash_always" or not flag.exists()):
+        flag.write_text("crashed once")
+        os._exit(3)                                  # the xdist worker dies (a native crash, an OOM kill)
+    record(passed("fine"))
+"""
+
+
+def test_a_dead_worker_is_retried_once_and_never_drops_a_student(pytester, tmp_path, monkeypatch):
+    room = tmp_path / "room"
+    for name in ("alice", "crash_once", "crash_always"):
+        (room / name / "aws_deploy").mkdir(parents=True)
+        (room / name / "aws_deploy" / "README.md").write_text("hi")
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    monkeypatch.setenv("CRASH_FLAG_DIR", str(flags))
+    out = tmp_path / "out"
+    res = _run(pytester, "--classroom", str(room), "--report", str(out), "-n", "2", checks=CRASHING, rubric=None)
+    doc = json.loads((out / "report.json").read_text())
+    by = {s["student"]: {c["id"]: c for c in s["checks"]} for s in doc["students"]}
+    assert set(by) == {"alice", "crash_once", "crash_always"}
+    assert by["alice"]["readme.present"]["status"] == "passed"
+    assert by["crash_once"]["readme.present"]["status"] == "passed"         # retried in a fresh worker
+    died = by["crash_always"]["readme.present"]
+    assert died.get("error") is True and died["score"] == 0 and died["max_score"] == 1   # never a higher score
+    assert "worker process died twice" in died["message"] and "not your fault" in died["message"]
+    assert res.ret != 0

@@ -67,6 +67,9 @@ def entry_point_model_fn(t: Target) -> Outcome:
                       "entry_point=\"inference.py\"", entry_point=info.rel, how=info.how)
     if info.syntax_error:
         msg, line = info.syntax_error
+        if msg.startswith("too large"):
+            return failed(f"{path} is {msg}: keep the serving script small (move generated code or data into "
+                          "files it loads)", entry_point=info.rel)
         return failed(f"{path} line {line}: {msg}; fix it: the container imports this file before serving "
                       "(run `python -m py_compile` on it to check)", entry_point=info.rel, line=line)
     assert info.tree is not None
@@ -122,6 +125,8 @@ def entry_point_imports(t: Target) -> Outcome:
                        f"{folder_label(t)}inference.py")
     path = f"{folder.rel}/{info.rel}"
     if info.tree is None:
+        if info.syntax_error and info.syntax_error[0].startswith("too large"):
+            return blocked("entry_point.model_fn", f"{path} is {info.syntax_error[0]}", entry_point=info.rel)
         if info.syntax_error:
             return failed(f"cannot check the imports of {path}: line {info.syntax_error[1]}: {info.syntax_error[0]}; "
                           "fix the syntax error first", entry_point=info.rel)

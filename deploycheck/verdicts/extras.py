@@ -6,13 +6,13 @@ Docker image on a GCE VM: a Dockerfile (or an image name), ``docker tag``, ``doc
 """
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 from deploycheck.analysis.commands import GCLOUD
 from deploycheck.analysis.sources import logical_lines
-from deploycheck.discovery import Target
+from deploycheck import files
+from deploycheck.discovery import Target, subdirs
 from deploycheck.model import Outcome, failed, passed
 from deploycheck.verdicts import guarded
 
@@ -25,25 +25,12 @@ _CONTAINER_IMAGE = re.compile(r"--container-image(?:=|\s+)\S+")
 _IMAGE_NAME = re.compile(r"(?:gcr\.io|-docker\.pkg\.dev|docker\.io|\.amazonaws\.com)/[\w./-]+(?::[\w.-]+)?")
 
 
-def _has_dockerfile(repo: Path, max_depth: int = 3) -> str | None:
-    level = [repo]
-    for _ in range(max_depth + 1):
-        nxt = []
-        for d in level:
-            try:
-                entries = sorted(os.scandir(d), key=lambda e: e.name)
-            except OSError:
-                continue
-            for e in entries:
-                if e.is_symlink():
-                    continue
-                if e.is_file(follow_symlinks=False) and (e.name == "Dockerfile" or e.name.startswith("Dockerfile.")
-                                                         or e.name.endswith(".Dockerfile")):
-                    return Path(e.path).relative_to(repo).as_posix()
-                if e.is_dir(follow_symlinks=False) and not e.name.startswith(".") and e.name not in (
-                        "node_modules", "venv"):
-                    nxt.append(Path(e.path))
-        level = nxt
+def _has_dockerfile(repo: Path) -> str | None:
+    """A Dockerfile in the repo, up to three levels down (no symlink followed)."""
+    for d in [repo] + [Path(e.path) for _depth, e in subdirs(repo, 2)]:
+        for name in files.top_level_files(d):
+            if name == "Dockerfile" or name.startswith("Dockerfile.") or name.endswith(".Dockerfile"):
+                return (d / name).relative_to(repo).as_posix()
     return None
 
 
