@@ -56,7 +56,10 @@ import unicodedata
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence
+
+if TYPE_CHECKING:        # (not at run time: the OCR worker runs this file with the standard library only)
+    from deploycheck.discovery import DeployFolder
 
 # ------------------------------------------------------------------------------------ limits
 
@@ -864,7 +867,7 @@ class FolderInputs:
     code: tuple[tuple[str, str, int], ...]          # (repo-relative file, python/shell code, first line)
 
 
-def _folder_inputs(folder: Any) -> FolderInputs:
+def _folder_inputs(folder: DeployFolder) -> FolderInputs:
     facts = folder.facts
     doc = facts.readme
     images: tuple[tuple[str, int], ...] = ()
@@ -884,14 +887,14 @@ def _read(repo: Path, rel: str) -> tuple[bytes | None, str | None, bool]:
     return b.data, b.problem, b.truncated
 
 
-def _link_helpers() -> tuple[Any, Any, Any]:
+def _link_helpers() -> tuple[Callable[[str], str], Callable[[str], bool], Callable[[Path, Path], str]]:
     """(clean_link, is_local_name, path_status) of the README reference rules."""
     from deploycheck.analysis.refs import clean_link, is_local_name
     from deploycheck.files import path_status
     return clean_link, is_local_name, path_status
 
 
-def model_outputs(folder: Any) -> KnownOutputs | None:
+def model_outputs(folder: DeployFolder) -> KnownOutputs | None:
     """The model's classes when the pickle scan exposes them (``ArtifactInfo.classes``; not yet: the
     scan skips array data, see the report of issue 12), else None."""
     try:
@@ -966,7 +969,7 @@ def _rank(c: Candidate) -> tuple:
     return (c.excluded is not None, 1, not any(w in name for w in _PROOF_WORDS), c.path.count("/"), c.path)
 
 
-def find_candidates(folder: Any, inputs: FolderInputs | None = None) -> tuple[tuple[Candidate, ...], tuple[str, ...]]:
+def find_candidates(folder: DeployFolder, inputs: FolderInputs | None = None) -> tuple[tuple[Candidate, ...], tuple[str, ...]]:
     """(candidates in preference order, image symlinks in the folder). Nothing is decoded here."""
     clean_link, is_local_name, path_status = _link_helpers()
     inputs = inputs or _folder_inputs(folder)
@@ -1089,7 +1092,7 @@ def examine(repo: Path, c: Candidate, eng: OcrEngine) -> tuple[ImageFacts, str]:
                       cached=cached, sha256=sha), note
 
 
-def screenshot_facts(folder: Any, max_ocr: int = MAX_OCR) -> ScreenshotFacts:
+def screenshot_facts(folder: DeployFolder, max_ocr: int = MAX_OCR) -> ScreenshotFacts:
     """Everything about the folder's proof screenshot (cached per folder, candidate files and engine)."""
     eng = engine()
     inputs = _folder_inputs(folder)
