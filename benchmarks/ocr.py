@@ -276,7 +276,7 @@ def build_class(root: Path, n: int) -> list[Path]:
 def _grade_chunk(repos: list[str]) -> tuple[dict, dict]:
     from deploycheck.analysis import screenshot as ss
     from deploycheck.discovery import Target, load_submission
-    from deploycheck.images import proof_screenshot
+    from deploycheck.verdicts.proof import proof_screenshot
     start = dict(ss.STATS)                 # a forked worker inherits the parent's counters
     out = {}
     for r in repos:

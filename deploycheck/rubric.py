@@ -40,16 +40,21 @@ class CheckSpec:
 
 _TABLE: tuple[CheckSpec, ...] = (
     CheckSpec("structure.deploy_folder", 1,
-              "an `aws_deploy/` or `gcp_deploy/` folder exists at the repo root (any case, `_` or `-`)"),
-    CheckSpec("readme.present", 1, "that folder has a README with real content",
+              "an `aws_deploy/` or `gcp_deploy/` folder exists (aws/sagemaker, gcp/google/vertex/ai_platform; any "
+              "case, `_` or `-`; up to two levels down); a folder found by its contents under another name "
+              "(`AWS/`, `sagemaker/`) fails only this check and is graded"),
+    CheckSpec("readme.present", 1, "that folder has a README (.md/.rst/.txt) with real content; a README under "
+              "another name (`Reedme.md`, `serving_AI.md`) fails only this check and is graded",
               requires=("structure.deploy_folder",)),
     CheckSpec("readme.instructions", 2,
               "the README gives concrete deployment commands or SDK code for the platform",
               requires=("readme.present",)),
     CheckSpec("readme.cleanup", 2,
-              "the README says how to delete the endpoint / config / model / bucket (commands or console steps)",
+              "the README says how to delete the endpoint / config / model (commands, SDK calls or console "
+              "steps in words; a delete that only clears the way for a re-deploy does not count)",
               requires=("readme.present",)),
-    CheckSpec("files.referenced", 1, "every local file the README or deploy scripts name exists in the folder",
+    CheckSpec("files.referenced", 1, "every local file the README or deploy scripts name (links, `python x.py`, "
+              "`uv run`, `./x.sh`, `make`, `%run`...) exists in the folder",
               requires=("structure.deploy_folder",)),
     CheckSpec("entry_point.model_fn", 2,
               "AWS: the serving entry point defines `model_fn(model_dir)` and names nothing undefined; "
@@ -233,10 +238,14 @@ def validate_marker(args: tuple[object, ...], kwargs: Mapping[str, object], wher
 
 
 def markdown_table(rubric: Rubric | None = None) -> str:
-    """README.md's rubric table."""
+    """README.md's rubric table (``python -m deploycheck.rubric`` prints it; a test compares)."""
     r = rubric or Rubric(dict(RUBRIC))
     lines = ["| id | points | passes when |", "|---|---|---|"]
     for s in sorted(r.specs.values(), key=lambda s: s.order):
         pts = f"{s.points:g}" + ("" if s.enabled else " (off by default)")
         lines.append(f"| `{s.id}` | {pts} | {s.doc} |")
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

@@ -21,6 +21,7 @@ from deploycheck.analysis import sources as _sources
 if TYPE_CHECKING:
     from deploycheck.analysis.plan import ServingPlan
     from deploycheck.analysis.samples import SampleRequest
+    from deploycheck.analysis.screenshot import ScreenshotFacts
     from deploycheck.sandbox import Limits
     from deploycheck.serving.local import LocalRun
     from deploycheck.analysis.secrets import ScanResult
@@ -104,6 +105,17 @@ class Facts:
             plan = self.serving_plan
             runs[key] = plan if isinstance(plan, Unservable) else run_plan(plan, self.sample, limits)
         return runs[key]
+
+    def finished_local_run(self, limits: Limits) -> LocalRun | None:
+        """The local run made with ``limits`` in this process, if it was made (never starts one)."""
+        run = self.__dict__.get("_local_runs", {}).get((limits.timeout, limits.memory_mb))
+        return None if run is None or isinstance(run, Unservable) else run
+
+    @cached_property
+    def screenshot(self) -> ScreenshotFacts:
+        """The candidate screenshots, read (OCR) and classified."""
+        from deploycheck.analysis.screenshot import screenshot_facts
+        return screenshot_facts(self.folder)
 
     @cached_property
     def runtimes(self) -> tuple[DeclaredRuntime, ...]:

@@ -1024,20 +1024,8 @@ def find_candidates(folder: DeployFolder, inputs: FolderInputs | None = None) ->
 
 # ------------------------------------------------------------------------------------ facts
 
-_FACTS: dict[tuple, ScreenshotFacts] = {}
-_FACTS_LOCK = threading.Lock()
 _ORDER = {"prediction": 0, "remote": 1, "not_read": 2, "cloud": 3, "unrelated": 4, "unusable": 5,
           "excluded": 6, "not_examined": 7}
-
-
-def _stat_key(repo: Path, c: Candidate) -> tuple:
-    if c.remote:
-        return (c.path,)
-    try:
-        st = os.lstat(repo / c.path)
-        return (c.path, st.st_size, st.st_mtime_ns, st.st_ino)
-    except OSError:
-        return (c.path, None)
 
 
 def _stats(doc: Mapping[str, Any]) -> ImageStats | None:
@@ -1093,17 +1081,11 @@ def examine(repo: Path, c: Candidate, eng: OcrEngine) -> tuple[ImageFacts, str]:
 
 
 def screenshot_facts(folder: DeployFolder, max_ocr: int = MAX_OCR) -> ScreenshotFacts:
-    """Everything about the folder's proof screenshot (cached per folder, candidate files and engine)."""
+    """Everything about the folder's proof screenshot (use ``folder.facts.screenshot``: computed once)."""
     eng = engine()
     inputs = _folder_inputs(folder)
     cands, links = find_candidates(folder, inputs)
     repo = Path(folder.repo)
-    key = (str(folder.path), folder.platform, eng.cache_id, str(cache_dir()), max_ocr,
-           tuple(_stat_key(repo, c) for c in cands), links)
-    with _FACTS_LOCK:
-        hit = _FACTS.get(key)
-    if hit is not None:
-        return hit
     images: list[ImageFacts] = []
     notes: list[str] = []
     read = 0
@@ -1128,19 +1110,12 @@ def screenshot_facts(folder: DeployFolder, max_ocr: int = MAX_OCR) -> Screenshot
         found = fi.classification == "prediction"
     best = min((i for i in images if i.classification not in ("excluded", "not_examined")),
                key=lambda i: _ORDER[i.classification], default=None)
-    facts = ScreenshotFacts(folder.rel, folder.platform, eng, cands, tuple(images), best, links,
-                            notes[0] if notes else "")
-    with _FACTS_LOCK:
-        if len(_FACTS) > 1024:
-            _FACTS.clear()
-        _FACTS[key] = facts
-    return facts
+    return ScreenshotFacts(folder.rel, folder.platform, eng, cands, tuple(images), best, links,
+                           notes[0] if notes else "")
 
 
 def clear_cache() -> None:
-    """Forget this process's per-folder facts and engine probe (the on-disk OCR cache stays)."""
-    with _FACTS_LOCK:
-        _FACTS.clear()
+    """Forget this process's engine probe (the on-disk OCR cache stays)."""
     with _ENGINE_LOCK:
         _ENGINE_MEMO.clear()
 

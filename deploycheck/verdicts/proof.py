@@ -1,4 +1,4 @@
-"""``proof.screenshot``: the deploy folder holds (or its README embeds) a screenshot whose text shows a
+"""proof.screenshot: the deploy folder holds (or its README embeds) a screenshot whose text shows a
 prediction from the deployed model.
 
 A thin verdict over the facts of :mod:`deploycheck.analysis.screenshot` (candidates, OCR, classification).
@@ -26,6 +26,7 @@ from typing import Any
 from deploycheck.analysis import screenshot as ss
 from deploycheck.discovery import Target
 from deploycheck.model import Outcome, failed, passed, run_error
+from deploycheck.settings import Settings
 from deploycheck.verdicts import folder_of, no_folder
 
 CHECK = "proof.screenshot"
@@ -212,17 +213,44 @@ def verdict(facts: ss.ScreenshotFacts, known: ss.KnownOutputs | None = None) -> 
                   problems=[f"{i.candidate.path} {i.problem}" for i in bad[:10]], **_data(facts, best, known))
 
 
-def proof_screenshot(t: Target, known: ss.KnownOutputs | None = None) -> Outcome:
-    """proof.screenshot for one target. ``known``: the model's classes / the local prediction's values,
-    when the caller has them (else the pickle scan is asked)."""
+def proof_screenshot(t: Target, dc: Settings | None = None, known: ss.KnownOutputs | None = None) -> Outcome:
+    """proof.screenshot for one target. ``known``: the model's classes / the local prediction's values;
+    by default the values predict.local's run answered (when predict.local ran in this process)."""
     o = no_folder(t)
     if o:
         return o
     folder = folder_of(t)
     try:
-        facts = ss.screenshot_facts(folder)
+        facts = folder.facts.screenshot
         if known is None:
-            known = ss.model_outputs(folder)
+            known = ss.model_outputs(folder) or _local_outputs(t, dc)
         return verdict(facts, known)
     except Exception as e:  # noqa: BLE001 - our own bug: an error of the run, never the student's failure
         return run_error(f"{CHECK} could not analyse the images of {folder.rel}/ ({type(e).__name__}: {e})")
+
+
+def _local_outputs(t: Target, dc: Settings | None) -> ss.KnownOutputs | None:
+    """The values predict.local's run answered, when that run already exists (never started here)."""
+    import json
+
+    from deploycheck.verdicts.predict import limits_of
+    run = t.folder.facts.finished_local_run(limits_of(dc)) if t.folder is not None else None
+    if run is None or not run.answers or not run.answers[-1].ok:
+        return None
+    body = run.answers[-1].body.decode("utf-8", "replace")
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        values = ss.parse_values(body)
+    else:
+        doc = doc.get("predictions", doc) if isinstance(doc, dict) else doc
+        flat: list[int | float | str] = []
+        stack = [doc]
+        while stack and len(flat) < 1000:
+            x = stack.pop(0)
+            if isinstance(x, list):
+                stack[:0] = x
+            elif isinstance(x, (int, float, str)) and not isinstance(x, bool):
+                flat.append(x)
+        values = tuple(flat)
+    return ss.KnownOutputs(local_values=tuple(values), source="the local emulation's answer") if values else None
