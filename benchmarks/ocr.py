@@ -61,8 +61,8 @@ def _squash(s: str) -> str:
 
 def score(scene: scenes.Scene, text: str) -> dict:
     """Word recall, character similarity and exact lines of the scene's truth lines in ``text``."""
-    from deploycheck.analysis import screenshot as ss
-    cls = ss.classify_text(text).classification
+    from deploycheck.analysis import screenshot_text as st
+    cls = st.classify_text(text).classification
     out = {"classified": cls}
     if not scene.truth:
         return out
@@ -121,8 +121,8 @@ json.dump({"load": load, "images": res}, open(sys.argv[1], "w"))
 
 
 def compare(rapid_python: str | None, repeat: int) -> None:
-    from deploycheck.analysis import screenshot as ss
-    eng = ss.engine()
+    from deploycheck.analysis import ocr
+    eng = ocr.engine()
     if not eng.available:
         sys.exit(f"no OCR engine: {eng.detail}")
     d = scenes.ensure_built()
@@ -138,11 +138,11 @@ def compare(rapid_python: str | None, repeat: int) -> None:
         for s in todo:
             best = best_cpu = None
             data = (d / s.filename).read_bytes()
-            entry = ss._cache_path(hashlib.sha256(data).hexdigest(), eng)
+            entry = ocr._cache_path(hashlib.sha256(data).hexdigest(), eng)
             for _ in range(repeat):
                 entry.unlink(missing_ok=True)              # cold: this image's cache entry removed
                 t, c = time.perf_counter(), _cpu_children()
-                doc, _, _ = ss.read_image(data, eng)
+                doc, _, _ = ocr.read_image(data, eng)
                 dt, dc = time.perf_counter() - t, _cpu_children() - c
                 best = dt if best is None else min(best, dt)
                 best_cpu = dc if best_cpu is None else min(best_cpu, dc)
@@ -154,7 +154,7 @@ def compare(rapid_python: str | None, repeat: int) -> None:
         for s in todo:
             data = (d / s.filename).read_bytes()
             t, c = time.process_time(), time.perf_counter()
-            ss.read_image(data, eng)
+            ocr.read_image(data, eng)
             times.setdefault(name_c, []).append(time.perf_counter() - c)
             cpu.setdefault(name_c, []).append(time.process_time() - t)
 
@@ -274,17 +274,17 @@ def build_class(root: Path, n: int) -> list[Path]:
 
 
 def _grade_chunk(repos: list[str]) -> tuple[dict, dict]:
-    from deploycheck.analysis import screenshot as ss
+    from deploycheck.analysis import ocr
     from deploycheck.discovery import Target, load_submission
     from deploycheck.verdicts.proof import proof_screenshot
-    start = dict(ss.STATS)                 # a forked worker inherits the parent's counters
+    start = dict(ocr.STATS)                 # a forked worker inherits the parent's counters
     out = {}
     for r in repos:
         sub = load_submission.__wrapped__(Path(r).name, r)
         f = sub.folders[0]
         o = proof_screenshot(Target(sub.student, f.platform, sub, sub.student))
         out[Path(r).name] = (o.status, o.data.get("classification"))
-    return out, {k: v - start.get(k, 0) for k, v in ss.STATS.items()}
+    return out, {k: v - start.get(k, 0) for k, v in ocr.STATS.items()}
 
 
 def grade_class(repos: list[Path], workers: int) -> tuple[float, dict, dict]:
@@ -303,14 +303,14 @@ def grade_class(repos: list[Path], workers: int) -> tuple[float, dict, dict]:
 
 
 def class_bench(n: int, workers: int, workdir: Path | None) -> None:
-    from deploycheck.analysis import screenshot as ss
+    from deploycheck.analysis import ocr
     base = Path(workdir or tempfile.mkdtemp(prefix="deploycheck-ocr-bench-"))
     if base.exists():
         shutil.rmtree(base)
     base.mkdir(parents=True)
     repos = build_class(base / "class", n)
     os.environ["DEPLOYCHECK_CACHE_DIR"] = str(base / "cache")
-    print(f"\n{n} repos, {workers} worker processes, engine {ss.engine().label}; load average "
+    print(f"\n{n} repos, {workers} worker processes, engine {ocr.engine().label}; load average "
           f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     c0 = _cpu_children()
     cold, v1, st1 = grade_class(repos, workers)

@@ -9,6 +9,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from deploycheck.analysis import screenshot as ss
+from deploycheck.analysis import ocr
+from deploycheck.analysis import screenshot_text as st
 from tests.helpers import ROOT, make_target
 
 _spec = importlib.util.spec_from_file_location("fixture_screenshots", ROOT / "fixtures" / "screenshots.py")
@@ -16,7 +18,7 @@ scenes = sys.modules.setdefault("fixture_screenshots", importlib.util.module_fro
 if not hasattr(scenes, "SCENES"):
     _spec.loader.exec_module(scenes)
 
-needs_ocr = pytest.mark.skipif(not ss.engine().available, reason=f"no OCR engine: {ss.engine().detail}")
+needs_ocr = pytest.mark.skipif(not ocr.engine().available, reason=f"no OCR engine: {ocr.engine().detail}")
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +37,7 @@ def png(img: Image.Image) -> bytes:
 # ------------------------------------------------------------------ classify_text (OCR text as Tesseract gives it)
 
 def test_notebook_prediction():
-    f = ss.classify_text("In [6]: predictor.predict([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]])\nOut[6]: array([0, 2])\n")
+    f = st.classify_text("In [6]: predictor.predict([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]])\nOut[6]: array([0, 2])\n")
     assert f.classification == "prediction" and f.values == (0, 2)
     assert f.calls[0].label == "predict( call" and "predictor.predict(" in f.calls[0].snippet
     assert any(e.label == "array([...]) output" and e.snippet == "Out[6]: array([0, 2])" for e in f.outputs)
@@ -43,30 +45,30 @@ def test_notebook_prediction():
 
 
 def test_ocr_slips_inside_a_list_of_numbers():
-    f = ss.classify_text("$ cat out.json\n[o, 2]\n")
+    f = st.classify_text("$ cat out.json\n[o, 2]\n")
     assert f.values == (0, 2)
-    assert ss.parse_values("0, l, 2") == (0, 1, 2) and ss.parse_values("'setosa' 'virginica'") == ("setosa", "virginica")
-    assert ss.parse_values("model = SKLearnModel(role)") == ()
+    assert st.parse_values("0, l, 2") == (0, 1, 2) and st.parse_values("'setosa' 'virginica'") == ("setosa", "virginica")
+    assert st.parse_values("model = SKLearnModel(role)") == ()
 
 
 def test_small_square_brackets_misread_as_parentheses():
-    f = ss.classify_text(">>> predictor. predict([[5.1, 3.5, 1.4 0.21 (6.7, 3.0, 5.2, 2.3]])\n(0, 2)\n")
+    f = st.classify_text(">>> predictor. predict([[5.1, 3.5, 1.4 0.21 (6.7, 3.0, 5.2, 2.3]])\n(0, 2)\n")
     assert f.classification == "prediction" and f.values == (0, 2)
-    f = ss.classify_text("$ gcloud ai endpoints predict 123 --region=us-central1 --json-request=in.json\n[0, 2)\n")
+    f = st.classify_text("$ gcloud ai endpoints predict 123 --region=us-central1 --json-request=in.json\n[0, 2)\n")
     assert f.classification == "prediction" and f.values == (0, 2)
-    assert ss.classify_text("Screen size (1280, 800)\n").classification == "unrelated"
+    assert st.classify_text("Screen size (1280, 800)\n").classification == "unrelated"
 
 
 def test_request_body_is_not_the_prediction():
-    f = ss.classify_text("Test inference\nRequest body\n[[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]\nSend Request\n"
+    f = st.classify_text("Test inference\nRequest body\n[[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]\nSend Request\n"
                          "sklearn-iris-endpoint InService\n")
     assert f.classification == "cloud" and f.values == ()
-    f = ss.classify_text("Test inference\nRequest body\n[[5.1, 3.5, 1.4, 0.2]]\nResponse (200 OK, 41 ms)\n[1]\n")
+    f = st.classify_text("Test inference\nRequest body\n[[5.1, 3.5, 1.4, 0.2]]\nResponse (200 OK, 41 ms)\n[1]\n")
     assert f.classification == "prediction" and f.values == (1,)
 
 
 def test_invoke_endpoint_answer_without_cat_is_a_prediction():
-    f = ss.classify_text('$ aws sagemaker-runtime invoke-endpoint --endpoint-name iris-ep --body fileb://x.json out.json\n'
+    f = st.classify_text('$ aws sagemaker-runtime invoke-endpoint --endpoint-name iris-ep --body fileb://x.json out.json\n'
                          '{\n"ContentType": "application/json",\n"InvokedProductionVariant": "AllTraffic"\n}\n')
     assert f.classification == "prediction" and f.platform == "aws"
     assert any("InvokedProductionVariant" in e.label for e in f.outputs)
@@ -74,51 +76,51 @@ def test_invoke_endpoint_answer_without_cat_is_a_prediction():
 
 
 def test_vertex_json_answer_over_several_lines():
-    f = ss.classify_text('{\n"predictions": [\n1,\n2\n],\n"deployedModelId": "5566778899001122334",\n}\n')
+    f = st.classify_text('{\n"predictions": [\n1,\n2\n],\n"deployedModelId": "5566778899001122334",\n}\n')
     assert f.classification == "prediction" and f.values == (1, 2) and f.platform == "gcp"
 
 
 def test_labelled_prediction_without_call_passes_with_a_note():
-    f = ss.classify_text("$ python predict.py\nPrediction: [0 2]\n")
+    f = st.classify_text("$ python predict.py\nPrediction: [0 2]\n")
     assert f.classification == "prediction" and f.values == (0, 2)
     assert f.note.startswith("only the output is visible")
-    assert ss.classify_text("$ python run.py\nresult: 2\n").classification == "unrelated"
+    assert st.classify_text("$ python run.py\nresult: 2\n").classification == "unrelated"
 
 
 def test_boto3_response_dict_printed_in_colab():
-    f = ss.classify_text("{'ResponseMetadata': {'RequestId': 'a1b2', 'HTTPStatusCode': 200}, 'ContentType': "
+    f = st.classify_text("{'ResponseMetadata': {'RequestId': 'a1b2', 'HTTPStatusCode': 200}, 'ContentType': "
                          "'application/json', 'InvokedProductionVariant': 'AllTraffic', 'Body': "
                          "<botocore.response.StreamingBody object at 0x7f3a2c1b5e50>}\n")
     assert f.classification == "prediction" and f.platform == "aws"
 
 
 def test_cloud_context_alone():
-    f = ss.classify_text("Amazon SageMaker > Endpoints\nEndpoints (1)\nsklearn-iris-endpoint InService us-east-1\n")
+    f = st.classify_text("Amazon SageMaker > Endpoints\nEndpoints (1)\nsklearn-iris-endpoint InService us-east-1\n")
     assert f.classification == "cloud" and f.platform == "aws" and f.values == ()
     shown = {e.shown for e in f.cloud}
     assert {"SageMaker", "InService", "us-east-1", "endpoint sklearn-iris-endpoint"} <= shown
-    f = ss.classify_text("Vertex Al Online prediction Region us-centrall\n")    # Tesseract's usual slips
+    f = st.classify_text("Vertex Al Online prediction Region us-centrall\n")    # Tesseract's usual slips
     assert f.classification == "cloud" and {"Vertex AI", "us-central1"} <= {e.shown for e in f.cloud}
 
 
 def test_local_evaluation_printout_is_not_a_prediction_proof():
-    f = ss.classify_text("print(confusion_matrix(y_test, y_pred))\n[[50 0 0]\n[0 47 3]\n[0 2 48]]\n")
+    f = st.classify_text("print(confusion_matrix(y_test, y_pred))\n[[50 0 0]\n[0 47 3]\n[0 2 48]]\n")
     assert f.classification == "unrelated" and f.values[:3] == (50, 0, 0)
-    assert ss.seems_like(None, f, "").startswith("printed values (50, 0, 0")
+    assert st.seems_like(None, f, "").startswith("printed values (50, 0, 0")
 
 
 def test_unrelated_text_and_chart():
-    f = ss.classify_text("Feature importance (random forest)\n0.5\n0.4\n0.3\n0.2\n0.1\n0.0\nsepal length petal width\n")
+    f = st.classify_text("Feature importance (random forest)\n0.5\n0.4\n0.3\n0.2\n0.1\n0.0\nsepal length petal width\n")
     assert f.classification == "unrelated"
-    assert ss.seems_like(None, f, "Feature importance (random forest)\n0.5\n0.4\n0.3\n0.2\n0.1\n0.0\n") == "a chart or plot"
+    assert st.seems_like(None, f, "Feature importance (random forest)\n0.5\n0.4\n0.3\n0.2\n0.1\n0.0\n") == "a chart or plot"
     text = "My data science project\nThis repository holds the notebooks of my course project about houses.\n"
-    f = ss.classify_text(text)
-    assert f.classification == "unrelated" and ss.seems_like(None, f, text) == "text that shows no prediction call or output"
+    f = st.classify_text(text)
+    assert f.classification == "unrelated" and st.seems_like(None, f, text) == "text that shows no prediction call or output"
 
 
 def test_curl_needs_a_predict_url():
-    assert ss.classify_text("$ curl https://example.com/index.html\n<html>\n").classification == "unrelated"
-    f = ss.classify_text("$ curl -X POST http://localhost:8080/invocations -d @x.json\n[0]\n")
+    assert st.classify_text("$ curl https://example.com/index.html\n<html>\n").classification == "unrelated"
+    f = st.classify_text("$ curl -X POST http://localhost:8080/invocations -d @x.json\n[0]\n")
     assert f.classification == "prediction" and f.values == (0,)
 
 
@@ -128,17 +130,17 @@ def test_credentials_in_a_screenshot_are_never_quoted():
     token = "ya29." + "a0AfH6SMBx" * 4
     text = (f"aws_access_key_id = {key}\naws_secret_access_key = {secret}\n"
             f"$ curl -H 'Authorization: Bearer {token}' https://x-aiplatform.googleapis.com/v1/e/1:predict\n[0]\n")
-    f = ss.classify_text(text)
-    everything = ss.redact(text) + json.dumps([e.snippet for e in f.calls + f.outputs + f.cloud])
+    f = st.classify_text(text)
+    everything = st.redact(text) + json.dumps([e.snippet for e in f.calls + f.outputs + f.cloud])
     assert key not in everything and secret not in everything and token[:12] not in everything
-    assert "AKIA…X2" in ss.redact(text)
+    assert "AKIA…X2" in st.redact(text)
 
 
 def test_snippets_are_short_and_printable():
     line = "student@lab:~/gcp_deploy$ " + "x" * 200 + " gcloud ai endpoints predict 123 --region=us-central1\x1b[0m"
-    f = ss.classify_text(line + "\n[0, 2]\n")
+    f = st.classify_text(line + "\n[0, 2]\n")
     call = f.calls[0].snippet
-    assert len(call) <= ss.SNIPPET and "gcloud ai endpoints predict" in call and "\x1b" not in call
+    assert len(call) <= st.SNIPPET and "gcloud ai endpoints predict" in call and "\x1b" not in call
     assert not call.startswith("student@lab")
 
 
@@ -186,20 +188,20 @@ def test_cache_hit_on_regrading_runs_no_ocr(tmp_path):
     data = scenes.load("terminal_invoke_endpoint")
     files = {"aws_deploy/README.md": "# x\n\n![p](p.png)\n", "aws_deploy/p.png": data}
     t1 = make_target(tmp_path / "one", files)
-    before = dict(ss.STATS)
+    before = dict(ocr.STATS)
     f1 = ss.screenshot_facts(t1.folder)
     assert f1.best.classification == "prediction" and not f1.best.cached
-    assert ss.STATS["ocr_runs"] == before["ocr_runs"] + 1
+    assert ocr.STATS["ocr_runs"] == before["ocr_runs"] + 1
     cached = list((tmp_path / "cache" / "ocr").rglob("*.json"))
-    assert [p.name for p in cached] == [f"{f1.best.sha256}.{ss.engine().cache_id}.json"]
+    assert [p.name for p in cached] == [f"{f1.best.sha256}.{ocr.engine().cache_id}.json"]
     # another repo (another student, or the next grading run) with the same image: no OCR at all
     t2 = make_target(tmp_path / "two", files)
     f2 = ss.screenshot_facts(t2.folder)
     assert f2.best.cached and f2.best.classification == "prediction" and f2.best.facts.values == (0, 2)
-    assert ss.STATS["ocr_runs"] == before["ocr_runs"] + 1 and ss.STATS["cache_hits"] == before["cache_hits"] + 1
+    assert ocr.STATS["ocr_runs"] == before["ocr_runs"] + 1 and ocr.STATS["cache_hits"] == before["cache_hits"] + 1
     # a damaged cache file is ignored and rewritten, never trusted
     cached[0].write_text("{not json")
-    doc, hit, _ = ss.read_image(data)
+    doc, hit, _ = ocr.read_image(data)
     assert not hit and "text" in doc and json.loads(cached[0].read_text())["sha256"] == f1.best.sha256
 
 
@@ -209,28 +211,28 @@ def test_cache_entries_are_keyed_by_engine(tmp_path, monkeypatch):
     ImageDraw.Draw(img).rectangle([50, 50, 200, 150], fill="navy")
     data = png(img)
     monkeypatch.setenv("DEPLOYCHECK_OCR", "off")
-    doc, hit, _ = ss.read_image(data)
+    doc, hit, _ = ocr.read_image(data)
     assert not hit and doc["width"] == 400 and "text" not in doc
-    doc, hit, _ = ss.read_image(data)
+    doc, hit, _ = ocr.read_image(data)
     assert hit
     names = [p.name for p in (tmp_path / "cache" / "ocr").rglob("*.json")]
-    assert len(names) == 1 and names[0].endswith(f".none-{ss.PREP_VERSION}.json")
+    assert len(names) == 1 and names[0].endswith(f".none-{ocr.PREP_VERSION}.json")
 
 
 def test_parallel_cache_writes_never_leave_half_a_file(tmp_path):
-    eng = ss.OcrEngine("tesseract", True, "5.3.0", "/usr/bin/tesseract")
+    eng = ocr.OcrEngine("tesseract", True, "5.3.0", "/usr/bin/tesseract")
     sha = "ab" * 32
     docs = [{"text": str(i) * 20_000, "width": i} for i in range(8)]
-    threads = [threading.Thread(target=ss._cache_put, args=(sha, eng, d)) for d in docs for _ in range(3)]
+    threads = [threading.Thread(target=ocr._cache_put, args=(sha, eng, d)) for d in docs for _ in range(3)]
     seen: list = []
-    reader = threading.Thread(target=lambda: [seen.append(ss._cache_get(sha, eng)) for _ in range(200)])
+    reader = threading.Thread(target=lambda: [seen.append(ocr._cache_get(sha, eng)) for _ in range(200)])
     reader.start()
     for th in threads:
         th.start()
     for th in threads:
         th.join()
     reader.join()
-    final = ss._cache_get(sha, eng)
+    final = ocr._cache_get(sha, eng)
     assert final is not None and final["text"] == str(final["width"]) * 20_000
     assert all(d is None or d["text"] == str(d["width"]) * 20_000 for d in seen)
     assert not [p for p in (tmp_path / "cache" / "ocr").rglob("*") if p.name.endswith(".tmp")]
@@ -242,59 +244,59 @@ def test_huge_image_is_scaled_down_before_ocr():
     d = ImageDraw.Draw(img)
     d.rectangle([0, 0, 6000, 300], fill=(35, 47, 62))
     d.rectangle([500, 1000, 3000, 2500], outline="black", width=20)
-    doc, _, _ = ss.read_image(png(img))
+    doc, _, _ = ocr.read_image(png(img))
     w, h = doc["ocr_size"]
-    assert (doc["width"], doc["height"]) == (6000, 4000) and w * h <= ss.OCR_MAX_PIXELS and w < 6000
+    assert (doc["width"], doc["height"]) == (6000, 4000) and w * h <= ocr.OCR_MAX_PIXELS and w < 6000
 
 
 def test_pixels_are_capped_before_decoding():
-    before = ss.STATS["worker_runs"]
+    before = ocr.STATS["worker_runs"]
     img = Image.new("1", (9000, 5000), 1)        # 45 Mpx, a few KB as PNG
-    doc, _, _ = ss.read_image(png(img))
+    doc, _, _ = ocr.read_image(png(img))
     assert doc["problem"] == "too_large" and (doc["width"], doc["height"]) == (9000, 5000)
-    assert ss.STATS["worker_runs"] == before
+    assert ocr.STATS["worker_runs"] == before
 
 
 def test_worker_memory_limit_is_enforced(monkeypatch):
     """The worker lowers its own address-space limit before decoding: a decode that needs more dies
     inside the worker (reported, not raised), whatever the grader's own limits are."""
     monkeypatch.setenv("DEPLOYCHECK_OCR", "off")
-    monkeypatch.setattr(ss, "MEMORY_BYTES", 160 * 1024 ** 2)
+    monkeypatch.setattr(ocr, "MEMORY_BYTES", 160 * 1024 ** 2)
     img = Image.new("RGB", (6000, 5000), "white")
     ImageDraw.Draw(img).rectangle([10, 10, 500, 500], fill="red")
-    doc, hit, _ = ss.read_image(png(img))
+    doc, hit, _ = ocr.read_image(png(img))
     assert not hit and "limit" in doc.get("ocr_error", ""), doc
-    monkeypatch.setattr(ss, "MEMORY_BYTES", 2 * 1024 ** 3)
-    doc, _, _ = ss.read_image(png(img))
+    monkeypatch.setattr(ocr, "MEMORY_BYTES", 2 * 1024 ** 3)
+    doc, _, _ = ocr.read_image(png(img))
     assert doc.get("stddev", 0) > 0 and not doc.get("problem"), doc
 
 
 def test_engine_settings(monkeypatch):
     monkeypatch.setenv("DEPLOYCHECK_OCR", "easyocr")
-    e = ss.engine()
+    e = ocr.engine()
     assert not e.available and "DEPLOYCHECK_OCR=easyocr is not an OCR engine deploycheck knows" in e.detail
     monkeypatch.setenv("DEPLOYCHECK_OCR", "off")
-    assert ss.engine().cache_id == f"none-{ss.PREP_VERSION}" and ss.engine().label == "none"
+    assert ocr.engine().cache_id == f"none-{ocr.PREP_VERSION}" and ocr.engine().label == "none"
     monkeypatch.delenv("DEPLOYCHECK_OCR")
     monkeypatch.setenv("DEPLOYCHECK_TESSERACT", "/bin/true")
-    e = ss.engine()
+    e = ocr.engine()
     assert not e.available and "--version failed" in e.detail
 
 
 def test_cache_dir_follows_the_settings(tmp_path, monkeypatch):
-    assert ss.cache_dir() == tmp_path / "cache" / "ocr"
+    assert ocr.cache_dir() == tmp_path / "cache" / "ocr"
     monkeypatch.delenv("DEPLOYCHECK_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert ss.cache_dir() == tmp_path / "xdg" / "deploycheck" / "ocr"
+    assert ocr.cache_dir() == tmp_path / "xdg" / "deploycheck" / "ocr"
 
 
 def test_plausibility_sentences():
-    assert ss.plausibility((0, 2), None).plausible is None
-    p = ss.plausibility((0, 2), ss.KnownOutputs(classes=(0, 1, 2), source="x"))
+    assert st.plausibility((0, 2), None).plausible is None
+    p = st.plausibility((0, 2), st.KnownOutputs(classes=(0, 1, 2), source="x"))
     assert p.plausible and "among this model's classes (0, 1, 2)" in p.sentence
-    p = ss.plausibility((7,), ss.KnownOutputs(classes=(0, 1, 2), source="the pickle's classes_"))
+    p = st.plausibility((7,), st.KnownOutputs(classes=(0, 1, 2), source="the pickle's classes_"))
     assert p.plausible is False and p.sentence.startswith("7 is not one of this model's classes")
-    p = ss.plausibility((0.37,), ss.KnownOutputs(local_values=(1, 0)))
+    p = st.plausibility((0.37,), st.KnownOutputs(local_values=(1, 0)))
     assert p.plausible is False and "whole numbers" in p.sentence
-    p = ss.plausibility(("Setosa",), ss.KnownOutputs(classes=("setosa",)))
+    p = st.plausibility(("Setosa",), st.KnownOutputs(classes=("setosa",)))
     assert p.plausible

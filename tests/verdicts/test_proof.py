@@ -13,6 +13,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from deploycheck.analysis import screenshot as ss
+from deploycheck.analysis import ocr
+from deploycheck.analysis import screenshot_text as st
 from deploycheck.discovery import Target
 from deploycheck.verdicts.proof import proof_screenshot
 from tests.helpers import ROOT, make_target
@@ -22,7 +24,7 @@ scenes = sys.modules.setdefault("fixture_screenshots", importlib.util.module_fro
 if not hasattr(scenes, "SCENES"):
     _spec.loader.exec_module(scenes)
 
-needs_ocr = pytest.mark.skipif(not ss.engine().available, reason=f"no OCR engine: {ss.engine().detail}")
+needs_ocr = pytest.mark.skipif(not ocr.engine().available, reason=f"no OCR engine: {ocr.engine().detail}")
 
 
 @pytest.fixture(scope="session")
@@ -118,7 +120,7 @@ def test_fixture_screenshot_verdict(tmp_path, name):
     kind = {"too_small": "unusable"}.get(s.kind, s.kind)
     assert d["classification"] == kind
     if kind in ("prediction", "cloud"):
-        assert d["evidence"] and all(len(e["text"]) <= ss.SNIPPET for e in d["evidence"])
+        assert d["evidence"] and all(len(e["text"]) <= st.SNIPPET for e in d["evidence"])
         assert d["ocr_text"] and len(d["ocr_text"]) <= ss.TEXT_LIMIT
     if values is not None:
         assert d["values"] == values
@@ -128,11 +130,11 @@ def test_fixture_screenshot_verdict(tmp_path, name):
 @needs_ocr
 def test_values_plausible_for_the_models_classes(tmp_path):
     t = scene_repo(tmp_path, "jupyter_predict")
-    o = proof_screenshot(t, known=ss.KnownOutputs(classes=(0, 1, 2), source="the pickle's classes_"))
+    o = proof_screenshot(t, known=st.KnownOutputs(classes=(0, 1, 2), source="the pickle's classes_"))
     assert o.status == "passed" and "are among this model's classes (0, 1, 2)" in o.message
     assert o.data["plausible"] is True
     o = proof_screenshot(scene_repo(tmp_path / "b", "jupyterlab_boto3_labels"),
-                         known=ss.KnownOutputs(classes=("setosa", "versicolor"), source="the pickle's classes_"))
+                         known=st.KnownOutputs(classes=("setosa", "versicolor"), source="the pickle's classes_"))
     assert o.status == "passed"               # said, not failed on: an OCR slip must not cost the point
     assert "virginica is not one of this model's classes (setosa, versicolor" in o.message
     assert o.data["plausible"] is False
@@ -141,7 +143,7 @@ def test_values_plausible_for_the_models_classes(tmp_path):
 @needs_ocr
 def test_values_compared_with_the_local_prediction(tmp_path):
     o = proof_screenshot(scene_repo(tmp_path, "terminal_invoke_endpoint"),
-                         known=ss.KnownOutputs(local_values=("setosa",), source="predict.local"))
+                         known=st.KnownOutputs(local_values=("setosa",), source="predict.local"))
     assert o.status == "passed" and "but this model predicts labels" in o.message and o.data["plausible"] is False
 
 
@@ -172,7 +174,7 @@ def test_generated_plot_and_web_assets_are_not_candidates(tmp_path):
         "aws_deploy/app/public/logo512.png": scenes.load("logo512"),
         "aws_deploy/static/hero.png": scenes.load("photo"),
     })
-    before = ss.STATS["worker_runs"]
+    before = ocr.STATS["worker_runs"]
     o = proof_screenshot(t)
     assert o.status == "failed" and o.data["classification"] == "missing"
     assert "no screenshot of a prediction in aws_deploy/" in o.message
@@ -181,7 +183,7 @@ def test_generated_plot_and_web_assets_are_not_candidates(tmp_path):
     assert "aws_deploy/static/hero.png is a static web asset (in static/)" in o.message
     assert "predictor.predict(...)" in o.message
     assert all(c["classification"] == "excluded" for c in o.data["candidates"])
-    assert ss.STATS["worker_runs"] == before          # excluded images are never decoded
+    assert ocr.STATS["worker_runs"] == before          # excluded images are never decoded
 
 
 def test_remote_github_image_counts_but_is_not_checked(tmp_path):
@@ -210,13 +212,13 @@ def test_other_remote_images_do_not_count(tmp_path):
 def test_without_ocr_engine_present_but_not_read(tmp_path, monkeypatch, setting, words):
     for k, v in setting.items():
         monkeypatch.setenv(k, v)
-    before = dict(ss.STATS)
+    before = dict(ocr.STATS)
     o = proof_screenshot(scene_repo(tmp_path, "sagemaker_console_endpoints"))   # would fail if it were read
     assert o.status == "passed", o.message
     assert "aws_deploy/proof.png (1280×800) is present; its content was not read" in o.message
     assert words in o.message and "not checked" in o.message
     assert o.data["classification"] == "not_read" and o.data["engine"] == "none" and o.data["ocr_text"] == ""
-    assert ss.STATS["ocr_runs"] == before["ocr_runs"]
+    assert ocr.STATS["ocr_runs"] == before["ocr_runs"]
     # today's image checks still apply without OCR
     o = proof_screenshot(make_target(tmp_path / "b", {"aws_deploy/shot.png": shot(blank=True)}))
     assert o.status == "failed" and "blank (a single colour)" in o.message
@@ -226,7 +228,7 @@ def test_without_ocr_engine_present_but_not_read(tmp_path, monkeypatch, setting,
 
 @needs_ocr
 def test_ocr_timeout_is_not_the_students_loss(tmp_path, monkeypatch):
-    monkeypatch.setattr(ss, "WALL_SECONDS", 0.05)
+    monkeypatch.setattr(ocr, "WALL_SECONDS", 0.05)
     monkeypatch.setenv("DEPLOYCHECK_CACHE_DIR", str(tmp_path / "cache"))
     o = proof_screenshot(scene_repo(tmp_path, "jupyter_predict"))
     assert o.status == "passed" and "content was not read (OCR failed: timed out" in o.message
@@ -272,12 +274,12 @@ def test_only_screenshot_formats_are_decoded(tmp_path):
 
 
 def test_decompression_bomb_is_refused_without_decoding(tmp_path):
-    before = ss.STATS["worker_runs"]
+    before = ocr.STATS["worker_runs"]
     o = proof_screenshot(make_target(tmp_path, {"aws_deploy/bomb.png": png_header_only(100_000, 100_000)}))
     assert o.status == "failed" and "decompression bomb" in o.message and "normal screen-sized" in o.message
     o = proof_screenshot(make_target(tmp_path / "b", {"aws_deploy/big.png": png_header_only(9000, 8000)}))
     assert o.status == "failed" and "9000×8000 pixels, too large to check" in o.message
-    assert ss.STATS["worker_runs"] == before          # nothing was decoded
+    assert ocr.STATS["worker_runs"] == before          # nothing was decoded
 
 
 def test_symlinked_image_does_not_count(tmp_path):

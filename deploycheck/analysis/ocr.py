@@ -1,0 +1,328 @@
+"""Reading an untrusted image: its size from the header, then decoding, statistics and OCR in a
+limited worker process (:mod:`deploycheck.analysis.ocr_worker`), cached by content.
+
+1. **Header** (:func:`header_size`): the size is taken from the header *before* decoding; bombs over
+   :data:`MAX_PIXELS` are refused there, as are images too small to show anything.
+2. **Worker**: ``python -I -S ocr_worker.py --worker CONFIG`` with the bytes on stdin, an allowlisted
+   environment (never the grader's credentials), its own session, killed with its whole group after
+   :data:`WALL_SECONDS`; it lowers its own rlimits (address space, CPU seconds, file size, open files,
+   no core dumps) before decoding. Tesseract is its child and inherits the limits (OpenMP threads
+   capped at 1). Tesseract only ever sees an image the worker re-encoded (grayscale, upscaled ×2 for
+   1× screenshots, at most :data:`OCR_MAX_PIXELS`).
+3. **Cache**: the worker's result (OCR text + image statistics) is stored under
+   ``$DEPLOYCHECK_CACHE_DIR/ocr`` (default ``$XDG_CACHE_HOME/deploycheck/ocr``, i.e.
+   ``~/.cache/deploycheck/ocr``), keyed by the SHA-256 of the image bytes and the engine id
+   (engine + version + language + page-segmentation mode + preprocessing version); written atomically
+   (temp file + ``os.replace``), so parallel xdist workers never see half a file. Re-grading an
+   unchanged class runs no OCR.
+
+The OCR engine is Tesseract 5 (Debian ``tesseract-ocr``) through ``pytesseract``; see
+``benchmarks/ocr.py`` for the measurements that chose it. Settings (environment, read through
+:mod:`deploycheck.settings`): ``DEPLOYCHECK_OCR`` = ``tesseract`` (default) | ``off``;
+``DEPLOYCHECK_TESSERACT`` = path of the tesseract binary; ``DEPLOYCHECK_CACHE_DIR``.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+WORKER = Path(__file__).resolve().with_name("ocr_worker.py")
+
+# The only decoders Pillow may use, whatever the bytes claim (no EPS -> Ghostscript, no exotic plugins).
+FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP")
+MIN_W, MIN_H = 300, 200            # smaller cannot show a readable prediction
+MAX_BYTES = 25_000_000             # bytes read per image
+MAX_PIXELS = 40_000_000            # refused before decoding (an 8K screenshot is 33 Mpx)
+OCR_MAX_PIXELS = 12_000_000        # what Tesseract is given at most (after scaling)
+UPSCALE_MAX_SIDE = 2200            # images up to this size are 1x screenshots: OCR at 2x
+BLANK_STDDEV = 2.0                 # grayscale standard deviation below this = a single colour
+WALL_SECONDS = 60.0                # worker wall clock (a 1920x1080 screenshot takes ~1 s at idle)
+CPU_SECONDS = 60                   # RLIMIT_CPU of the worker and of tesseract
+MEMORY_BYTES = 2 * 1024 ** 3       # RLIMIT_AS of the worker and of tesseract
+FILE_BYTES = 64 * 1024 ** 2        # RLIMIT_FSIZE (pytesseract's temp PNG + text output)
+PREP_VERSION = "p1"                # bump when the preprocessing changes (part of the cache key)
+TESSERACT_PSM = "6"                # one uniform block: best on the fixtures (benchmarks/ocr.py)
+
+ENV_ENGINE = "DEPLOYCHECK_OCR"            # named in messages; read through deploycheck.settings.env
+ENV_TESSERACT = "DEPLOYCHECK_TESSERACT"
+
+# Per-process counters (tests and benchmarks read them; nothing else does).
+STATS: dict[str, int] = {"worker_runs": 0, "ocr_runs": 0, "cache_hits": 0, "cache_writes": 0}
+_STATS_LOCK = threading.Lock()
+
+
+def _count(key: str) -> None:
+    with _STATS_LOCK:
+        STATS[key] = STATS.get(key, 0) + 1
+
+
+@dataclass(frozen=True)
+class OcrEngine:
+    """The OCR engine of this process, as configured by the environment."""
+    name: str                      # "tesseract" | "none"
+    available: bool
+    version: str = ""
+    path: str = ""
+    detail: str = ""               # "tesseract 5.3.0 (/usr/bin/tesseract)" or why it is missing + how to fix
+
+    @property
+    def cache_id(self) -> str:
+        if not self.available:
+            return f"none-{PREP_VERSION}"
+        return f"{self.name}-{self.version}-eng-psm{TESSERACT_PSM}-{PREP_VERSION}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} {self.version}".strip() if self.available else "none"
+
+
+# ------------------------------------------------------------------------------------ engine
+
+_ENGINE_MEMO: dict[tuple[str, str, str], OcrEngine] = {}
+_ENGINE_LOCK = threading.Lock()
+
+INSTALL_HINT = ("install Tesseract (Debian/Ubuntu: `apt-get install tesseract-ocr`; macOS: `brew install "
+                "tesseract`) and the Python binding (`pip install pytesseract`, part of deploycheck)")
+
+
+def engine() -> OcrEngine:
+    """The OCR engine for this process (checked once per setting; changing the environment re-checks)."""
+    from deploycheck import settings   # the one reader of DEPLOYCHECK_* variables
+    choice = (settings.env("OCR") or "tesseract").strip().lower() or "tesseract"
+    binary = (settings.env("TESSERACT") or "").strip()
+    key = (choice, binary, os.environ.get("PATH", ""))
+    with _ENGINE_LOCK:
+        if key not in _ENGINE_MEMO:
+            _ENGINE_MEMO[key] = _probe_engine(choice, binary)
+        return _ENGINE_MEMO[key]
+
+
+def _probe_engine(choice: str, binary: str) -> OcrEngine:
+    if choice in ("off", "none", "0", "false", "no"):
+        return OcrEngine("none", False, detail=f"OCR is turned off ({ENV_ENGINE}={choice})")
+    if choice != "tesseract":
+        return OcrEngine("none", False, detail=f"{ENV_ENGINE}={choice} is not an OCR engine deploycheck knows "
+                                               "(use tesseract or off)")
+    import importlib.util
+    if importlib.util.find_spec("pytesseract") is None:
+        return OcrEngine("none", False, detail=f"the pytesseract package is missing: {INSTALL_HINT}")
+    if binary:
+        path = binary if os.path.isfile(binary) and os.access(binary, os.X_OK) else ""
+        if not path:
+            return OcrEngine("none", False, detail=f"{ENV_TESSERACT}={binary} is not an executable file: "
+                                                   f"{INSTALL_HINT}")
+    else:
+        path = shutil.which("tesseract") or ""
+        if not path:
+            return OcrEngine("none", False, detail=f"tesseract is not installed: {INSTALL_HINT}")
+    env = _child_env()
+    try:
+        ver = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30, env=env)
+        langs = subprocess.run([path, "--list-langs"], capture_output=True, text=True, timeout=30, env=env)
+    except (OSError, subprocess.SubprocessError) as e:
+        return OcrEngine("none", False, path=path, detail=f"{path} did not run ({type(e).__name__}): {INSTALL_HINT}")
+    m = re.search(r"tesseract\s+v?(\d+\.\d+(?:\.\d+)?)", ver.stdout + ver.stderr)
+    if ver.returncode != 0 or not m:
+        return OcrEngine("none", False, path=path, detail=f"{path} --version failed: {INSTALL_HINT}")
+    version = m.group(1)
+    if int(version.split(".")[0]) < 4:
+        return OcrEngine("none", False, version=version, path=path,
+                         detail=f"tesseract {version} is too old (4 or newer reads screenshots well): {INSTALL_HINT}")
+    if "eng" not in (langs.stdout + langs.stderr).split():
+        return OcrEngine("none", False, version=version, path=path,
+                         detail="tesseract has no English language data: install tesseract-ocr-eng")
+    return OcrEngine("tesseract", True, version=version, path=path, detail=f"tesseract {version} ({path})")
+
+
+def _child_env() -> dict[str, str]:
+    """Allowlisted environment for the worker and tesseract (never the grader's credentials)."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+           "OMP_THREAD_LIMIT": "1"}
+    for k in ("TMPDIR", "TESSDATA_PREFIX", "SYSTEMROOT"):
+        if os.environ.get(k):
+            env[k] = os.environ[k]
+    return env
+
+
+# ------------------------------------------------------------------------------------ cache
+
+def cache_dir() -> Path:
+    """``<deploycheck's user cache>/ocr``: ``$DEPLOYCHECK_CACHE_DIR/ocr``, else
+    ``$XDG_CACHE_HOME/deploycheck/ocr``, else ``~/.cache/deploycheck/ocr``."""
+    from deploycheck import settings
+    return settings.cache_dir() / "ocr"
+
+
+def _cache_path(sha: str, eng: OcrEngine) -> Path:
+    return cache_dir() / sha[:2] / f"{sha}.{eng.cache_id}.json"
+
+
+def _cache_get(sha: str, eng: OcrEngine) -> dict[str, Any] | None:
+    p = _cache_path(sha, eng)
+    try:
+        with open(p, "rb") as fh:
+            doc = json.loads(fh.read(1_000_000))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or doc.get("sha256") != sha or doc.get("engine") != eng.cache_id:
+        return None
+    return doc
+
+
+def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Write ``path`` so that a reader (another xdist worker) sees the old file or the whole new one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:40]}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _cache_put(sha: str, eng: OcrEngine, doc: dict[str, Any]) -> str:
+    """Write atomically; returns "" or why it could not be written."""
+    p = _cache_path(sha, eng)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(p, json.dumps(dict(doc, sha256=sha, engine=eng.cache_id)).encode())
+    except OSError as e:
+        return f"OCR results are not cached ({cache_dir()}: {e.strerror or e})"
+    _count("cache_writes")
+    return ""
+
+
+# ------------------------------------------------------------------------------------ header check
+
+def header_size(data: bytes) -> tuple[int, int, str] | str:
+    """(width, height, format) read from the header only (nothing is decoded), or the problem."""
+    import warnings
+    from PIL import Image
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=FORMATS) as img:   # lazy: reads the header
+                return img.size[0], img.size[1], img.format or ""
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return "bomb"
+    except Exception as e:  # noqa: BLE001 - any garbage
+        return f"unreadable:{type(e).__name__}"
+
+
+
+# ------------------------------------------------------------------------------------ the worker
+
+_PATHS: list[str] | None = None
+
+
+def _worker_paths() -> list[str]:
+    """The folders Pillow and pytesseract are imported from (the worker runs without ``site``)."""
+    global _PATHS
+    if _PATHS is None:
+        import importlib.util
+        found: list[str] = []
+        for mod in ("PIL", "pytesseract"):
+            spec = importlib.util.find_spec(mod)
+            if spec is None:
+                continue        # the worker reports the missing package itself
+            locs = list(spec.submodule_search_locations or [])
+            where = Path(locs[0]).parent if locs else Path(spec.origin).parent if spec.origin else None
+            if where is not None and str(where) not in found:
+                found.append(str(where))
+        _PATHS = found
+    return _PATHS
+
+
+def _run_worker(data: bytes, eng: OcrEngine) -> dict[str, Any]:
+    """Decode + OCR ``data`` in the limited worker subprocess. Never raises."""
+    cfg = {"memory": MEMORY_BYTES, "cpu": CPU_SECONDS, "fsize": FILE_BYTES, "max_bytes": MAX_BYTES,
+           "max_pixels": MAX_PIXELS, "ocr_max_pixels": OCR_MAX_PIXELS, "formats": FORMATS,
+           "blank_stddev": BLANK_STDDEV, "upscale_max_side": UPSCALE_MAX_SIDE, "psm": TESSERACT_PSM,
+           "ocr_timeout": max(1.0, WALL_SECONDS - 5), "tesseract": eng.path if eng.available else "",
+           "paths": _worker_paths()}
+    _count("worker_runs")
+    if eng.available:
+        _count("ocr_runs")
+    try:
+        # -I -S: no site, no PYTHON* variables, not even the script's own folder on sys.path (the config
+        # names Pillow's and pytesseract's folders); the environment is allowlisted (_child_env)
+        p = subprocess.Popen([sys.executable, "-I", "-S", str(WORKER), "--worker", json.dumps(cfg)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=_child_env(), start_new_session=True, cwd=tempfile.gettempdir())
+    except OSError as e:
+        return {"machine_error": f"could not start the image worker ({e.strerror or e})"}
+    try:
+        out, err = p.communicate(data, timeout=WALL_SECONDS)
+    except subprocess.TimeoutExpired:
+        _kill_group(p)
+        p.communicate()
+        return {"ocr_error": f"timed out after {WALL_SECONDS:.0f} s"}
+    if p.returncode != 0:
+        killed = p.returncode < 0 and -p.returncode in (signal.SIGKILL, signal.SIGXCPU)
+        why = "it exceeded its CPU or memory limit" if killed or b"MemoryError" in err else \
+            (err.decode("utf-8", "replace").strip().splitlines() or [f"exit status {p.returncode}"])[-1][:200]
+        return {"ocr_error": f"the image worker failed: {why}"}
+    try:
+        doc = json.loads(out.decode("utf-8", "replace"))
+    except ValueError:
+        return {"ocr_error": "the image worker returned no result"}
+    return doc if isinstance(doc, dict) else {"ocr_error": "the image worker returned no result"}
+
+
+def _kill_group(p: subprocess.Popen) -> None:
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except (OSError, AttributeError):
+        try:
+            p.kill()
+        except OSError:
+            pass
+
+
+def read_image(data: bytes, eng: OcrEngine | None = None) -> tuple[dict[str, Any], bool, str]:
+    """(worker result, from cache?, cache note) for image bytes: header check, then cache, then worker."""
+    eng = eng or engine()
+    head = header_size(data)
+    if isinstance(head, str):
+        return {"problem": head}, False, ""
+    w, h, fmt = head
+    if w * h > MAX_PIXELS:
+        return {"width": w, "height": h, "format": fmt, "problem": "too_large"}, False, ""
+    if max(w, h) < MIN_W or min(w, h) < MIN_H:
+        return {"width": w, "height": h, "format": fmt, "problem": "too_small"}, False, ""
+    sha = hashlib.sha256(data).hexdigest()
+    hit = _cache_get(sha, eng)
+    if hit is not None:
+        _count("cache_hits")
+        return hit, True, ""
+    doc = _run_worker(data, eng)
+    note = ""
+    if "machine_error" not in doc and "ocr_error" not in doc:
+        note = _cache_put(sha, eng, doc)
+    return doc, False, note
+
+
+
+def clear_cache() -> None:
+    """Forget this process's engine probe (the on-disk OCR cache stays)."""
+    with _ENGINE_LOCK:
+        _ENGINE_MEMO.clear()
+
