@@ -24,6 +24,8 @@ import re
 from typing import Any
 
 from deploycheck.analysis import screenshot as ss
+from deploycheck.analysis import ocr
+from deploycheck.analysis import screenshot_text as st
 from deploycheck.discovery import Target
 from deploycheck.model import Outcome, failed, passed, run_error
 from deploycheck.settings import Settings
@@ -54,7 +56,7 @@ FIXES = {
 
 def _fix(problem: str) -> str:
     if "too small" in problem:
-        return FIXES["too_small"].format(w=ss.MIN_W, h=ss.MIN_H)
+        return FIXES["too_small"].format(w=ocr.MIN_W, h=ocr.MIN_H)
     if "blank" in problem:
         return FIXES["blank"]
     if "bomb" in problem:
@@ -81,10 +83,10 @@ _CONTEXT_ORDER = ("endpoint", "SageMaker ARN", "InService", "AWS region", "GCP r
                   "console page", "Google Cloud console", "notebook cell", "gcloud")
 
 
-def _context(facts: ss.TextFacts, n: int = 5) -> str:
+def _context(facts: st.TextFacts, n: int = 5) -> str:
     """'endpoint sklearn-iris-endpoint, InService, us-east-1, SageMaker' from the cloud evidence."""
-    strong = any(e.label not in ss.WEAK_CLOUD for e in facts.cloud)
-    evs = sorted((e for e in facts.cloud if not (strong and e.label in ss.WEAK_CLOUD)),
+    strong = any(e.label not in st.WEAK_CLOUD for e in facts.cloud)
+    evs = sorted((e for e in facts.cloud if not (strong and e.label in st.WEAK_CLOUD)),
                  key=lambda e: _CONTEXT_ORDER.index(e.label) if e.label in _CONTEXT_ORDER else 99)
     out: list[str] = []
     for e in evs:
@@ -94,13 +96,13 @@ def _context(facts: ss.TextFacts, n: int = 5) -> str:
     return ", ".join(out[:n])
 
 
-def _best_call(facts: ss.TextFacts) -> ss.Evidence | None:
-    return min(facts.calls, key=lambda e: ss.CALL_ORDER.index(e.label) if e.label in ss.CALL_ORDER else 99,
+def _best_call(facts: st.TextFacts) -> st.Evidence | None:
+    return min(facts.calls, key=lambda e: st.CALL_ORDER.index(e.label) if e.label in st.CALL_ORDER else 99,
                default=None)
 
 
-def _data(facts: ss.ScreenshotFacts, fi: ss.ImageFacts | None, known: ss.KnownOutputs | None,
-          plaus: ss.Plausibility | None = None) -> dict[str, Any]:
+def _data(facts: ss.ScreenshotFacts, fi: ss.ImageFacts | None, known: st.KnownOutputs | None,
+          plaus: st.Plausibility | None = None) -> dict[str, Any]:
     eng = facts.engine
     d: dict[str, Any] = {
         "screenshot": fi.candidate.path if fi is not None and not fi.candidate.remote else None,
@@ -137,7 +139,7 @@ def _data(facts: ss.ScreenshotFacts, fi: ss.ImageFacts | None, known: ss.KnownOu
     return d
 
 
-def verdict(facts: ss.ScreenshotFacts, known: ss.KnownOutputs | None = None) -> Outcome:
+def verdict(facts: ss.ScreenshotFacts, known: st.KnownOutputs | None = None) -> Outcome:
     """The Outcome of proof.screenshot from the folder's screenshot facts."""
     folder = f"{facts.folder}/" if facts.folder else "the deploy folder"
     what = WHAT.get(facts.platform, WHAT["aws"])
@@ -158,7 +160,7 @@ def verdict(facts: ss.ScreenshotFacts, known: ss.KnownOutputs | None = None) -> 
     cls = best.classification
     if cls == "prediction" and best.facts is not None:
         tf = best.facts
-        plaus = ss.plausibility(tf.values, known)
+        plaus = st.plausibility(tf.values, known)
         best_call = _best_call(tf)
         call = best_call.snippet if best_call else ""
         out = next((e.snippet for e in tf.outputs if "list" in e.label or "array" in e.label or "Out" in e.label),
@@ -198,12 +200,12 @@ def verdict(facts: ss.ScreenshotFacts, known: ss.KnownOutputs | None = None) -> 
         return failed(f"{path} shows {seen}: {fix}. Add {what}", **_data(facts, best, known))
     if cls == "unrelated":
         reads = ""
-        lines = ss.normalise(best.text)
+        lines = st.normalise(best.text)
         if lines and best.seems != "an almost empty page":
             # the first line with words (a chart's title, a page's heading), else the longest
             wordy = [ln for ln in lines[:20] if len(re.findall(r"[A-Za-z]{3,}", ln)) >= 2]
             quote = wordy[0] if wordy else max(lines[:20], key=len)
-            reads = f" (it reads {_q(ss.sanitise(quote, 60))})" if len(quote) >= 4 else ""
+            reads = f" (it reads {_q(st.sanitise(quote, 60))})" if len(quote) >= 4 else ""
         return failed(f"{path}{_size(best)} looks like {best.seems or 'something else'}{reads}, not a prediction "
                       f"from your endpoint: replace it with {what}", **_data(facts, best, known))
     # unusable (today's image checks)
@@ -213,7 +215,7 @@ def verdict(facts: ss.ScreenshotFacts, known: ss.KnownOutputs | None = None) -> 
                   problems=[f"{i.candidate.path} {i.problem}" for i in bad[:10]], **_data(facts, best, known))
 
 
-def proof_screenshot(t: Target, dc: Settings | None = None, known: ss.KnownOutputs | None = None) -> Outcome:
+def proof_screenshot(t: Target, dc: Settings | None = None, known: st.KnownOutputs | None = None) -> Outcome:
     """proof.screenshot for one target. ``known``: the model's classes / the local prediction's values;
     by default the values predict.local's run answered (when predict.local ran in this process)."""
     o = no_folder(t)
@@ -229,7 +231,7 @@ def proof_screenshot(t: Target, dc: Settings | None = None, known: ss.KnownOutpu
         return run_error(f"{CHECK} could not analyse the images of {folder.rel}/ ({type(e).__name__}: {e})")
 
 
-def _local_outputs(t: Target, dc: Settings | None) -> ss.KnownOutputs | None:
+def _local_outputs(t: Target, dc: Settings | None) -> st.KnownOutputs | None:
     """The values predict.local's run answered, when that run already exists (never started here)."""
     import json
 
@@ -241,7 +243,7 @@ def _local_outputs(t: Target, dc: Settings | None) -> ss.KnownOutputs | None:
     try:
         doc = json.loads(body)
     except ValueError:
-        values = ss.parse_values(body)
+        values = st.parse_values(body)
     else:
         doc = doc.get("predictions", doc) if isinstance(doc, dict) else doc
         flat: list[int | float | str] = []
@@ -253,4 +255,4 @@ def _local_outputs(t: Target, dc: Settings | None) -> ss.KnownOutputs | None:
             elif isinstance(x, (int, float, str)) and not isinstance(x, bool):
                 flat.append(x)
         values = tuple(flat)
-    return ss.KnownOutputs(local_values=tuple(values), source="the local emulation's answer") if values else None
+    return st.KnownOutputs(local_values=tuple(values), source="the local emulation's answer") if values else None
