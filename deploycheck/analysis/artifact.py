@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Callable
 
 from deploycheck import files
 from deploycheck.analysis import pickles
+from deploycheck.analysis.pickle_compression import MAX_DECOMPRESSED, compression_kind
+from deploycheck.analysis.pickle_safety import is_safe
 from deploycheck.model import AWS, GCP
 
 if TYPE_CHECKING:
@@ -38,7 +40,7 @@ MAX_TAR_TOTAL = 1024 ** 3          # declared uncompressed bytes of all members
 MAX_TAR_MEMBERS = 10_000
 MAX_TAR_RATIO = 200                # uncompressed / compressed, checked once past RATIO_FLOOR
 RATIO_FLOOR = 10 * 1024 * 1024
-MAX_MODEL_BYTES = pickles.MAX_DECOMPRESSED
+MAX_MODEL_BYTES = MAX_DECOMPRESSED
 
 
 
@@ -168,7 +170,7 @@ _LFS = b"version https://git-lfs"
 
 
 def _looks_pickle(head: bytes) -> bool:
-    return head[:1] == b"\x80" or head.startswith(_LFS) or pickles._compression(head) not in (None, "zlib")
+    return head[:1] == b"\x80" or head.startswith(_LFS) or compression_kind(head) not in (None, "zlib")
 
 
 _SCAN_CACHE: dict[bytes, pickles.PickleScan] = {}
@@ -191,7 +193,7 @@ def _scan_bytes(data: bytes) -> pickles.PickleScan:
 
 def _absorb(info: _Build, name: str, scan: pickles.PickleScan, primary: bool) -> None:
     info.scanned.append(name)
-    ok, offending = pickles.is_safe(scan)
+    ok, offending = is_safe(scan)
     for g in offending:
         if g not in info.unsafe_globals:
             info.unsafe_globals.append(g)

@@ -12,7 +12,8 @@ import scipy.sparse as sp
 from sklearn.datasets import load_iris
 from sklearn.utils import all_estimators
 
-from deploycheck.analysis.pickles import global_allowed, is_safe, scan_pickle
+from deploycheck.analysis.pickle_safety import global_allowed, is_safe
+from deploycheck.analysis.pickles import scan_pickle
 
 
 def _short(s: str) -> bytes:

@@ -15,7 +15,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from deploycheck.analysis.pickles import PickleScan, global_allowed, is_safe, scan_pickle
+from deploycheck.analysis.pickle_safety import global_allowed, is_safe
+from deploycheck.analysis.pickles import PickleScan, scan_pickle
 from tests.helpers import dump_with_version
 
 
