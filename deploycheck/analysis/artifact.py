@@ -116,7 +116,7 @@ def _expected_files(folder: DeployFolder) -> list[str] | None:
     ep = folder.facts.entry_point
     if ep is None or ep.tree is None:
         return None
-    from deploycheck.analysis.entrypoint import loaded_model_files
+    from deploycheck.analysis.model_fn_paths import loaded_model_files
     out = [norm_member(x) for x in loaded_model_files(ep.tree) if x]
     return out or None
 

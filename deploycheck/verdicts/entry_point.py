@@ -8,10 +8,9 @@ import re
 import sys
 from pathlib import PurePosixPath
 
-from deploycheck.analysis.entrypoint import (HANDLER_SIGS, HANDLERS, IMPORT_TO_DIST, ImportUse, image_of,
-                                             canon, hidden_defs, imports_of, local_modules, module_defs,
-                                             removed_api_notes, requirements)
-from deploycheck.analysis.entrypoint import undefined_names
+from deploycheck.analysis.handlers import HANDLER_SIGS, HANDLERS, hidden_defs, module_defs, undefined_names
+from deploycheck.analysis.imports import (IMPORT_TO_DIST, ImportUse, canon, image_of, imports_of, local_modules,
+                                          removed_api_notes, requirements)
 from deploycheck.discovery import DeployFolder, Target
 from deploycheck.model import Outcome, blocked, failed, passed
 from deploycheck.verdicts import aws_only, folder_label, folder_of, guarded

@@ -1,9 +1,10 @@
-"""verdicts.entry_point (facts: analysis.entrypoint): static analysis of the SageMaker entry point (never imported)."""
+"""verdicts.entry_point (facts: analysis.entrypoint, handlers, model_fn_paths, imports): static analysis of
+the SageMaker entry point (never imported)."""
 import json
 
 import pytest
 
-from deploycheck.analysis import entrypoint
+from deploycheck.analysis import imports, model_fn_paths
 from deploycheck.discovery import Target
 from deploycheck.verdicts.entry_point import entry_point_imports, entry_point_model_fn
 
@@ -14,7 +15,7 @@ def entry_point(folder):
 
 def loaded_model_files(folder):
     info = folder.facts.entry_point
-    return list(entrypoint.loaded_model_files(info.tree)) if info is not None and info.tree is not None else []
+    return list(model_fn_paths.loaded_model_files(info.tree)) if info is not None and info.tree is not None else []
 from tests.helpers import make_target
 
 
@@ -277,8 +278,8 @@ def test_imports_requirements_in_source_dir(tmp_path):
 
 
 def test_requirement_names():
-    names = entrypoint.requirement_names("-r base.txt\nscikit_learn==1.2.1\nnumpy  # pinned\n"
-                                         "git+https://github.com/x/y.git#egg=My.Pkg\n--index-url x\n")
+    names = imports.requirement_names("-r base.txt\nscikit_learn==1.2.1\nnumpy  # pinned\n"
+                                      "git+https://github.com/x/y.git#egg=My.Pkg\n--index-url x\n")
     assert names == {"scikit-learn", "numpy", "my-pkg"}
 
 

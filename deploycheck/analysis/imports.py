@@ -1,0 +1,172 @@
+"""What an entry-point script imports, and whether the serving image or the folder provides it
+(``ast`` only, never imported or executed): the image's own modules, the distributions a
+``requirements.txt`` beside the script lists, the student's own modules, and APIs of the lab's
+original text that current images no longer have.
+
+Facts used (cited): aws/sagemaker-scikit-learn-container ``requirements.txt`` and
+``docker/*/base/Dockerfile.cpu``: what the serving image ships (see ``IMAGE_MODULES``).
+"""
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+from deploycheck import files
+
+if TYPE_CHECKING:
+    from deploycheck.analysis.entrypoint import EntryPointInfo
+    from deploycheck.discovery import DeployFolder
+
+
+# Import names available in the SageMaker scikit-learn serving image, from
+# aws/sagemaker-scikit-learn-container requirements.txt (boto3, botocore, cryptography, Flask,
+# itsdangerous, gunicorn, model-archiver, multi-model-server, numpy, pandas, protobuf, psutil,
+# python-dateutil, retrying, sagemaker-containers, sagemaker-inference, sagemaker-training,
+# scikit-learn, scipy, six, jinja2, MarkupSafe, Werkzeug) and docker/<ver>/base/Dockerfile.cpu
+# (conda python with pyarrow and mlio; scikit-learn pulls joblib and threadpoolctl; the conda base
+# brings requests/urllib3/certifi/idna/setuptools/packaging/tqdm).
+IMAGE_MODULES = {
+    "sklearn", "numpy", "scipy", "pandas", "joblib", "threadpoolctl", "boto3", "botocore", "s3transfer",
+    "jmespath", "sagemaker_containers", "sagemaker_inference", "sagemaker_training", "sagemaker_sklearn_container",
+    "flask", "werkzeug", "jinja2", "markupsafe", "itsdangerous", "click", "gunicorn", "six", "dateutil", "pytz",
+    "psutil", "retrying", "google", "cryptography", "mlio", "pyarrow", "urllib3", "requests", "certifi", "idna",
+    "charset_normalizer", "chardet", "setuptools", "pkg_resources", "packaging", "tqdm", "pip", "wheel",
+    "mms", "model_archiver", "typing_extensions", "tzdata",
+}
+
+# Other SageMaker framework images add their framework (sagemaker-pytorch-inference-toolkit,
+# sagemaker-tensorflow-serving-container, sagemaker-xgboost-container, huggingface DLCs).
+_FRAMEWORK_MODULES = {
+    "pytorch": ("the SageMaker PyTorch image", {"torch", "torchvision", "torchaudio", "sagemaker_pytorch_serving_container"}),
+    "tensorflow": ("the SageMaker TensorFlow image", {"tensorflow", "keras", "tensorflow_serving", "tensorboard"}),
+    "xgboost": ("the SageMaker XGBoost image", {"xgboost", "sagemaker_xgboost_container"}),
+    "huggingface": ("the SageMaker Hugging Face image", {"transformers", "torch", "datasets", "tokenizers",
+                                                         "accelerate", "sagemaker_huggingface_inference_toolkit"}),
+}
+
+
+def image_of(framework: str) -> tuple[str, frozenset[str]]:
+    """(name, import names available) of the serving image a folder deploys with."""
+    name, extra = _FRAMEWORK_MODULES.get(framework, ("the SageMaker scikit-learn image", set()))
+    return name, frozenset(IMAGE_MODULES | extra)
+
+
+# import name -> distribution names that provide it (for requirements.txt matching)
+IMPORT_TO_DIST = {
+    "sklearn": ["scikit-learn", "sklearn"], "cv2": ["opencv-python", "opencv-python-headless",
+    "opencv-contrib-python", "opencv-contrib-python-headless"], "PIL": ["pillow"], "yaml": ["pyyaml"],
+    "skimage": ["scikit-image"], "bs4": ["beautifulsoup4"], "dateutil": ["python-dateutil"],
+    "dotenv": ["python-dotenv"], "imblearn": ["imbalanced-learn"], "category_encoders": ["category-encoders"],
+    "xgboost": ["xgboost"], "lightgbm": ["lightgbm"], "catboost": ["catboost"], "tensorflow": ["tensorflow",
+    "tensorflow-cpu"], "torch": ["torch"], "keras": ["keras", "tensorflow"], "statsmodels": ["statsmodels"],
+    "sagemaker": ["sagemaker"], "attr": ["attrs"], "Crypto": ["pycryptodome"], "jwt": ["pyjwt"],
+    "google": ["protobuf", "google-cloud-storage", "google-auth"], "nltk": ["nltk"], "gensim": ["gensim"],
+    "sentence_transformers": ["sentence-transformers"], "transformers": ["transformers"],
+    "mlflow": ["mlflow"], "shap": ["shap"], "matplotlib": ["matplotlib"], "seaborn": ["seaborn"],
+    "pydantic": ["pydantic"], "fastapi": ["fastapi"], "sqlalchemy": ["sqlalchemy"], "tabulate": ["tabulate"],
+    "umap": ["umap-learn"], "hdbscan": ["hdbscan"], "Levenshtein": ["python-levenshtein", "levenshtein"],
+    "fitz": ["pymupdf"], "docx": ["python-docx"], "magic": ["python-magic"], "serial": ["pyserial"],
+}
+
+
+def canon(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirement_names(text: str) -> set[str]:
+    """Canonical distribution names listed in a requirements.txt (options, URLs, comments skipped)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    names: set[str] = set()
+    for raw in text.split("\n"):
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith(("#", "-", "git+", "http:", "https:", "file:")):
+            m = re.search(r"#egg=([\w.-]+)", raw)
+            if m:
+                names.add(canon(m.group(1)))
+            continue
+        try:
+            names.add(canon(Requirement(line).name))
+        except InvalidRequirement:
+            m = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", line)
+            if m:
+                names.add(canon(m.group(0)))
+    return names
+
+
+@dataclass(frozen=True)
+class ImportUse:
+    module: str        # top-level module
+    full: str          # dotted name as written
+    line: int
+
+
+def imports_of(tree: ast.AST) -> list[ImportUse]:
+    out: list[ImportUse] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                out.append(ImportUse(a.name.split(".")[0], a.name, node.lineno))
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            for a in node.names:
+                out.append(ImportUse(node.module.split(".")[0], f"{node.module}.{a.name}", node.lineno))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "import_module" \
+                and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+            name = node.args[0].value
+            out.append(ImportUse(name.split(".")[0], name, node.lineno))
+    return out
+
+
+def local_modules(folder: DeployFolder) -> set[str]:
+    mods: set[str] = set()
+    for f in folder.files:
+        p = PurePosixPath(f)
+        if p.suffix == ".py":
+            mods.add(p.stem)
+            if p.name == "__init__.py" and len(p.parts) >= 2:
+                mods.add(p.parts[-2])
+        for part in p.parts[:-1]:
+            mods.add(part)           # namespace packages / folders of modules
+    return mods
+
+
+def requirements(folder: DeployFolder, info: EntryPointInfo) -> tuple[str | None, set[str]]:
+    ep_dir = str(PurePosixPath(info.rel).parent)
+    dirs = []
+    if info.source_dir:
+        dirs.append(info.source_dir)
+    dirs.append("" if ep_dir == "." else ep_dir)
+    for d in dirs:
+        rel = f"{d}/requirements.txt" if d else "requirements.txt"
+        if rel in folder.fileset:
+            tf = files.read_text(folder.path, rel, limit=200_000)
+            if not tf.problem:
+                return rel, requirement_names(tf.text)
+    return None, set()
+
+
+# APIs the lab's original text used that current images no longer have (reported as notes).
+REMOVED_APIS = {
+    "as_matrix": "DataFrame.as_matrix() was removed in pandas 1.0: use .to_numpy()",
+    "get_value": "DataFrame.get_value() was removed in pandas 1.0: use .at[...]",
+    "ix": None,   # attribute, handled below
+}
+
+
+def removed_api_notes(tree: ast.AST, path: str) -> list[str]:
+    notes: list[str] = []
+    seen: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            name = node.func.attr
+            msg = REMOVED_APIS.get(name)
+            if msg and name not in seen:
+                seen.add(name)
+                notes.append(f"{path} line {node.lineno}: {msg}")
+        elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) and node.value.attr == "ix" \
+                and "ix" not in seen:
+            seen.add("ix")
+            notes.append(f"{path} line {node.lineno}: DataFrame.ix was removed in pandas 1.0: use .loc/.iloc")
+    return notes
