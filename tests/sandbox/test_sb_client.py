@@ -15,7 +15,6 @@ import pytest
 from sbhelpers import procs_with
 
 from deploycheck import sandbox
-from deploycheck.sandbox import client
 
 pytestmark = pytest.mark.skipif(not sandbox.isolation().sandboxed,
                                 reason=f"no isolation on this machine: {sandbox.isolation().detail}")
@@ -102,7 +101,7 @@ def test_exception_is_error_with_traceback(run):
 def test_output_is_captured_and_bounded(run):
     r = run("import sys\nprint('hello out')\nsys.stderr.write('e' * 200000)\nresult = 1")
     assert r.ok and "hello out" in r.stdout_tail
-    assert len(r.stderr_tail) <= client.OUTPUT_TAIL + 200 and "bytes cut" in r.stderr_tail
+    assert len(r.stderr_tail) <= sandbox.OUTPUT_TAIL + 200 and "bytes cut" in r.stderr_tail
     r = run("import sys\nfor _ in range(40):\n    sys.stdout.write('x' * 1024 * 1024)\nresult = 1")
     assert r.status == "error" and r.error_type == "BrokenPipeError" and "output stopped" in r.stdout_tail
 
@@ -214,7 +213,7 @@ def test_grader_installed_under_tmp(tmp_path):
     checkout = tmp_path / "checkout"
     shutil.copytree(Path(deploycheck.__file__).parent, checkout / "deploycheck",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    site = [p for p in client.Interpreter.grader().sys_path if p.endswith("site-packages")]
+    site = [p for p in sandbox.Interpreter.grader().sys_path if p.endswith("site-packages")]
     interp = sandbox.Interpreter(python=str(venv / "bin" / "python"), sys_path=tuple(site),
                                  packages=(str(checkout / "deploycheck"),), preload=("numpy", "deploycheck.serving"))
     r = sandbox.run("sbjobs:code", {"src": "import sys, numpy, deploycheck.serving as s\n"
