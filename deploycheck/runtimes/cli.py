@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from deploycheck.runtimes import catalog, envs
+from deploycheck.runtimes import catalog, envs, pythons
 
 
 def _mb(n: int) -> str:
@@ -20,7 +20,7 @@ def _mb(n: int) -> str:
 
 def cmd_list(a: argparse.Namespace) -> int:
     built = {e.image: e for e in envs.cached() if e.current}
-    pys = envs.python_report()
+    pys = pythons.python_report()
     print(f"environments in {envs.cache_root()}")
     print("Pythons: " + ", ".join(f"{m} {'-> ' + p.path + ' (' + p.how + ')' if p else 'not found'}"
                                   for m, p in pys.items()))

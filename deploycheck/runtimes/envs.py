@@ -9,11 +9,9 @@ root, /var/cache/deploycheck/runtimes (readable by every user, who also look the
 image and recipe: ``<image slug>-<hash of Python minor, requirements, patches, recipe version>``,
 holding the virtual environment and ``deploycheck-env.json`` (its manifest, written last).
 
-How an interpreter is found for Python X.Y, first hit wins (each candidate is run once to check
-its version): ``$DEPLOYCHECK_PYTHON_X_Y`` (a path), ``uv python find --no-python-downloads X.Y``,
-pyenv's ``$(pyenv root)/versions/X.Y.*/bin/python`` (newest patch), ``pythonX.Y`` on PATH. When
-X.Y cannot be found, or the image's pins have no wheels for it, the nearest minor that works is
-used and the environment's label says so ("Python 3.10 instead of 3.9").
+An interpreter for the image's Python X.Y is found by :mod:`deploycheck.runtimes.pythons`. When X.Y
+cannot be found, or the image's pins have no wheels for it, the nearest minor that works is used
+and the environment's label says so ("Python 3.10 instead of 3.9").
 
 Building: with ``uv`` (the ``uv`` package from PyPI, a dependency of deploycheck) when it is there,
 else ``python -m venv`` + pip; into a temporary directory next to the final one, renamed into place
@@ -26,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import glob
 import hashlib
 import json
 import os
@@ -40,12 +37,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from deploycheck.runtimes import pythons
 from deploycheck.runtimes.catalog import IMAGES, MIN_PYTHON, Image
 
 RECIPE = 1                     # bump when the way environments are built changes (new hash -> rebuild)
 MANIFEST = "deploycheck-env.json"
 BUILD_TIMEOUT = 1200.0         # seconds for one environment (cold: downloads + one sdist build)
-MAX_PYTHON = (3, 13)
 INSIDE = Path(__file__).resolve().parent.parent / "inside"     # deploycheck/inside (the jobs)
 
 # Modules the sandbox's fork server imports once per environment (only those the smoke test could
@@ -71,17 +68,6 @@ class EnvBuildError(Exception):
         self.image, self.log_tail = image, log_tail
         super().__init__(f"could not build the runtime environment for {image.label()}: {message}"
                          + (f"\n{log_tail}" if log_tail else ""))
-
-
-@dataclass(frozen=True)
-class FoundPython:
-    path: str
-    version: str              # "3.9.18"
-    how: str                  # "setting" | "uv" | "pyenv" | "PATH"
-
-    @property
-    def minor(self) -> str:
-        return ".".join(self.version.split(".")[:2])
 
 
 @dataclass(frozen=True)
@@ -159,91 +145,6 @@ def env_name(image: Image, python_minor: str) -> str:
     return f"{image.slug}-{hashlib.sha256(spec.encode()).hexdigest()[:12]}"
 
 
-# --------------------------------------------------------------------------- finding interpreters
-
-_PY_CACHE: dict[str, FoundPython | None] = {}
-
-
-def _probe(path: str) -> str | None:
-    """The full version of the interpreter at ``path`` (runs it), None when it is unusable."""
-    try:
-        out = subprocess.run([path, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
-                             capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    v = out.stdout.strip()
-    return v if out.returncode == 0 and re.fullmatch(r"\d+\.\d+\.\d+", v) else None
-
-
-def uv_bin() -> str | None:
-    try:
-        import uv  # the PyPI package ships the binary
-        return uv.find_uv_bin()
-    except Exception:  # noqa: BLE001 - not installed, or its binary missing
-        return shutil.which("uv")
-
-
-def pyenv_root() -> Path | None:
-    root = os.environ.get("PYENV_ROOT")
-    if not root and shutil.which("pyenv"):
-        try:
-            root = subprocess.run(["pyenv", "root"], capture_output=True, text=True, timeout=10).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            root = None
-    root = root or str(Path.home() / ".pyenv")
-    return Path(root) if Path(root, "versions").is_dir() else None
-
-
-def _candidates(minor: str) -> Iterator[tuple[str, str]]:
-    """(how, path) candidates for Python ``minor``, in the documented order."""
-    setting = _setting("DEPLOYCHECK_PYTHON_" + minor.replace(".", "_"))
-    if setting:
-        yield "setting", setting
-    uv = uv_bin()
-    if uv:
-        try:
-            out = subprocess.run([uv, "python", "find", "--system", "--no-python-downloads", "--no-project",
-                                  "--no-cache", minor],
-                                 capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
-            if out.returncode == 0 and out.stdout.strip():
-                yield "uv", out.stdout.strip().splitlines()[-1]
-        except (OSError, subprocess.SubprocessError):
-            pass
-    root = pyenv_root()
-    if root:
-        def patch(p: str) -> int:
-            m = re.search(r"/%s\.(\d+)/bin/python$" % re.escape(minor), p)
-            return int(m.group(1)) if m else -1
-        for p in sorted(glob.glob(str(root / "versions" / f"{minor}.*" / "bin" / "python")), key=patch, reverse=True):
-            if patch(p) >= 0:
-                yield "pyenv", p
-    which = shutil.which(f"python{minor}")
-    if which:
-        yield "PATH", which
-
-
-def find_python(minor: str) -> FoundPython | None:
-    """An interpreter of Python ``minor`` ("3.9"), or None."""
-    if minor in _PY_CACHE:
-        return _PY_CACHE[minor]
-    found = None
-    for how, path in _candidates(minor):
-        v = _probe(path)
-        if v and ".".join(v.split(".")[:2]) == minor:
-            found = FoundPython(path, v, how)
-            break
-    _PY_CACHE[minor] = found
-    return found
-
-
-def nearest_minors(minor: str) -> list[str]:
-    """``minor`` first, then the other supported minors by distance (newer first on a tie)."""
-    major, mi = (int(x) for x in minor.split("."))
-    lo, hi = MIN_PYTHON[1], MAX_PYTHON[1]
-    others = sorted((m for m in range(lo, hi + 1) if m != mi), key=lambda m: (abs(m - mi), -m))
-    return ([minor] if lo <= mi <= hi else []) + [f"{major}.{m}" for m in others]
-
-
 # --------------------------------------------------------------------------- finding and building envs
 
 def _load(root: Path, image: Image) -> RuntimeEnv | None:
@@ -269,7 +170,7 @@ def existing(image: Image) -> RuntimeEnv | None:
 
 def _minors_for(image: Image) -> list[str]:
     first = image.python if image.python_tuple >= MIN_PYTHON else image.fallback_python
-    return nearest_minors(first) if first else []
+    return pythons.nearest_minors(first) if first else []
 
 
 @contextlib.contextmanager
@@ -303,7 +204,7 @@ def ensure(image: Image, *, build: bool = True, log: Callable[[str], None] | Non
                              f"(deploycheck runtimes build {image.key})")
     tried: list[str] = []
     for minor in _minors_for(image):
-        py = find_python(minor)
+        py = pythons.find_python(minor)
         if py is None:
             tried.append(f"no Python {minor} found")
             continue
@@ -373,7 +274,7 @@ def apply_patches(image: Image, site_dirs: list[str]) -> None:
             raise ValueError(f"unknown patch {patch!r} in the catalog row {image.key}")
 
 
-def _build(image: Image, py: FoundPython, log: Callable[[str], None] | None) -> RuntimeEnv:
+def _build(image: Image, py: pythons.FoundPython, log: Callable[[str], None] | None) -> RuntimeEnv:
     root = cache_root()
     name = env_name(image, py.minor)
     final = root / name
@@ -420,8 +321,8 @@ _NO_WHEEL = re.compile(r"No solution found|no wheels? (with a matching|are avail
                        r"Could not find a version that satisfies|requires-python|Requires-Python", re.I)
 
 
-def _build_into(tmp: Path, image: Image, py: FoundPython, logf) -> dict:
-    uv = uv_bin()
+def _build_into(tmp: Path, image: Image, py: pythons.FoundPython, logf) -> dict:
+    uv = pythons.uv_bin()
     penv = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     # uv's download cache lives next to the environments (not in $HOME, which graders redirect),
     # unless the user chose one
@@ -525,13 +426,8 @@ def prune(everything: bool = False, dry_run: bool = False) -> list[CacheEntry]:
     return removed
 
 
-def python_report() -> dict[str, FoundPython | None]:
-    """Which interpreter serves each supported minor on this machine (for ``runtimes list``)."""
-    return {f"3.{m}": find_python(f"3.{m}") for m in range(MIN_PYTHON[1], MAX_PYTHON[1] + 1)}
-
-
-__all__ = ["EnvBuildError", "EnvUnavailable", "FoundPython", "RuntimeEnv", "cache_root", "cached", "ensure",
-           "env_name", "existing", "find_python", "nearest_minors", "prune", "python_report"]
+__all__ = ["EnvBuildError", "EnvUnavailable", "RuntimeEnv", "cache_root", "cached", "ensure", "env_name", "existing",
+           "prune"]
 
 if __name__ == "__main__":  # pragma: no cover - convenience: python -m deploycheck.runtimes.envs KEY
     from deploycheck.runtimes.catalog import image as _image

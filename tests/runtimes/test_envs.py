@@ -3,7 +3,6 @@ one build under parallel callers, prune. Builds are faked (the real ones are exe
 tests/serving and fixtures)."""
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import stat
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from deploycheck.runtimes import catalog, envs
+from deploycheck.runtimes import catalog, envs, pythons
 
 IMAGE = catalog.image("sagemaker:1.2-1")
 
@@ -33,10 +32,10 @@ def isolated(tmp_path, monkeypatch):
     for k in list(os.environ):
         if k.startswith("DEPLOYCHECK_PYTHON_"):
             monkeypatch.delenv(k)
-    monkeypatch.setattr(envs, "uv_bin", lambda: None)
-    envs._PY_CACHE.clear()
+    monkeypatch.setattr(pythons, "uv_bin", lambda: None)
+    pythons._PY_CACHE.clear()
     yield
-    envs._PY_CACHE.clear()
+    pythons._PY_CACHE.clear()
 
 
 def test_cache_root_setting(tmp_path, monkeypatch):
@@ -48,31 +47,31 @@ def test_cache_root_setting(tmp_path, monkeypatch):
 
 def test_discovery_order_setting_uv_pyenv_path(tmp_path, monkeypatch):
     on_path = fake_python(tmp_path / "nobin" / "python3.9", "3.9.2")
-    assert envs.find_python("3.9") == envs.FoundPython(on_path, "3.9.2", "PATH")
-    envs._PY_CACHE.clear()
+    assert pythons.find_python("3.9") == pythons.FoundPython(on_path, "3.9.2", "PATH")
+    pythons._PY_CACHE.clear()
     fake_python(tmp_path / "nopyenv" / "versions" / "3.9.5" / "bin" / "python", "3.9.5")
     newest = fake_python(tmp_path / "nopyenv" / "versions" / "3.9.12" / "bin" / "python", "3.9.12")
     fake_python(tmp_path / "nopyenv" / "versions" / "3.10.1" / "bin" / "python", "3.10.1")
-    assert envs.find_python("3.9") == envs.FoundPython(newest, "3.9.12", "pyenv")
-    envs._PY_CACHE.clear()
+    assert pythons.find_python("3.9") == pythons.FoundPython(newest, "3.9.12", "pyenv")
+    pythons._PY_CACHE.clear()
     by_uv = fake_python(tmp_path / "uvpy" / "python", "3.9.7")
     uv = tmp_path / "uv"
     uv.write_text(f"#!/bin/sh\n[ \"$1 $2\" = 'python find' ] && echo {by_uv}\n")
     uv.chmod(0o755)
-    monkeypatch.setattr(envs, "uv_bin", lambda: str(uv))
-    assert envs.find_python("3.9").how == "uv"
-    envs._PY_CACHE.clear()
+    monkeypatch.setattr(pythons, "uv_bin", lambda: str(uv))
+    assert pythons.find_python("3.9").how == "uv"
+    pythons._PY_CACHE.clear()
     setting = fake_python(tmp_path / "mine" / "python", "3.9.18")
     monkeypatch.setenv("DEPLOYCHECK_PYTHON_3_9", setting)
-    assert envs.find_python("3.9") == envs.FoundPython(setting, "3.9.18", "setting")
-    envs._PY_CACHE.clear()
+    assert pythons.find_python("3.9") == pythons.FoundPython(setting, "3.9.18", "setting")
+    pythons._PY_CACHE.clear()
     monkeypatch.setenv("DEPLOYCHECK_PYTHON_3_9", fake_python(tmp_path / "wrong" / "python", "3.11.0"))
-    assert envs.find_python("3.9").how == "uv"          # a setting of the wrong minor is not used
+    assert pythons.find_python("3.9").how == "uv"          # a setting of the wrong minor is not used
 
 
 def test_nearest_minors():
-    assert envs.nearest_minors("3.9") == ["3.9", "3.10", "3.8", "3.11", "3.7", "3.12", "3.13"]
-    assert envs.nearest_minors("3.5")[0] == "3.7"
+    assert pythons.nearest_minors("3.9") == ["3.9", "3.10", "3.8", "3.11", "3.7", "3.12", "3.13"]
+    assert pythons.nearest_minors("3.5")[0] == "3.7"
 
 
 def _fake_build_into(counter: Path | None = None, delay: float = 0.0, fail: bool = False):
@@ -96,8 +95,8 @@ def _fake_build_into(counter: Path | None = None, delay: float = 0.0, fail: bool
 def test_build_once_then_reuse_and_label_substitution(tmp_path, monkeypatch):
     counter = tmp_path / "count"
     monkeypatch.setattr(envs, "_build_into", _fake_build_into(counter))
-    found = {"3.10": envs.FoundPython(sys.executable, "3.10.13", "pyenv")}
-    monkeypatch.setattr(envs, "find_python", lambda m: found.get(m))      # no 3.9 on this machine
+    found = {"3.10": pythons.FoundPython(sys.executable, "3.10.13", "pyenv")}
+    monkeypatch.setattr(pythons, "find_python", lambda m: found.get(m))      # no 3.9 on this machine
     env = envs.ensure(IMAGE)
     assert env.substituted and env.label == "sagemaker-scikit-learn 1.2-1 (Python 3.10 instead of 3.9, scikit-learn 1.2.1)"
     assert env.root.name == envs.env_name(IMAGE, "3.10") and (env.root / envs.MANIFEST).is_file()
@@ -109,7 +108,7 @@ def test_build_once_then_reuse_and_label_substitution(tmp_path, monkeypatch):
 
 def test_failed_build_leaves_nothing_and_is_a_machine_error(tmp_path, monkeypatch):
     monkeypatch.setattr(envs, "_build_into", _fake_build_into(fail=True))
-    monkeypatch.setattr(envs, "find_python", lambda m: envs.FoundPython(sys.executable, "3.9.18", "setting"))
+    monkeypatch.setattr(pythons, "find_python", lambda m: pythons.FoundPython(sys.executable, "3.9.18", "setting"))
     with pytest.raises(envs.EnvBuildError, match="No space left on device"):
         envs.ensure(IMAGE)
     left = [p.name for p in envs.cache_root().iterdir() if p.name not in (".locks", ".logs")]
@@ -118,7 +117,7 @@ def test_failed_build_leaves_nothing_and_is_a_machine_error(tmp_path, monkeypatc
 
 
 def test_no_interpreter_at_all_is_unavailable_with_how_to_fix(monkeypatch):
-    monkeypatch.setattr(envs, "find_python", lambda m: None)
+    monkeypatch.setattr(pythons, "find_python", lambda m: None)
     with pytest.raises(envs.EnvUnavailable, match="pyenv install 3.9.*DEPLOYCHECK_PYTHON_3_9"):
         envs.ensure(IMAGE)
     with pytest.raises(envs.EnvUnavailable, match="no wheels"):
@@ -130,7 +129,7 @@ def test_no_interpreter_at_all_is_unavailable_with_how_to_fix(monkeypatch):
 def _worker(cache: str, counter: str, q) -> None:
     os.environ["DEPLOYCHECK_CACHE_DIR"] = cache
     envs._build_into = _fake_build_into(Path(counter), delay=1.0)
-    envs.find_python = lambda m: envs.FoundPython(sys.executable, "3.9.18", "setting")
+    pythons.find_python = lambda m: pythons.FoundPython(sys.executable, "3.9.18", "setting")
     q.put(str(envs.ensure(IMAGE).root))
 
 
@@ -149,7 +148,7 @@ def test_parallel_callers_build_once(tmp_path):
 
 def test_prune_removes_stale_and_leftovers(tmp_path, monkeypatch):
     monkeypatch.setattr(envs, "_build_into", _fake_build_into())
-    monkeypatch.setattr(envs, "find_python", lambda m: envs.FoundPython(sys.executable, "3.9.18", "setting"))
+    monkeypatch.setattr(pythons, "find_python", lambda m: pythons.FoundPython(sys.executable, "3.9.18", "setting"))
     env = envs.ensure(IMAGE)
     root = envs.cache_root()
     (root / "sagemaker-1.2-1-000000000000").mkdir()                          # an old recipe/pins
@@ -162,7 +161,7 @@ def test_prune_removes_stale_and_leftovers(tmp_path, monkeypatch):
 
 def test_interpreter_for_the_sandbox(tmp_path, monkeypatch):
     monkeypatch.setattr(envs, "_build_into", _fake_build_into())
-    monkeypatch.setattr(envs, "find_python", lambda m: envs.FoundPython(sys.executable, "3.9.18", "setting"))
+    monkeypatch.setattr(pythons, "find_python", lambda m: pythons.FoundPython(sys.executable, "3.9.18", "setting"))
     i = envs.ensure(IMAGE).interpreter()
     assert i.python.endswith("/bin/python") and i.preload == ("numpy",)
     assert i.label == "sagemaker-scikit-learn 1.2-1 (Python 3.9, scikit-learn 1.2.1)"
