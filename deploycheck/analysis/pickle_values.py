@@ -59,7 +59,8 @@ def dtype_size(dtype: Any) -> tuple[int | None, bool]:
 
 
 def describe_top(obj: Any) -> str | None:
-    """The "module.Class" of the top-level object :meth:`~deploycheck.analysis.pickle_machine.Walker.run` returned, when known."""
+    """The "module.Class" of the top-level object the machine returned
+    (:meth:`deploycheck.analysis.pickle_machine.Walker.run`), when known."""
     if isinstance(obj, Instance):
         f = obj.func
         if isinstance(f, Global) and f.module in ("copyreg", "copy_reg") and f.name == "_reconstructor" \
