@@ -1,7 +1,7 @@
 """What isolation this machine gives, and the bubblewrap command line that gives it.
 
 Two ways of running the sandbox with bubblewrap (``bwrap``, Debian/Ubuntu/Fedora package
-``bubblewrap``), both with the same per-job isolation inside (``deploycheck/inside/server.py``):
+``bubblewrap``), both with the same per-job isolation inside (``deploycheck/inside/job_keeper.py``):
 
 * **root** (CI containers): bwrap runs as root *without* a user namespace (so it also works where
   user namespaces are switched off); the server keeps ``CAP_SYS_ADMIN``/``CAP_SETUID``/
