@@ -169,7 +169,7 @@ class Walker:
                 pos += 4 + _LE_UINT4.unpack_from(data, pos)[0]
                 stack.append(OPAQUE)
                 continue
-            if code == 0x62:                                    # BUILD
+            if code == 0x62:                                    # BUILD (only here: joblib's arrays follow it)
                 state = pop()
                 if not stack:
                     raise BadPickle("stack underflow")
@@ -349,17 +349,6 @@ class Walker:
                 args = pop()
                 cls = pop()
                 stack.append(Instance(cls, args))
-            elif n == "BUILD":
-                state = pop()
-                if not stack:
-                    raise BadPickle("stack underflow")
-                obj = stack[-1]
-                if isinstance(obj, Instance):
-                    obj.state = state
-                    if self._is_wrapper(obj):
-                        self.pos = pos
-                        self._skip_array(obj)
-                        pos = self.pos
             elif n in ("PUT", "BINPUT", "LONG_BINPUT"):
                 if not stack:
                     raise BadPickle("stack underflow")
