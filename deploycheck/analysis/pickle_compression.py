@@ -18,10 +18,11 @@ _CHUNK = 8 * 1024 * 1024
 
 
 class TooLarge(Exception):
-    pass
+    """The stream decompresses to more than the cap."""
 
 
 def compression_kind(data: bytes) -> str | None:
+    """The compression wrapping ``data``, from its first bytes (None: not compressed)."""
     if data[:2] == b"\x1f\x8b":
         return "gzip"
     if data[:3] == b"BZh":
@@ -99,6 +100,8 @@ def _inflate_stream(make: Callable[[], _Decompressor], data: bytes, cap: int, ma
 
 
 def decompress(data: bytes, kind: str, cap: int = MAX_DECOMPRESSED) -> bytes:
+    """``data`` decompressed (``kind`` from :func:`compression_kind`); raises :class:`TooLarge` past ``cap``
+    bytes, ValueError/OSError/EOFError/zlib.error/lzma.LZMAError on a broken stream."""
     if kind == "gzip":
         return _inflate_zlib(data, 16 + zlib.MAX_WBITS, cap)
     if kind == "zlib":
