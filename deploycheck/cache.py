@@ -154,6 +154,11 @@ class ResultsCache:
         student = hashlib.sha256(f"{t.student}\0{t.repo}".encode()).hexdigest()[:16]
         return _root() / student / key
 
+    def has(self, t: Target, cid: str) -> bool:
+        """Whether ``get`` would find a stored outcome (nothing is copied)."""
+        key = self._key(t, cid)
+        return key is not None and (self._dir(t, key) / "outcome.json").is_file()
+
     def get(self, t: Target, cid: str) -> Outcome | None:
         key = self._key(t, cid)
         if key is None:

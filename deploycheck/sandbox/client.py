@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import array
 import atexit
+import concurrent.futures
 import functools
 import json
 import os
@@ -221,9 +222,9 @@ class _Server:
                 popen_env = {"PATH": env["PATH"], "LANG": env["LANG"]}
             else:
                 popen_env = env
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                         pass_fds=[child.fileno()], env=popen_env, cwd=str(self.base),
-                                         start_new_session=True)
+            self.proc = _spawn(lambda: subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                                        pass_fds=[child.fileno()], env=popen_env,
+                                                        cwd=str(self.base), start_new_session=True))
         finally:
             log.close()
             child.close()
@@ -535,6 +536,25 @@ _OWNER = os.getpid()
 _SEQ = 0
 _ISOLATION: Isolation | None = None
 _PROBE_ERROR: str | None = None
+
+
+_SPAWNER: tuple[int, concurrent.futures.ThreadPoolExecutor] | None = None
+_SPAWN_LOCK = threading.Lock()
+
+
+def _spawn(start: Callable[[], subprocess.Popen]) -> subprocess.Popen:
+    """Run ``start`` (a Popen of a server) on this process's one long-lived spawner thread.
+
+    bubblewrap's ``--die-with-parent`` (PR_SET_PDEATHSIG) kills the sandbox when the *thread* that
+    started it ends, not the process: a server started from a short-lived thread (the warm-up, a
+    request thread) would be SIGKILLed under a running job."""
+    global _SPAWNER
+    with _SPAWN_LOCK:
+        if _SPAWNER is None or _SPAWNER[0] != os.getpid():
+            _SPAWNER = (os.getpid(), concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="deploycheck-sandbox-spawner"))
+        pool = _SPAWNER[1]
+    return pool.submit(start).result()
 
 
 def _reset_after_fork() -> None:
