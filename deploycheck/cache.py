@@ -20,12 +20,12 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
+from deploycheck import files
 from deploycheck.discovery import Target, list_tree
 from deploycheck.model import Outcome
 from deploycheck.settings import Settings, cache_dir
@@ -66,21 +66,6 @@ def machine() -> tuple[str, bool]:
     return label, browser.available()[0]
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 # ---------------------------------------------------------------- the repo's content
 
 def _memo_path(repo: Path) -> Path:
@@ -115,7 +100,7 @@ def tree_hash(repo: Path) -> str | None:
         fresh[rel] = [*sig, digest]
         h.update(b"F" + rel.encode() + b"\0" + digest.encode() + b"\0")
     try:
-        _atomic_write(memo_file, json.dumps(fresh).encode())
+        files.atomic_write(memo_file, json.dumps(fresh).encode())
     except OSError:
         pass
     return h.hexdigest()
@@ -169,6 +154,11 @@ class ResultsCache:
         student = hashlib.sha256(f"{t.student}\0{t.repo}".encode()).hexdigest()[:16]
         return _root() / student / key
 
+    def has(self, t: Target, cid: str) -> bool:
+        """Whether ``get`` would find a stored outcome (nothing is copied)."""
+        key = self._key(t, cid)
+        return key is not None and (self._dir(t, key) / "outcome.json").is_file()
+
     def get(self, t: Target, cid: str) -> Outcome | None:
         key = self._key(t, cid)
         if key is None:
@@ -209,6 +199,6 @@ class ResultsCache:
                         (d / "files").mkdir(parents=True, exist_ok=True)
                         shutil.copyfile(src, d / "files" / kind)
             doc = {"status": o.status, "message": o.message, "data": dict(o.data), "blocked_by": o.blocked_by}
-            _atomic_write(d / "outcome.json", json.dumps(doc, default=str).encode())
+            files.atomic_write(d / "outcome.json", json.dumps(doc, default=str).encode())
         except OSError:
             pass                        # a read-only or full cache never fails a check

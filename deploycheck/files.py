@@ -5,11 +5,15 @@ UTF-16 with BOM, else cp1252/latin-1), normalising line endings to ``\\n``.
 
 Every analysis module reads student files through :func:`read_bytes` / :func:`read_text`; paths
 are posix and relative to a base directory (a deploy folder or a repo root).
+
+:func:`atomic_write` is the one writer of deploycheck's own files that other processes (parallel
+xdist workers, a later run) read: they see the old file or the whole new one, never half of it.
 """
 from __future__ import annotations
 
 import os
 import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -209,3 +213,22 @@ def top_level_files(d: Path) -> list[str]:
         return sorted(e.name for e in os.scandir(d) if not e.is_symlink() and e.is_file(follow_symlinks=False))
     except OSError:
         return []
+
+
+def atomic_write(path: Path, data: bytes, mode: int | None = None) -> Path:
+    """Write ``path`` (creating its folder) through a temp file in the same folder and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:40]}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path

@@ -17,7 +17,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Generator
+from typing import TYPE_CHECKING, Any, Callable, Generator
 
 import pluggy
 import pytest
@@ -29,6 +29,9 @@ from deploycheck.model import (FAILED, SKIPPED, CheckRecord, CheckResult, Outcom
 from deploycheck import classroom
 from deploycheck.classroom import RepoRef
 from deploycheck.settings import Settings, default_aws_region, env, env_flag
+
+if TYPE_CHECKING:
+    from deploycheck.cache import ResultsCache
 
 CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"
 # the rubric in a checkout (checks/) and in an installed wheel (deploycheck/checks/)
@@ -248,7 +251,7 @@ class DeploycheckPlugin:
         if "predict.local" not in ids or first is None or first.folder is None:
             return
         import threading
-        threading.Thread(target=_warm_up, args=(first, self.settings), name="deploycheck-warm-up",
+        threading.Thread(target=_warm_up, args=(first, self.settings, ids, self.cache), name="deploycheck-warm-up",
                          daemon=True).start()
 
     # ---------------------------------------------------------------- the results cache
@@ -442,25 +445,29 @@ def record(request: pytest.FixtureRequest) -> Callable[[Outcome], Outcome]:
     return _record
 
 
-def _warm_up(t: Target, settings: Settings) -> None:
-    """Start the first repo's sandbox server and (for proofs) the browser; never raises: the checks
-    that need them report any problem themselves."""
+def _warm_up(t: Target, settings: Settings, ids: set[str | None], cache: ResultsCache) -> None:
+    """For the first repo to predict, start what its checks will wait for, unless the results cache
+    already holds their outcomes: the sandbox server (its own process), the screenshot's OCR (in a
+    thread of its own: a worker process), then the browser and its reused pages. Never raises: the
+    checks that need them report any problem themselves."""
     try:
+        if cache.has(t, "predict.local"):
+            return                                  # reused: nothing to run, render or read
         from deploycheck.analysis.plan import Unservable
         plan = t.folder.facts.serving_plan if t.folder is not None else None
         if plan is not None and not isinstance(plan, Unservable) and plan.target.image is not None:
             from deploycheck import sandbox
             from deploycheck.serving import local
             sandbox.prestart(local.interpreter_of(local.runtime_for(plan.target.image)))
+        if "proof.screenshot" in ids and t.folder is not None and not cache.has(t, "proof.screenshot"):
+            import threading
+            folder = t.folder
+            threading.Thread(target=lambda: folder.facts.screenshot, name="deploycheck-warm-ocr", daemon=True).start()
     except Exception:  # noqa: BLE001
         pass
     if settings.proof:
-        try:
-            from deploycheck.proof import browser
-            if browser.available()[0]:
-                browser.run(lambda b: None)
-        except Exception:  # noqa: BLE001
-            pass
+        from deploycheck import proof
+        proof.warm()
 
 
 def _with_proof(request: pytest.FixtureRequest, outcome: Outcome, mode: str) -> Outcome:

@@ -7,6 +7,7 @@ has. Members are computed lazily (a check that is deselected costs nothing).
 """
 from __future__ import annotations
 
+import threading
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,7 @@ class Facts:
 
     def __init__(self, folder: DeployFolder) -> None:
         self.folder = folder
+        self._screenshot_lock = threading.Lock()
 
     @cached_property
     def readme_rel(self) -> str | None:
@@ -111,11 +113,16 @@ class Facts:
         run = self.__dict__.get("_local_runs", {}).get((limits.timeout, limits.memory_mb))
         return None if run is None or isinstance(run, Unservable) else run
 
-    @cached_property
+    @property
     def screenshot(self) -> ScreenshotFacts:
-        """The candidate screenshots, read (OCR) and classified."""
-        from deploycheck.analysis.screenshot import screenshot_facts
-        return screenshot_facts(self.folder)
+        """The candidate screenshots, read (OCR) and classified. Computed once, also when the
+        warm-up thread (which starts the OCR early) and a check ask at the same time."""
+        with self._screenshot_lock:
+            done: ScreenshotFacts | None = self.__dict__.get("_screenshot")
+            if done is None:
+                from deploycheck.analysis.screenshot import screenshot_facts
+                done = self.__dict__["_screenshot"] = screenshot_facts(self.folder)
+            return done
 
     @cached_property
     def runtimes(self) -> tuple[DeclaredRuntime, ...]:

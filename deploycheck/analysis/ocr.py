@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from deploycheck import files
+
 WORKER = Path(__file__).resolve().with_name("ocr_worker.py")
 
 # The only decoders Pillow may use, whatever the bytes claim (no EPS -> Ghostscript, no exotic plugins).
@@ -181,29 +183,12 @@ def _cache_get(sha: str, eng: OcrEngine) -> dict[str, Any] | None:
     return doc
 
 
-def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
-    """Write ``path`` so that a reader (another xdist worker) sees the old file or the whole new one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:40]}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def _cache_put(sha: str, eng: OcrEngine, doc: dict[str, Any]) -> str:
     """Write atomically; returns "" or why it could not be written."""
     p = _cache_path(sha, eng)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(p, json.dumps(dict(doc, sha256=sha, engine=eng.cache_id)).encode())
+        files.atomic_write(p, json.dumps(dict(doc, sha256=sha, engine=eng.cache_id)).encode())
     except OSError as e:
         return f"OCR results are not cached ({cache_dir()}: {e.strerror or e})"
     _count("cache_writes")

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
+from deploycheck import files
 from deploycheck.classroom import git as _git
 from deploycheck.classroom import roster as _roster
 from deploycheck.classroom.refs import SHADOW_SUFFIX, Commit, Late, RepoRef, RosterEntry, safe_id, unique_ids
@@ -121,11 +122,8 @@ def _load_manifest(key: str) -> list[RepoRef] | None:
 
 
 def _save_manifest(key: str, refs: list[RepoRef], clone_dir: Path) -> None:
-    clone_dir.mkdir(parents=True, exist_ok=True)
     path = clone_dir / f"manifest-{key[:16]}.json"
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"key": key, "refs": [r.to_json() for r in refs]}), encoding="utf-8")
-    os.replace(tmp, path)
+    files.atomic_write(path, json.dumps({"key": key, "refs": [r.to_json() for r in refs]}).encode("utf-8"))
     os.environ[MANIFEST_ENV] = str(path)
 
 

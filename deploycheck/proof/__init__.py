@@ -52,6 +52,18 @@ def render_artefacts(t: Target, settings: Settings, mode: str = "local") -> dict
         return {"proof_note": f"deploycheck could not render the proof screenshot ({type(e).__name__}: {str(e)[:200]})"}
 
 
+def warm() -> None:
+    """Start the browser and open the reused card and README pages now (the warm-up thread), so the
+    first proof costs only its own rendering. Never raises."""
+    try:
+        from deploycheck.proof import browser, card, snapshot
+        if browser.available()[0]:
+            card.open_page()
+            snapshot.open_page()
+    except Exception:  # noqa: BLE001 - the proof itself reports any problem
+        pass
+
+
 def _prediction(t: Target, settings: Settings, mode: str) -> Prediction | None:
     if mode == "local":
         from deploycheck.verdicts.predict import local_prediction

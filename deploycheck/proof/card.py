@@ -212,6 +212,12 @@ def _card_context(browser: Browser) -> BrowserContext:
     return ctx
 
 
+def open_page() -> None:
+    """Open the reused card page (and the browser) ahead of the first card."""
+    from deploycheck.proof import browser
+    browser.with_page("card", _card_context, lambda page: None)
+
+
 def capture(html_text: str, out_png: Path, selector: str = "#card") -> Path:
     """Screenshot ``html_text`` (a card) to ``out_png`` on the reused card page. Raises
     BrowserUnavailable without Chromium."""

@@ -104,6 +104,12 @@ def _context(browser: Browser) -> BrowserContext:
     return ctx
 
 
+def open_page() -> None:
+    """Open the reused README page (and the browser) ahead of the first snapshot."""
+    from deploycheck.proof import browser
+    browser.with_page("readme", _context, lambda page: None)
+
+
 def snapshot_readme(folder: DeployFolder, out_png: Path, max_height: int = 6000,
                     blocked: list[str] | None = None) -> Path:
     """Render the deploy folder's README (THE README rule: ``folder.facts.readme``) to ``out_png``.

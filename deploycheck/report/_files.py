@@ -3,20 +3,15 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from deploycheck import files
 from deploycheck.report.escape import csv_cell
 
 
 def write_text(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-    return path
+    return files.atomic_write(path, text.encode("utf-8"))
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

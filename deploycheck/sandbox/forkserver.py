@@ -11,6 +11,7 @@ pipes of another job, or the grader.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import json
 import os
@@ -25,7 +26,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from deploycheck.sandbox import isolation as iso
 from deploycheck.sandbox import jobs, protocol
@@ -51,6 +52,25 @@ def _interpreter_dirs(python: str) -> tuple[str, ...]:
         dirs = [p for p in json.loads(out.stdout) if p]
     dirs.append(os.path.dirname(os.path.abspath(python)))
     return tuple(dirs)
+
+
+_SPAWNER: tuple[int, concurrent.futures.ThreadPoolExecutor] | None = None
+_SPAWN_LOCK = threading.Lock()
+
+
+def _spawn(start: Callable[[], subprocess.Popen]) -> subprocess.Popen:
+    """Run ``start`` (a Popen of a server) on this process's one long-lived spawner thread.
+
+    bubblewrap's ``--die-with-parent`` (PR_SET_PDEATHSIG) kills the sandbox when the *thread* that
+    started it ends, not the process: a server started from a short-lived thread (the warm-up, a
+    request thread) would be SIGKILLed under a running job."""
+    global _SPAWNER
+    with _SPAWN_LOCK:
+        if _SPAWNER is None or _SPAWNER[0] != os.getpid():
+            _SPAWNER = (os.getpid(), concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="deploycheck-sandbox-spawner"))
+        pool = _SPAWNER[1]
+    return pool.submit(start).result()
 
 
 class ServerError(Exception):
@@ -106,9 +126,9 @@ class Server:
                 popen_env = {"PATH": env["PATH"], "LANG": env["LANG"]}
             else:
                 popen_env = env
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                         pass_fds=[child.fileno()], env=popen_env, cwd=str(self.base),
-                                         start_new_session=True)
+            self.proc = _spawn(lambda: subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                                        pass_fds=[child.fileno()], env=popen_env,
+                                                        cwd=str(self.base), start_new_session=True))
         finally:
             log.close()
             child.close()

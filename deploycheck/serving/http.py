@@ -81,9 +81,9 @@ class Server(ThreadingHTTPServer):
         self.target, self.runtime, self.limits, self.runner, self.log = target, runtime, limits, runner, log
         self._told: set[str] = set()
         self._lock = threading.Lock()
-        # Every sandbox job runs on this one long-lived thread: the sandbox's fork server is started
-        # with bubblewrap's --die-with-parent (PR_SET_PDEATHSIG), which fires when the *thread* that
-        # started it exits, i.e. at the end of a request thread. One at a time, like one worker.
+        # Every sandbox job runs on this one thread, one at a time, like the container's one worker
+        # (the sandbox starts its servers from a long-lived thread of its own, so a request thread
+        # ending never takes a server with it).
         self._jobs = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="deploycheck-serve")
         super().__init__(addr, Handler)
 

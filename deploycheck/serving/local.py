@@ -33,6 +33,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import re
 import tarfile
 from dataclasses import dataclass, field, replace
@@ -326,9 +327,46 @@ def run(target: Target, requests: Sequence[HttpRequest] = (), *, synthesize: Map
     try:
         res = (runner or sandbox_runner)(job, args, runtime=runtime, folder=target.folder,
                                          extract=target.extract, limits=limits)
+        busy = machine_busy() if res.status == "timeout" else ""
+        if busy:
+            # a starved machine, not the model, may have run out the clock: once more with twice the time
+            from deploycheck.sandbox import Limits
+            first = res
+            longer = replace(limits or Limits(), timeout=res.timeout * 2)
+            res = (runner or sandbox_runner)(job, args, runtime=runtime, folder=target.folder,
+                                             extract=target.extract, limits=longer)
+            still = machine_busy() if res.status == "timeout" else ""
+            if still:
+                return LocalRun(target, runtime, isolation=res.isolation, limit_s=res.timeout, machine_error=(
+                    f"the model did not answer within {first.timeout:g} s nor, retried, within {res.timeout:g} s, "
+                    f"but this machine was too busy to tell whether that is the model's fault ({still}); "
+                    "re-run deploycheck when the machine is less loaded, or give more time with --sandbox-timeout"))
     except Exception as e:  # noqa: BLE001 - IsolationUnavailable, a broken sandbox: never the student's
         return LocalRun(target, runtime, machine_error=f"the sandbox could not run the model: {type(e).__name__}: {e}")
     return _interpret(target, runtime, reqs, res)
+
+
+BUSY_CPU_PRESSURE = 40.0      # % of the last 10 s in which runnable tasks waited for a CPU (Linux PSI)
+BUSY_LOAD_PER_CPU = 2.0       # without PSI: 1-minute load average per CPU
+
+
+def machine_busy() -> str:
+    """Why this machine is too busy for a wall-clock limit to mean anything ("" when it is not): CPU
+    pressure from /proc/pressure/cpu where the kernel has it, else the load average."""
+    try:
+        with open("/proc/pressure/cpu") as fh:
+            some = fh.readline().split()
+        avg10 = float(dict(f.split("=", 1) for f in some[1:] if "=" in f)["avg10"])
+        if avg10 >= BUSY_CPU_PRESSURE:
+            return f"runnable tasks waited for a CPU {avg10:.0f}% of the last 10 s"
+        return ""
+    except (OSError, KeyError, ValueError, IndexError):
+        pass
+    try:
+        load, cpus = os.getloadavg()[0], os.cpu_count() or 1
+    except OSError:
+        return ""
+    return f"load average {load:.1f} on {cpus} CPUs" if load >= BUSY_LOAD_PER_CPU * cpus else ""
 
 
 def _failure(d: Mapping[str, Any] | None) -> Failure | None:

@@ -15,6 +15,7 @@ import pytest
 from sbhelpers import procs_with
 
 from deploycheck import sandbox
+from deploycheck.sandbox import client
 
 pytestmark = pytest.mark.skipif(not sandbox.isolation().sandboxed,
                                 reason=f"no isolation on this machine: {sandbox.isolation().detail}")
@@ -221,3 +222,24 @@ def test_grader_installed_under_tmp(tmp_path):
                     interpreter=interp, job_paths=[str(Path(__file__).parent / "jobs")])
     assert r.ok, r
     assert r.data[0] == str(venv) and r.data[1].startswith(str(checkout))
+
+
+def test_a_server_started_from_a_short_lived_thread_outlives_it():
+    """bubblewrap's --die-with-parent fires when the *thread* that started the sandbox ends: the
+    warm-up thread starts a server and ends; that server process must live on and run the job."""
+    import time
+    interp = sandbox.Interpreter(python=sys.executable, label=f"thread-{uuid.uuid4().hex[:6]}")
+
+    def warm_up():
+        sandbox.prestart(interp)
+        time.sleep(1.0)                                   # bubblewrap has set PR_SET_PDEATHSIG by now
+    started = threading.Thread(target=warm_up)
+    started.start()
+    started.join()                                        # the thread that started it is gone
+    srv = next(v for k, v in client._SERVERS.items() if k[0] == interp)
+    pid = srv.proc.pid
+    time.sleep(0.5)
+    with open(f"/proc/{pid}/stat") as fh:                  # the bubblewrap process on this host
+        assert fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X"), "the sandbox died with its thread"
+    assert sandbox.server_info(interp)["jobs"] == 0          # it answers
+    assert next(v for k, v in client._SERVERS.items() if k[0] == interp).proc.pid == pid   # not restarted

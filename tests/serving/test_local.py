@@ -107,3 +107,61 @@ def test_sandbox_failure_is_an_error_of_the_run(tmp_path):
     run = local.run(local.target_for(f, None), [], runner=runner,
                     runtime=local.Runtime("x", catalog.image("2.11"), None))
     assert "the sandbox could not run the model" in run.machine_error and "Permission denied" in run.machine_error
+
+
+def _timeouts_then(last: str):
+    """A runner whose first job times out and whose second ends with ``last``; it records the limits."""
+    from deploycheck.sandbox import JobResult
+    seen = []
+
+    def runner(job, args, *, limits=None, **kw):
+        timeout = limits.timeout if limits is not None else 20.0
+        seen.append(timeout)
+        status = "timeout" if len(seen) == 1 else last
+        data = {"responses": [], "model": {}, "runtime": {}} if status == "ok" else None
+        return JobResult(status, data=data, timeout=timeout)
+    return runner, seen
+
+
+def test_a_timeout_on_a_starved_machine_is_retried_then_an_error_of_the_run(tmp_path, monkeypatch):
+    _sub, f = gcp_folder(tmp_path, "2.11", b"x")
+    monkeypatch.setattr(local, "machine_busy", lambda: "runnable tasks waited for a CPU 93% of the last 10 s")
+    runner, seen = _timeouts_then("timeout")
+    run = local.run(local.target_for(f, None), [], runner=runner, runtime=local.Runtime("x", catalog.image("2.11"), None))
+    assert seen == [20.0, 40.0]
+    assert run.machine_error.startswith("the model did not answer within 20 s nor, retried, within 40 s")
+    assert "too busy" in run.machine_error and "--sandbox-timeout" in run.machine_error
+    assert run.sandbox_status == "ok"                   # nothing is held against the student
+
+    runner, seen = _timeouts_then("ok")                 # the retry answered: graded on that answer
+    run = local.run(local.target_for(f, None), [], runner=runner, runtime=local.Runtime("x", catalog.image("2.11"), None))
+    assert seen == [20.0, 40.0] and not run.machine_error and run.sandbox_status == "ok"
+
+
+def test_a_timeout_on_an_idle_machine_is_the_models(tmp_path, monkeypatch):
+    _sub, f = gcp_folder(tmp_path, "2.11", b"x")
+    monkeypatch.setattr(local, "machine_busy", lambda: "")
+    runner, seen = _timeouts_then("ok")
+    run = local.run(local.target_for(f, None), [], runner=runner, runtime=local.Runtime("x", catalog.image("2.11"), None))
+    assert seen == [20.0] and not run.machine_error and run.sandbox_status == "timeout"
+
+
+def test_machine_busy_reads_cpu_pressure_or_load(monkeypatch):
+    import builtins
+    real_open = builtins.open
+
+    def fake_open(path, *a, **k):
+        if path == "/proc/pressure/cpu":
+            return io.StringIO(pressure)
+        return real_open(path, *a, **k)
+    monkeypatch.setattr(builtins, "open", fake_open)
+    pressure = "some avg10=71.50 avg60=40.00 avg300=10.00 total=1\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+    assert local.machine_busy() == "runnable tasks waited for a CPU 72% of the last 10 s"
+    pressure = "some avg10=3.10 avg60=40.00 avg300=10.00 total=1\n"
+    assert local.machine_busy() == ""
+    pressure = "garbage"                                  # no PSI: the load average decides
+    monkeypatch.setattr(local.os, "getloadavg", lambda: (9.0, 1.0, 1.0))
+    monkeypatch.setattr(local.os, "cpu_count", lambda: 2)
+    assert local.machine_busy() == "load average 9.0 on 2 CPUs"
+    monkeypatch.setattr(local.os, "getloadavg", lambda: (1.0, 1.0, 1.0))
+    assert local.machine_busy() == ""

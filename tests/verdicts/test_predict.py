@@ -169,7 +169,9 @@ def test_version_mismatch_note(tmp_path):
     assert o.data["runtime"] == "sagemaker-scikit-learn 1.2-1 (Python 3.9, scikit-learn 1.2.1)"
 
 
-def test_timeout_message(tmp_path):
+def test_timeout_message(tmp_path, monkeypatch):
+    from deploycheck.serving import local
+    monkeypatch.setattr(local, "machine_busy", lambda: "")     # the model's own fault, however busy the machine
     src = "def model_fn(model_dir):\n    while True:\n        pass\n"
     o = predict.predict_local(target(aws_repo(tmp_path, src)), SimpleNamespace(sandbox_timeout=2, sandbox_memory_mb=512))
     assert o.status == "failed" and "longer than 2 s" in o.message
