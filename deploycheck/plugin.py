@@ -417,8 +417,9 @@ def _dist_given(config: pytest.Config) -> bool:
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """With -n, one student's checks all run in one worker (:mod:`deploycheck.schedule`), unless
     ``--dist`` chooses another of xdist's schedules."""
-    if _dist_given(config) or config.getvalue("dist") != "load":
-        return None
+    grading = config.option.repo or config.option.classroom or config.option.roster
+    if not grading or _dist_given(config) or config.getvalue("dist") != "load":
+        return None                             # (deploycheck's own test suite keeps xdist's load)
     from deploycheck.schedule import StudentScheduling
     plugin = get_plugin(config)
 
