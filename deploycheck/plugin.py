@@ -196,8 +196,7 @@ class DeploycheckPlugin:
     @pytest.hookimpl
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         if "target" in metafunc.fixturenames:
-            ts = self.targets
-            metafunc.parametrize("target", ts, ids=[t.test_id for t in ts])
+            metafunc.parametrize("target", self.targets, ids=[t.test_id for t in self.targets])
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
@@ -219,9 +218,6 @@ class DeploycheckPlugin:
             if not spec.enabled or not self.settings.option_on(spec.option):
                 drop.append(it)
                 continue
-            t = it.callspec.params.get("target") if hasattr(it, "callspec") else None
-            if t is not None:
-                it.add_marker(pytest.mark.xdist_group(t.student))
             keep.append(it)
         if drop:
             config.hook.pytest_deselected(items=drop)
@@ -411,12 +407,26 @@ def pytest_configure(config: pytest.Config) -> None:
     # lookup is quadratic in the number of reports. A single repo keeps the full messages.
     if len(plugin.refs) > 1 and getattr(config.option, "tbstyle", "auto") == "auto":
         config.option.tbstyle = "no"
-    # With --cloud, all checks of one student must run on the same xdist worker (the deployment
-    # lives in that process between cloud.deploy and cloud.teardown): schedule by student group.
-    if (config.option.cloud or config.option.audit_account) and getattr(config.option, "numprocesses", None) \
-            and getattr(config.option, "dist", "no") in ("no", "load"):
-        if not any(a.startswith("--dist") or a == "-d" for a in config.invocation_params.args):
-            config.option.dist = "loadgroup"
+
+
+def _dist_given(config: pytest.Config) -> bool:
+    return any(a.startswith(("--dist", "-d")) or a == "--loadscope-reorder" for a in config.invocation_params.args)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With -n, one student's checks all run in one worker (:mod:`deploycheck.schedule`), unless
+    ``--dist`` chooses another of xdist's schedules."""
+    grading = config.option.repo or config.option.classroom or config.option.roster
+    if not grading or _dist_given(config) or config.getvalue("dist") != "load":
+        return None                             # (deploycheck's own test suite keeps xdist's load)
+    from deploycheck.schedule import StudentScheduling
+    plugin = get_plugin(config)
+
+    def student_of(test_id: str) -> str | None:
+        t = plugin.target_by_test_id(test_id)
+        return t.student if t is not None else None
+    return StudentScheduling(config, log, student_of)
 
 
 def get_plugin(config: pytest.Config) -> DeploycheckPlugin:

@@ -187,6 +187,10 @@ def test_readme_present(target, record):
         flag.write_text("crashed once")
         os._exit(3)                                  # the xdist worker dies (a native crash, an OOM kill)
     record(passed("fine"))
+
+@pytest.mark.check("files.referenced")
+def test_files_referenced(target, record):
+    record(passed("after the crash", pid=os.getpid()))
 """
 
 
@@ -208,4 +212,39 @@ def test_a_dead_worker_is_retried_once_and_never_drops_a_student(pytester, tmp_p
     died = by["crash_always"]["readme.present"]
     assert died.get("error") is True and died["score"] == 0 and died["max_score"] == 1   # never a higher score
     assert "worker process died twice" in died["message"] and "not your fault" in died["message"]
+    assert all(by[s]["files.referenced"]["status"] == "passed" for s in by)     # the rest of each student ran
     assert res.ret != 0
+
+
+PID_CHECKS = """
+import os, time
+import pytest
+from deploycheck.model import passed
+
+@pytest.mark.check("readme.present")
+def test_readme_present(target, record):
+    time.sleep(0.05)
+    record(passed("ok", pid=os.getpid()))
+
+@pytest.mark.check("files.referenced")
+def test_files_referenced(target, record):
+    record(passed("ok", pid=os.getpid()))
+
+@pytest.mark.check("entry_point.model_fn")
+def test_entry_point_model_fn(target, record):
+    record(passed("ok", pid=os.getpid()))
+"""
+
+
+def test_all_checks_of_a_student_run_in_one_worker(pytester, tmp_path):
+    """proof.screenshot compares with the local run made in its own process, and facts are computed
+    once per process: with -n, a student's checks must never be spread over workers."""
+    room = tmp_path / "room"
+    for i in range(12):
+        (room / f"s{i:02d}" / "aws_deploy").mkdir(parents=True)
+    out = tmp_path / "out"
+    _run(pytester, "--classroom", str(room), "--report", str(out), "-n", "2", checks=PID_CHECKS, rubric=None)
+    doc = json.loads((out / "report.json").read_text())
+    pids = {s["student"]: {c["data"]["pid"] for c in s["checks"] if c["status"] == "passed"} for s in doc["students"]}
+    assert len(pids) == 12 and all(len(p) == 1 for p in pids.values()), pids
+    assert len(set().union(*pids.values())) == 2          # and both workers did work

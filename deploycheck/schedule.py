@@ -1,0 +1,61 @@
+"""How a class is spread over xdist workers: all checks of one student run in one worker.
+
+A student's folder facts are computed once per process, proof.screenshot compares the screenshot with
+the local run made in its own process (a verdict must never depend on which worker ran which check),
+and with ``--cloud`` the deployment lives in one process from cloud.deploy to cloud.teardown.
+
+xdist's ``loadgroup`` would do this with ``xdist_group`` marks, but it works by appending ``@group``
+to node ids, which pytest 9.2's structured node ids silently ignore (pytest-dev/pytest-xdist#1386):
+the class was spread check by check. This is xdist's own scope scheduling (``loadscope``), given
+the student as the scope, through xdist's ``pytest_xdist_make_scheduler`` hook. A worker that dies is
+handled like xdist's ``load`` does for a crashed test: the student's unfinished checks go back in the
+queue once (the plugin's ``pytest_handlecrashitem`` then expects a re-run); after a second death of
+the same check it is not queued again, and the plugin records it as an error of the run.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from xdist.scheduler import LoadScopeScheduling
+
+if TYPE_CHECKING:
+    import pytest
+    from xdist.workermanage import WorkerController
+
+
+def param_id(nodeid: str) -> str | None:
+    """``checks/test_x.py::test_y[alice-aws]`` -> ``alice-aws`` (None without a parameter id)."""
+    start, end = nodeid.find("["), nodeid.rfind("]")
+    return nodeid[start + 1:end] if 0 <= start < end else None
+
+
+class StudentScheduling(LoadScopeScheduling):
+    """xdist's scope scheduling with one scope per student (``student_of`` maps a check's parameter
+    id to its student; unknown ids keep xdist's own scope)."""
+
+    def __init__(self, config: pytest.Config, log: object | None, student_of: Callable[[str], str | None]):
+        super().__init__(config, log)
+        self._student_of = student_of
+        self._retried: set[str] = set()
+
+    def _split_scope(self, nodeid: str) -> str:
+        pid = param_id(nodeid)
+        student = self._student_of(pid) if pid is not None else None
+        return f"student:{student}" if student is not None else super()._split_scope(nodeid)
+
+    def mark_test_pending(self, item: str) -> None:
+        """A crashed check is run again: ``remove_node`` already put it back in the queue with the
+        rest of its student's unfinished checks."""
+        self._retried.add(item)
+
+    def remove_node(self, node: WorkerController) -> str | None:
+        crashitem = super().remove_node(node)
+        if crashitem is not None and crashitem in self._retried:
+            # its second death: the rest of the student's checks run again, this one does not
+            for scope in list(self.workqueue):
+                unit = self.workqueue[scope]
+                if crashitem in unit:
+                    unit[crashitem] = True
+                    if all(unit.values()):
+                        del self.workqueue[scope]
+        return crashitem
