@@ -43,6 +43,13 @@ class StudentScheduling(LoadScopeScheduling):
         student = self._student_of(pid) if pid is not None else None
         return f"student:{student}" if student is not None else super()._split_scope(nodeid)
 
+    def _reschedule(self, node: WorkerController) -> None:
+        """A worker that replaces a crashed one gets work only once its collection is in: xdist's own
+        ``_reschedule`` looks that collection up and raised ``KeyError`` (an internal error ending the
+        whole run) when another worker's collection or crash came first."""
+        if node in self.registered_collections:
+            super()._reschedule(node)
+
     def mark_test_pending(self, item: str) -> None:
         """A crashed check is run again: ``remove_node`` already put it back in the queue with the
         rest of its student's unfinished checks."""

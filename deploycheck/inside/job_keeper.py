@@ -174,8 +174,7 @@ def _job_setup(cfg, msg):
     close_fds_except({0, 1, 2, 3, 4})
     # ---- limits and environment
     setrlimit(resource.RLIMIT_AS, vmsize() + int(limits["memory_mb"]) * 1024 * 1024)
-    cpu = int(float(limits["timeout"])) + 2
-    setrlimit(resource.RLIMIT_CPU, cpu)
+    setrlimit(resource.RLIMIT_CPU, cpu_seconds(limits))
     setrlimit(resource.RLIMIT_FSIZE, int(limits["disk_mb"]) * 1024 * 1024)
     setrlimit(resource.RLIMIT_NOFILE, int(limits["nofile"]))
     setrlimit(resource.RLIMIT_CORE, 0)
@@ -223,6 +222,12 @@ def _json_default(o):
 def _tb_tail(n=15):
     lines = traceback.format_exc().rstrip().splitlines()
     return "\n".join(lines[-n:])
+
+
+def cpu_seconds(limits):
+    """The job's CPU time limit (RLIMIT_CPU, whole seconds): its CPU budget, else its wall-clock
+    timeout, and 2 s of grace."""
+    return int(float(limits.get("cpu", limits["timeout"]))) + 2
 
 
 def _run_job(cfg, msg):
@@ -329,13 +334,20 @@ def keeper(cfg, msg, fds):
         os.dup2(0, fd)                    # only J and its descendants hold the job's pipes now
     while True:
         try:
-            _, status = os.waitpid(pid, 0)
+            _, status, usage = os.wait4(pid, 0)
             break
         except InterruptedError:
             continue
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
-        signal.signal(sig, signal.SIG_DFL)
+        # J is its PID namespace's init, which never gets the kernel's SIGXCPU: its CPU limit ends
+        # it with SIGKILL. C tells the grader which it was (the CPU time J and its reaped children used)
+        if sig == signal.SIGKILL and usage.ru_utime + usage.ru_stime >= cpu_seconds(msg["limits"]) - 0.05:
+            sig = signal.SIGXCPU
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):     # SIGKILL has no handler to reset
+            pass
         setrlimit(resource.RLIMIT_CORE, 0)
         os.kill(os.getpid(), sig)
         os._exit(128 + sig)

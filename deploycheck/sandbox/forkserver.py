@@ -215,7 +215,8 @@ class Server:
             job_dir = self.base / "jobs" / job_id
 
             def result(status: str, **kw: Any) -> JobResult:
-                return JobResult(status, isolation=self.label, timeout=limits.timeout, memory_mb=limits.memory_mb,
+                return JobResult(status, isolation=self.label, timeout=limits.timeout, cpu_s=limits.cpu_s,
+                                 memory_mb=limits.memory_mb,
                                  elapsed_ms=round((time.monotonic() - t0) * 1000, 2), **kw)
             try:
                 prep = jobs.prepare(job_dir, args=dict(args), folder=folder, extract=extract)

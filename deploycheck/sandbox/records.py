@@ -68,6 +68,8 @@ class Limits:
     disk_mb: int = 64                    # what the job may write (its tmpfs beyond its input)
     nproc: int = 64                      # processes and threads of the job
     nofile: int = 256                    # open files
+    cpu_s: float | None = None           # CPU seconds of each process (None: the timeout); RLIMIT_CPU,
+                                         # so SIGXCPU comes at cpu_s + 2 however busy the machine is
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class JobResult:
     exit_code: int | None = None
     signal_name: str = ""
     timeout: float = DEFAULT_TIMEOUT
+    cpu_s: float | None = None           # the CPU time limit when it was not the timeout
     memory_mb: int = DEFAULT_MEMORY_MB
     notes: tuple[str, ...] = ()
 
@@ -93,8 +96,16 @@ class JobResult:
     def ok(self) -> bool:
         return self.status == "ok"
 
+    @property
+    def cpu_exhausted(self) -> bool:
+        """The job used up its CPU time (the kernel's SIGXCPU): the code's doing, however busy the
+        machine was, unlike a wall-clock timeout."""
+        return self.status == "timeout" and self.signal_name == "SIGXCPU"
+
     def describe(self) -> str:
         """One phrase for a failure message (callers add the advice)."""
+        if self.cpu_exhausted:
+            return f"it computed for more than {self.cpu_s or self.timeout:g} s of CPU time and was stopped"
         if self.status == "timeout":
             return f"it was still running after {self.timeout:g} s and was stopped"
         if self.status == "memory":

@@ -12,7 +12,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 
+import pytest
+
 from deploycheck import sandbox
+from deploycheck.serving import local
 from deploycheck.analysis.artifact import ArtifactInfo
 from deploycheck.verdicts import predict
 from deploycheck.discovery import Target, load_submission
@@ -49,6 +52,13 @@ def repo(root, body: str, model: bytes | None = None):
         tf.addfile(ti, io.BytesIO(data))
     sub = load_submission(f"h-{root.name}", str(root))
     return Target(sub.student, "aws", sub, sub.student)
+
+
+@pytest.fixture(autouse=True)
+def idle_machine(monkeypatch):
+    """These tests are about containment: a wall-clock timeout is the model's, as on an idle machine
+    (on a busy one it is retried, then an error of the run: tests/serving/test_local.py)."""
+    monkeypatch.setattr(local, "machine_busy", lambda: "")
 
 
 def grade(t):

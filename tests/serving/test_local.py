@@ -109,17 +109,22 @@ def test_sandbox_failure_is_an_error_of_the_run(tmp_path):
     assert "the sandbox could not run the model" in run.machine_error and "Permission denied" in run.machine_error
 
 
-def _timeouts_then(last: str):
-    """A runner whose first job times out and whose second ends with ``last``; it records the limits."""
+def _timeouts_then(last: str, first_signal: str = "SIGKILL", last_signal: str = "SIGKILL"):
+    """A runner whose first job times out (the wall clock: SIGKILL; the CPU limit: SIGXCPU) and whose
+    second ends with ``last``; it records the wall-clock limits and, in ``cpu``, the CPU limits."""
     from deploycheck.sandbox import JobResult
-    seen = []
+    seen: list[float] = []
+    cpu: list[float | None] = []
 
     def runner(job, args, *, limits=None, **kw):
         timeout = limits.timeout if limits is not None else 20.0
         seen.append(timeout)
+        cpu.append(limits.cpu_s if limits is not None else None)
         status = "timeout" if len(seen) == 1 else last
+        sig = (first_signal if len(seen) == 1 else last_signal) if status == "timeout" else ""
         data = {"responses": [], "model": {}, "runtime": {}} if status == "ok" else None
-        return JobResult(status, data=data, timeout=timeout)
+        return JobResult(status, data=data, timeout=timeout, signal_name=sig)
+    runner.cpu = cpu  # type: ignore[attr-defined]
     return runner, seen
 
 
@@ -128,14 +133,28 @@ def test_a_timeout_on_a_starved_machine_is_retried_then_an_error_of_the_run(tmp_
     monkeypatch.setattr(local, "machine_busy", lambda: "runnable tasks waited for a CPU 93% of the last 10 s")
     runner, seen = _timeouts_then("timeout")
     run = local.run(local.target_for(f, None), [], runner=runner, runtime=local.Runtime("x", catalog.image("2.11"), None))
-    assert seen == [20.0, 40.0]
-    assert run.machine_error.startswith("the model did not answer within 20 s nor, retried, within 40 s")
+    assert seen == [20.0, 60.0] and runner.cpu == [None, 20.0]     # 3x the wall clock, the same CPU time
+    assert run.machine_error.startswith("the model did not answer within 20 s nor, retried, within 60 s")
     assert "too busy" in run.machine_error and "--sandbox-timeout" in run.machine_error
     assert run.sandbox_status == "ok"                   # nothing is held against the student
 
     runner, seen = _timeouts_then("ok")                 # the retry answered: graded on that answer
     run = local.run(local.target_for(f, None), [], runner=runner, runtime=local.Runtime("x", catalog.image("2.11"), None))
-    assert seen == [20.0, 40.0] and not run.machine_error and run.sandbox_status == "ok"
+    assert seen == [20.0, 60.0] and not run.machine_error and run.sandbox_status == "ok"
+
+
+def test_code_that_uses_up_its_cpu_time_is_the_models_however_busy_the_machine(tmp_path, monkeypatch):
+    _sub, f = gcp_folder(tmp_path, "2.11", b"x")
+    monkeypatch.setattr(local, "machine_busy", lambda: "runnable tasks waited for a CPU 93% of the last 10 s")
+    rt = local.Runtime("x", catalog.image("2.11"), None)
+    runner, seen = _timeouts_then("ok", first_signal="SIGXCPU")      # the kernel's CPU limit: no retry
+    run = local.run(local.target_for(f, None), [], runner=runner, runtime=rt)
+    assert seen == [20.0] and not run.machine_error and run.sandbox_status == "timeout" and run.limit_s == 20.0
+
+    runner, seen = _timeouts_then("timeout", last_signal="SIGXCPU")  # the retry met the CPU limit
+    run = local.run(local.target_for(f, None), [], runner=runner, runtime=rt)
+    assert seen == [20.0, 60.0] and not run.machine_error
+    assert run.sandbox_status == "timeout" and run.limit_s == 20.0   # "took longer than 20 s", the student's
 
 
 def test_a_timeout_on_an_idle_machine_is_the_models(tmp_path, monkeypatch):

@@ -1,0 +1,67 @@
+"""deploycheck.schedule against xdist's scheduler protocol, without workers: the order of events
+that ended a class run with an internal error when two workers crashed close together."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from deploycheck.schedule import StudentScheduling, param_id
+
+
+class Node:
+    def __init__(self, name: str):
+        self.gateway = SimpleNamespace(id=name)
+        self.shutting_down = False
+        self.sent: list[list[int]] = []
+
+    def send_runtest_some(self, indexes: list[int]) -> None:
+        self.sent.append(indexes)
+
+    def shutdown(self) -> None:
+        self.shutting_down = True
+
+
+COLLECTION = [f"checks/test_{c}.py::test_{c}[{s}-aws]" for s in ("alice", "bob", "carol") for c in ("a", "b", "c")]
+
+
+def scheduler() -> StudentScheduling:
+    config = SimpleNamespace(getvalue=lambda name: ["2*popen"] if name == "tx" else None,
+                             option=SimpleNamespace(loadscopereorder=False))
+    return StudentScheduling(config, None, lambda pid: pid.split("-")[0])  # type: ignore[arg-type]
+
+
+def test_param_id():
+    assert param_id("checks/test_x.py::test_y[alice-aws]") == "alice-aws"
+    assert param_id("checks/test_x.py::test_y") is None
+
+
+def test_one_student_per_work_unit():
+    s = scheduler()
+    a, b = Node("gw0"), Node("gw1")
+    for n in (a, b):
+        s.add_node(n)
+        s.add_node_collection(n, COLLECTION)
+    s.schedule()
+    sent = [[COLLECTION[i] for i in idx] for n in (a, b) for idx in n.sent]
+    assert sent and all(len({param_id(t) for t in unit}) == 1 for unit in sent)
+    assert all(len(unit) == 3 for unit in sent)
+
+
+def test_a_replacement_worker_without_its_collection_yet_is_skipped_not_an_internal_error():
+    s = scheduler()
+    a, b = Node("gw0"), Node("gw1")
+    for n in (a, b):
+        s.add_node(n)
+        s.add_node_collection(n, COLLECTION)
+    s.schedule()
+    # both die; replacements come up and finish collecting in the other order
+    c, d = Node("gw2"), Node("gw3")
+    s.remove_node(a)
+    s.add_node(c)
+    s.remove_node(b)            # xdist reschedules every node here, c has no collection yet
+    s.add_node(d)
+    s.add_node_collection(d, COLLECTION)
+    s.schedule()                # and here
+    assert d.sent and not c.sent
+    s.add_node_collection(c, COLLECTION)
+    s.schedule()
+    assert c.sent               # it gets work once its collection is in
