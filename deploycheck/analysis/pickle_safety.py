@@ -3,11 +3,16 @@
 A global is allowed when its module is listed and its name is one of that module's allowed names,
 with no dots: a dotted name (pickle protocol 4 resolves ``STACK_GLOBAL('sklearn', 'os.system')`` to
 ``sklearn.os.system``, i.e. ``os.system``) is never allowed. scikit-learn's classes (every version a
-serving image uses, old module paths included) are generated into
-:mod:`deploycheck.analysis.pickle_allowlist`; the rest is listed here by hand. A scan that could not
+serving image uses, old module paths included) are generated into the data file
+``pickle_allowlist.json`` beside this module (by scripts/gen_pickle_allowlist.py); the rest is
+listed here by hand. A scan that could not
 read the whole stream is never safe: flagged pickles are never loaded.
 """
 from __future__ import annotations
+
+import functools
+import json
+from importlib import resources
 
 from deploycheck.analysis.pickles import PickleScan
 
@@ -62,15 +67,22 @@ _EXACT: dict[str, frozenset[str]] = {
 _EXACT["__builtin__"] = _EXACT["builtins"]
 
 
+@functools.cache
+def generated_allowlist() -> dict[str, frozenset[str]]:
+    """The generated part: module -> the exact names allowed in it (read once per process)."""
+    doc = json.loads(resources.files("deploycheck.analysis").joinpath("pickle_allowlist.json").read_text("utf-8"))
+    return {module: frozenset(names) for module, names in doc["allowed"].items()}
+
+
 def global_allowed(module: str, name: str) -> bool:
     """True only for an exact (module, name) pair of the allowlist (see above)."""
-    from deploycheck.analysis.pickle_allowlist import ALLOWED
+    allowed = generated_allowlist()
     if not isinstance(module, str) or not isinstance(name, str) or not name or "." in name:
         return False
-    if name in _EXACT.get(module, ()) or name in ALLOWED.get(module, ()):
+    if name in _EXACT.get(module, ()) or name in allowed.get(module, ()):
         return True
     # Cython's pickling helper of an allowed class, in the same module
-    return name.startswith("__pyx_unpickle_") and name[len("__pyx_unpickle_"):] in ALLOWED.get(module, ())
+    return name.startswith("__pyx_unpickle_") and name[len("__pyx_unpickle_"):] in allowed.get(module, ())
 
 
 def is_safe(scan: PickleScan) -> tuple[bool, list[str]]:

@@ -109,3 +109,18 @@ def _joblib(obj, compress):
 def test_numpy_and_scipy_objects_are_safe(obj):
     for proto in (2, 4, 5):
         assert is_safe(scan_pickle(pickle.dumps(obj, protocol=proto))) == (True, [])
+
+
+def test_the_data_file_is_the_generators_output_and_denies_what_the_generator_denies():
+    import importlib.util
+    import json
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("gen_pickle_allowlist", root / "scripts" / "gen_pickle_allowlist.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    path = root / "deploycheck" / "analysis" / "pickle_allowlist.json"
+    doc = json.loads(path.read_text())
+    assert path.read_text() == gen.to_json(doc["from"], doc["allowed"])     # not edited by hand
+    assert all(names == sorted(set(names) - gen.DENY_NAMES) and names for names in doc["allowed"].values())
+    assert "DecisionTreeClassifier" in doc["allowed"]["sklearn.tree._classes"]

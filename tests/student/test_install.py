@@ -37,7 +37,8 @@ def test_the_wheel_holds_every_module_the_rubric_and_the_pytest_config(tmp_path_
     src |= {"deploycheck/checks/" + f.split("/", 1)[1] for f in envs.source_files()
             if f.startswith("checks/") and f.endswith(".py")}
     assert src - names == set()
-    assert {"deploycheck/pytest.ini", "deploycheck/report/templates/index.html.j2"} <= names
+    assert {"deploycheck/pytest.ini", "deploycheck/report/templates/index.html.j2",
+            "deploycheck/analysis/pickle_allowlist.json"} <= names
     meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
     text = zipfile.ZipFile(envs.shared_wheel(tmp_path_factory)).read(meta).decode()
     requires = [ln for ln in text.splitlines() if ln.startswith("Requires-Dist:")]
