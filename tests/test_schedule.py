@@ -34,25 +34,26 @@ def test_param_id():
     assert param_id("checks/test_x.py::test_y") is None
 
 
-def test_one_student_per_work_unit():
+def started() -> tuple[StudentScheduling, Node, Node]:
+    """A scheduler whose two workers have collected and been given work."""
     s = scheduler()
     a, b = Node("gw0"), Node("gw1")
     for n in (a, b):
         s.add_node(n)
         s.add_node_collection(n, COLLECTION)
     s.schedule()
+    return s, a, b
+
+
+def test_one_student_per_work_unit():
+    _s, a, b = started()
     sent = [[COLLECTION[i] for i in idx] for n in (a, b) for idx in n.sent]
     assert sent and all(len({param_id(t) for t in unit}) == 1 for unit in sent)
     assert all(len(unit) == 3 for unit in sent)
 
 
 def test_a_replacement_worker_without_its_collection_yet_is_skipped_not_an_internal_error():
-    s = scheduler()
-    a, b = Node("gw0"), Node("gw1")
-    for n in (a, b):
-        s.add_node(n)
-        s.add_node_collection(n, COLLECTION)
-    s.schedule()
+    s, a, b = started()
     # both die; replacements come up and finish collecting in the other order
     c, d = Node("gw2"), Node("gw3")
     s.remove_node(a)

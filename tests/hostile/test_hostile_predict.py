@@ -8,7 +8,6 @@ import os
 import pickle
 import tarfile
 import uuid
-from pathlib import Path
 from types import SimpleNamespace
 
 
@@ -19,6 +18,7 @@ from deploycheck.serving import local
 from deploycheck.analysis.artifact import ArtifactInfo
 from deploycheck.verdicts import predict
 from deploycheck.discovery import Target, load_submission
+from tests.world import procs_with
 
 DC = SimpleNamespace(sandbox_timeout=3, sandbox_memory_mb=1024)
 MODEL_FN = "import joblib, os\n\ndef model_fn(model_dir):\n    return joblib.load(os.path.join(model_dir, 'model.joblib'))\n"
@@ -80,18 +80,6 @@ def test_huge_allocation(tmp_path):
     o = grade(repo(tmp_path / "a", "x = bytearray(64 * 1024**3)"))
     assert o.status == "failed" and "out of memory" in o.message and "1024 MB" in o.message
     assert_next_student_passes(tmp_path)
-
-
-def procs_with(marker: str) -> list[int]:
-    found = []
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                if marker.encode() in Path(f"/proc/{p}/comm").read_bytes():
-                    found.append(int(p))
-            except OSError:
-                pass
-    return found
 
 
 def test_fork_bomb(tmp_path):

@@ -12,10 +12,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sbhelpers import procs_with
 
 from deploycheck import sandbox
 from deploycheck.sandbox import client
+from tests.world import procs_with
 
 pytestmark = pytest.mark.skipif(not sandbox.isolation().sandboxed,
                                 reason=f"no isolation on this machine: {sandbox.isolation().detail}")

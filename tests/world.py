@@ -1,4 +1,5 @@
-"""Helpers for the sandbox tests (importable: pytest puts this folder on sys.path)."""
+"""What the world looks like, for tests that assert on it rather than on the grader's report
+(standard library only: tests/hostile/driver.py imports it as another user)."""
 import os
 from pathlib import Path
 
