@@ -56,13 +56,19 @@ class StudentScheduling(LoadScopeScheduling):
         self._retried.add(item)
 
     def remove_node(self, node: WorkerController) -> str | None:
-        crashitem = super().remove_node(node)
-        if crashitem is not None and crashitem in self._retried:
-            # its second death: the rest of the student's checks run again, this one does not
-            for scope in list(self.workqueue):
-                unit = self.workqueue[scope]
-                if crashitem in unit:
-                    unit[crashitem] = True
-                    if all(unit.values()):
-                        del self.workqueue[scope]
+        """A worker is gone. Finished: nothing to do. Crashed: its student's unfinished checks go back in
+        the queue, finished students' units do not (xdist's own requeued them, and a queue holding
+        only finished units never empties: the run hung); a check that crashed a worker for the
+        second time is not run again."""
+        workload = self.assigned_work.pop(node)
+        if not self._pending_of(workload):
+            return None
+        crashitem = next(nodeid for unit in workload.values() for nodeid, done in unit.items() if not done)
+        for scope, unit in workload.items():
+            if crashitem in self._retried and crashitem in unit:
+                unit[crashitem] = True
+            if not all(unit.values()):
+                self.workqueue[scope] = unit
+        for other in self.nodes:
+            self._reschedule(other)
         return crashitem

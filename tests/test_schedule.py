@@ -66,3 +66,36 @@ def test_a_replacement_worker_without_its_collection_yet_is_skipped_not_an_inter
     s.add_node_collection(c, COLLECTION)
     s.schedule()
     assert c.sent               # it gets work once its collection is in
+
+
+def finish(s: StudentScheduling, node: Node, all_sent: bool = False) -> None:
+    """The worker runs its first batch (``all_sent``: every batch, those it is given meanwhile too)."""
+    while node.sent:
+        for i in node.sent.pop(0):
+            s.mark_test_complete(node, i)      # type: ignore[arg-type]
+        if not all_sent:
+            return
+
+
+def test_a_class_with_a_check_that_crashes_its_worker_twice_ends():
+    s, a, b = started()
+    finish(s, a)                               # alice done; a is given carol
+    crash = s.remove_node(a)                   # a dies on carol's first check
+    assert crash == COLLECTION[6]
+    s.mark_test_pending(crash)
+    assert list(s.workqueue) == ["student:carol"]       # not alice's finished unit
+    c = Node("gw2")
+    s.add_node(c)
+    s.add_node_collection(c, COLLECTION)
+    s.schedule()
+    assert [COLLECTION[i] for i in c.sent[0]] == COLLECTION[6:9]
+    assert s.remove_node(c) == crash           # the same check kills c: its second death
+    assert list(s.workqueue) == ["student:carol"]
+    d = Node("gw3")
+    s.add_node(d)
+    s.add_node_collection(d, COLLECTION)
+    s.schedule()
+    assert [COLLECTION[i] for i in d.sent[0]] == COLLECTION[7:9]    # the rest of carol, not the crash
+    finish(s, b, all_sent=True)
+    finish(s, d, all_sent=True)
+    assert not s.workqueue and b.shutting_down and d.shutting_down and s.tests_finished
