@@ -215,6 +215,18 @@ def top_level_files(d: Path) -> list[str]:
         return []
 
 
+def tree_size(path: Path) -> int:
+    """Bytes of the files below ``path`` (links counted as themselves, never followed)."""
+    total = 0
+    for dirpath, _dirs, names in os.walk(path):
+        for name in names:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
 def atomic_write(path: Path, data: bytes, mode: int | None = None) -> Path:
     """Write ``path`` (creating its folder) through a temp file in the same folder and ``os.replace``."""
     path.parent.mkdir(parents=True, exist_ok=True)

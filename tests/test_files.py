@@ -97,3 +97,13 @@ def test_cut_in_the_middle_of_a_character_is_not_an_encoding_error(tmp_path):
 
 def test_decode_helper():
     assert decode(b"a\r\nb")[0] == "a\nb"
+
+
+def test_tree_size_counts_links_as_themselves(tmp_path):
+    from deploycheck.files import tree_size
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.bin").write_bytes(b"x" * 1000)
+    big = tmp_path.parent / f"{tmp_path.name}-outside.bin"
+    big.write_bytes(b"y" * 100_000)
+    (tmp_path / "d" / "link").symlink_to(big)
+    assert 1000 < tree_size(tmp_path) < 2000

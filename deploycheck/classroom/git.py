@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from deploycheck import files
 from deploycheck.classroom.refs import Commit, Late
 
 TOKEN_VARS = ("GITHUB_TOKEN", "GH_TOKEN")
@@ -152,14 +153,14 @@ class Git:
                         _kill(p)
                         raise GitError(f"gave up on {self.scrub(self.source)} after {self.limits.timeout:g} s "
                                        "(--clone-timeout)") from None
-                    if watch is not None and dir_size(watch) > self.limits.max_bytes:
+                    if watch is not None and files.tree_size(watch) > self.limits.max_bytes:
                         _kill(p)
                         raise GitError(f"{self.scrub(self.source)} is larger than "
                                        f"{self.limits.max_bytes // 2**20} MB (--clone-max-mb); not graded") from None
         finally:
             if p.poll() is None:
                 _kill(p)
-        if watch is not None and dir_size(watch) > self.limits.max_bytes:
+        if watch is not None and files.tree_size(watch) > self.limits.max_bytes:
             raise GitError(f"{self.scrub(self.source)} is larger than {self.limits.max_bytes // 2**20} MB "
                            "(--clone-max-mb); not graded")
         if p.returncode != 0:
@@ -183,17 +184,6 @@ def _token_hosts() -> list[str]:
     if server.startswith("https://") and server not in hosts:
         hosts.append(server)
     return hosts
-
-
-def dir_size(path: Path) -> int:
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.lstat(os.path.join(root, f)).st_size
-            except OSError:
-                pass
-    return total
 
 
 # ---------------------------------------------------------------- deadline

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from deploycheck import files
 from deploycheck.runtimes import pythons
 from deploycheck.runtimes.catalog import IMAGES, MIN_PYTHON, Image
 
@@ -386,17 +387,6 @@ class CacheEntry:
     size: int
 
 
-def _du(path: Path) -> int:
-    total = 0
-    for dirpath, _dirs, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, f)).st_size
-            except OSError:
-                pass
-    return total
-
-
 def cached() -> list[CacheEntry]:
     root = cache_root()
     if not root.is_dir():
@@ -411,7 +401,7 @@ def cached() -> list[CacheEntry]:
             key = json.loads((p / MANIFEST).read_text()).get("image")
         except (OSError, ValueError):
             pass
-        out.append(CacheEntry(p, key, p.name in current and key == current[p.name], _du(p)))
+        out.append(CacheEntry(p, key, p.name in current and key == current[p.name], files.tree_size(p)))
     return out
 
 
