@@ -225,9 +225,8 @@ def _tb_tail(n=15):
 
 
 def cpu_seconds(limits):
-    """The job's CPU time limit (RLIMIT_CPU, whole seconds): its CPU budget, else its wall-clock
-    timeout, and 2 s of grace."""
-    return int(float(limits.get("cpu", limits["timeout"]))) + 2
+    """The job's CPU time limit (RLIMIT_CPU, whole seconds): its CPU budget and 2 s of grace."""
+    return int(float(limits["cpu"])) + 2
 
 
 def _run_job(cfg, msg):

@@ -56,7 +56,7 @@ def _self_test_once(cfg):
     pid = os.fork()
     if pid == 0:
         msg = {"id": cfg.get("probe_job") or "probe", "job": "server:_probe_job", "env": {"PATH": "/usr/bin:/bin"},
-               "limits": {"timeout": 5, "memory_mb": 256, "disk_mb": 1, "nofile": 64, "nproc": 16},
+               "limits": {"timeout": 5, "cpu": 5, "memory_mb": 256, "disk_mb": 1, "nofile": 64, "nproc": 16},
                "input_bytes": 0, "input_files": 0, "has_folder": False, "has_model": False}
         keeper(cfg, msg, [p[1] for p in pipes])
     for r, w in pipes:

@@ -38,7 +38,7 @@ def run_message(job_id: str, job: str, prep: jobs.PreparedJob, limits: Limits, e
     return {"op": "run", "id": job_id, "job": job, "env": env,
             "limits": {"timeout": limits.timeout, "memory_mb": limits.memory_mb, "disk_mb": limits.disk_mb,
                        "nproc": limits.nproc, "nofile": limits.nofile,
-                       "cpu": limits.timeout if limits.cpu_s is None else limits.cpu_s},
+                       "cpu": limits.cpu_budget},
             "input_bytes": prep.input_bytes, "input_files": prep.input_files,
             "has_folder": prep.has_folder, "has_model": prep.has_model}
 

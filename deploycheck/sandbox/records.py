@@ -71,6 +71,11 @@ class Limits:
     cpu_s: float | None = None           # CPU seconds of each process (None: the timeout); RLIMIT_CPU,
                                          # so SIGXCPU comes at cpu_s + 2 however busy the machine is
 
+    @property
+    def cpu_budget(self) -> float:
+        """The CPU seconds each process of the job may use (the kernel adds 2 s of grace)."""
+        return self.timeout if self.cpu_s is None else self.cpu_s
+
 
 @dataclass(frozen=True)
 class JobResult:

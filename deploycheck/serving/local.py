@@ -327,20 +327,19 @@ def run(target: Target, requests: Sequence[HttpRequest] = (), *, synthesize: Map
     try:
         res = (runner or sandbox_runner)(job, args, runtime=runtime, folder=target.folder,
                                          extract=target.extract, limits=limits)
-        busy = machine_busy() if res.status == "timeout" and not res.cpu_exhausted else ""
-        if busy:
+        if _starved(res):
             # a starved machine, not the model, may have run out the clock: once more with RETRY_WALL
             # times the wall clock but the same CPU time, so code that computes for too long still
             # meets the kernel's CPU limit (the model's fault however busy the machine is)
             from deploycheck.sandbox import Limits
             first = res
             lim = limits or Limits()
-            longer = replace(lim, timeout=first.timeout * RETRY_WALL, cpu_s=lim.cpu_s or first.timeout)
+            longer = replace(lim, timeout=first.timeout * RETRY_WALL, cpu_s=lim.cpu_budget)
             res = (runner or sandbox_runner)(job, args, runtime=runtime, folder=target.folder,
                                              extract=target.extract, limits=longer)
             if res.cpu_exhausted:         # its CPU time was one timeout: "longer than <timeout> s"
                 res = replace(res, timeout=first.timeout, cpu_s=None)
-            still = machine_busy() if res.status == "timeout" and not res.cpu_exhausted else ""
+            still = _starved(res)
             if still:
                 return LocalRun(target, runtime, isolation=res.isolation, limit_s=res.timeout, machine_error=(
                     f"the model did not answer within {first.timeout:g} s nor, retried, within {res.timeout:g} s, "
@@ -354,6 +353,12 @@ def run(target: Target, requests: Sequence[HttpRequest] = (), *, synthesize: Map
 RETRY_WALL = 3               # the retry's wall clock, in timeouts (its CPU time stays one timeout)
 BUSY_CPU_PRESSURE = 40.0      # % of the last 10 s in which runnable tasks waited for a CPU (Linux PSI)
 BUSY_LOAD_PER_CPU = 2.0       # without PSI: 1-minute load average per CPU
+
+
+def _starved(res: JobResult) -> str:
+    """Why the job's wall-clock timeout may be the machine's doing ("" when it is the model's: the
+    job finished, used up its CPU time, or the machine is not busy)."""
+    return machine_busy() if res.status == "timeout" and not res.cpu_exhausted else ""
 
 
 def machine_busy() -> str:
