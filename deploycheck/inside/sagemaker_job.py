@@ -314,18 +314,20 @@ def serve(ctx, entry, transform_fn="exclusive", model_rel=None, requests=(), boo
     out = {"runtime": _versions(), "startup": None, "model": None, "load_ms": None, "responses": [],
            "synthesized": None, "warnings": [], "module": module_name}
     capture = _Capture()
-    logging.getLogger().addHandler(capture)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         # 1. container start: sagemaker_containers _server.start imports the user module first
         if boot:
+            preloaded = set(sys.modules)        # the student's modules are the ones imported now
             try:
                 _install_and_import(code_dir, module_name)
             except Exception as e:  # noqa: BLE001
                 out["startup"] = _describe(e, "import", clean)
-            for name in [m for m, mod in sys.modules.items()
-                         if getattr(mod, "__file__", None) and str(mod.__file__).startswith(code_dir + os.sep)]:
+            for name in [m for m in set(sys.modules) - preloaded
+                         if str(getattr(sys.modules[m], "__file__", None) or "").startswith(code_dir + os.sep)]:
                 del sys.modules[name]           # gunicorn's worker is a fresh process: imports again
+        # after the import: a student's module finds the root logger unconfigured, as in the container
+        logging.getLogger().addHandler(capture)
         glue = Glue(transform_fn)
         client = Client(glue.main, _WResponse)
         reqs = list(requests)
@@ -375,3 +377,47 @@ def serve(ctx, entry, transform_fn="exclusive", model_rel=None, requests=(), boo
     out["warnings"] = [clean(("%s: %s" % (w.category.__name__, w.message))[:600]) for w in caught
                        if w.category.__name__ not in ("DeprecationWarning", "PendingDeprecationWarning")][:8]
     return out
+
+
+# ------------------------------------------------------------------ once per fork server
+# Work every job would otherwise repeat after the fork, with the same result each time:
+# * sagemaker_containers runs `nvidia-smi --list-gpus` for every ServingEnv (a fork and exec per
+#   job). The sandbox has no nvidia-smi, like the CPU instances the lab deploys to: the answer
+#   (0, "No GPUs detected") is the same every time, so it is asked once, here.
+# * Flask and werkzeug compile their routing and header regular expressions on first use, and
+#   numpy tokenizes a .npy header with patterns it compiles on first use. One request of each
+#   content type through a plain Flask app with the serving routes fills those caches. (Not a
+#   sagemaker_containers Worker: that configures the root logger, which a student's module must
+#   find unconfigured, as in the container.)
+
+def _warm_up():
+    try:
+        gpus = _env.num_gpus()
+        _env.num_gpus = lambda: gpus
+    except Exception:  # noqa: BLE001 - then every job asks, as before
+        pass
+    try:
+        import flask
+        from werkzeug.test import Client
+        try:
+            from werkzeug.wrappers import Response as _WResponse
+        except ImportError:  # pragma: no cover
+            from werkzeug.wrappers import BaseResponse as _WResponse
+
+        def invocations():
+            rows = default_input_fn(flask.request.data, flask.request.content_type)
+            return default_output_fn(rows, "application/json")
+        app = flask.Flask("deploycheck_warm_up")
+        app.request_class = getattr(worker, "Request", app.request_class)
+        app.add_url_rule(rule="/invocations", endpoint="invocations", view_func=invocations, methods=["POST"])
+        app.add_url_rule(rule="/ping", endpoint="ping", view_func=worker.default_healthcheck_fn)
+        client = Client(app, _WResponse)
+        client.get("/ping")
+        for ctype in ("application/x-npy", "application/json", "text/csv"):
+            client.post("/invocations", data=_encode_rows([[1.0, 2.0]], ctype),
+                        headers=[("Content-Type", ctype), ("Accept", "application/json")]).get_data()
+    except Exception:  # noqa: BLE001 - a warm-up only: the jobs do the same work themselves
+        pass
+
+
+_warm_up()

@@ -68,3 +68,42 @@ def test_vertex_job_on_python_37(tmp_path):
     assert json.loads(run.answers[0].body) == {"predictions": [0, 2, 1]}
     assert run.synthesized is not None and json.loads(run.synthesized.body)["instances"][0] == [1.0] * 4
     assert run.answers[1].status == 200
+
+
+WARM_PROBE = '''
+import json, logging, subprocess
+import joblib, os
+ROOT_HANDLERS_AT_IMPORT = len(logging.getLogger().handlers)
+
+def model_fn(model_dir):
+    return joblib.load(os.path.join(model_dir, "model.joblib"))
+
+def predict_fn(data, model):
+    from sagemaker_containers import _env
+    def no_process(*a, **k):
+        raise AssertionError("a process was started")
+    subprocess.check_output = no_process
+    return [ROOT_HANDLERS_AT_IMPORT, _env.ServingEnv().num_gpus, int(model.predict(data[:1])[0])]
+'''
+
+
+@pytest.mark.parametrize("image", ["sagemaker:0.23-1", "sagemaker:1.0-1", "sagemaker:1.2-1", "sagemaker:1.4-2"])
+def test_the_fork_servers_warm_up_changes_nothing_a_student_sees(tmp_path, image):
+    """Each SageMaker image's fork server answers the GPU question once and warms Flask/numpy
+    before any job (no process per job), yet a student's module still imports with the root logger
+    unconfigured, as in the container."""
+    env = _env(image)
+    d = tmp_path / "aws_deploy"
+    d.mkdir()
+    (d / "inference.py").write_text(WARM_PROBE)
+    data = _model(env, tmp_path / "m.joblib")
+    with tarfile.open(d / "model.tar.gz", "w:gz") as tf:
+        ti = tarfile.TarInfo("model.joblib")
+        ti.size = len(data)
+        tf.addfile(ti, io.BytesIO(data))
+    t = local.Target("aws", d, "aws_deploy", env.image, entry="inference.py", extract=d / "model.tar.gz")
+    run = local.run(t, [local.HttpRequest("POST", "/invocations", (("Content-Type", "application/json"),),
+                                          cases.JSON_MANY)], runtime=local.Runtime(env.label, env.image, env))
+    assert not run.machine_error, run.machine_error
+    assert run.answers[0].status == 200, run.answers[0].body
+    assert json.loads(run.answers[0].body) == [0, 0, 0]
