@@ -390,6 +390,9 @@ def serve(ctx, entry, transform_fn="exclusive", model_rel=None, requests=(), boo
 #   sagemaker_containers Worker: that configures the root logger, which a student's module must
 #   find unconfigured, as in the container.)
 
+WARM_UP = []       # what the warm-up answered, for the tests: "<content type> <status>"
+
+
 def _warm_up():
     try:
         gpus = _env.num_gpus()
@@ -405,7 +408,8 @@ def _warm_up():
             from werkzeug.wrappers import BaseResponse as _WResponse
 
         def invocations():
-            rows = default_input_fn(flask.request.data, flask.request.content_type)
+            req = flask.request
+            rows = default_input_fn(getattr(req, "content", req.data), req.content_type)
             return default_output_fn(rows, "application/json")
         app = flask.Flask("deploycheck_warm_up")
         app.request_class = getattr(worker, "Request", app.request_class)
@@ -414,8 +418,9 @@ def _warm_up():
         client = Client(app, _WResponse)
         client.get("/ping")
         for ctype in ("application/x-npy", "application/json", "text/csv"):
-            client.post("/invocations", data=_encode_rows([[1.0, 2.0]], ctype),
-                        headers=[("Content-Type", ctype), ("Accept", "application/json")]).get_data()
+            resp = client.post("/invocations", data=_encode_rows([[1.0, 2.0]], ctype),
+                               headers=[("Content-Type", ctype), ("Accept", "application/json")])
+            WARM_UP.append("%s %s" % (ctype, resp.status_code))
     except Exception:  # noqa: BLE001 - a warm-up only: the jobs do the same work themselves
         pass
 

@@ -83,7 +83,9 @@ def predict_fn(data, model):
     def no_process(*a, **k):
         raise AssertionError("a process was started")
     subprocess.check_output = no_process
-    return [ROOT_HANDLERS_AT_IMPORT, _env.ServingEnv().num_gpus, int(model.predict(data[:1])[0])]
+    import sys
+    warm = sys.modules["sagemaker_job"].WARM_UP
+    return [ROOT_HANDLERS_AT_IMPORT, _env.ServingEnv().num_gpus, int(model.predict(data[:1])[0]), warm]
 '''
 
 
@@ -106,4 +108,5 @@ def test_the_fork_servers_warm_up_changes_nothing_a_student_sees(tmp_path, image
                                           cases.JSON_MANY)], runtime=local.Runtime(env.label, env.image, env))
     assert not run.machine_error, run.machine_error
     assert run.answers[0].status == 200, run.answers[0].body
-    assert json.loads(run.answers[0].body) == [0, 0, 0]
+    assert json.loads(run.answers[0].body) == [0, 0, 0, ["application/x-npy 200", "application/json 200",
+                                                         "text/csv 200"]]
