@@ -32,6 +32,7 @@ from deploycheck.settings import Settings, default_aws_region, env, env_flag
 
 if TYPE_CHECKING:
     from deploycheck.cache import ResultsCache
+    from deploycheck.prefetch import Prefetcher
 
 CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"
 # the rubric in a checkout (checks/) and in an installed wheel (deploycheck/checks/)
@@ -178,6 +179,7 @@ class DeploycheckPlugin:
         from deploycheck.cache import ResultsCache
         self.cache = ResultsCache(self.settings, enabled=self.settings.cache)
         self.reused = 0
+        self.prefetch: Prefetcher | None = None
 
     @property
     def targets(self) -> list[Target]:
@@ -233,22 +235,32 @@ class DeploycheckPlugin:
 
     @pytest.hookimpl
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        """Start what the selected checks will wait for, in the background, while the static checks
-        run: the serving image's sandbox server of the first repo to predict, and the browser for
-        proof cards. Nothing starts when those checks are not selected."""
+        """Start what the selected checks will wait for, in the background (:mod:`deploycheck.prefetch`):
+        the sandbox server of the first repo to predict and the browser now, each student's OCR as
+        its checks begin. Nothing starts for checks that are not selected."""
         if not hasattr(self.config, "workerinput") and getattr(self.config.option, "numprocesses", None):
             return                                          # the xdist controller runs no checks
+        selected: dict[str, set[str]] = {}
+        first = None
         try:
-            ids = {check_id_of(it) for it in session.items}
-            first = next((it.callspec.params["target"] for it in session.items if hasattr(it, "callspec")
-                          and check_id_of(it) == "predict.local" and "target" in it.callspec.params), None)
+            for it in session.items:
+                t = it.callspec.params.get("target") if hasattr(it, "callspec") else None
+                cid = check_id_of(it)
+                if isinstance(t, Target) and cid is not None:
+                    selected.setdefault(t.test_id, set()).add(cid)
+                    if first is None and cid == "predict.local" and t.folder is not None:
+                        first = t
         except rb.RubricError:
             return                                          # already a usage error of the collection
-        if "predict.local" not in ids or first is None or first.folder is None:
-            return
-        import threading
-        threading.Thread(target=_warm_up, args=(first, self.settings, ids, self.cache), name="deploycheck-warm-up",
-                         daemon=True).start()
+        from deploycheck.prefetch import Prefetcher
+        self.prefetch = Prefetcher(self.settings, self.cache, selected)
+        if first is not None:
+            self.prefetch.start(first)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
+        if self.prefetch is not None:
+            self.prefetch.before(item, nextitem)
 
     # ---------------------------------------------------------------- the results cache
     @pytest.hookimpl(tryfirst=True)
@@ -453,31 +465,6 @@ def record(request: pytest.FixtureRequest) -> Callable[[Outcome], Outcome]:
             pytest.skip(outcome.message)
         return outcome
     return _record
-
-
-def _warm_up(t: Target, settings: Settings, ids: set[str | None], cache: ResultsCache) -> None:
-    """For the first repo to predict, start what its checks will wait for, unless the results cache
-    already holds their outcomes: the sandbox server (its own process), the screenshot's OCR (in a
-    thread of its own: a worker process), then the browser and its reused pages. Never raises: the
-    checks that need them report any problem themselves."""
-    try:
-        if cache.has(t, "predict.local"):
-            return                                  # reused: nothing to run, render or read
-        from deploycheck.analysis.plan import Unservable
-        plan = t.folder.facts.serving_plan if t.folder is not None else None
-        if plan is not None and not isinstance(plan, Unservable) and plan.target.image is not None:
-            from deploycheck import sandbox
-            from deploycheck.serving import local
-            sandbox.prestart(local.interpreter_of(local.runtime_for(plan.target.image)))
-        if "proof.screenshot" in ids and t.folder is not None and not cache.has(t, "proof.screenshot"):
-            import threading
-            folder = t.folder
-            threading.Thread(target=lambda: folder.facts.screenshot, name="deploycheck-warm-ocr", daemon=True).start()
-    except Exception:  # noqa: BLE001
-        pass
-    if settings.proof:
-        from deploycheck import proof
-        proof.warm()
 
 
 def _with_proof(request: pytest.FixtureRequest, outcome: Outcome, mode: str) -> Outcome:
