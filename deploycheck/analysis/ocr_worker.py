@@ -86,6 +86,9 @@ def work(cfg: Mapping[str, Any]) -> dict[str, Any]:
         sys.modules.setdefault(heavy, None)  # type: ignore[arg-type]
     import pytesseract
     pytesseract.pytesseract.tesseract_cmd = cfg["tesseract"]
+    # pytesseract hands Tesseract a temp file in the image's format (PNG when it has none): the same
+    # pixels as an uncompressed BMP are written in a tenth of the time and read as fast
+    gray.format = "BMP"
     try:
         text = pytesseract.image_to_string(gray, lang="eng", config="--psm " + str(cfg["psm"]),
                                            timeout=cfg["ocr_timeout"])

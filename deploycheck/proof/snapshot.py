@@ -1,14 +1,20 @@
 """A snapshot of the student's deploy README for graders (an artefact of the run, no points).
 
 The README is rendered with markdown-it-py into the template ``templates/readme.html.j2`` and
-screenshotted with JavaScript disabled, served from a fake origin through Playwright routing that
-answers only regular files inside the student's folder (read through :mod:`deploycheck.files`: no
-symlink, nothing outside the folder); every other request (network, other folders, ``file://``)
-is refused. One page per process is reused for every student.
+screenshotted with JavaScript disabled, on a page of a fake origin whose requests all go through
+Playwright routing, which answers only regular files inside the student's folder (read through
+:mod:`deploycheck.files`: no symlink, nothing outside the folder); every other request (network,
+other folders, ``file://``) is refused. One page per process is reused for every student: it is
+opened once at the fake origin, then each README is written into it (``set_content``, a fifth of
+the cost of a navigation) under a ``<base>`` that is new for every snapshot, so that an image URL
+of one student can never be answered from Chromium's cache of another's (the route serves only
+the current snapshot's prefix). The Content-Security-Policy is sent with the page and repeated in
+the document.
 """
 from __future__ import annotations
 
 import html
+import itertools
 import mimetypes
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
@@ -27,10 +33,12 @@ FAKE_ORIGIN = "http://student-folder.deploycheck.invalid"
 PAGE = "/__deploycheck_readme__.html"
 HERE = Path(__file__).resolve().parent
 _CSP = ("default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; font-src 'self' data:; "
-        "script-src 'none'; object-src 'none'; frame-src 'none'; form-action 'none'; base-uri 'none'")
+        "script-src 'none'; object-src 'none'; frame-src 'none'; form-action 'none'; base-uri 'self'")
+_BLANK = b"<!DOCTYPE html><title>README</title>"
+_SNAPSHOTS = itertools.count(1)
 
 # what the reused page currently shows (only ever touched from the browser thread)
-_current: dict[str, Any] = {"folder": None, "html": b"", "blocked": []}
+_current: dict[str, Any] = {"folder": None, "prefix": None, "blocked": []}
 
 
 @lru_cache(maxsize=1)
@@ -40,9 +48,9 @@ def _template() -> jinja2.Template:
     return env.get_template("readme.html.j2")
 
 
-def readme_html(folder_path: Path, name: str, title: str = "", max_height: int = 6000) -> str:
+def readme_html(folder_path: Path, name: str, title: str = "", max_height: int = 6000, base: str = "") -> str:
     """The README rendered to a standalone HTML page (Markdown via markdown-it-py; other formats as
-    preformatted text)."""
+    preformatted text); relative URLs resolve against ``base`` when given."""
     tf = files.read_text(folder_path, name, limit=500_000)
     if not tf.ok:
         body = f"<p><b>{html.escape(name)}</b> could not be read: {html.escape(tf.problem or '')}</p>"
@@ -55,7 +63,7 @@ def readme_html(folder_path: Path, name: str, title: str = "", max_height: int =
     else:
         body = f"<pre>{html.escape(tf.text)}</pre>"
     head = (title or name) + (" (truncated)" if tf.truncated else "")
-    return str(_template().render(title=head, body=body, max_height=int(max_height),
+    return str(_template().render(title=head, body=body, max_height=int(max_height), base=base, csp=_CSP,
                                   css=(HERE / "static" / "readme.css").read_text()))
 
 
@@ -82,10 +90,13 @@ def _route(route: Route) -> None:
         route.abort("blockedbyclient")
         return
     if parts.path == PAGE:
-        route.fulfill(status=200, body=_current["html"],
+        route.fulfill(status=200, body=_BLANK,
                       headers={"content-type": "text/html; charset=utf-8", "content-security-policy": _CSP})
         return
-    served = serve_file(_current["folder"], parts.path) if _current["folder"] is not None else None
+    prefix = _current["prefix"]
+    served = None
+    if _current["folder"] is not None and prefix and parts.path.startswith(prefix):
+        served = serve_file(_current["folder"], parts.path[len(prefix):])
     if served is None:
         _current["blocked"].append(url[:200])
         route.fulfill(status=404, body=b"not in the student's folder", headers={"content-type": "text/plain"})
@@ -119,21 +130,24 @@ def snapshot_readme(folder: DeployFolder, out_png: Path, max_height: int = 6000,
     doc = folder.facts.readme
     if doc is None:
         raise FileNotFoundError(f"no README in {folder.rel}/")
+    prefix = f"/s{next(_SNAPSHOTS)}/"
     page_html = readme_html(folder.path, doc.rel, f"{doc.path} — rendered by deploycheck {__version__} "
-                                                  "(JavaScript off, no network)", max_height)
+                                                  "(JavaScript off, no network)", max_height, base=FAKE_ORIGIN + prefix)
     out_png.parent.mkdir(parents=True, exist_ok=True)
     refused: list[str] = []
 
     def shoot(page: Page) -> None:
-        _current.update(folder=folder.path, html=page_html.encode("utf-8"), blocked=refused)
+        _current.update(folder=folder.path, prefix=prefix, blocked=refused)
         try:
-            page.goto(FAKE_ORIGIN + PAGE, wait_until="load", timeout=20_000)
+            if not page.url.startswith(FAKE_ORIGIN + PAGE):
+                page.goto(FAKE_ORIGIN + PAGE, wait_until="load", timeout=20_000)
+            page.set_content(page_html, wait_until="load", timeout=20_000)
             width = page.viewport_size["width"] if page.viewport_size else 1000
             # the clip keeps a hostile, endless README from becoming a gigapixel screenshot
             page.screenshot(path=str(out_png), full_page=True, timeout=20_000,
                             clip={"x": 0, "y": 0, "width": width, "height": max_height})
         finally:
-            _current.update(folder=None, html=b"", blocked=[])
+            _current.update(folder=None, prefix=None, blocked=[])
     browser.with_page("readme", _context, shoot)
     if blocked is not None:
         blocked.extend(refused)

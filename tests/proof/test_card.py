@@ -85,6 +85,13 @@ def test_png_problem(tmp_path):
     assert "not a PNG" in card.png_problem(tmp_path / "ok.jpg")
     assert "does not decode" in card.png_problem(tmp_path / "junk.png")
     assert "was not written" in card.png_problem(tmp_path / "missing.png")
+    big = Image.effect_noise((200, 200), 60).convert("RGB")
+    big.save(tmp_path / "whole.png")
+    (tmp_path / "cut.png").write_bytes((tmp_path / "whole.png").read_bytes()[:5000])
+    assert card.png_problem(tmp_path / "whole.png") is None
+    assert "does not decode" in card.png_problem(tmp_path / "cut.png")
+    Image.new("L", (10, 10), 7).save(tmp_path / "grey.png")
+    assert "blank" in card.png_problem(tmp_path / "grey.png")
 
 
 @needs_chromium
@@ -99,3 +106,17 @@ def test_capture_reuses_one_page_and_draws_the_banner(tmp_path):
             assert r > 240 and 200 < g < 250 and b < 215, (r, g, b)
     assert br.run(lambda b: len(b.contexts)) >= 1
     assert br.run(lambda b: sum(len(c.pages) for c in b.contexts)) <= 2    # card + readme pages, reused
+
+
+@needs_chromium
+def test_a_card_taller_than_the_page_is_captured_whole(tmp_path):
+    """40 lines of response make the card taller than the 600-pixel page: the picture still ends
+    with the card's footer (no clip at the viewport)."""
+    long = pred(response="\n".join(f"class {i}" for i in range(40)).encode(), response_content_type="text/csv")
+    c = card.card_for(long, student="tall", repo="/r", folder="aws_deploy/")
+    out = card.capture(card.card_html(c), tmp_path / "tall.png")
+    assert card.png_problem(out) is None
+    with Image.open(out) as im:
+        assert im.height > 700, im.size
+        bottom = np.asarray(im.convert("L"))[-40:]
+    assert bottom.min() < 128          # the footer's text is in the picture, not cut off

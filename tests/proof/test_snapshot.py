@@ -54,3 +54,18 @@ def test_readme_snapshot_without_readme(tmp_path):
     (tmp_path / "aws_deploy").mkdir()
     with pytest.raises(FileNotFoundError):
         snapshot.snapshot_readme(make_folder("aws", tmp_path / "aws_deploy", tmp_path), tmp_path / "x.png")
+
+
+@needs_chromium
+def test_two_students_images_at_the_same_path_are_each_their_own(tmp_path):
+    """The reused page must never answer one student's image URL from Chromium's cache of the
+    previous student's (same relative path, different pixels)."""
+    shots = []
+    for name, colour in (("first", RED), ("second", GREEN)):
+        folder = tmp_path / name / "aws_deploy"
+        folder.mkdir(parents=True)
+        Image.new("RGB", (160, 90), colour).save(folder / "screenshot.png")
+        (folder / "README.md").write_text("# Deploy\n\n![proof](screenshot.png)\n")
+        shots.append(snapshot.snapshot_readme(make_folder("aws", folder, tmp_path / name), tmp_path / f"{name}.png"))
+    assert _colour_count(shots[0], RED) >= 150 * 80 and _colour_count(shots[0], GREEN) == 0
+    assert _colour_count(shots[1], GREEN) >= 150 * 80 and _colour_count(shots[1], RED) == 0
