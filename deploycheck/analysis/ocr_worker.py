@@ -46,22 +46,29 @@ def work(cfg: Mapping[str, Any]) -> dict[str, Any]:
                 return dict(out, problem="too_large")
             img.seek(0)                       # first frame of a GIF / WebP animation
             img.load()
-            rgba = img.convert("RGBA")
+            opaque = img.mode in ("1", "L", "RGB", "CMYK", "YCbCr", "I", "F") and "transparency" not in img.info
+            rgba = img.convert("RGB" if opaque else "RGBA")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return dict(out, problem="bomb")
     except MemoryError:
         return dict(out, ocr_error="decoding needed more memory than the worker's limit")
     except Exception as e:  # noqa: BLE001 - truncated or corrupt
         return dict(out, problem=f"unreadable:{type(e).__name__}")
-    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    white.alpha_composite(rgba)               # transparent pixels count as white
+    # transparent pixels count as white (an opaque image is its own composite: skipped, same result)
+    white = rgba
+    if not opaque:
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        white.alpha_composite(rgba)
     thumb = rgba.copy()
     thumb.thumbnail((128, 128))
-    alpha = thumb.getchannel("A").point(lambda a: 255 if a < 16 else 0)
     n = thumb.width * thumb.height or 1
-    transparent = ImageStat.Stat(alpha).sum[0] / 255 / n
-    flat = Image.new("RGBA", thumb.size, (255, 255, 255, 255))
-    flat.alpha_composite(thumb)
+    transparent = 0.0
+    flat = thumb
+    if not opaque:
+        alpha = thumb.getchannel("A").point(lambda a: 255 if a < 16 else 0)
+        transparent = ImageStat.Stat(alpha).sum[0] / 255 / n
+        flat = Image.new("RGBA", thumb.size, (255, 255, 255, 255))
+        flat.alpha_composite(thumb)
     q = flat.convert("RGB").point(lambda v: v & 0xF0)
     colours = q.getcolors(4096) or []
     gray = white.convert("L")
