@@ -88,6 +88,19 @@ def work(cfg: Mapping[str, Any]) -> dict[str, Any]:
     if scale != 1.0:
         gray = gray.resize((max(1, int(w * scale)), max(1, int(h * scale))), Image.Resampling.LANCZOS)
     out["ocr_size"] = [gray.width, gray.height]
+    if cfg.get("engine") == "tesserocr":
+        # Tesseract as a library, in this process: no program to start, no temporary image
+        try:
+            import tesserocr
+            with tesserocr.PyTessBaseAPI(path=cfg["tessdata"], lang="eng", psm=int(cfg["psm"])) as api:
+                api.SetImage(gray)
+                out["text"] = api.GetUTF8Text()
+                out["read_by"] = "tesserocr"
+        except MemoryError:
+            return dict(out, ocr_error="reading needed more memory than the worker's limit")
+        except Exception as e:  # noqa: BLE001 - a broken installation or data file
+            return dict(out, ocr_error=f"{type(e).__name__}: {str(e)[:200]}")
+        return out
     # pytesseract imports numpy and pandas when present (0.25 s per worker) only for other output types
     for heavy in ("numpy", "pandas"):
         sys.modules.setdefault(heavy, None)  # type: ignore[arg-type]
@@ -104,6 +117,7 @@ def work(cfg: Mapping[str, Any]) -> dict[str, Any]:
     except Exception as e:  # noqa: BLE001 - tesseract crashed / was killed by a limit
         return dict(out, ocr_error=f"{type(e).__name__}: {str(e)[:200]}")
     out["text"] = text
+    out["read_by"] = "tesseract"
     return out
 
 

@@ -57,3 +57,45 @@ def test_worker_and_tesseract_get_only_the_allowlisted_environment(tmp_path, mon
     assert "--psm 6" in seen
     assert not marker.exists(), "the grader's PYTHONPATH reached the image worker"
 
+
+
+def _clear_text_screenshot() -> bytes:
+    from PIL import ImageFont
+    img = Image.new("RGB", (900, 300), "white")
+    font = ImageFont.load_default(size=28)
+    d = ImageDraw.Draw(img)
+    d.text((30, 40), "In [3]: predictor.predict(rows)", fill="black", font=font)
+    d.text((30, 120), "Out[3]: [0, 2]", fill="black", font=font)
+    b = io.BytesIO()
+    img.save(b, "PNG")
+    return b.getvalue()
+
+
+def test_the_library_and_the_program_read_the_same_screenshot(tmp_path, monkeypatch):
+    """DEPLOYCHECK_OCR=tesseract reads with tesserocr where its wheel is installed (no program per
+    image), tesseract-cli with the program; both read the same text, and their results are cached
+    apart."""
+    import importlib.util
+
+    import pytest
+    monkeypatch.setenv("DEPLOYCHECK_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("DEPLOYCHECK_TESSERACT", raising=False)
+    monkeypatch.setenv("DEPLOYCHECK_OCR", "tesseract-cli")
+    cli = ocr.engine()
+    if not cli.available:
+        pytest.skip(cli.detail)
+    monkeypatch.setenv("DEPLOYCHECK_OCR", "tesseract")
+    auto = ocr.engine()
+    if importlib.util.find_spec("tesserocr") is None:
+        assert auto == cli
+        pytest.skip("tesserocr is not installed here: the program is used")
+    assert (cli.name, auto.name) == ("tesseract", "tesserocr") and auto.tessdata
+    assert auto.label.startswith("tesseract 5") and auto.cache_id != cli.cache_id
+    data = _clear_text_screenshot()
+    texts = []
+    for eng in (auto, cli):
+        before = ocr.STATS["ocr_runs"]
+        doc, cached, _ = ocr.read_image(data, eng)
+        assert not cached and ocr.STATS["ocr_runs"] == before + 1 and doc["read_by"] == eng.name, doc
+        texts.append(" ".join(doc.get("text", "").split()))
+    assert all("Out[3]: [0, 2]" in t and "predictor.predict(rows)" in t for t in texts), texts
