@@ -3,12 +3,14 @@ limited worker process (:mod:`deploycheck.analysis.ocr_worker`), cached by conte
 
 1. **Header** (:func:`header_size`): the size is taken from the header *before* decoding; bombs over
    :data:`MAX_PIXELS` are refused there, as are images too small to show anything.
-2. **Worker**: ``python -I -S ocr_worker.py --worker CONFIG`` with the bytes on stdin, an allowlisted
-   environment (never the grader's credentials), its own session, killed with its whole group after
-   :data:`WALL_SECONDS`; it lowers its own rlimits (address space, CPU seconds, file size, open files,
-   no core dumps) before decoding. Tesseract is its child and inherits the limits (OpenMP threads
-   capped at 1). Tesseract only ever sees an image the worker re-encoded (grayscale, upscaled ×2 for
-   1× screenshots, at most :data:`OCR_MAX_PIXELS`).
+2. **Worker**: a child of this process's image worker, ``python -I -S ocr_worker.py --server CONFIG``
+   (a fork server: an allowlisted environment, never the grader's credentials; its own session;
+   Pillow, the OCR binding and Tesseract's model loaded once). Every image gets a fresh forked child
+   with its own session that lowers its rlimits (address space, CPU seconds, file size, open files,
+   no core dumps) before decoding, and whose whole group is killed after :data:`WALL_SECONDS`.
+   Tesseract (the library in the child, or the program as the child's child, OpenMP threads capped
+   at 1) only ever sees an image the child re-encoded (grayscale, upscaled ×2 for 1× screenshots,
+   at most :data:`OCR_MAX_PIXELS`).
 3. **Cache**: the worker's result (OCR text + image statistics) is stored under
    ``$DEPLOYCHECK_CACHE_DIR/ocr`` (default ``$XDG_CACHE_HOME/deploycheck/ocr``, i.e.
    ``~/.cache/deploycheck/ocr``), keyed by the SHA-256 of the image bytes and the engine id
@@ -19,7 +21,7 @@ limited worker process (:mod:`deploycheck.analysis.ocr_worker`), cached by conte
 The OCR engine is Tesseract 5. Where the ``tesserocr`` wheel is installed (Linux, Windows), the worker
 reads with that library (its own Tesseract 5.5, the English data of the installed ``tesseract``):
 no Tesseract process and no temporary image per screenshot, 0.14 instead of 0.26 CPU seconds for a
-1280x800 screenshot at x2, with the same scores on the fixture screenshots. Elsewhere, or when
+1280x800 screenshot at x2, with the same classification of every fixture screenshot. Elsewhere, or when
 ``DEPLOYCHECK_TESSERACT`` names a binary, it runs the ``tesseract`` program (Debian
 ``tesseract-ocr``) through ``pytesseract``. ``benchmarks/ocr.py`` has the measurements. Settings
 (environment, read through :mod:`deploycheck.settings`): ``DEPLOYCHECK_OCR`` = ``tesseract``
@@ -28,6 +30,7 @@ the tesseract binary; ``DEPLOYCHECK_CACHE_DIR``.
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import io
 import json
@@ -35,10 +38,12 @@ import os
 import re
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -259,40 +264,110 @@ def _worker_paths() -> list[str]:
     return _PATHS
 
 
-def _run_worker(data: bytes, eng: OcrEngine) -> dict[str, Any]:
-    """Decode + OCR ``data`` in the limited worker subprocess. Never raises."""
+class _Server:
+    """This process's image worker (:mod:`deploycheck.analysis.ocr_worker` as a fork server), started
+    on first use with the engine's configuration; one request at a time (a lock), restarted after
+    any failure. Closing its stdin (at exit, or when this process dies) ends it."""
+
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        self.cfg = cfg
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.lock = threading.Lock()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        # -I -S: no site, no PYTHON* variables, not even the script's own folder on sys.path (the config
+        # names Pillow's and the binding's folders); the environment is allowlisted (_child_env)
+        return subprocess.Popen([sys.executable, "-I", "-S", str(WORKER), "--server", json.dumps(self.cfg)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                env=_child_env(), start_new_session=True, cwd=tempfile.gettempdir())
+
+    def ask(self, data: bytes, wall: float) -> dict[str, Any]:
+        with self.lock:
+            if self.proc is None or self.proc.poll() is not None:
+                try:
+                    self.proc = self._start()
+                except OSError as e:
+                    return {"machine_error": f"could not start the image worker ({e.strerror or e})"}
+            p = self.proc
+            assert p.stdin is not None and p.stdout is not None
+            head = json.dumps({"size": len(data), "wall": wall}).encode()
+            try:
+                p.stdin.write(struct.pack(">I", len(head)) + head + data)
+                p.stdin.flush()
+                reply = _read_frame(p.stdout.fileno(), wall + SERVER_GRACE)
+            except (OSError, EOFError, TimeoutError) as e:
+                self.stop()
+                return {"ocr_error": f"the image worker stopped ({type(e).__name__})"}
+        try:
+            doc = json.loads(reply.decode("utf-8", "replace"))
+        except ValueError:
+            return {"ocr_error": "the image worker returned no result"}
+        return doc if isinstance(doc, dict) else {"ocr_error": "the image worker returned no result"}
+
+    def stop(self) -> None:
+        p, self.proc = self.proc, None
+        if p is not None:
+            _kill_group(p)
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+SERVER_GRACE = 10.0                 # beyond a request's wall clock before the server itself is stopped
+_SERVERS: dict[str, _Server] = {}
+_SERVERS_LOCK = threading.Lock()
+
+
+def _read_frame(fd: int, timeout: float) -> bytes:
+    import select
+    deadline = time.monotonic() + timeout
+    buf = bytearray()
+    need = 4
+    while len(buf) < need:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise TimeoutError
+        chunk = os.read(fd, max(need - len(buf), 1 << 16))
+        if not chunk:
+            raise EOFError
+        buf += chunk
+        if need == 4 and len(buf) >= 4:
+            need = 4 + struct.unpack(">I", bytes(buf[:4]))[0]
+    return bytes(buf[4:need])
+
+
+def _server(eng: OcrEngine) -> _Server:
     cfg = {"memory": MEMORY_BYTES, "cpu": CPU_SECONDS, "fsize": FILE_BYTES, "max_bytes": MAX_BYTES,
            "max_pixels": MAX_PIXELS, "ocr_max_pixels": OCR_MAX_PIXELS, "formats": FORMATS,
            "blank_stddev": BLANK_STDDEV, "upscale_max_side": UPSCALE_MAX_SIDE, "psm": TESSERACT_PSM,
-           "ocr_timeout": max(1.0, WALL_SECONDS - 5), "tesseract": eng.path if eng.available else "",
-           "engine": eng.name, "tessdata": eng.tessdata, "paths": _worker_paths()}
+           "tesseract": eng.path if eng.available else "", "engine": eng.name, "tessdata": eng.tessdata,
+           "paths": _worker_paths()}
+    key = json.dumps(cfg, sort_keys=True)
+    with _SERVERS_LOCK:
+        if key not in _SERVERS:
+            _SERVERS[key] = _Server(cfg)
+        return _SERVERS[key]
+
+
+def _run_worker(data: bytes, eng: OcrEngine) -> dict[str, Any]:
+    """Decode + OCR ``data`` in a child of the limited image worker. Never raises."""
     _count("worker_runs")
     if eng.available:
         _count("ocr_runs")
-    try:
-        # -I -S: no site, no PYTHON* variables, not even the script's own folder on sys.path (the config
-        # names Pillow's and pytesseract's folders); the environment is allowlisted (_child_env)
-        p = subprocess.Popen([sys.executable, "-I", "-S", str(WORKER), "--worker", json.dumps(cfg)],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             env=_child_env(), start_new_session=True, cwd=tempfile.gettempdir())
-    except OSError as e:
-        return {"machine_error": f"could not start the image worker ({e.strerror or e})"}
-    try:
-        out, err = p.communicate(data, timeout=WALL_SECONDS)
-    except subprocess.TimeoutExpired:
-        _kill_group(p)
-        p.communicate()
-        return {"ocr_error": f"timed out after {WALL_SECONDS:.0f} s"}
-    if p.returncode != 0:
-        killed = p.returncode < 0 and -p.returncode in (signal.SIGKILL, signal.SIGXCPU)
-        why = "it exceeded its CPU or memory limit" if killed or b"MemoryError" in err else \
-            (err.decode("utf-8", "replace").strip().splitlines() or [f"exit status {p.returncode}"])[-1][:200]
-        return {"ocr_error": f"the image worker failed: {why}"}
-    try:
-        doc = json.loads(out.decode("utf-8", "replace"))
-    except ValueError:
-        return {"ocr_error": "the image worker returned no result"}
-    return doc if isinstance(doc, dict) else {"ocr_error": "the image worker returned no result"}
+    return _server(eng).ask(data, WALL_SECONDS)
+
+
+def stop_workers() -> None:
+    """Stop this process's image workers (at exit; the next read starts one again)."""
+    with _SERVERS_LOCK:
+        servers = list(_SERVERS.values())
+    for srv in servers:
+        with srv.lock:
+            srv.stop()
+
+
+atexit.register(stop_workers)
 
 
 def _kill_group(p: subprocess.Popen) -> None:

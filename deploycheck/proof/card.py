@@ -251,5 +251,5 @@ def png_problem(path: Path) -> str | None:
             bands = im.getextrema()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         return f"does not decode ({e})"
-    flat = all(lo == hi for lo, hi in (bands if isinstance(bands[0], tuple) else (bands,)))  # type: ignore[misc]
+    flat = all(lo == hi for lo, hi in (bands if isinstance(bands[0], tuple) else (bands,)))
     return "is blank (a single colour)" if flat else None

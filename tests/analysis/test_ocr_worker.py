@@ -99,3 +99,59 @@ def test_the_library_and_the_program_read_the_same_screenshot(tmp_path, monkeypa
         assert not cached and ocr.STATS["ocr_runs"] == before + 1 and doc["read_by"] == eng.name, doc
         texts.append(" ".join(doc.get("text", "").split()))
     assert all("Out[3]: [0, 2]" in t and "predictor.predict(rows)" in t for t in texts), texts
+
+
+SLOW_TESSERACT = """#!/bin/sh
+case "$1" in
+  --version) echo "tesseract 5.3.0"; exit 0;;
+  --list-langs) printf 'List of available languages (1):\\neng\\n'; exit 0;;
+esac
+echo $$ >> "$DUMP_DIR/pids"
+sleep 60
+"""
+
+
+def test_a_timed_out_image_leaves_no_process_and_the_worker_goes_on(tmp_path, monkeypatch):
+    """The image worker's child and the Tesseract it started are killed together when the wall
+    clock runs out; the worker itself answers the next image."""
+    import os
+    import time
+
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    fake = tmp_path / "tesseract"
+    fake.write_text(SLOW_TESSERACT.replace("$DUMP_DIR", str(dump)))
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("DEPLOYCHECK_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("DEPLOYCHECK_TESSERACT", str(fake))
+    monkeypatch.delenv("DEPLOYCHECK_OCR", raising=False)
+    monkeypatch.setattr(ocr, "WALL_SECONDS", 1.5)
+    eng = ocr.engine()
+    assert eng.available and eng.name == "tesseract", eng.detail
+    for n in range(2):
+        img = Image.new("RGB", (800, 450), "white")
+        ImageDraw.Draw(img).text((20, 20 + n), "predictor.predict(rows)", fill="black")
+        b = io.BytesIO()
+        img.save(b, "PNG")
+        t = time.monotonic()
+        doc, cached, _ = ocr.read_image(b.getvalue(), eng)
+        assert doc.get("ocr_error", "").startswith("timed out after"), doc
+        assert time.monotonic() - t < 15
+    pids = [int(x) for x in (dump / "pids").read_text().split()]
+    assert len(pids) == 2
+    time.sleep(0.2)
+    for pid in pids:
+        try:      # a zombie (killed, waiting for init to reap it) no longer runs
+            state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            state = "gone"
+        assert state in ("gone", "Z", "X"), f"tesseract {pid} outlived its image ({state})"
+    assert not [p for p in os.listdir("/proc") if p.isdigit() and _cmdline(p).startswith("sleep 60")], \
+        "the program's own child outlived the image"
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        return open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
