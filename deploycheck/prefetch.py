@@ -3,19 +3,13 @@
 * **Once per process** (:meth:`Prefetcher.start`, from ``pytest_collection_finish``): the serving
   image's sandbox server of the first repo to predict, and the browser with its reused pages for
   proof cards.
-* **Per student** (:meth:`Prefetcher.before`, from ``pytest_runtest_protocol``), for the student
-  whose checks start now and for the next one (from the previous student's last check on):
-
-  - the local run of predict.local (:meth:`deploycheck.analysis.Facts.local_run`: the student's
-    code and model in the sandbox). It is the same call the check makes, behind the same gate (the
-    serving plan: nothing runs for a folder whose plan is unservable, e.g. an unsafe pickle), so
-    the sandbox job runs while the static checks before it are graded;
-  - the screenshot's OCR (a limited worker per image, :mod:`deploycheck.analysis.ocr`):
-    proof.screenshot comes late in rubric order, so the OCR runs while predict.local waits for its
-    job and the browser renders the proof card.
-
-  The facts are computed once (both are guarded by a lock): the check reads what the thread
-  computed, or computes it itself if the thread failed.
+* **Per student** (:meth:`Prefetcher.before`, from ``pytest_runtest_protocol``): the screenshot's
+  OCR (a limited worker process per image, :mod:`deploycheck.analysis.ocr`) of the student whose
+  checks start now and of the next one. proof.screenshot comes late in rubric order, so the OCR
+  runs while predict.local waits for its sandbox job and the browser renders the proof card: the
+  two cores stay busy instead of waiting in turn. The facts are computed once
+  (:attr:`deploycheck.analysis.Facts.screenshot` is guarded by a lock): the check reads what the
+  thread computed, or computes it itself if the thread failed.
 
 Nothing starts for a check that is not selected or whose outcome the results cache already holds.
 Every failure here is silent: the check that needs the work reports any problem itself.
@@ -32,7 +26,6 @@ if TYPE_CHECKING:
     from deploycheck.settings import Settings
 
 OCR_CHECK = "proof.screenshot"
-RUN_CHECK = "predict.local"
 
 
 def _target_of(item: Any) -> Target | None:
@@ -47,17 +40,15 @@ class Prefetcher:
         self.cache = cache
         self.selected = selected
         self._ocr_started: set[str] = set()
-        self._run_started: set[str] = set()
 
     def start(self, first: Target) -> None:
         """Once per process, for the first repo to predict: its image's sandbox server, then the
-        browser and its reused pages (a thread of its own). (Starting every image's server ahead
-        measured slower: the servers' imports compete with the first students' checks.)"""
+        browser and its reused pages (a thread of its own)."""
         threading.Thread(target=self._start, args=(first,), name="deploycheck-warm-up", daemon=True).start()
 
     def _start(self, t: Target) -> None:
         try:
-            if self.cache.has(t, RUN_CHECK):
+            if self.cache.has(t, "predict.local"):
                 return                                  # reused: nothing to run or render
             from deploycheck.analysis.plan import Unservable
             plan = t.folder.facts.serving_plan if t.folder is not None else None
@@ -72,26 +63,12 @@ class Prefetcher:
             proof.warm()
 
     def before(self, item: Any, nextitem: Any) -> None:
-        """Before ``item`` runs: the local run and the OCR of its student and of ``nextitem``'s, once each."""
+        """Before ``item`` runs: the OCR of its student and of ``nextitem``'s, once each."""
         for it in (item, nextitem):
             t = _target_of(it)
-            if t is not None and t.test_id not in self._run_started:
-                self._run_started.add(t.test_id)
-                self._start_run(t)
             if t is not None and t.test_id not in self._ocr_started:
                 self._ocr_started.add(t.test_id)
                 self._start_ocr(t)
-
-    def _start_run(self, t: Target) -> None:
-        if RUN_CHECK not in self.selected.get(t.test_id, ()) or t.folder is None:
-            return
-        try:
-            if self.cache.has(t, RUN_CHECK):
-                return
-        except Exception:  # noqa: BLE001
-            return
-        threading.Thread(target=_run_locally, args=(t.folder, self.settings), name="deploycheck-run",
-                         daemon=True).start()
 
     def _start_ocr(self, t: Target) -> None:
         if OCR_CHECK not in self.selected.get(t.test_id, ()) or t.folder is None:
@@ -108,21 +85,6 @@ class Prefetcher:
     def ocr_started(self) -> frozenset[str]:
         """Test ids of the students whose OCR was asked for (the tests read it)."""
         return frozenset(self._ocr_started)
-
-    @property
-    def run_started(self) -> frozenset[str]:
-        """Test ids of the students whose local run was asked for (the tests read it)."""
-        return frozenset(self._run_started)
-
-
-def _run_locally(folder: Any, settings: Any) -> None:
-    try:
-        from deploycheck.analysis.plan import Unservable
-        from deploycheck.verdicts.predict import limits_of
-        if not isinstance(folder.facts.serving_plan, Unservable):     # the check's own gate
-            folder.facts.local_run(limits_of(settings))
-    except Exception:  # noqa: BLE001 - the check runs it again and reports the problem
-        pass
 
 
 def _read_screenshots(folder: Any) -> None:

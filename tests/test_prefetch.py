@@ -36,9 +36,9 @@ def _targets(tmp_path, *names):
     return out
 
 
-def _wait_for_ocr_threads(timeout=120.0, names=("deploycheck-ocr", "deploycheck-run")):
+def _wait_for_ocr_threads(timeout=120.0):
     end = time.monotonic() + timeout
-    while any(th.name in names for th in threading.enumerate()) and time.monotonic() < end:
+    while any(th.name == "deploycheck-ocr" for th in threading.enumerate()) and time.monotonic() < end:
         time.sleep(0.05)
 
 
@@ -67,44 +67,3 @@ def test_nothing_is_read_for_a_deselected_or_cached_proof_screenshot(monkeypatch
     _wait_for_ocr_threads()
     assert "_screenshot" not in a.folder.facts.__dict__
     assert "_screenshot" not in b.folder.facts.__dict__
-
-
-def test_the_local_run_starts_ahead_behind_the_checks_own_gate(monkeypatch, tmp_path):
-    """predict.local's sandbox run of the current and the next student starts in the background;
-    a folder whose serving plan is unservable (an unsafe pickle) never gets a job."""
-    from deploycheck.analysis.plan import Unservable
-    from deploycheck.verdicts.predict import limits_of, predict_local
-    monkeypatch.setenv("DEPLOYCHECK_OCR", "off")
-    good, unsafe = _targets(tmp_path, "complete_aws", "unsafe_pickle")
-    settings = SimpleNamespace(proof=False, sandbox_timeout=None, sandbox_memory_mb=None)
-    sel = {t.test_id: {"predict.local"} for t in (good, unsafe)}
-    p = Prefetcher(settings, _Cache(), sel)
-    p.before(_item(good), _item(unsafe))
-    _wait_for_ocr_threads()
-    assert p.run_started == {good.test_id, unsafe.test_id}
-    run = good.folder.facts.finished_local_run(limits_of(settings))
-    assert run is not None and run.answers and run.answers[-1].ok, run
-    assert isinstance(unsafe.folder.facts.serving_plan, Unservable)
-    assert "_local_runs" not in unsafe.folder.facts.__dict__          # no job for an unsafe pickle
-    o = predict_local(good, settings)                                 # the check reads the same run
-    assert o.status == "passed" and good.folder.facts.finished_local_run(limits_of(settings)) is run
-
-
-def test_a_check_asking_meanwhile_waits_for_the_run_under_way(monkeypatch, tmp_path):
-    """One sandbox job per student: predict.local, asked while the background run is under way,
-    gets that run instead of starting its own."""
-    from deploycheck.sandbox import client
-    from deploycheck.verdicts.predict import predict_local
-    monkeypatch.setenv("DEPLOYCHECK_OCR", "off")
-    (t,) = _targets(tmp_path, "complete_vertex")
-    settings = SimpleNamespace(proof=False, sandbox_timeout=None, sandbox_memory_mb=None)
-
-    def jobs():
-        return sum(s.count for s in list(client._SERVERS.values()))
-    predict_local(_targets(tmp_path / "warm", "complete_vertex")[0], settings)   # the image's server is up
-    before = jobs()
-    Prefetcher(settings, _Cache(), {t.test_id: {"predict.local"}}).before(_item(t), None)
-    o = predict_local(t, settings)
-    _wait_for_ocr_threads()
-    assert o.status == "passed", o.message
-    assert jobs() - before == 1

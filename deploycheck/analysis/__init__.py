@@ -36,7 +36,6 @@ class Facts:
     def __init__(self, folder: DeployFolder) -> None:
         self.folder = folder
         self._screenshot_lock = threading.Lock()
-        self._run_lock = threading.Lock()
 
     @cached_property
     def readme_rel(self) -> str | None:
@@ -100,16 +99,14 @@ class Facts:
 
     def local_run(self, limits: Limits) -> LocalRun | Unservable:
         """The student's code and model run the way the container would, in the sandbox (once per
-        process and limits: predict.local, the proof card and the cloud comparison share it, also
-        when :mod:`deploycheck.prefetch` started it in the background and a check asks meanwhile)."""
+        process and limits: predict.local, the proof card and the cloud comparison share it)."""
         key = (limits.timeout, limits.memory_mb)
-        with self._run_lock:
-            runs: dict[tuple[float, int], LocalRun | Unservable] = self.__dict__.setdefault("_local_runs", {})
-            if key not in runs:
-                from deploycheck.serving.local import run_plan
-                plan = self.serving_plan
-                runs[key] = plan if isinstance(plan, Unservable) else run_plan(plan, self.sample, limits)
-            return runs[key]
+        runs: dict[tuple[float, int], LocalRun | Unservable] = self.__dict__.setdefault("_local_runs", {})
+        if key not in runs:
+            from deploycheck.serving.local import run_plan
+            plan = self.serving_plan
+            runs[key] = plan if isinstance(plan, Unservable) else run_plan(plan, self.sample, limits)
+        return runs[key]
 
     def finished_local_run(self, limits: Limits) -> LocalRun | None:
         """The local run made with ``limits`` in this process, if it was made (never starts one)."""
