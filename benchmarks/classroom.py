@@ -15,7 +15,8 @@
    summed over the worker and the processes it started, sampled every 0.25 s, from a tiny probe plugin).
 
 Ratios are printed, not only seconds: the machine this runs on is often shared, so every line also
-gives the CPU seconds the runs used.
+gives the CPU seconds the runs used (the rusage of the whole process tree, orphans included; the
+sandbox jobs that bubblewrap's PID namespaces reap are partly missing from it: ~30 ms per job).
 """
 from __future__ import annotations
 
