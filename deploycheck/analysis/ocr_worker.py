@@ -157,9 +157,13 @@ def _load(cfg: Mapping[str, Any]) -> Any:
     from PIL import Image, ImageStat  # noqa: F401 - imported for the children
     Image.preinit()
     if cfg.get("engine") != "tesserocr":
-        for heavy in ("numpy", "pandas"):   # pytesseract imports them when present, only for other outputs
-            sys.modules.setdefault(heavy, None)  # type: ignore[arg-type]
-        import pytesseract  # noqa: F401
+        if cfg.get("tesseract"):            # the program, through pytesseract (else: statistics only)
+            for heavy in ("numpy", "pandas"):   # pytesseract imports them when present, only for other outputs
+                sys.modules.setdefault(heavy, None)  # type: ignore[arg-type]
+            try:
+                import pytesseract  # noqa: F401
+            except ImportError:
+                pass                        # each child reports it
         return None
     try:
         import tesserocr
