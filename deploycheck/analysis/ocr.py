@@ -38,7 +38,6 @@ import os
 import re
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from deploycheck import files
+from deploycheck.analysis import ocr_worker
 
 WORKER = Path(__file__).resolve().with_name("ocr_worker.py")
 
@@ -290,12 +290,11 @@ class _Server:
                     return {"machine_error": f"could not start the image worker ({e.strerror or e})"}
             p = self.proc
             assert p.stdin is not None and p.stdout is not None
-            head = json.dumps({"size": len(data), "wall": wall}).encode()
             try:
-                p.stdin.write(struct.pack(">I", len(head)) + head + data)
-                p.stdin.flush()
-                reply = _read_frame(p.stdout.fileno(), wall + SERVER_GRACE)
-            except (OSError, EOFError, TimeoutError) as e:
+                ocr_worker.write_frame(p.stdin.fileno(), json.dumps({"wall": wall}).encode())
+                ocr_worker.write_frame(p.stdin.fileno(), data)
+                reply = ocr_worker.read_frame(p.stdout.fileno(), time.monotonic() + wall + SERVER_GRACE)
+            except (OSError, EOFError, TimeoutError, ValueError) as e:
                 self.stop()
                 return {"ocr_error": f"the image worker stopped ({type(e).__name__})"}
         try:
@@ -317,24 +316,6 @@ class _Server:
 SERVER_GRACE = 10.0                 # beyond a request's wall clock before the server itself is stopped
 _SERVERS: dict[str, _Server] = {}
 _SERVERS_LOCK = threading.Lock()
-
-
-def _read_frame(fd: int, timeout: float) -> bytes:
-    import select
-    deadline = time.monotonic() + timeout
-    buf = bytearray()
-    need = 4
-    while len(buf) < need:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            raise TimeoutError
-        chunk = os.read(fd, max(need - len(buf), 1 << 16))
-        if not chunk:
-            raise EOFError
-        buf += chunk
-        if need == 4 and len(buf) >= 4:
-            need = 4 + struct.unpack(">I", bytes(buf[:4]))[0]
-    return bytes(buf[4:need])
 
 
 def _server(eng: OcrEngine) -> _Server:

@@ -7,7 +7,7 @@ The grader starts one server per process, with an allowlisted environment (never
 in its own session, with ``-I -S`` (no site, no user site, no PYTHON* variables) and only the folders
 the config names on ``sys.path`` (where Pillow, pytesseract and tesserocr are installed). The server
 imports Pillow and the OCR binding and loads Tesseract's English model once, and never touches an
-image itself: for every request (a JSON header frame, then the image's bytes) it forks a child,
+image itself: for every request (a JSON header frame, then a frame of the image's bytes) it forks a child,
 which starts its own session, lowers its rlimits (address space, CPU seconds, file size, open files,
 no core dumps), decodes, measures and reads the image, and writes one JSON frame back. The server
 kills the child's whole group (with the Tesseract program it may have started) when the request's
@@ -136,9 +136,17 @@ def work(cfg: Mapping[str, Any], data: bytes, api: Any = None) -> dict[str, Any]
 
 # ------------------------------------------------------------------ the server
 
-def _read_exact(fd: int, n: int) -> bytes:
+FRAME_LIMIT = 64 * 1024 * 1024      # bytes of one frame (an image is at most ocr.MAX_BYTES + 1)
+ANSWER_LIMIT = 16_000_000           # bytes of a child's answer
+
+
+def _read(fd: int, n: int, deadline: float | None) -> bytes:
     buf = bytearray()
     while len(buf) < n:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise TimeoutError
         chunk = os.read(fd, min(n - len(buf), 1 << 20))
         if not chunk:
             raise EOFError
@@ -146,7 +154,17 @@ def _read_exact(fd: int, n: int) -> bytes:
     return bytes(buf)
 
 
-def _write_frame(fd: int, payload: bytes) -> None:
+def read_frame(fd: int, deadline: float | None = None, limit: int = FRAME_LIMIT) -> bytes:
+    """One frame from ``fd`` (the grader's requests and the server's answers, a child's answer).
+    Raises EOFError when ``fd`` closes first, TimeoutError at ``deadline`` (``time.monotonic()``),
+    ValueError for a frame over ``limit`` bytes."""
+    (n,) = struct.unpack(">I", _read(fd, 4, deadline))
+    if n > limit:
+        raise ValueError("a frame of %d bytes" % n)
+    return _read(fd, n, deadline)
+
+
+def write_frame(fd: int, payload: bytes) -> None:
     view = memoryview(struct.pack(">I", len(payload)) + payload)
     while view:
         view = view[os.write(fd, view):]
@@ -186,7 +204,7 @@ def _child(cfg: Mapping[str, Any], data: bytes, api: Any, w: int) -> None:
             out = work(cfg, data, api)
         except MemoryError:
             out = {"ocr_error": "decoding needed more memory than the worker's limit"}
-        _write_frame(w, json.dumps(out).encode())
+        write_frame(w, json.dumps(out).encode())
     except BaseException:  # noqa: BLE001 - the server answers for a child that wrote nothing
         code = 70
     os._exit(code)
@@ -200,24 +218,13 @@ def _serve_one(cfg: Mapping[str, Any], head: Mapping[str, Any], data: bytes, api
         os.close(r)
         _child(cfg, data, api, w)
     os.close(w)
-    deadline = time.monotonic() + wall
-    got = bytearray()
-    timed_out = False
+    reply, timed_out = None, False
     try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                timed_out = True
-                break
-            ready, _, _ = select.select([r], [], [], left)
-            if not ready:
-                continue
-            chunk = os.read(r, 1 << 16)
-            if not chunk:
-                break
-            got += chunk
-            if len(got) > 16_000_000:
-                break
+        reply = read_frame(r, time.monotonic() + wall, ANSWER_LIMIT)
+    except TimeoutError:
+        timed_out = True
+    except (EOFError, ValueError):
+        pass                                # no whole answer: the child's end says why
     finally:
         os.close(r)
     if timed_out:
@@ -229,15 +236,13 @@ def _serve_one(cfg: Mapping[str, Any], head: Mapping[str, Any], data: bytes, api
     _, status = os.waitpid(pid, 0)
     if timed_out:
         return {"ocr_error": "timed out after %.0f s" % wall if wall >= 1 else "timed out after %.2f s" % wall}
-    if len(got) >= 4:
-        (n,) = struct.unpack(">I", bytes(got[:4]))
-        if len(got) - 4 == n:
-            try:
-                doc = json.loads(bytes(got[4:]).decode("utf-8", "replace"))
-                if isinstance(doc, dict):
-                    return doc
-            except ValueError:
-                pass
+    if reply is not None:
+        try:
+            doc = json.loads(reply.decode("utf-8", "replace"))
+            if isinstance(doc, dict):
+                return doc
+        except ValueError:
+            pass
     if os.WIFSIGNALED(status) and os.WTERMSIG(status) in (signal.SIGKILL, signal.SIGXCPU):
         return {"ocr_error": "the image worker failed: it exceeded its CPU or memory limit"}
     why = ("killed by signal %d" % os.WTERMSIG(status)) if os.WIFSIGNALED(status) else \
@@ -251,12 +256,11 @@ def serve(cfg: Mapping[str, Any]) -> int:
     fin, fout = sys.stdin.fileno(), sys.stdout.fileno()
     while True:
         try:
-            (n,) = struct.unpack(">I", _read_exact(fin, 4))
-            head = json.loads(_read_exact(fin, n).decode("utf-8"))
-            data = _read_exact(fin, int(head["size"]))
+            head = json.loads(read_frame(fin).decode("utf-8"))
+            data = read_frame(fin)
         except EOFError:
             return 0
-        _write_frame(fout, json.dumps(_serve_one(cfg, head, data, api)).encode())
+        write_frame(fout, json.dumps(_serve_one(cfg, head, data, api)).encode())
 
 
 def main(argv: list[str]) -> int:
