@@ -147,6 +147,12 @@ def check_id_of(item: pytest.Item) -> str | None:
     return rb.validate_marker(m.args, m.kwargs, item.nodeid.split("[")[0])
 
 
+def target_of(item: Any) -> Target | None:
+    """The student target a (check) item is parametrized with, if any."""
+    t = item.callspec.params.get("target") if hasattr(item, "callspec") else None
+    return t if isinstance(t, Target) else None
+
+
 def _function_name(cid: str) -> str:
     return "test_" + cid.replace(".", "_")
 
@@ -227,7 +233,7 @@ class DeploycheckPlugin:
         order = {t.test_id: n for n, t in enumerate(self.targets)}
 
         def key(it: pytest.Item) -> tuple[int, tuple[int, str]]:
-            t = it.callspec.params.get("target") if hasattr(it, "callspec") else None
+            t = target_of(it)
             cid = check_id_of(it) or ""
             return (order.get(t.test_id, -1) if t is not None else -1, rb.order_key(cid))
         keep.sort(key=key)
@@ -244,9 +250,9 @@ class DeploycheckPlugin:
         first = None
         try:
             for it in session.items:
-                t = it.callspec.params.get("target") if hasattr(it, "callspec") else None
+                t = target_of(it)
                 cid = check_id_of(it)
-                if isinstance(t, Target) and cid is not None:
+                if t is not None and cid is not None:
                     selected.setdefault(t.test_id, set()).add(cid)
                     if first is None and cid == "predict.local" and t.folder is not None:
                         first = t
@@ -260,7 +266,7 @@ class DeploycheckPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
         if self.prefetch is not None:
-            self.prefetch.before(item, nextitem)
+            self.prefetch.before(target_of(item), target_of(nextitem))
 
     # ---------------------------------------------------------------- the results cache
     @pytest.hookimpl(tryfirst=True)
@@ -268,8 +274,8 @@ class DeploycheckPlugin:
         """A check whose repo, grader and options are unchanged since a stored run reuses that
         outcome instead of running (and renders nothing again)."""
         cid = check_id_of(pyfuncitem)
-        t = pyfuncitem.callspec.params.get("target") if hasattr(pyfuncitem, "callspec") else None
-        if cid is None or not isinstance(t, Target):
+        t = target_of(pyfuncitem)
+        if cid is None or t is None:
             return None
         o = self.cache.get(t, cid)
         if o is None:
@@ -294,7 +300,7 @@ class DeploycheckPlugin:
                                   ) -> Generator[None, pluggy.Result[pytest.TestReport], None]:
         rep = (yield).get_result()
         cid = check_id_of(item)
-        t = item.callspec.params.get("target") if hasattr(item, "callspec") else None
+        t = target_of(item)
         if cid is None or t is None:
             return
         if not (rep.when == "call" or (rep.when == "setup" and rep.outcome != "passed")):
@@ -471,7 +477,7 @@ def _with_proof(request: pytest.FixtureRequest, outcome: Outcome, mode: str) -> 
     """deploycheck's own proof artefacts (card, README snapshot) for a passed prediction: kept on
     predict.local's record; they carry no points and their failure is only a note."""
     settings = get_plugin(request.config).settings
-    target = request.node.callspec.params.get("target")
+    target = target_of(request.node)
     if not settings.proof or target is None:
         return outcome
     from dataclasses import replace

@@ -19,18 +19,13 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from deploycheck.discovery import Target
+from deploycheck.discovery import DeployFolder, Target
 
 if TYPE_CHECKING:
     from deploycheck.cache import ResultsCache
     from deploycheck.settings import Settings
 
 OCR_CHECK = "proof.screenshot"
-
-
-def _target_of(item: Any) -> Target | None:
-    t = item.callspec.params.get("target") if item is not None and hasattr(item, "callspec") else None
-    return t if isinstance(t, Target) else None
 
 
 class Prefetcher:
@@ -62,10 +57,10 @@ class Prefetcher:
             from deploycheck import proof
             proof.warm()
 
-    def before(self, item: Any, nextitem: Any) -> None:
-        """Before ``item`` runs: the OCR of its student and of ``nextitem``'s, once each."""
-        for it in (item, nextitem):
-            t = _target_of(it)
+    def before(self, current: Target | None, following: Target | None) -> None:
+        """Before a check of ``current`` runs (the next check's target is ``following``): the OCR of
+        both students, once each."""
+        for t in (current, following):
             if t is not None and t.test_id not in self._ocr_started:
                 self._ocr_started.add(t.test_id)
                 self._start_ocr(t)
@@ -87,7 +82,7 @@ class Prefetcher:
         return frozenset(self._ocr_started)
 
 
-def _read_screenshots(folder: Any) -> None:
+def _read_screenshots(folder: DeployFolder) -> None:
     try:
         folder.facts.screenshot
     except Exception:  # noqa: BLE001 - the check computes it again and reports the problem

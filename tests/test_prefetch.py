@@ -23,10 +23,6 @@ class _Cache:
         return t.student in self.cached
 
 
-def _item(t):
-    return SimpleNamespace(callspec=SimpleNamespace(params={"target": t}))
-
-
 def _targets(tmp_path, *names):
     """Fresh copies: folder facts are per process, and other tests read these repos too."""
     out = []
@@ -47,11 +43,11 @@ def test_the_current_and_the_next_students_screenshots_are_read_before_their_che
     a, b, c = _targets(tmp_path, "complete_aws", "pasted_screenshot", "no_cleanup")
     sel = {t.test_id: {"predict.local", "proof.screenshot"} for t in (a, b, c)}
     p = Prefetcher(SimpleNamespace(proof=False), _Cache(), sel)
-    p.before(_item(a), _item(b))
+    p.before(a, b)
     _wait_for_ocr_threads()
     assert "_screenshot" in a.folder.facts.__dict__ and "_screenshot" in b.folder.facts.__dict__
     assert "_screenshot" not in c.folder.facts.__dict__
-    p.before(_item(b), _item(c))                           # b already asked for: only c starts
+    p.before(b, c)                           # b already asked for: only c starts
     _wait_for_ocr_threads()
     assert "_screenshot" in c.folder.facts.__dict__
     assert p.ocr_started == {a.test_id, b.test_id, c.test_id}
@@ -63,7 +59,7 @@ def test_nothing_is_read_for_a_deselected_or_cached_proof_screenshot(monkeypatch
     a, b = _targets(tmp_path, "complete_vertex", "no_readme")
     sel = {a.test_id: {"predict.local"}, b.test_id: {"proof.screenshot"}}
     p = Prefetcher(SimpleNamespace(proof=False), _Cache({b.student}), sel)
-    p.before(_item(a), _item(b))
+    p.before(a, b)
     _wait_for_ocr_threads()
     assert "_screenshot" not in a.folder.facts.__dict__
     assert "_screenshot" not in b.folder.facts.__dict__

@@ -227,13 +227,12 @@ def capture(html_text: str, out_png: Path, selector: str = "#card") -> Path:
     def shoot(page: Page) -> None:
         page.set_content(html_text, wait_until="load", timeout=15_000)
         el = page.query_selector(selector)
-        box = el.bounding_box() if el is not None else None
         # a clip of the page, not an element screenshot: that one waits for the element to be
         # stable over animation frames, which a static card always is (half the time per card)
-        clip = {"x": box["x"], "y": box["y"], "width": box["width"], "height": box["height"]} if box else None
+        clip = el.bounding_box() if el is not None else None
         view = page.viewport_size
         inside = clip is not None and view is not None and clip["y"] + clip["height"] <= view["height"]
-        page.screenshot(path=str(out_png), full_page=not inside, clip=clip, timeout=15_000)  # type: ignore[arg-type]
+        page.screenshot(path=str(out_png), full_page=not inside, clip=clip, timeout=15_000)
     browser.with_page("card", _card_context, shoot)
     return out_png
 
