@@ -52,7 +52,7 @@ def _pss_kb(pid):
     return 0
 
 
-def _tree_rss_mb():
+def _tree_pss_mb():
     # the worker and every process it started (sandbox servers and jobs, OCR worker, browser): their
     # proportional set sizes summed (pages shared between them, e.g. a fork server's, count once)
     kids = {}
@@ -74,7 +74,7 @@ def _tree_rss_mb():
 
 def _sample():
     while True:
-        _peak[0] = max(_peak[0], _tree_rss_mb())
+        _peak[0] = max(_peak[0], _tree_pss_mb())
         time.sleep(0.25)
 
 

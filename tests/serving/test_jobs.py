@@ -36,17 +36,23 @@ def _model(env: envs.RuntimeEnv, out: Path) -> bytes:
     return out.read_bytes()
 
 
-def test_sagemaker_job_on_python_37_ignores_transform_fn(tmp_path):
-    env = _env("sagemaker:0.23-1")
+def _aws_target(env: envs.RuntimeEnv, tmp_path: Path, entry_point: str) -> local.Target:
+    """aws_deploy/ with ``entry_point`` as inference.py and model.tar.gz holding an iris model
+    pickled in ``env``."""
     d = tmp_path / "aws_deploy"
     d.mkdir()
-    (d / "inference.py").write_text(cases.ENTRY_POINTS["transform_fn_with_input_fn"])
+    (d / "inference.py").write_text(entry_point)
     data = _model(env, tmp_path / "m.joblib")
     with tarfile.open(d / "model.tar.gz", "w:gz") as tf:
         ti = tarfile.TarInfo("model.joblib")
         ti.size = len(data)
         tf.addfile(ti, io.BytesIO(data))
-    t = local.Target("aws", d, "aws_deploy", env.image, entry="inference.py", extract=d / "model.tar.gz")
+    return local.Target("aws", d, "aws_deploy", env.image, entry="inference.py", extract=d / "model.tar.gz")
+
+
+def test_sagemaker_job_on_python_37_ignores_transform_fn(tmp_path):
+    env = _env("sagemaker:0.23-1")
+    t = _aws_target(env, tmp_path, cases.ENTRY_POINTS["transform_fn_with_input_fn"])
     run = local.run(t, [local.HttpRequest.ping(), local.HttpRequest("POST", "/invocations", (("Content-Type", "application/json"),),
                                                                     cases.JSON_MANY)],
                     runtime=local.Runtime(env.label, env.image, env))
@@ -95,15 +101,7 @@ def test_the_fork_servers_warm_up_changes_nothing_a_student_sees(tmp_path, image
     before any job (no process per job), yet a student's module still imports with the root logger
     unconfigured, as in the container."""
     env = _env(image)
-    d = tmp_path / "aws_deploy"
-    d.mkdir()
-    (d / "inference.py").write_text(WARM_PROBE)
-    data = _model(env, tmp_path / "m.joblib")
-    with tarfile.open(d / "model.tar.gz", "w:gz") as tf:
-        ti = tarfile.TarInfo("model.joblib")
-        ti.size = len(data)
-        tf.addfile(ti, io.BytesIO(data))
-    t = local.Target("aws", d, "aws_deploy", env.image, entry="inference.py", extract=d / "model.tar.gz")
+    t = _aws_target(env, tmp_path, WARM_PROBE)
     run = local.run(t, [local.HttpRequest("POST", "/invocations", (("Content-Type", "application/json"),),
                                           cases.JSON_MANY)], runtime=local.Runtime(env.label, env.image, env))
     assert not run.machine_error, run.machine_error
