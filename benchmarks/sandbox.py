@@ -3,7 +3,7 @@ against unsandboxed (``--allow-unsandboxed``), on this machine.
 
     .venv/bin/python benchmarks/sandbox.py [--jobs 40] [--python /path/to/python3.7]
 
-Per job = prepare the input (copy + extract) -> fork the keeper -> namespaces, tmpfs, copy in ->
+Per job = prepare the input (copy + extract) -> fork the job as its PID namespace's init -> namespaces, tmpfs, copy in ->
 run -> answer -> the job's PID namespace dies -> clean-up, as seen by the caller of run().
 """
 from __future__ import annotations

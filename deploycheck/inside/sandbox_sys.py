@@ -1,5 +1,5 @@
 """Linux calls the sandbox's fork server and its jobs make (``deploycheck/inside/server.py``,
-``job_keeper.py``), through ctypes: mount, prctl, unshare's user-namespace maps, dropping every
+``job_process.py``), through ctypes: mount, prctl, unshare's user-namespace maps, dropping every
 capability, rlimits, closing descriptors. Python 3.7+, standard library only; imported as a plain
 top-level module inside the sandbox (never as ``deploycheck.inside.*``).
 """

@@ -7,9 +7,9 @@ Standard library only; it never imports deploycheck (the grader side lives in
 
 with a ``SOCK_SEQPACKET`` control socket to the grader (its fd number is in the config). It imports the Interpreter's modules
 once (``preload``), proves once that per-job isolation works here (a self-test job), answers
-``ready``, then for every job forks the job's keeper, which forks the job (``job_keeper.py``; the
-Linux calls both make are in ``sandbox_sys.py``), and reports the keeper's wait status as the
-job's exit.
+``ready``, then for every job forks the job process as the init of a PID namespace of its own
+(``job_process.py``; the Linux calls are in ``sandbox_sys.py``), waits for it, and reports its wait
+status as the job's exit.
 
 Only the grader decides statuses and labels; the setup pipe is closed before any job code runs, so
 the job cannot fake a failure of deploycheck.
@@ -25,13 +25,13 @@ import sys
 import time
 import warnings
 
-# job_keeper.py and sandbox_sys.py sit next to this file. With -I the script's folder is not on
+# job_process.py and sandbox_sys.py sit next to this file. With -I the script's folder is not on
 # sys.path (serve() adds the configured sys_path, this folder included, in its order): it is put
 # first only while they are imported.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 try:
-    from job_keeper import keeper
-    from sandbox_sys import PR_SET_DUMPABLE, prctl, vmsize
+    import job_process
+    from sandbox_sys import CLONE_NEWPID, CLONE_NEWUSER, PR_SET_DUMPABLE, check, libc, prctl, vmsize, write_maps
 finally:
     del sys.path[0]
 
@@ -53,21 +53,26 @@ def _self_test_once(cfg):
     if not os.path.isdir(probe):
         return "no probe job prepared"
     pipes = [os.pipe() for _ in range(4)]
-    pid = os.fork()
-    if pid == 0:
-        msg = {"id": cfg.get("probe_job") or "probe", "job": "server:_probe_job", "env": {"PATH": "/usr/bin:/bin"},
-               "limits": {"timeout": 5, "cpu": 5, "memory_mb": 256, "disk_mb": 1, "nofile": 64, "nproc": 16},
-               "input_bytes": 0, "input_files": 0, "has_folder": False, "has_model": False}
-        keeper(cfg, msg, [p[1] for p in pipes])
+    msg = {"id": cfg.get("probe_job") or "probe", "job": "server:_probe_job", "env": {"PATH": "/usr/bin:/bin"},
+           "limits": {"timeout": 5, "cpu": 5, "memory_mb": 256, "disk_mb": 1, "nofile": 64, "nproc": 16},
+           "input_bytes": 0, "input_files": 0, "has_folder": False, "has_model": False}
+    try:
+        pid, life = job_process.start(cfg, msg, [p[1] for p in pipes], cfg["_own_pidns"])
+    except OSError as e:
+        pid = life = None
+        problem = str(e)
     for r, w in pipes:
         os.close(w)
-    _, status = os.waitpid(pid, 0)
-    setup = os.read(pipes[3][0], 4096)
+    if pid is not None:
+        _, status = os.waitpid(pid, 0)
+        os.close(life)
+        setup = os.read(pipes[3][0], 4096)
+        problem = None
+        if not (setup.startswith(b"R") and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+            problem = setup[1:].decode("utf-8", "replace") or "per-job isolation failed (wait status %d)" % status
     for r, w in pipes:
         os.close(r)
-    if setup.startswith(b"R") and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
-        return None
-    return setup[1:].decode("utf-8", "replace") or "per-job isolation failed (wait status %d)" % status
+    return problem
 
 
 def _self_test(cfg):
@@ -101,6 +106,27 @@ def _killpg(pid):
         pass
 
 
+def _own_namespaces():
+    """Unprivileged sandbox: the server becomes root of a user namespace and init of a PID namespace
+    of its own, so that it may move its children into each job's new PID namespace and back
+    (``setns`` needs CAP_SYS_ADMIN over the namespace it returns to, which bubblewrap's nested user
+    namespace does not give). The first process stays, small, only to hold the sandbox open, and exits
+    the way the server does."""
+    uid, gid = os.getuid(), os.getgid()
+    check(libc.unshare(CLONE_NEWUSER | CLONE_NEWPID), "unshare(CLONE_NEWUSER|CLONE_NEWPID)")
+    write_maps(0, uid, gid)
+    pid = os.fork()
+    if pid == 0:
+        return
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+
+
 def serve(cfg):
     import fcntl
     # the server's own descriptors live high, away from the 0-6 a job child sets up (a file object
@@ -115,6 +141,12 @@ def serve(cfg):
     os.close(devnull)
     sys.stdin = open(0, "r", closefd=False)
     sys.modules.setdefault("server", sys.modules[__name__])
+    problem = None
+    if cfg["sandboxed"] and cfg["private_uid"] is None:
+        try:
+            _own_namespaces()             # before the imports: the process that stays is small
+        except OSError as e:
+            problem = str(e)
     for p in cfg.get("sys_path", []):
         if p not in sys.path:
             try:
@@ -131,9 +163,15 @@ def serve(cfg):
                 importlib.import_module(mod)
             except Exception as e:  # noqa: BLE001
                 errors.append("%s: %s: %s" % (mod, type(e).__name__, e))
+    # the PID namespace every job's is made beside: the server's own (opened while it is dumpable)
+    cfg["_own_pidns"] = None
+    if cfg["sandboxed"] and problem is None:
+        fd = os.open("/proc/self/ns/pid", os.O_RDONLY)
+        cfg["_own_pidns"] = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100)
+        os.close(fd)
     if cfg["sandboxed"]:
         prctl(PR_SET_DUMPABLE, 0)      # no job could attach to us even if it could address us
-    problem = _self_test(cfg)
+    problem = problem or _self_test(cfg)
     ctl.send(json.dumps({"op": "ready", "pid": os.getpid(), "python": sys.version.split()[0],
                             "preload_errors": errors, "import_s": round(time.time() - t0, 3),
                             "vmsize_kb": vmsize() // 1024, "job_isolation_error": problem,
@@ -142,7 +180,7 @@ def serve(cfg):
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *a: None)
-    jobs = {}                            # keeper pid -> job id
+    jobs = {}                            # J's pid -> (job id, limits, lifeline, stopped)
     while True:
         try:
             ready, _, _ = select.select([ctl, wake_r], [], [])
@@ -155,15 +193,18 @@ def serve(cfg):
                 pass
         while jobs:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
                 break
             if pid == 0:
                 break
-            job_id = jobs.pop(pid, None)
-            if job_id is not None:
+            job = jobs.pop(pid, None)
+            if job is not None:
+                job_id, limits, life, stopped = job
+                os.close(life)
                 if not cfg["sandboxed"]:
                     _killpg(pid)          # stragglers of an unsandboxed job (best effort)
+                status = job_process.exit_status(status, usage, limits, stopped[0])
                 ctl.send(json.dumps({"op": "exit", "id": job_id, "status": status}).encode())
         if ctl in ready:
             try:
@@ -180,20 +221,28 @@ def serve(cfg):
                     ctl.send(json.dumps({"op": "exit", "id": msg.get("id"), "status": -1,
                                             "error": "expected 4 descriptors"}).encode())
                     continue
-                pid = os.fork()
-                if pid == 0:
-                    keeper(cfg, msg, fds)
-                    os._exit(70)
+                try:
+                    pid, life = job_process.start(cfg, msg, fds, cfg["_own_pidns"])
+                except OSError as e:
+                    pid = None
+                    try:                  # the grader reads why on the setup pipe
+                        os.write(fds[3], ("Ejob set-up: %s" % e).encode("utf-8", "replace")[:4000])
+                    except OSError:
+                        pass
                 for fd in fds:
                     os.close(fd)
-                jobs[pid] = msg["id"]
+                if pid is None:
+                    ctl.send(json.dumps({"op": "exit", "id": msg["id"], "status": 97 << 8}).encode())
+                    continue
+                jobs[pid] = (msg["id"], msg["limits"], life, [False])
                 ctl.send(json.dumps({"op": "started", "id": msg["id"], "pid": pid}).encode())
             elif msg.get("op") == "kill":
-                for pid, job_id in list(jobs.items()):
-                    if job_id == msg.get("id"):
-                        # sandboxed: C kills J and exits once J's PID namespace is empty;
-                        # unsandboxed: the job's process group
-                        _killpg(pid) if not cfg["sandboxed"] else _kill(pid, signal.SIGTERM)
+                for pid, job in list(jobs.items()):
+                    if job[0] == msg.get("id"):
+                        # sandboxed: J is its PID namespace's init, and its exit empties that
+                        # namespace before the server can reap it; unsandboxed: the job's process group
+                        job[3][0] = True
+                        _killpg(pid) if not cfg["sandboxed"] else _kill(pid)
             elif msg.get("op") == "info":
                 ctl.send(json.dumps({"op": "info", "pid": os.getpid(), "vmsize_kb": vmsize() // 1024,
                                         "jobs": len(jobs)}).encode())

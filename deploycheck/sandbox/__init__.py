@@ -7,7 +7,7 @@ status and isolation label are decided by the grader. See ``client.py`` (the gra
 functions and state), ``records.py`` (Interpreter, Limits, JobResult), ``forkserver.py`` (one fork
 server's lifecycle), ``protocol.py`` (one job's exchange and its status), ``isolation.py``
 (bubblewrap and what this machine allows), ``jobs.py`` (safe job input) and
-``deploycheck/inside/server.py`` (the server inside the sandbox; ``job_keeper.py`` there isolates
+``deploycheck/inside/server.py`` (the server inside the sandbox; ``job_process.py`` there isolates
 each job).
 """
 from deploycheck.sandbox.client import (isolation, job_environment, prestart, reset_isolation, run, server_info,

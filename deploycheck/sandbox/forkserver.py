@@ -6,7 +6,7 @@ the exchange in :mod:`deploycheck.sandbox.protocol`), and stopping it with every
 For each job the grader prepares the input in the server's private base directory, makes four pipes
 (stdout, stderr, answer, setup) and hands their write ends to the server with the job message over a
 ``SOCK_SEQPACKET`` control socket (``SCM_RIGHTS``); it keeps the read ends and closes its write ends.
-The job's keeper and the job process hold nothing else: no job can reach the control socket, the
+The job process holds nothing else: no job can reach the control socket, the
 pipes of another job, or the grader.
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What isolation this machine gives, and the bubblewrap command line that gives it.
 
 Two ways of running the sandbox with bubblewrap (``bwrap``, Debian/Ubuntu/Fedora package
-``bubblewrap``), both with the same per-job isolation inside (``deploycheck/inside/job_keeper.py``):
+``bubblewrap``), both with the same per-job isolation inside (``deploycheck/inside/job_process.py``):
 
 * **root** (CI containers): bwrap runs as root *without* a user namespace (so it also works where
   user namespaces are switched off); the server keeps ``CAP_SYS_ADMIN``/``CAP_SETUID``/
@@ -9,7 +9,8 @@ Two ways of running the sandbox with bubblewrap (``bwrap``, Debian/Ubuntu/Fedora
   own server (never root: ``RLIMIT_NPROC`` counts, the grader's 0700 files stay closed, no signal
   or ptrace reaches root's processes) and, where user namespaces work, into a user namespace.
 * **unprivileged** (an instructor's laptop): bwrap with ``--unshare-all`` (a user namespace) as the
-  user; each job gets a nested user namespace of its own.
+  user; the server makes a user and PID namespace of its own at start-up (in which it may build each
+  job's namespaces), and each job gets a nested user namespace of its own.
 
 Where neither works (no bwrap; not root and no unprivileged user namespaces; not Linux), student
 code is refused with :func:`how_to_fix`, unless unsandboxed runs are allowed

@@ -71,6 +71,39 @@ def test_timeout_kills_every_process_of_the_job(run):
     assert procs_with(marker) == []
 
 
+def _status_field(pid: int, name: str) -> str:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:                             # gone meanwhile
+        return ""
+    for line in text.splitlines():
+        if line.startswith(name + ":"):
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
+def test_each_job_is_the_servers_own_child_and_its_pid_namespaces_init(run):
+    """One fork of the (large, pre-warmed) server per job: no per-job process between the two."""
+    parents = []
+    for _ in range(2):
+        marker = f"sbinit{uuid.uuid4().hex[:6]}"
+        src = f"import ctypes, time\nctypes.CDLL(None).prctl(15, b'{marker}', 0, 0, 0)\ntime.sleep(2)\nresult = 1"
+        out: list = []
+        t = threading.Thread(target=lambda: out.append(run(src)))
+        t.start()
+        seen: list[tuple[int, bytes]] = []      # (the job's parent, that parent's command line)
+        while t.is_alive() and not seen:
+            for p in procs_with(marker):
+                ppid = _status_field(p, "PPid")
+                if _status_field(p, "NSpid").split()[-1:] == ["1"] and ppid:
+                    seen.append((int(ppid), Path(f"/proc/{ppid}/cmdline").read_bytes()))
+        t.join()
+        assert out[0].ok and len(seen) == 1, out
+        assert b"inside/server.py" in seen[0][1]
+        parents.append(seen[0][0])
+    assert parents[0] == parents[1]             # the server itself, not a process made for the job
+
+
 def test_cpu_time_is_limited_apart_from_the_wall_clock(run):
     # the kernel's RLIMIT_CPU (cpu_s + 2 s) stops a loop long before the 120 s wall clock, on any load
     r = run("while True: pass", limits=sandbox.Limits(timeout=120, cpu_s=0.5, memory_mb=256))

@@ -1,22 +1,25 @@
-"""One job's processes, forked by the sandbox's fork server (``server.py``) for every job. Python 3.7+,
+"""One job's process, forked by the sandbox's fork server (``server.py``) for every job. Python 3.7+,
 standard library only; imported as a plain top-level module inside the sandbox.
 
-* **C** (:func:`keeper`, the job's keeper, outside the job): keeps only the job's four pipes (fd 1
-  stdout, 2 stderr, 3 answer, 4 setup) and drops everything else, in particular the control socket;
-  unshares mount, PID, IPC, UTS and network namespaces (plus a user namespace when the sandbox itself
-  runs in one), forks **J**, waits for it and exits the way J did (so the server sees J's wait
-  status).
-* **J** (PID 1 of the job's own PID namespace): mounts a fresh ``/proc``, a size-limited tmpfs on
-  ``/job`` (the only writable place; ``/tmp``, ``/var/tmp`` and ``/dev/shm`` point into it), hides
-  ``/jobs`` (where the grader put the job's prepared input) under an empty read-only tmpfs, drops
-  to the job's own identity (a user namespace in which it is uid 1000 with no capability over any
-  mount; as root, a private uid first), copies the input in, sets rlimits and the allowlisted
-  environment, writes ``R`` to the setup pipe and closes it, and only then runs the job function
-  with a :class:`JobContext`. Its answer is one frame on fd 3: ``DCJ1`` + 8-byte big-endian length +
-  JSON.
+* :func:`start` (in the server): moves the server's children into a new PID namespace
+  (``unshare(CLONE_NEWPID)``), forks **J**, and moves them back (``setns`` to the server's own PID
+  namespace, opened once at start-up): J is the init of a PID namespace of its own and the server's
+  direct child, so the server waits for J itself. A separate keeper process per job (the first way
+  this was built) cost a second fork and exit of the whole pre-warmed server: a third of every
+  job's CPU time.
+* **J** (:func:`_job_main`, PID 1 of the job's own PID namespace): keeps only the job's four pipes
+  (fd 1 stdout, 2 stderr, 3 answer, 4 setup) and its end of the lifeline (fd 5), dropping everything
+  else, in particular the control socket; unshares mount, IPC, UTS and network namespaces; mounts a
+  fresh ``/proc``, a size-limited tmpfs on ``/job`` (the only writable place; ``/tmp``,
+  ``/var/tmp`` and ``/dev/shm`` point into it), hides ``/jobs`` (where the grader put the job's
+  prepared input) under an empty read-only tmpfs, drops to the job's own identity (a user namespace
+  in which it is uid 1000 with no capability over any mount; as root, a private uid first), copies
+  the input in, sets rlimits and the allowlisted environment, writes ``R`` to the setup pipe and
+  closes it, and only then runs the job function with a :class:`JobContext`. Its answer is one frame
+  on fd 3: ``DCJ1`` + 8-byte big-endian length + JSON.
 
 When J exits, the kernel kills every process left in its PID namespace (daemons, fork bombs) and
-waits for them: nothing of the job survives it.
+reaps them before the server's wait for J returns: nothing of the job survives it.
 """
 import errno
 import importlib
@@ -33,6 +36,8 @@ from sandbox_sys import (CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, 
                          MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, PR_SET_DUMPABLE,
                          PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, check, close_fds_except, drop_all_caps, libc, mount,
                          prctl, send_all, setrlimit, vmsize, write_maps)
+
+LIFELINE_FD = 5             # J's end of the pipe whose other end only the server holds
 
 FRAME_MAGIC = b"DCJ1"
 JOB_UID = 1000              # what the job's code sees as its uid/gid (inside its user namespace)
@@ -139,7 +144,7 @@ def _job_setup(cfg, msg):
             prctl(PR_SET_DUMPABLE, 1)
             write_maps(JOB_UID, outside_uid, outside_gid)
         # a change of credentials clears the parent-death signal: arm it again, then make sure
-        # the keeper C did not die in between (its end of the lifeline would be closed)
+        # the server did not die in between (its end of the lifeline would be closed)
         prctl(PR_SET_DUMPABLE, 1)
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         life = msg.get("_lifeline")
@@ -274,8 +279,35 @@ def _run_job(cfg, msg):
     os._exit(0)
 
 
-def keeper(cfg, msg, fds):
-    """C: the job's keeper, forked by the server. Never returns."""
+def start(cfg, msg, fds, own_pidns):
+    """In the server: fork J with the job's four pipes ``fds`` (stdout, stderr, answer, setup; the
+    server closes its copies) and return ``(pid, lifeline)``; the server keeps ``lifeline`` (the
+    write end J watches) open until it has reaped J. ``own_pidns``: a descriptor of the server's own
+    PID namespace (sandboxed), None unsandboxed. Raises OSError when the PID namespace cannot be
+    made (nothing is forked then)."""
+    life_r, life_w = os.pipe()
+    if own_pidns is not None:
+        try:
+            check(libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+        except OSError:
+            os.close(life_r)
+            os.close(life_w)
+            raise
+    try:
+        pid = os.fork()
+        if pid == 0:
+            _job_main(cfg, msg, fds, life_r)
+            os._exit(70)
+    finally:
+        if own_pidns is not None:
+            # the server's next child (J's pid was taken above) is again one of its own namespace
+            check(libc.setns(own_pidns, CLONE_NEWPID), "setns(CLONE_NEWPID)")
+    os.close(life_r)
+    return pid, life_w
+
+
+def _job_main(cfg, msg, fds, life_r):
+    """J, just forked: its descriptors, its namespaces, then the job (:func:`_run_job`). Never returns."""
     try:
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         prctl(PR_SET_DUMPABLE, 1)        # the server is not dumpable; its /proc/self must be ours here
@@ -286,75 +318,36 @@ def keeper(cfg, msg, fds):
         except ValueError:
             pass
         import fcntl
-        life_r, life_w = os.pipe()
         devnull = os.open(os.devnull, os.O_RDWR)
         # first out of the way (high numbers), then into place: no source is overwritten early
-        high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 200) for fd in [devnull] + list(fds) + [life_r, life_w]]
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 200) for fd in [devnull] + list(fds) + [life_r]]
         for dst, src in enumerate(high):
             os.dup2(src, dst)
-        close_fds_except({0, 1, 2, 3, 4, 5, 6})
+        close_fds_except({0, 1, 2, 3, 4, LIFELINE_FD})
         if not cfg["sandboxed"]:
             os.setsid()                   # the server kills the whole group on a timeout
         else:
-            flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET
-            uid, gid = os.getuid(), os.getgid()
-            if cfg["private_uid"] is None:
-                flags |= CLONE_NEWUSER
-            check(libc.unshare(flags), "unshare")
-            if cfg["private_uid"] is None:
-                write_maps(0, uid, gid)
+            # the PID namespace is already J's own (J is its init); the rest are made here, in the
+            # server's user namespace, whose CAP_SYS_ADMIN J still has until _job_setup drops it
+            check(libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET), "unshare")
     except BaseException as e:  # noqa: BLE001
         try:
-            send_all(4, ("Ejob keeper: %s: %s" % (type(e).__name__, e)).encode("utf-8", "replace"))
+            send_all(4, ("Ejob set-up: %s: %s" % (type(e).__name__, e)).encode("utf-8", "replace"))
         except OSError:
             pass
         os._exit(97)
-    # SIGTERM from the server means "stop the job": C kills J, then waits for it as usual, so C's
-    # exit (what the server reports) comes only after J's PID namespace is empty. Blocked until
-    # the handler is in place; J unblocks it.
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-    pid = os.fork()
-    if pid == 0:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
-        os.close(6)
-        msg["_lifeline"] = 5
-        _run_job(cfg, msg)
-        os._exit(70)
+    msg["_lifeline"] = LIFELINE_FD
+    _run_job(cfg, msg)
+    os._exit(70)
 
-    stopped = []
 
-    def stop_job(*_):
-        stopped.append(True)
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    signal.signal(signal.SIGTERM, stop_job)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
-    os.close(5)
-    for fd in (1, 2, 3, 4):
-        os.dup2(0, fd)                    # only J and its descendants hold the job's pipes now
-    while True:
-        try:
-            _, status, usage = os.wait4(pid, 0)
-            break
-        except InterruptedError:
-            continue
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        # J is its PID namespace's init, which never gets the kernel's SIGXCPU: its CPU limit ends
-        # it with SIGKILL. C tells the grader which it was: a SIGKILL that C did not send, after J
-        # (and its reaped children) used most of the limit. (Not "all of it": on a loaded machine the
-        # rusage of the reaped job has come back short of the limit it was killed at.)
-        used = usage.ru_utime + usage.ru_stime
-        if sig == signal.SIGKILL and not stopped and used >= 0.5 * cpu_seconds(msg["limits"]):
-            sig = signal.SIGXCPU
-        try:
-            signal.signal(sig, signal.SIG_DFL)
-        except (OSError, ValueError):     # SIGKILL has no handler to reset
-            pass
-        setrlimit(resource.RLIMIT_CORE, 0)
-        os.kill(os.getpid(), sig)
-        os._exit(128 + sig)
-    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 70)
-
+def exit_status(status, usage, limits, stopped):
+    """The wait status the server reports for J: J's own, except that a SIGKILL the server did not
+    send (``stopped`` False) after J and its reaped children used most of the CPU limit is reported
+    as SIGXCPU. J is its PID namespace's init, which never gets the kernel's SIGXCPU: its CPU limit
+    ends it with SIGKILL. ("Most", not "all": on a loaded machine the rusage of the reaped job has
+    come back short of the limit it was killed at.)"""
+    if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL and not stopped:
+        if usage.ru_utime + usage.ru_stime >= 0.5 * cpu_seconds(limits):
+            return int(signal.SIGXCPU)
+    return status
