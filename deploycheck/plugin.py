@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Generator
@@ -180,6 +181,8 @@ class DeploycheckPlugin:
         self.records: list[CheckRecord] = []
         self.started = time.time()
         self._targets: list[Target] | None = None
+        self._by_test_id: dict[str, Target] = {}
+        self._targets_lock = threading.Lock()
         self._crashed: set[str] = set()
         self.students: list[StudentResult] = []
         from deploycheck.cache import ResultsCache
@@ -189,16 +192,19 @@ class DeploycheckPlugin:
 
     @property
     def targets(self) -> list[Target]:
-        if self._targets is None:
-            ts: list[Target] = []
-            for r in [*self.refs, *self.shadows]:
-                if not r.error:
-                    ts.extend(targets_for(r.student, r.path, self.settings.platform))
-            self._targets = ts
-        return self._targets
+        with self._targets_lock:           # the controller's scheduler thread asks too
+            if self._targets is None:
+                ts: list[Target] = []
+                for r in [*self.refs, *self.shadows]:
+                    if not r.error:
+                        ts.extend(targets_for(r.student, r.path, self.settings.platform))
+                self._by_test_id = {t.test_id: t for t in ts}
+                self._targets = ts
+            return self._targets
 
     def target_by_test_id(self, test_id: str) -> Target | None:
-        return next((t for t in self.targets if t.test_id == test_id), None)
+        self.targets                      # computed once
+        return self._by_test_id.get(test_id)
 
     # ---------------------------------------------------------------- collection
     @pytest.hookimpl
@@ -438,13 +444,17 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     grading = config.option.repo or config.option.classroom or config.option.roster
     if not grading or _dist_given(config) or config.getvalue("dist") != "load":
         return None                             # (deploycheck's own test suite keeps xdist's load)
-    from deploycheck.schedule import StudentScheduling
+    from deploycheck.schedule import StudentScheduling, declared_images
     plugin = get_plugin(config)
+    images: dict[str, frozenset[str]] = {}
+    # while the workers start: the class's targets and their images (the scheduler never waits for them)
+    threading.Thread(target=lambda: declared_images(plugin.targets, images), name="deploycheck-images",
+                     daemon=True).start()
 
     def student_of(test_id: str) -> str | None:
         t = plugin.target_by_test_id(test_id)
         return t.student if t is not None else None
-    return StudentScheduling(config, log, student_of)
+    return StudentScheduling(config, log, student_of, lambda student: images.get(student, frozenset()))
 
 
 def get_plugin(config: pytest.Config) -> DeploycheckPlugin:

@@ -11,16 +11,25 @@ the student as the scope, through xdist's ``pytest_xdist_make_scheduler`` hook. 
 handled like xdist's ``load`` does for a crashed test: the student's unfinished checks go back in the
 queue once (the plugin's ``pytest_handlecrashitem`` then expects a re-run); after a second death of
 the same check it is not queued again, and the plugin records it as an error of the run.
+
+Students go to workers by serving image, where the load allows: every worker starts one sandbox
+server per image it meets (0.3-1 s of CPU each, the price of a dozen jobs), so a worker asking for
+work gets, in this order, the next student whose images it already serves (or who needs none), the
+next whose images no other worker serves, and otherwise simply the next student (no worker waits).
+A class that is mostly one image still shares that image between all workers; the images a few
+students use are each started by one worker only.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, AbstractSet, Callable, Iterable
 
 from xdist.scheduler import LoadScopeScheduling
 
 if TYPE_CHECKING:
     import pytest
     from xdist.workermanage import WorkerController
+
+    from deploycheck.discovery import Target
 
 
 def param_id(nodeid: str) -> str | None:
@@ -33,10 +42,33 @@ class StudentScheduling(LoadScopeScheduling):
     """xdist's scope scheduling with one scope per student (``student_of`` maps a check's parameter
     id to its student; unknown ids keep xdist's own scope)."""
 
-    def __init__(self, config: pytest.Config, log: object | None, student_of: Callable[[str], str | None]):
+    def __init__(self, config: pytest.Config, log: object | None, student_of: Callable[[str], str | None],
+                 images_of: Callable[[str], AbstractSet[str]] = lambda student: frozenset()):
         super().__init__(config, log)
         self._student_of = student_of
+        self._images_of = images_of           # a student's serving images (empty: unknown or none)
         self._retried: set[str] = set()
+        self._serves: dict[WorkerController, set[str]] = {}
+
+    def _images(self, scope: str) -> AbstractSet[str]:
+        return self._images_of(scope[len("student:"):]) if scope.startswith("student:") else frozenset()
+
+    def _assign_work_unit(self, node: WorkerController) -> None:
+        """xdist's assignment of the first queued unit, the first being chosen by image (module doc)."""
+        mine = self._serves.setdefault(node, set())
+        others = set().union(*(v for n, v in self._serves.items() if n is not node))
+        chosen = None
+        for scope in self.workqueue:
+            imgs = self._images(scope)
+            if imgs <= mine:
+                chosen = scope
+                break
+            if chosen is None and not imgs & others:
+                chosen = scope
+        if chosen is not None:
+            self.workqueue.move_to_end(chosen, last=False)
+        mine |= self._images(next(iter(self.workqueue)))
+        super()._assign_work_unit(node)
 
     def _split_scope(self, nodeid: str) -> str:
         pid = param_id(nodeid)
@@ -56,6 +88,7 @@ class StudentScheduling(LoadScopeScheduling):
         self._retried.add(item)
 
     def remove_node(self, node: WorkerController) -> str | None:
+        self._serves.pop(node, None)
         """A worker is gone. Finished: nothing to do. Crashed: its student's unfinished checks go back in
         the queue, finished students' units do not (xdist's own requeued them, and a queue holding
         only finished units never empties: the run hung); a check that crashed a worker for the
@@ -72,3 +105,18 @@ class StudentScheduling(LoadScopeScheduling):
         for other in self.nodes:
             self._reschedule(other)
         return crashitem
+
+
+def declared_images(targets: Iterable[Target], into: dict[str, frozenset[str]]) -> None:
+    """Fill ``into`` (student -> the serving images their deploy folders declare), for scheduling
+    only: a folder that declares none (its image is then assumed from the pickle, which the
+    controller does not open) or whose facts fail adds nothing."""
+    from deploycheck.serving.local import declared_image
+    for t in targets:
+        f = t.folder
+        try:
+            image = declared_image(f, f.platform)[0] if f is not None else None
+        except Exception:  # noqa: BLE001 - a heuristic: the workers meet and report any problem
+            image = None
+        if image is not None:
+            into[t.student] = into.get(t.student, frozenset()) | {image.key}

@@ -99,3 +99,46 @@ def test_a_class_with_a_check_that_crashes_its_worker_twice_ends():
     finish(s, b, all_sent=True)
     finish(s, d, all_sent=True)
     assert not s.workqueue and b.shutting_down and d.shutting_down and s.tests_finished
+
+
+IMAGES = {"a1": "A", "a2": "A", "b1": "B", "a3": "A", "c1": "C", "b2": "B", "a4": "A", "a5": "A", "n1": None}
+CLASS = [f"checks/test_{c}.py::test_{c}[{s}-aws]" for s in IMAGES for c in ("a", "b")]
+
+
+def test_students_go_to_the_worker_that_already_serves_their_image():
+    """Each sandbox server is started per worker: a rare image's students all go to one worker, and
+    no worker is left without work while students wait."""
+    config = SimpleNamespace(getvalue=lambda name: ["2*popen"] if name == "tx" else None,
+                             option=SimpleNamespace(loadscopereorder=False))
+    s = StudentScheduling(config, None, lambda pid: pid.split("-")[0],  # type: ignore[arg-type]
+                          lambda student: frozenset({IMAGES[student]} if IMAGES[student] else ()))
+    a, b = Node("gw0"), Node("gw1")
+    for n in (a, b):
+        s.add_node(n)
+        s.add_node_collection(n, CLASS)
+    s.schedule()
+    got: dict[str, list[str]] = {"gw0": [], "gw1": []}
+    while a.sent or b.sent:
+        for n in (a, b):                       # the workers take turns finishing a unit
+            if n.sent:
+                got[n.gateway.id] += [param_id(CLASS[i]).split("-")[0] for i in n.sent[0]][:1]
+                finish(s, n)
+    assert sorted(got["gw0"] + got["gw1"]) == sorted(IMAGES)            # everyone graded once
+    served = {w: {IMAGES[st] for st in sts} - {None} for w, sts in got.items()}
+    assert served["gw0"] & served["gw1"] <= {"A"}, served       # B and C each started by one worker
+    assert all(len(v) >= 3 for v in got.values())               # and both workers kept working
+
+
+def test_the_images_a_class_declares_are_read_without_opening_any_model():
+    from pathlib import Path
+
+    from deploycheck.discovery import targets_for
+    from deploycheck.schedule import declared_images
+    room = Path(__file__).resolve().parent.parent / "fixtures" / "built" / "classroom"
+    targets = [t for s in ("complete_aws", "complete_vertex", "complete_aiplatform", "no_deploy_folder")
+               for t in targets_for(s, str(room / s))]
+    found: dict[str, frozenset[str]] = {}
+    declared_images(targets, found)
+    assert found == {"complete_aws": {"sagemaker:1.2-1"}, "complete_vertex": {"vertex:sklearn-cpu.1-2"},
+                     "complete_aiplatform": {"ai-platform:2.11"}}
+    assert all("artifact" not in t.folder.facts.__dict__ for t in targets if t.folder is not None)
