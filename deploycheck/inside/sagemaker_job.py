@@ -254,6 +254,11 @@ def _read_versions():
     out = {"python": "%d.%d.%d" % sys.version_info[:3]}
     for name in ("sklearn", "numpy", "scipy", "pandas", "joblib", "flask", "werkzeug"):
         mod = sys.modules.get(name)
+        if mod is None and name == "pandas":     # imported on demand only: its version, not the module
+            version = _distribution_version(name)
+            if version:
+                out[name] = version
+            continue
         if mod is None:
             try:
                 mod = importlib.import_module(name)
@@ -266,6 +271,22 @@ def _read_versions():
     except Exception:  # noqa: BLE001
         pass
     return out
+
+
+
+def _distribution_version(name):
+    try:
+        from importlib.metadata import version     # Python 3.8+
+        return version(name)
+    except ImportError:
+        pass
+    except Exception:  # noqa: BLE001 - not installed
+        return None
+    try:
+        import pkg_resources
+        return pkg_resources.get_distribution(name).version
+    except Exception:  # noqa: BLE001
+        return None
 
 
 _versions()

@@ -243,9 +243,23 @@ def serve(cfg):
                         # namespace before the server can reap it; unsandboxed: the job's process group
                         job[3][0] = True
                         _killpg(pid) if not cfg["sandboxed"] else _kill(pid)
+            elif msg.get("op") == "preload":
+                # only the modules the grader configured as on-demand, never a name a job chose
+                done, errors = [], []
+                for mod in msg.get("modules", []):
+                    if mod in cfg.get("on_demand", ()):
+                        try:
+                            with warnings.catch_warnings():
+                                warnings.simplefilter("ignore")
+                                importlib.import_module(mod)
+                            done.append(mod)
+                        except Exception as e:  # noqa: BLE001 - the job imports it itself, and fails there
+                            errors.append("%s: %s: %s" % (mod, type(e).__name__, e))
+                ctl.send(json.dumps({"op": "preloaded", "modules": done, "errors": errors}).encode())
             elif msg.get("op") == "info":
                 ctl.send(json.dumps({"op": "info", "pid": os.getpid(), "vmsize_kb": vmsize() // 1024,
-                                        "jobs": len(jobs)}).encode())
+                                        "jobs": len(jobs), "loaded": sorted(m for m in cfg.get("on_demand", ())
+                                                                            if m in sys.modules)}).encode())
 
 
 if __name__ == "__main__":

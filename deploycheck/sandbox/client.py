@@ -115,9 +115,11 @@ def job_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 def run(job: str, args: Mapping[str, Any] | None = None, *, interpreter: Interpreter | None = None,
         folder: str | os.PathLike[str] | None = None, extract: str | os.PathLike[str] | None = None,
         limits: Limits | None = None, job_paths: tuple[str, ...] | list[str] = (),
-        env: Mapping[str, str] | None = None) -> JobResult:
+        env: Mapping[str, str] | None = None, preload: tuple[str, ...] = ()) -> JobResult:
     """Run ``job`` ("module:function", a module in deploycheck/inside/ or in ``job_paths``) as
     ``function(ctx, **args)`` in a fresh isolated child of ``interpreter``'s fork server.
+    ``preload``: modules the job will import; those the interpreter imports on demand are imported
+    by its server first (once), as a real container's long-lived worker would have them.
 
     Never raises for anything the job does. Raises :class:`IsolationUnavailable` when no isolation
     works here and unsandboxed runs are not allowed. A failure of the sandbox itself is status
@@ -132,7 +134,7 @@ def run(job: str, args: Mapping[str, Any] | None = None, *, interpreter: Interpr
         try:
             srv = _server(interp, paths, mode)
             return srv.run(job, dict(args or {}), Path(folder) if folder else None,
-                           Path(extract) if extract else None, limits, environment)
+                           Path(extract) if extract else None, limits, environment, tuple(preload))
         except (ServerError, OSError, ValueError) as e:
             with _LOCK:
                 srv_ = _SERVERS.pop((interp, paths, mode.mode), None)

@@ -91,6 +91,7 @@ class Server:
         self.label = mode.label
         self.count = 0
         self.owner = os.getpid()
+        self.loaded: set[str] = set()       # on-demand modules the server has imported
 
     # ------------------------------------------------------------------ start / stop
     def start(self) -> None:
@@ -112,7 +113,8 @@ class Server:
         tmp_binds = [p for p in iso.minimal_binds(binds) if p.startswith(("/tmp/", "/var/tmp/", "/dev/shm/"))]
         cfg = {"sandboxed": sandboxed, "tmp_binds": tmp_binds, "private_uid": iso.private_uid(self.seq) if root else None,
                "job_userns": "auto" if root else True, "jobs_dir": server_jobs_dir, "probe_job": "probe",
-               "ctl_fd": child.fileno(), "sys_path": sys_path, "preload": list(self.interp.preload)}
+               "ctl_fd": child.fileno(), "sys_path": sys_path, "preload": list(self.interp.preload),
+               "on_demand": list(self.interp.on_demand)}
         argv = [self.interp.python, "-I", "-B", str(SERVER_SCRIPT), json.dumps(cfg)]
         self.log = self.base / "server.log"
         log = open(self.log, "wb")
@@ -204,11 +206,26 @@ class Server:
             return json.loads(self.ctl.recv(1 << 20))
 
     # ------------------------------------------------------------------ one job
+    def _preload(self, modules: tuple[str, ...]) -> None:
+        """Have the server import those of ``modules`` it imports on demand and has not yet (before a
+        job, none running). An import that fails is not asked again: the job imports it itself."""
+        want = [m for m in modules if m in self.interp.on_demand and m not in self.loaded]
+        if not want:
+            return
+        assert self.ctl is not None
+        self.ctl.send(json.dumps({"op": "preload", "modules": want}).encode())
+        ready, _, _ = select.select([self.ctl], [], [], START_TIMEOUT)
+        reply = json.loads(self.ctl.recv(1 << 20) or b"{}") if ready else {}
+        if reply.get("op") != "preloaded":
+            raise ServerError(f"the sandbox server did not import {', '.join(want)}: {self._log_tail()}")
+        self.loaded.update(want)
+
     def run(self, job: str, args: Mapping[str, Any], folder: Path | None, extract: Path | None,
-            limits: Limits, env: dict[str, str]) -> JobResult:
+            limits: Limits, env: dict[str, str], preload: tuple[str, ...] = ()) -> JobResult:
         with self.lock:
             t0 = time.monotonic()
             self.wait_ready()
+            self._preload(preload)
             assert self.base is not None
             self.count += 1
             job_id = f"j{self.count:06d}"

@@ -29,12 +29,15 @@ class Interpreter:
     """A Python to run jobs with: its executable, the site directories it imports from (bound
     read-only into the sandbox at their own paths), the modules its fork server imports once,
     and a label for messages. ``packages``: single package directories to expose (read-only)
-    without the folder around them (e.g. deploycheck itself in a repo checkout)."""
+    without the folder around them (e.g. deploycheck itself in a repo checkout). ``on_demand``:
+    modules the fork server imports only once a job is run with them in ``preload`` (a library few
+    students use, which would otherwise make every server start and every job's fork dearer)."""
     python: str
     sys_path: tuple[str, ...] = ()
     preload: tuple[str, ...] = ()
     label: str = ""
     packages: tuple[str, ...] = ()
+    on_demand: tuple[str, ...] = ()
 
     @classmethod
     def grader(cls) -> Interpreter:

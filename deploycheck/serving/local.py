@@ -130,6 +130,7 @@ class Target:
     model_rel: str = "."              # model directory relative to the folder (no archive)
     extract: Path | None = None       # model.tar.gz to extract (SageMaker)
     code_dir_rel: str | None = None   # "code" when the archive carries the entry point (SDK repack)
+    imports: tuple[str, ...] = ()     # top-level modules the entry point imports
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ class LocalRun:
 class Runner(Protocol):
     """Runs a serving job for :func:`run` (the production one is :func:`sandbox_runner`)."""
     def __call__(self, job: str, args: Mapping[str, Any], *, runtime: Runtime, folder: Path, extract: Path | None,
-                 limits: Limits | None = None) -> JobResult: ...
+                 limits: Limits | None = None, preload: tuple[str, ...] = ()) -> JobResult: ...
 
 
 # ---------------------------------------------------------------------------- choosing the image
@@ -234,8 +235,14 @@ def target_for(folder: DeployFolder, artifact: ArtifactInfo | None, entry_rel: s
         base = entry_rel.rsplit("/", 1)[-1]
         if {f"code/{base}", f"./code/{base}"} & members:
             code_dir = "code"
+    imports: tuple[str, ...] = ()
+    ep = folder.facts.entry_point if entry_rel else None
+    if ep is not None and ep.rel == entry_rel and ep.tree is not None:
+        from deploycheck.analysis.imports import imports_of
+        imports = tuple(sorted({u.module for u in imports_of(ep.tree)}))
     return Target(platform=platform, folder=Path(folder.path), rel=folder.rel, image=image, declared=where if not assumed else "",
-                  assumed=assumed, entry=entry_rel, model_rel=model_rel, extract=extract, code_dir_rel=code_dir)
+                  assumed=assumed, entry=entry_rel, model_rel=model_rel, extract=extract, code_dir_rel=code_dir,
+                  imports=imports)
 
 
 def _members(tar: Path) -> list[str]:
@@ -285,11 +292,11 @@ def interpreter_of(runtime: Runtime) -> Interpreter:
 
 
 def sandbox_runner(job: str, args: Mapping[str, Any], *, runtime: Runtime, folder: Path, extract: Path | None,
-                   limits: Limits | None = None) -> JobResult:
+                   limits: Limits | None = None, preload: tuple[str, ...] = ()) -> JobResult:
     """Run ``job`` in the sandbox under ``runtime``'s interpreter (the production runner)."""
     from deploycheck import sandbox
     return sandbox.run(job, dict(args), interpreter=interpreter_of(runtime), folder=folder, extract=extract,
-                       limits=limits)
+                       limits=limits, preload=preload)
 
 
 # ---------------------------------------------------------------------------- running
@@ -326,7 +333,7 @@ def run(target: Target, requests: Sequence[HttpRequest] = (), *, synthesize: Map
             args["synthesize"] = {"values": list(SYNTH_VALUES)}
     try:
         res = (runner or sandbox_runner)(job, args, runtime=runtime, folder=target.folder,
-                                         extract=target.extract, limits=limits)
+                                         extract=target.extract, limits=limits, preload=target.imports)
         if _starved(res):
             # a starved machine, not the model, may have run out the clock: once more with RETRY_WALL
             # times the wall clock but the same CPU time, so code that computes for too long still
@@ -336,7 +343,7 @@ def run(target: Target, requests: Sequence[HttpRequest] = (), *, synthesize: Map
             lim = limits or Limits()
             longer = replace(lim, timeout=first.timeout * RETRY_WALL, cpu_s=lim.cpu_budget)
             res = (runner or sandbox_runner)(job, args, runtime=runtime, folder=target.folder,
-                                             extract=target.extract, limits=longer)
+                                             extract=target.extract, limits=longer, preload=target.imports)
             if res.cpu_exhausted:         # its CPU time was one timeout: "longer than <timeout> s"
                 res = replace(res, timeout=first.timeout, cpu_s=None)
             still = _starved(res)

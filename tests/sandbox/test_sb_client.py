@@ -286,3 +286,14 @@ def test_a_server_started_from_a_short_lived_thread_outlives_it():
         assert fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X"), "the sandbox died with its thread"
     assert sandbox.server_info(interp)["jobs"] == 0          # it answers
     assert next(v for k, v in client._SERVERS.items() if k[0] == interp).proc.pid == pid   # not restarted
+
+
+def test_on_demand_modules_are_imported_by_the_server_only_when_asked_and_only_those():
+    interp = sandbox.Interpreter(python=sys.executable, label="on-demand", on_demand=("colorsys",))
+    probe = "import sys\nresult = sorted(m for m in ('colorsys', 'wave') if m in sys.modules)"
+    jobs = [str(Path(__file__).parent / "jobs")]
+    first = sandbox.run("sbjobs:code", {"src": probe}, interpreter=interp, job_paths=jobs)
+    # a job names what it will import; the server imports only what the grader configured as on demand
+    second = sandbox.run("sbjobs:code", {"src": probe}, interpreter=interp, job_paths=jobs, preload=("colorsys", "wave"))
+    assert first.ok and first.data == [] and second.ok and second.data == ["colorsys"], (first, second)
+    assert sandbox.server_info(interp, tuple(jobs))["loaded"] == ["colorsys"]

@@ -108,3 +108,36 @@ def test_the_fork_servers_warm_up_changes_nothing_a_student_sees(tmp_path, image
     assert run.answers[0].status == 200, run.answers[0].body
     assert json.loads(run.answers[0].body) == [0, 0, 0, ["application/x-npy 200", "application/json 200",
                                                          "text/csv 200"]]
+
+
+PANDAS_ENTRY = cases.LOAD + ("import json\nimport pandas as pd\n\ndef input_fn(body, content_type):\n"
+                             "    return pd.DataFrame(json.loads(body)).to_numpy()\n")
+
+
+def test_pandas_is_imported_by_the_server_only_once_an_entry_point_imports_it(tmp_path):
+    """pandas is imported on demand (deploycheck.runtimes.envs.ON_DEMAND): a student who does not use
+    it gets a server without it, one who does gets it imported by the server before the job, and
+    both get the same answers and the image's versions."""
+    from deploycheck import sandbox
+    from deploycheck.discovery import load_submission
+    env = _env("sagemaker:1.2-1")
+    interp = env.interpreter()
+    assert "pandas" in interp.on_demand and "pandas" not in interp.preload
+    sandbox.shutdown()                                   # a fresh server, whatever ran in this process
+    answers, loaded = [], []
+    for name, code in (("plain", cases.ENTRY_POINTS["model_fn_only"]), ("pandas", PANDAS_ENTRY)):
+        repo = tmp_path / name
+        repo.mkdir()
+        _aws_target(env, repo, code)
+        f = load_submission(name, str(repo)).folder("aws")
+        assert f is not None
+        t = local.target_for(f, f.facts.artifact, "inference.py", ".", f.path / "model.tar.gz")
+        assert ("pandas" in t.imports) == (name == "pandas")
+        run = local.run(t, [local.HttpRequest("POST", "/invocations", (("Content-Type", "application/json"),),
+                                              cases.JSON_MANY)], runtime=local.Runtime(env.label, env.image, env))
+        assert not run.machine_error, run.machine_error
+        answers.append((run.answers[0].status, json.loads(run.answers[0].body)))
+        assert run.versions["pandas"] == env.versions["pandas"]
+        loaded.append(sandbox.server_info(interp)["loaded"])
+    assert answers == [(200, [0, 2, 1])] * 2
+    assert loaded == [[], ["pandas"]]
