@@ -12,6 +12,9 @@ repo, whose own pytest set-up must not change a verdict. So the run
   caller's environment (xdist workers inherit the same environment);
 * writes no ``.pytest_cache`` (cacheprovider off) and no rewritten bytecode (``--assert=plain``: the
   checks record verdicts, they do not assert);
+* leaves out pytest's unraisable-exception plugin, whose full garbage collections at the end of every
+  process (two per xdist worker, each over the whole class's facts) only report exceptions in
+  ``__del__`` methods;
 * prints the rubric's own "fix this first" summary instead of pytest's file-by-file progress and
   per-test failure sections (``-q --tb=no -rE``; add ``-v --tb=short`` to see them).
 
@@ -54,6 +57,7 @@ def pytest_args(argv: Sequence[str]) -> list[str]:
     """The complete pytest command line of ``deploycheck grade argv``."""
     rubric = checks_dir()
     args = ["-c", str(INI), "--rootdir", str(rubric.parent), "--noconftest", "-p", "no:cacheprovider",
+            "-p", "no:unraisableexception",
             "--assert=plain"]
     for p in PLUGINS:
         args += ["-p", p]

@@ -149,6 +149,7 @@ def test_the_rubric_needs_no_conftest():
         "checks/conftest.py is not loaded by `deploycheck grade` (--noconftest): move it into deploycheck/plugin.py"
     args = g.pytest_args(["--repo", "."])
     assert args[:2] == ["-c", str(g.INI)] and "--noconftest" in args and "no:cacheprovider" in args
+    assert "no:unraisableexception" in args                            # its end-of-run gc passes
     assert all(f"-p {p}" in " ".join(args) for p in g.PLUGINS)
     assert args.index(str(g.checks_dir())) < args.index("--repo")      # the caller's options come last
 
