@@ -12,7 +12,8 @@
 3. **the naive baseline**: one fresh ``python`` per repo that imports scikit-learn, loads the model
    (extracting model.tar.gz and calling model_fn) and predicts, on a sample, extrapolated;
 4. **peak memory per worker** (ru_maxrss of each xdist worker, and the peak of the proportional set size
-   summed over the worker and the processes it started, sampled every 0.25 s, from a tiny probe plugin).
+   summed over the worker and the processes it started, sampled every 0.25 s, from a tiny probe plugin;
+   the same for the controller and the sandbox servers it starts for all workers).
 
 Ratios are printed, not only seconds: the machine this runs on is often shared, so every line also
 gives the CPU seconds the runs used (the rusage of the whole process tree, orphans included; the
@@ -52,9 +53,10 @@ def _pss_kb(pid):
     return 0
 
 
-def _tree_pss_mb():
-    # the worker and every process it started (sandbox servers and jobs, OCR worker, browser): their
-    # proportional set sizes summed (pages shared between them, e.g. a fork server's, count once)
+def _tree_pss_mb(skip=()):
+    # this process and every process it started (a worker: OCR worker, browser; the controller: the
+    # workers and the run's sandbox servers and jobs): their proportional set sizes summed (pages
+    # shared between them, e.g. a fork server's, count once); ``skip``: subtrees left out
     kids = {}
     for p in os.listdir("/proc"):
         if p.isdigit():
@@ -68,27 +70,43 @@ def _tree_pss_mb():
     while todo:
         x = todo.pop()
         total += _pss_kb(x)
-        todo += kids.get(x, [])
+        todo += [k for k in kids.get(x, []) if k not in skip]
     return total // 1024
 
 
-def _sample():
+def _workers():
+    # the controller's children that are xdist workers
+    out = set()
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                with open(f"/proc/{p}/cmdline", "rb") as fh:
+                    cmd = fh.read()
+                with open(f"/proc/{p}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == os.getpid() and b"exec(eval(sys.stdin" in cmd:
+                out.add(int(p))
+    return out
+
+
+def _sample(controller):
     while True:
-        _peak[0] = max(_peak[0], _tree_pss_mb())
+        # a worker: its tree; the controller: its own tree without the workers' (the shared servers)
+        _peak[0] = max(_peak[0], _tree_pss_mb(_workers() if controller else ()))
         time.sleep(0.25)
 
 
 def pytest_sessionstart(session):
-    if hasattr(session.config, "workerinput"):
-        threading.Thread(target=_sample, daemon=True).start()
+    threading.Thread(target=_sample, args=(not hasattr(session.config, "workerinput"),), daemon=True).start()
 
 
 def pytest_sessionfinish(session):
-    if hasattr(session.config, "workerinput"):
-        with open(os.environ["BENCH_RSS_FILE"], "a") as fh:
-            fh.write(json.dumps({"worker": session.config.workerinput["workerid"],
-                                 "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
-                                 "tree_mb": _peak[0]}) + "\\n")
+    worker = session.config.workerinput["workerid"] if hasattr(session.config, "workerinput") else "controller"
+    with open(os.environ["BENCH_RSS_FILE"], "a") as fh:
+        fh.write(json.dumps({"worker": worker, "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+                             "tree_mb": _peak[0]}) + "\\n")
 '''
 
 
@@ -238,8 +256,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"   re-graded, one repo changed: {wr:.1f} s ({cr:.0f} CPU-s)   target < 20 s\n   [{tr}]")
         if rss:
             per = ", ".join(f"{r['worker']} {r['maxrss_mb']} MB ({r.get('tree_mb', '?')} MB with the processes it "
-                            "started: sandbox servers, OCR worker, browser)" for r in rss[:a.workers])
-            print(f"4. peak memory per worker: {per}   target < 1 GB")
+                            "started: OCR worker, browser)" for r in rss if r["worker"] != "controller")
+            ctl = next((r for r in rss if r["worker"] == "controller"), None)
+            shared = (f"; the controller {ctl['maxrss_mb']} MB ({ctl['tree_mb']} MB with the run's sandbox servers, "
+                      "which the workers share)") if ctl else ""
+            print(f"4. peak memory per worker: {per}{shared}   target < 1 GB")
 
         wn, cn, tn = grade(["--classroom", str(room), "-n", str(a.workers), "--no-proof", "--no-cache"], env)
         print(f"   without proof cards, results cache off (OCR cache warm): {wn:.1f} s ({cn:.0f} CPU-s)\n   [{tn}]")

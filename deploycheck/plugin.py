@@ -426,6 +426,12 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(problem)
     config.pluginmanager.register(plugin, "deploycheck-session")
     config.stash[_PLUGIN_KEY] = plugin
+    if _wants_checks(config) and getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput") \
+            and not config.option.collectonly:
+        # the xdist workers use the controller's sandbox servers, one per runtime (deploycheck.sandbox.broker)
+        from deploycheck.sandbox import client as sandbox_client
+        sandbox_client.share_servers()
+        config.add_cleanup(sandbox_client.stop_sharing)
     # A class run prints one line per student in "deploycheck grades" (and every message is in the
     # report); pytest's per-failure section would repeat hundreds of messages and its teardown
     # lookup is quadratic in the number of reports. A single repo keeps the full messages.
@@ -444,12 +450,18 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     grading = config.option.repo or config.option.classroom or config.option.roster
     if not grading or _dist_given(config) or config.getvalue("dist") != "load":
         return None                             # (deploycheck's own test suite keeps xdist's load)
-    from deploycheck.schedule import StudentScheduling, declared_images
+    from deploycheck.schedule import StudentScheduling, declared_images, prestart_servers
+    from deploycheck.sandbox import broker
     plugin = get_plugin(config)
     images: dict[str, frozenset[str]] = {}
-    # while the workers start: the class's targets and their images (the scheduler never waits for them)
-    threading.Thread(target=lambda: declared_images(plugin.targets, images), name="deploycheck-images",
-                     daemon=True).start()
+
+    def while_workers_start() -> None:
+        # the class's targets and their images (the scheduler never waits for them), and the shared
+        # sandbox servers of those images
+        declared_images(plugin.targets, images)
+        if os.environ.get(broker.ENV):
+            prestart_servers(images)
+    threading.Thread(target=while_workers_start, name="deploycheck-images", daemon=True).start()
 
     def student_of(test_id: str) -> str | None:
         t = plugin.target_by_test_id(test_id)

@@ -120,3 +120,19 @@ def declared_images(targets: Iterable[Target], into: dict[str, frozenset[str]]) 
             image = None
         if image is not None:
             into[t.student] = into.get(t.student, frozenset()) | {image.key}
+
+
+def prestart_servers(images: dict[str, frozenset[str]]) -> None:
+    """In the controller of a class run whose workers share its sandbox servers: start the server of
+    every image the class declares, most used first, while the workers start (only environments
+    already built: a build is left to the first worker that needs it)."""
+    from collections import Counter
+
+    from deploycheck import sandbox
+    from deploycheck.runtimes import catalog, envs
+    used = Counter(key for keys in images.values() for key in keys)
+    for key, _n in used.most_common():
+        try:
+            sandbox.prestart(envs.ensure(catalog.image(key), build=False).interpreter())
+        except Exception:  # noqa: BLE001 - a head start only: the workers start what they need
+            continue

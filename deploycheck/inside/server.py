@@ -9,7 +9,9 @@ with a ``SOCK_SEQPACKET`` control socket to the grader (its fd number is in the 
 once (``preload``), proves once that per-job isolation works here (a self-test job), answers
 ``ready``, then for every job forks the job process as the init of a PID namespace of its own
 (``job_process.py``; the Linux calls are in ``sandbox_sys.py``), waits for it, and reports its wait
-status as the job's exit.
+status as the job's exit. The grader that started it may attach more control connections (one per
+other grader process of the same run: ``deploycheck/sandbox/broker.py``); each connection sees and
+stops only its own jobs, and its jobs are stopped when it closes.
 
 Only the grader decides statuses and labels; the setup pipe is closed before any job code runs, so
 the job cannot fake a failure of deploycheck.
@@ -180,10 +182,24 @@ def serve(cfg):
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *a: None)
-    jobs = {}                            # J's pid -> (job id, limits, lifeline, stopped)
+    jobs = {}                            # J's pid -> (job id, limits, lifeline, stopped, connection)
+    conns = [ctl]                        # the grader's, and those it attached for other grader processes
+
+    def send(conn, obj):
+        try:
+            conn.send(json.dumps(obj).encode())
+        except OSError:                   # that grader process is gone: nothing to tell it
+            pass
+
+    def stop(pid, job):
+        job[3][0] = True
+        # sandboxed: J is its PID namespace's init, and its exit empties that namespace before the
+        # server can reap it; unsandboxed: the job's process group
+        _killpg(pid) if not cfg["sandboxed"] else _kill(pid)
+
     while True:
         try:
-            ready, _, _ = select.select([ctl, wake_r], [], [])
+            ready, _, _ = select.select(conns + [wake_r], [], [])
         except InterruptedError:
             continue
         if wake_r in ready:
@@ -200,26 +216,37 @@ def serve(cfg):
                 break
             job = jobs.pop(pid, None)
             if job is not None:
-                job_id, limits, life, stopped = job
+                job_id, limits, life, stopped, conn = job
                 os.close(life)
                 if not cfg["sandboxed"]:
                     _killpg(pid)          # stragglers of an unsandboxed job (best effort)
                 status = job_process.exit_status(status, usage, limits, stopped[0])
-                ctl.send(json.dumps({"op": "exit", "id": job_id, "status": status}).encode())
-        if ctl in ready:
+                if conn in conns:
+                    send(conn, {"op": "exit", "id": job_id, "status": status})
+        for conn in [c for c in conns if c in ready]:
             try:
-                data, fds = _recv(ctl)
+                data, fds = _recv(conn)
             except OSError:
-                return 0
+                data, fds = b"", []
             if not data:
-                return 0
+                if conn is ctl:
+                    return 0
+                conns.remove(conn)        # a grader process that went away: its jobs are stopped
+                conn.close()
+                for pid, job in list(jobs.items()):
+                    if job[4] is conn:
+                        stop(pid, job)
+                continue
             msg = json.loads(data.decode("utf-8"))
-            if msg.get("op") == "run":
+            op = msg.get("op")
+            if op == "attach" and conn is ctl and len(fds) == 1:
+                conns.append(socket.socket(fileno=fcntl.fcntl(fds[0], fcntl.F_DUPFD_CLOEXEC, 100)))
+                os.close(fds[0])
+            elif op == "run":
                 if len(fds) != 4:
                     for fd in fds:
                         os.close(fd)
-                    ctl.send(json.dumps({"op": "exit", "id": msg.get("id"), "status": -1,
-                                            "error": "expected 4 descriptors"}).encode())
+                    send(conn, {"op": "exit", "id": msg.get("id"), "status": -1, "error": "expected 4 descriptors"})
                     continue
                 try:
                     pid, life = job_process.start(cfg, msg, fds, cfg["_own_pidns"])
@@ -232,18 +259,15 @@ def serve(cfg):
                 for fd in fds:
                     os.close(fd)
                 if pid is None:
-                    ctl.send(json.dumps({"op": "exit", "id": msg["id"], "status": 97 << 8}).encode())
+                    send(conn, {"op": "exit", "id": msg["id"], "status": 97 << 8})
                     continue
-                jobs[pid] = (msg["id"], msg["limits"], life, [False])
-                ctl.send(json.dumps({"op": "started", "id": msg["id"], "pid": pid}).encode())
-            elif msg.get("op") == "kill":
+                jobs[pid] = (msg["id"], msg["limits"], life, [False], conn)
+                send(conn, {"op": "started", "id": msg["id"], "pid": pid})
+            elif op == "kill":
                 for pid, job in list(jobs.items()):
-                    if job[0] == msg.get("id"):
-                        # sandboxed: J is its PID namespace's init, and its exit empties that
-                        # namespace before the server can reap it; unsandboxed: the job's process group
-                        job[3][0] = True
-                        _killpg(pid) if not cfg["sandboxed"] else _kill(pid)
-            elif msg.get("op") == "preload":
+                    if job[0] == msg.get("id") and job[4] is conn:
+                        stop(pid, job)
+            elif op == "preload":
                 # only the modules the grader configured as on-demand, never a name a job chose
                 done, errors = [], []
                 for mod in msg.get("modules", []):
@@ -255,11 +279,14 @@ def serve(cfg):
                             done.append(mod)
                         except Exception as e:  # noqa: BLE001 - the job imports it itself, and fails there
                             errors.append("%s: %s: %s" % (mod, type(e).__name__, e))
-                ctl.send(json.dumps({"op": "preloaded", "modules": done, "errors": errors}).encode())
-            elif msg.get("op") == "info":
-                ctl.send(json.dumps({"op": "info", "pid": os.getpid(), "vmsize_kb": vmsize() // 1024,
-                                        "jobs": len(jobs), "loaded": sorted(m for m in cfg.get("on_demand", ())
-                                                                            if m in sys.modules)}).encode())
+                send(conn, {"op": "preloaded", "modules": done, "errors": errors})
+            elif op == "info":
+                send(conn, {"op": "info", "pid": os.getpid(), "vmsize_kb": vmsize() // 1024, "jobs": len(jobs),
+                            "connections": len(conns),
+                            "loaded": sorted(m for m in cfg.get("on_demand", ()) if m in sys.modules)})
+            else:
+                for fd in fds:
+                    os.close(fd)
 
 
 if __name__ == "__main__":

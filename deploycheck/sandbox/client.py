@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from deploycheck.sandbox import isolation as iso
-from deploycheck.sandbox.forkserver import Server, ServerError
+from deploycheck.sandbox import broker as _broker
+from deploycheck.sandbox.forkserver import AttachedServer, Server, ServerError
 from deploycheck.sandbox.isolation import Isolation, IsolationUnavailable
 from deploycheck.sandbox.records import Interpreter, JobResult, Limits
 
@@ -24,7 +25,8 @@ _ENV_NAME = re.compile(r"^(SAGEMAKER|SM|AIP|CLOUD_ML|MODEL|DEPLOYCHECK_JOB)_[A-Z
 
 
 _LOCK = threading.Lock()
-_SERVERS: dict[tuple[Interpreter, tuple[str, ...], str], Server] = {}
+# (interpreter, job paths, isolation mode, the broker's address or "" for a server of this process's own)
+_SERVERS: dict[tuple[Interpreter, tuple[str, ...], str, str], Server] = {}
 _OWNER = os.getpid()
 _SEQ = 0
 _ISOLATION: Isolation | None = None
@@ -86,21 +88,64 @@ def _effective() -> Isolation:
     raise IsolationUnavailable(mode)
 
 
-def _server(interp: Interpreter, job_paths: tuple[str, ...], mode: Isolation) -> Server:
+def _key(interp: Interpreter, job_paths: tuple[str, ...], mode: Isolation, own: bool = False
+         ) -> tuple[Interpreter, tuple[str, ...], str, str]:
+    return (interp, job_paths, mode.mode, "" if own else (_broker.address() or ""))
+
+
+def _server(interp: Interpreter, job_paths: tuple[str, ...], mode: Isolation, own: bool = False) -> Server:
+    """This process's server for ``interp``: its own, or (in a worker of a class run, unless ``own``)
+    the run's, through the broker."""
     global _SEQ
     with _LOCK:
         _reset_after_fork()
-        key = (interp, job_paths, mode.mode)
+        key = _key(interp, job_paths, mode, own)
         srv = _SERVERS.get(key)
         if srv is not None and not srv.alive():
             srv.close()
             srv = None
         if srv is None:
             _SEQ += 1
-            srv = Server(interp, job_paths, mode, _SEQ)
+            srv = AttachedServer(interp, job_paths, mode, _SEQ, key[3]) if key[3] else Server(interp, job_paths, mode, _SEQ)
             srv.start()
             _SERVERS[key] = srv
         return srv
+
+
+def shared_server(interp: Interpreter, job_paths: tuple[str, ...]) -> Server:
+    """This process's own server for ``interp`` (the broker's, for the run's other processes)."""
+    return _server(interp, job_paths, _effective(), own=True)
+
+
+def forget_server(interp: Interpreter, job_paths: tuple[str, ...], srv: Server) -> None:
+    with _LOCK:
+        for key, s in list(_SERVERS.items()):
+            if s is srv:
+                del _SERVERS[key]
+    srv.kill()
+
+
+_BROKER: _broker.Broker | None = None
+
+
+def share_servers() -> None:
+    """From now on, processes started by this one with its environment (xdist workers) use this
+    process's fork servers, one per runtime, instead of starting their own (:mod:`.broker`)."""
+    global _BROKER
+    with _LOCK:
+        if _BROKER is None:
+            _BROKER = _broker.Broker()
+            os.environ[_broker.ENV] = _BROKER.env_value
+
+
+def stop_sharing() -> None:
+    global _BROKER
+    with _LOCK:
+        b, _BROKER = _BROKER, None
+        if b is not None and os.environ.get(_broker.ENV) == b.env_value:
+            del os.environ[_broker.ENV]
+    if b is not None:
+        b.close()
 
 
 def job_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -137,7 +182,7 @@ def run(job: str, args: Mapping[str, Any] | None = None, *, interpreter: Interpr
                            Path(extract) if extract else None, limits, environment, tuple(preload))
         except (ServerError, OSError, ValueError) as e:
             with _LOCK:
-                srv_ = _SERVERS.pop((interp, paths, mode.mode), None)
+                srv_ = _SERVERS.pop(_key(interp, paths, mode), None)
             if srv_ is not None:
                 srv_.kill()
             if attempt == 2 or "per-job isolation" in str(e):

@@ -11,8 +11,10 @@ pipes of another job, or the grader.
 """
 from __future__ import annotations
 
+import array
 import concurrent.futures
 import functools
+import itertools
 import json
 import os
 import re
@@ -71,6 +73,9 @@ def _spawn(start: Callable[[], subprocess.Popen]) -> subprocess.Popen:
                 max_workers=1, thread_name_prefix="deploycheck-sandbox-spawner"))
         pool = _SPAWNER[1]
     return pool.submit(start).result()
+
+
+_JOB_IDS = itertools.count(1)
 
 
 class ServerError(Exception):
@@ -198,6 +203,23 @@ class Server:
             self.base = None
         self.ready = None
 
+    def attach(self) -> socket.socket:
+        """A new control connection to this server, for another grader process of the run (handed
+        over by :mod:`deploycheck.sandbox.broker`): its jobs, and only those, are its own."""
+        with self.lock:
+            self.wait_ready()
+            assert self.ctl is not None
+            mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            try:
+                self.ctl.sendmsg([json.dumps({"op": "attach"}).encode()],
+                                 [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [theirs.fileno()]))])
+            except OSError:
+                mine.close()
+                raise
+            finally:
+                theirs.close()
+            return mine
+
     def info(self) -> dict[str, Any]:
         with self.lock:
             self.wait_ready()
@@ -228,7 +250,7 @@ class Server:
             self._preload(preload)
             assert self.base is not None
             self.count += 1
-            job_id = f"j{self.count:06d}"
+            job_id = f"j{os.getpid()}-{next(_JOB_IDS):06d}"   # unique also among the processes attached
             job_dir = self.base / "jobs" / job_id
 
             def result(status: str, **kw: Any) -> JobResult:
@@ -298,3 +320,49 @@ def _sweep_stale_bases() -> None:
             shutil.rmtree(d, ignore_errors=True)
         except OSError:
             continue
+
+
+class AttachedServer(Server):
+    """A fork server that another process of this run started and owns (the xdist controller), used
+    through a control connection of this process's own, which :mod:`deploycheck.sandbox.broker` hands
+    over. Closing it closes only that connection; the owner stops the server."""
+
+    def __init__(self, interp: Interpreter, job_paths: tuple[str, ...], mode: Isolation, seq: int, broker: str):
+        super().__init__(interp, job_paths, mode, seq)
+        self.broker = broker
+        self._asking: socket.socket | None = None
+
+    def start(self) -> None:
+        from deploycheck.sandbox import broker
+        self._asking = broker.ask_for(self.broker, self.interp, self.job_paths)
+
+    def wait_ready(self) -> dict[str, Any]:
+        if self.ready is not None:
+            return self.ready
+        from deploycheck.sandbox import broker
+        if self._asking is None:
+            raise ServerError("this process's connection to the run's sandbox server is closed")
+        asking, self._asking = self._asking, None
+        try:
+            got = broker.answer(asking, START_TIMEOUT)
+        finally:
+            asking.close()
+        self.ctl, self.base, self.log, self.label = got.ctl, got.base, got.log, got.label
+        self.ready = got.ready
+        return self.ready
+
+    def alive(self) -> bool:
+        return (self.ctl is not None or self._asking is not None) and self.owner == os.getpid()
+
+    def close(self) -> None:
+        for s in (self.ctl, self._asking):
+            if s is not None:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+        self.ctl = self._asking = None
+        self.ready = None
+
+    def kill(self) -> None:
+        self.close()

@@ -1,0 +1,148 @@
+"""One fork server per runtime for a whole class run, shared by the xdist workers.
+
+Every worker used to start its own server for each image it met: the same libraries imported once
+per worker (0.4-0.7 s of CPU each) and held in memory once per worker. In a class run the xdist
+controller owns the servers instead. It listens on a Unix socket in a private directory (0700) whose
+path its workers inherit in :data:`ENV`. A worker that needs a server asks the controller for it
+(:func:`ask_for`; the controller starts it if it is not running yet) and gets a control connection of
+its own (``SCM_RIGHTS``), over which it runs its jobs directly: the controller is not in the way of
+any job. The server shows each connection only its own jobs and stops a connection's jobs when it
+closes (a worker that died). A server that went away is restarted by the controller on the next
+request. Only processes of the same user can reach the socket; jobs cannot (they see neither the
+directory nor the grader's file system).
+"""
+from __future__ import annotations
+
+import array
+import json
+import os
+import select
+import shutil
+import socket
+import tempfile
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from deploycheck.sandbox.records import Interpreter
+
+ENV = "DEPLOYCHECK_SANDBOX_BROKER"      # "<owner pid>:<socket path>"
+MAX_MSG = 1 << 20
+
+
+@dataclass(frozen=True)
+class Attached:
+    """What a worker needs to run jobs on a server the controller owns."""
+    ctl: socket.socket
+    base: Path
+    log: Path
+    label: str
+    ready: dict[str, Any]
+
+
+def address() -> str | None:
+    """The broker's socket path when this process is a worker of a run whose controller shares its
+    servers (None in the controller itself and outside such runs)."""
+    owner, _, path = os.environ.get(ENV, "").partition(":")
+    return path if path and owner.isdigit() and int(owner) != os.getpid() else None
+
+
+def ask_for(path: str, interp: Interpreter, job_paths: tuple[str, ...]) -> socket.socket:
+    """Ask the controller for a connection to ``interp``'s server; the answer is read by :func:`answer`
+    (the server may still be starting: the caller goes on meanwhile)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        s.connect(path)
+        s.send(json.dumps({"op": "attach", "interp": asdict(interp), "job_paths": list(job_paths)}).encode())
+    except OSError:
+        s.close()
+        raise
+    return s
+
+
+def answer(s: socket.socket, timeout: float) -> Attached:
+    from deploycheck.sandbox.forkserver import ServerError
+    ready, _, _ = select.select([s], [], [], timeout)
+    if not ready:
+        raise ServerError(f"the run's sandbox server was not ready within {timeout:g} s")
+    data, anc, _flags, _addr = s.recvmsg(MAX_MSG, socket.CMSG_LEN(4))
+    fds = [fd for level, kind, raw in anc if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS
+           for fd in array.array("i", raw[:len(raw) - len(raw) % 4])]
+    msg = json.loads(data or b"{}")
+    if not msg.get("ok") or len(fds) != 1:
+        for fd in fds:
+            os.close(fd)
+        raise ServerError(msg.get("error") or "the grading run's controller did not hand over a sandbox server")
+    return Attached(socket.socket(fileno=fds[0]), Path(msg["base"]), Path(msg["log"]), msg["label"], msg["ready"])
+
+
+def _interpreter(d: dict[str, Any]) -> Interpreter:
+    return Interpreter(python=str(d["python"]), sys_path=tuple(d["sys_path"]), preload=tuple(d["preload"]),
+                       label=str(d["label"]), packages=tuple(d["packages"]), on_demand=tuple(d["on_demand"]))
+
+
+class Broker:
+    """The controller's side: hands out connections to its servers (started on first request)."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="deploycheck-broker-"))          # 0700
+        self.path = str(self.dir / "broker")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.sock.bind(self.path)
+        self.sock.listen(64)
+        self.closed = False
+        threading.Thread(target=self._accept, name="deploycheck-broker", daemon=True).start()
+
+    @property
+    def env_value(self) -> str:
+        return f"{os.getpid()}:{self.path}"
+
+    def _accept(self) -> None:
+        while not self.closed:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), name="deploycheck-broker-request", daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        from deploycheck.sandbox import client
+        from deploycheck.sandbox.forkserver import ServerError
+        theirs = None
+        try:
+            req = json.loads(conn.recv(MAX_MSG) or b"{}")
+            interp, paths = _interpreter(req["interp"]), tuple(req["job_paths"])
+            reply: dict[str, Any] = {"ok": False, "error": ""}
+            for attempt in (1, 2):
+                srv = client.shared_server(interp, paths)
+                try:
+                    theirs = srv.attach()
+                    reply = {"ok": True, "base": str(srv.base), "log": str(srv.log), "label": srv.label,
+                             "ready": srv.ready}
+                    break
+                except (ServerError, OSError) as e:         # gone meanwhile: the next request restarts it
+                    client.forget_server(interp, paths, srv)
+                    reply = {"ok": False, "error": f"the sandbox server could not start: {e}"[:3000]}
+            if theirs is None:
+                conn.send(json.dumps(reply).encode())
+            else:
+                conn.sendmsg([json.dumps(reply).encode()],
+                             [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [theirs.fileno()]))])
+        except Exception as e:  # noqa: BLE001 - the worker reports it as an error of the run
+            try:
+                conn.send(json.dumps({"ok": False, "error": f"{type(e).__name__}: {e}"[:3000]}).encode())
+            except OSError:
+                pass
+        finally:
+            if theirs is not None:
+                theirs.close()
+            conn.close()
+
+    def close(self) -> None:
+        self.closed = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)
