@@ -426,7 +426,8 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(problem)
     config.pluginmanager.register(plugin, "deploycheck-session")
     config.stash[_PLUGIN_KEY] = plugin
-    if _wants_checks(config) and getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput") \
+    grading = config.option.repo or config.option.classroom or config.option.roster
+    if grading and getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput") \
             and not config.option.collectonly:
         # the xdist workers use the controller's sandbox servers, one per runtime (deploycheck.sandbox.broker)
         from deploycheck.sandbox import client as sandbox_client
