@@ -7,7 +7,9 @@ path its workers inherit in :data:`ENV`. A worker that needs a server asks the c
 (:func:`ask_for`; the controller starts it if it is not running yet) and gets a control connection of
 its own (``SCM_RIGHTS``), over which it runs its jobs directly: the controller is not in the way of
 any job. The server shows each connection only its own jobs and stops a connection's jobs when it
-closes (a worker that died). A server that went away is restarted by the controller on the next
+closes (a worker that died). A server forks every job of its workers, one at a time: with many
+workers it would be the bottleneck, so each :data:`WORKERS_PER_SERVER` workers (by xdist worker id)
+share one. A server that went away is restarted by the controller on the next
 request. Only processes of the same user can reach the socket; jobs cannot (they see neither the
 directory nor the grader's file system).
 """
@@ -29,6 +31,13 @@ from deploycheck.sandbox.records import Interpreter
 
 ENV = "DEPLOYCHECK_SANDBOX_BROKER"      # "<owner pid>:<socket path>"
 MAX_MSG = 1 << 20
+WORKERS_PER_SERVER = 4
+
+
+def slot_of(worker: str) -> int:
+    """Which of a runtime's servers xdist worker ``worker`` ("gw5") uses."""
+    digits = worker[2:] if worker.startswith("gw") else ""
+    return int(digits) // WORKERS_PER_SERVER if digits.isdigit() else 0
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,8 @@ def ask_for(path: str, interp: Interpreter, job_paths: tuple[str, ...]) -> socke
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         s.connect(path)
-        s.send(json.dumps({"op": "attach", "interp": asdict(interp), "job_paths": list(job_paths)}).encode())
+        s.send(json.dumps({"op": "attach", "interp": asdict(interp), "job_paths": list(job_paths),
+                           "worker": os.environ.get("PYTEST_XDIST_WORKER", "")}).encode())
     except OSError:
         s.close()
         raise
@@ -112,10 +122,10 @@ class Broker:
         theirs = None
         try:
             req = json.loads(conn.recv(MAX_MSG) or b"{}")
-            interp, paths = _interpreter(req["interp"]), tuple(req["job_paths"])
+            interp, paths, slot = _interpreter(req["interp"]), tuple(req["job_paths"]), slot_of(str(req.get("worker", "")))
             reply: dict[str, Any] = {"ok": False, "error": ""}
             for attempt in (1, 2):
-                srv = client.shared_server(interp, paths)
+                srv = client.shared_server(interp, paths, slot)
                 try:
                     theirs = srv.attach()
                     reply = {"ok": True, "base": str(srv.base), "log": str(srv.log), "label": srv.label,

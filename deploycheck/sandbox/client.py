@@ -25,8 +25,9 @@ _ENV_NAME = re.compile(r"^(SAGEMAKER|SM|AIP|CLOUD_ML|MODEL|DEPLOYCHECK_JOB)_[A-Z
 
 
 _LOCK = threading.Lock()
-# (interpreter, job paths, isolation mode, the broker's address or "" for a server of this process's own)
-_SERVERS: dict[tuple[Interpreter, tuple[str, ...], str, str], Server] = {}
+# (interpreter, job paths, isolation mode, the broker's address or "" for a server of this process's own,
+# which of the broker's servers for that interpreter)
+_SERVERS: dict[tuple[Interpreter, tuple[str, ...], str, str, int], Server] = {}
 _OWNER = os.getpid()
 _SEQ = 0
 _ISOLATION: Isolation | None = None
@@ -88,18 +89,19 @@ def _effective() -> Isolation:
     raise IsolationUnavailable(mode)
 
 
-def _key(interp: Interpreter, job_paths: tuple[str, ...], mode: Isolation, own: bool = False
-         ) -> tuple[Interpreter, tuple[str, ...], str, str]:
-    return (interp, job_paths, mode.mode, "" if own else (_broker.address() or ""))
+def _key(interp: Interpreter, job_paths: tuple[str, ...], mode: Isolation, own: bool = False, slot: int = 0
+         ) -> tuple[Interpreter, tuple[str, ...], str, str, int]:
+    return (interp, job_paths, mode.mode, "" if own else (_broker.address() or ""), slot)
 
 
-def _server(interp: Interpreter, job_paths: tuple[str, ...], mode: Isolation, own: bool = False) -> Server:
+def _server(interp: Interpreter, job_paths: tuple[str, ...], mode: Isolation, own: bool = False,
+            slot: int = 0) -> Server:
     """This process's server for ``interp``: its own, or (in a worker of a class run, unless ``own``)
     the run's, through the broker."""
     global _SEQ
     with _LOCK:
         _reset_after_fork()
-        key = _key(interp, job_paths, mode, own)
+        key = _key(interp, job_paths, mode, own, slot)
         srv = _SERVERS.get(key)
         if srv is not None and not srv.alive():
             srv.close()
@@ -112,9 +114,10 @@ def _server(interp: Interpreter, job_paths: tuple[str, ...], mode: Isolation, ow
         return srv
 
 
-def shared_server(interp: Interpreter, job_paths: tuple[str, ...]) -> Server:
-    """This process's own server for ``interp`` (the broker's, for the run's other processes)."""
-    return _server(interp, job_paths, _effective(), own=True)
+def shared_server(interp: Interpreter, job_paths: tuple[str, ...], slot: int = 0) -> Server:
+    """This process's own server for ``interp`` (the broker's, for the run's other processes), the
+    ``slot``-th when several share the work."""
+    return _server(interp, job_paths, _effective(), own=True, slot=slot)
 
 
 def forget_server(interp: Interpreter, job_paths: tuple[str, ...], srv: Server) -> None:

@@ -72,16 +72,18 @@ def _sandboxes(tag: str) -> list[int]:
 def test_the_processes_of_a_run_share_one_server_per_runtime(sharing):
     tag = f"sbshare_{uuid.uuid4().hex[:8]}"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    workers = [subprocess.Popen([sys.executable, "-c", WORKER, JOBS, tag], env=env, cwd=str(ROOT), text=True,
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE) for _ in range(2)]
+    # gw0..gw3 share one server, gw4 gets the next one (broker.WORKERS_PER_SERVER)
+    workers = [subprocess.Popen([sys.executable, "-c", WORKER, JOBS, tag], env=dict(env, PYTEST_XDIST_WORKER=gw),
+                                cwd=str(ROOT), text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+               for gw in ("gw0", "gw3", "gw4")]
     try:
         outs = [json.loads(w.stdout.readline()) for w in workers]        # type: ignore[union-attr]
-        assert [o["data"] for o in outs] == [42, 42], outs
+        assert [o["data"] for o in outs] == [42, 42, 42], outs
         assert all(o["servers"] == ["AttachedServer"] for o in outs), outs
-        boxes = _sandboxes(tag)                    # while both workers still hold their connections
-        assert len(boxes) == 1, boxes
-        assert int(next(ln.split()[1] for ln in Path(f"/proc/{boxes[0]}/status").read_text().splitlines()
-                        if ln.startswith("PPid:"))) == os.getpid()       # started by the run's first process
+        boxes = _sandboxes(tag)                    # while the workers still hold their connections
+        assert len(boxes) == 2, boxes
+        assert all(int(next(ln.split()[1] for ln in Path(f"/proc/{b}/status").read_text().splitlines()
+                            if ln.startswith("PPid:"))) == os.getpid() for b in boxes)  # started by the run's first process
     finally:
         for w in workers:
             w.communicate("", timeout=60)
