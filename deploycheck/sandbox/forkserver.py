@@ -281,6 +281,10 @@ class Server:
         if seen.server_gone:
             why = self._log_tail()
             self.kill()
+            if not seen.setup and not seen.timed_out:
+                # no job code ran (the job process writes its set-up result before any): the caller
+                # may run the job again on a new server
+                raise ServerError(f"the sandbox server exited before the job started{': ' + why if why else ''}")
             if not seen.timed_out:
                 return result("machine", error_type="SandboxError",
                               error=f"the sandbox server exited during the job{': ' + why if why else ''}",
