@@ -217,6 +217,8 @@ def shutdown() -> None:
         servers = list(_SERVERS.values()) if _OWNER == os.getpid() else []
         _SERVERS.clear()
     for srv in servers:
+        srv.hang_up()            # all exit at once, then each is waited for
+    for srv in servers:
         srv.close()
 
 

@@ -176,15 +176,19 @@ class Server:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None and self.owner == os.getpid()
 
-    def close(self) -> None:
-        if self.owner != os.getpid():
-            return
-        if self.ctl is not None:
+    def hang_up(self) -> None:
+        """Close the control connection: the server exits (:meth:`close` then waits for it)."""
+        if self.owner == os.getpid() and self.ctl is not None:
             try:
                 self.ctl.close()
             except OSError:
                 pass
             self.ctl = None
+
+    def close(self) -> None:
+        if self.owner != os.getpid():
+            return
+        self.hang_up()
         p, self.proc = self.proc, None
         if p is not None:
             try:
