@@ -87,6 +87,19 @@ def answer(s: socket.socket, timeout: float) -> Attached:
     return Attached(socket.socket(fileno=fds[0]), Path(msg["base"]), Path(msg["log"]), msg["label"], msg["ready"])
 
 
+def isolation(path: str, timeout: float = 60.0) -> dict[str, Any] | None:
+    """What isolation the run's first process found (it probed once for the whole run), or None."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+            s.connect(path)
+            s.send(json.dumps({"op": "isolation"}).encode())
+            ready, _, _ = select.select([s], [], [], timeout)
+            got = json.loads(s.recv(MAX_MSG) or b"{}") if ready else {}
+    except (OSError, ValueError):
+        return None
+    return got.get("isolation") if isinstance(got.get("isolation"), dict) else None
+
+
 def _interpreter(d: dict[str, Any]) -> Interpreter:
     return Interpreter(python=str(d["python"]), sys_path=tuple(d["sys_path"]), preload=tuple(d["preload"]),
                        label=str(d["label"]), packages=tuple(d["packages"]), on_demand=tuple(d["on_demand"]))
@@ -122,6 +135,9 @@ class Broker:
         theirs = None
         try:
             req = json.loads(conn.recv(MAX_MSG) or b"{}")
+            if req.get("op") == "isolation":
+                conn.send(json.dumps({"isolation": asdict(client.isolation(ask_the_run=False))}).encode())
+                return
             interp, paths, slot = _interpreter(req["interp"]), tuple(req["job_paths"]), slot_of(str(req.get("worker", "")))
             reply: dict[str, Any] = {"ok": False, "error": ""}
             for attempt in (1, 2):

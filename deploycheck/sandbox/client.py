@@ -42,13 +42,16 @@ def _reset_after_fork() -> None:
         _SEQ = 0
 
 
-def isolation() -> Isolation:
-    """What this machine gives (probed once per process by starting a bare server)."""
+def isolation(ask_the_run: bool = True) -> Isolation:
+    """What this machine gives (probed once per process by starting a bare server; in a worker of a
+    class run, as the run's first process found it, unless ``ask_the_run`` is False)."""
     global _ISOLATION
-    with _LOCK:
+    shared = _broker.address() if ask_the_run else None
+    known = _broker.isolation(shared) if shared and _ISOLATION is None else None   # (not under the lock: the
+    with _LOCK:                                                                    # broker may be this process)
         _reset_after_fork()
         if _ISOLATION is None:
-            _ISOLATION = _probe()
+            _ISOLATION = Isolation(**known) if known else _probe()
         return _ISOLATION
 
 

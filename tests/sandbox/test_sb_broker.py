@@ -147,3 +147,13 @@ def test_a_worker_gets_a_new_server_when_the_shared_one_died(sharing, monkeypatc
     assert r2.ok and r2.data == 2, r2
     again = client._SERVERS[client._key(interp, (JOBS,), client._effective(), own=True)]
     assert again is not own and again.alive()
+
+
+def test_a_worker_takes_the_isolation_the_run_found_without_probing_again(sharing):
+    script = ("import json\nfrom deploycheck.sandbox import client\n"
+              "def no_probe():\n    raise AssertionError('probed again')\n"
+              "client._probe = no_probe\nprint(json.dumps(client.isolation().label))")
+    out = subprocess.run([sys.executable, "-c", script], env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=str(ROOT),
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout) == sandbox.isolation().label
