@@ -458,10 +458,12 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
     def while_workers_start() -> None:
         # the class's targets and their images (the scheduler never waits for them), and the shared
-        # sandbox servers of those images
+        # sandbox servers of the images of students whose predict.local will run (not cached; only
+        # when no -k/-m may deselect it)
         declared_images(plugin.targets, images)
-        if os.environ.get(broker.ENV):
-            prestart_servers(images)
+        if os.environ.get(broker.ENV) and not (config.option.keyword or config.option.markexpr):
+            prestart_servers({t.student: images.get(t.student, frozenset()) for t in plugin.targets
+                              if not plugin.cache.has(t, "predict.local")})
     threading.Thread(target=while_workers_start, name="deploycheck-images", daemon=True).start()
 
     def student_of(test_id: str) -> str | None:
