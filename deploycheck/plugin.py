@@ -457,13 +457,12 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     images: dict[str, frozenset[str]] = {}
 
     def while_workers_start() -> None:
-        # the class's targets and their images (the scheduler never waits for them), and the shared
-        # sandbox servers of the images of students whose predict.local will run (not cached; only
-        # when no -k/-m may deselect it)
+        # the class's targets and their images (the scheduler never waits for them), and, when every
+        # predict.local will run (no results cache, no -k/-m that may deselect it), the shared sandbox
+        # servers of those images; otherwise each is started when a worker first needs it
         declared_images(plugin.targets, images)
-        if os.environ.get(broker.ENV) and not (config.option.keyword or config.option.markexpr):
-            prestart_servers({t.student: images.get(t.student, frozenset()) for t in plugin.targets
-                              if not plugin.cache.has(t, "predict.local")})
+        if os.environ.get(broker.ENV) and not (plugin.cache.enabled or config.option.keyword or config.option.markexpr):
+            prestart_servers(images)
     threading.Thread(target=while_workers_start, name="deploycheck-images", daemon=True).start()
 
     def student_of(test_id: str) -> str | None:
