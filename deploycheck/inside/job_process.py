@@ -293,21 +293,35 @@ def start(cfg, msg, fds, own_pidns):
             os.close(life_r)
             os.close(life_w)
             raise
+    pid = 0
     try:
         pid = os.fork()
         if pid == 0:
-            _job_main(cfg, msg, fds, life_r)
-            os._exit(70)
+            try:
+                _job_main(cfg, msg, fds, life_r)
+            finally:
+                os._exit(70)             # J never returns into the server's code, whatever happened
     finally:
-        if own_pidns is not None:
-            # the server's next child (J's pid was taken above) is again one of its own namespace
-            check(libc.setns(own_pidns, CLONE_NEWPID), "setns(CLONE_NEWPID)")
+        if own_pidns is not None and libc.setns(own_pidns, CLONE_NEWPID) != 0:
+            # the server's next children would land in a namespace whose init is J: it cannot go on
+            if pid > 0:
+                _kill_and_reap(pid)
+            os._exit(71)
     os.close(life_r)
     return pid, life_w
 
 
+def _kill_and_reap(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except OSError:
+        pass
+
+
 def _job_main(cfg, msg, fds, life_r):
     """J, just forked: its descriptors, its namespaces, then the job (:func:`_run_job`). Never returns."""
+    setup_fd = fds[3]                    # the setup pipe: the grader's copy until the descriptors are in place
     try:
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         prctl(PR_SET_DUMPABLE, 1)        # the server is not dumpable; its /proc/self must be ours here
@@ -323,6 +337,7 @@ def _job_main(cfg, msg, fds, life_r):
         high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 200) for fd in [devnull] + list(fds) + [life_r]]
         for dst, src in enumerate(high):
             os.dup2(src, dst)
+        setup_fd = 4
         close_fds_except({0, 1, 2, 3, 4, LIFELINE_FD})
         if not cfg["sandboxed"]:
             os.setsid()                   # the server kills the whole group on a timeout
@@ -332,7 +347,7 @@ def _job_main(cfg, msg, fds, life_r):
             check(libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET), "unshare")
     except BaseException as e:  # noqa: BLE001
         try:
-            send_all(4, ("Ejob set-up: %s: %s" % (type(e).__name__, e)).encode("utf-8", "replace"))
+            send_all(setup_fd, ("Ejob set-up: %s: %s" % (type(e).__name__, e)).encode("utf-8", "replace"))
         except OSError:
             pass
         os._exit(97)

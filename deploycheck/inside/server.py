@@ -108,7 +108,7 @@ def _killpg(pid):
         pass
 
 
-def _own_namespaces():
+def _own_namespaces(ctl_fd):
     """Unprivileged sandbox: the server becomes root of a user namespace and init of a PID namespace
     of its own, so that it may move its children into each job's new PID namespace and back
     (``setns`` needs CAP_SYS_ADMIN over the namespace it returns to, which bubblewrap's nested user
@@ -120,6 +120,7 @@ def _own_namespaces():
     pid = os.fork()
     if pid == 0:
         return
+    os.close(ctl_fd)                      # the grader sees the server's end when the server exits
     while True:
         try:
             _, status = os.waitpid(pid, 0)
@@ -146,7 +147,7 @@ def serve(cfg):
     problem = None
     if cfg["sandboxed"] and cfg["private_uid"] is None:
         try:
-            _own_namespaces()             # before the imports: the process that stays is small
+            _own_namespaces(ctl_fd)       # before the imports: the process that stays is small
         except OSError as e:
             problem = str(e)
     for p in cfg.get("sys_path", []):
@@ -197,6 +198,25 @@ def serve(cfg):
         # server can reap it; unsandboxed: the job's process group
         _killpg(pid) if not cfg["sandboxed"] else _kill(pid)
 
+    def reap():
+        """Report every job that has ended (its wait status) to its connection."""
+        while jobs:
+            try:
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            job = jobs.pop(pid, None)
+            if job is not None:
+                job_id, limits, life, stopped, conn = job
+                os.close(life)
+                if not cfg["sandboxed"]:
+                    _killpg(pid)          # stragglers of an unsandboxed job (best effort)
+                status = job_process.exit_status(status, usage, limits, stopped[0])
+                if conn in conns:
+                    send(conn, {"op": "exit", "id": job_id, "status": status})
+
     while True:
         try:
             ready, _, _ = select.select(conns + [wake_r], [], [])
@@ -207,22 +227,7 @@ def serve(cfg):
                 os.read(wake_r, 4096)
             except BlockingIOError:
                 pass
-        while jobs:
-            try:
-                pid, status, usage = os.wait4(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
-            job = jobs.pop(pid, None)
-            if job is not None:
-                job_id, limits, life, stopped, conn = job
-                os.close(life)
-                if not cfg["sandboxed"]:
-                    _killpg(pid)          # stragglers of an unsandboxed job (best effort)
-                status = job_process.exit_status(status, usage, limits, stopped[0])
-                if conn in conns:
-                    send(conn, {"op": "exit", "id": job_id, "status": status})
+        reap()
         for conn in [c for c in conns if c in ready]:
             try:
                 data, fds = _recv(conn)
@@ -268,6 +273,8 @@ def serve(cfg):
                     if job[0] == msg.get("id") and job[4] is conn:
                         stop(pid, job)
             elif op == "preload":
+                # (other connections' finished jobs are reported first: an import takes a while)
+                reap()
                 # only the modules the grader configured as on-demand, never a name a job chose
                 done, errors = [], []
                 for mod in msg.get("modules", []):

@@ -84,6 +84,7 @@ def answer(s: socket.socket, timeout: float) -> Attached:
         for fd in fds:
             os.close(fd)
         raise ServerError(msg.get("error") or "the grading run's controller did not hand over a sandbox server")
+    os.set_inheritable(fds[0], False)     # no program this worker starts keeps the connection open
     return Attached(socket.socket(fileno=fds[0]), Path(msg["base"]), Path(msg["log"]), msg["label"], msg["ready"])
 
 
