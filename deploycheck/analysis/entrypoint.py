@@ -21,6 +21,7 @@ from deploycheck.analysis.refs import is_local_name
 from deploycheck.analysis.sources import python_tree
 
 if TYPE_CHECKING:
+    from deploycheck.analysis.imports import ImportUse
     from deploycheck.discovery import DeployFolder
 
 SOURCE_LIMIT = 1_000_000
@@ -44,6 +45,13 @@ class EntryPointInfo:
     @property
     def defs(self) -> dict[str, ast.AST]:
         return module_defs(self.tree) if self.tree is not None else {}
+
+    @functools.cached_property
+    def imports(self) -> tuple[ImportUse, ...]:
+        """What the script imports (``ast`` only), found once: entry_point.imports and the serving
+        job's on-demand preloads both read it."""
+        from deploycheck.analysis.imports import imports_of
+        return tuple(imports_of(self.tree)) if self.tree is not None else ()
 
 
 # ------------------------------------------------------------------------------ discovery

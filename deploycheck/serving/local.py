@@ -237,9 +237,8 @@ def target_for(folder: DeployFolder, artifact: ArtifactInfo | None, entry_rel: s
             code_dir = "code"
     imports: tuple[str, ...] = ()
     ep = folder.facts.entry_point if entry_rel else None
-    if ep is not None and ep.rel == entry_rel and ep.tree is not None:
-        from deploycheck.analysis.imports import imports_of
-        imports = tuple(sorted({u.module for u in imports_of(ep.tree)}))
+    if ep is not None and ep.rel == entry_rel:
+        imports = tuple(sorted({u.module for u in ep.imports}))
     return Target(platform=platform, folder=Path(folder.path), rel=folder.rel, image=image, declared=where if not assumed else "",
                   assumed=assumed, entry=entry_rel, model_rel=model_rel, extract=extract, code_dir_rel=code_dir,
                   imports=imports)

@@ -9,7 +9,7 @@ import sys
 from pathlib import PurePosixPath
 
 from deploycheck.analysis.handlers import HANDLER_SIGS, HANDLERS, hidden_defs, module_defs, undefined_names
-from deploycheck.analysis.imports import (IMPORT_TO_DIST, ImportUse, canon, image_of, imports_of, local_modules,
+from deploycheck.analysis.imports import (IMPORT_TO_DIST, ImportUse, canon, image_of, local_modules,
                                           removed_api_notes, requirements)
 from deploycheck.discovery import DeployFolder, Target
 from deploycheck.model import Outcome, blocked, failed, passed
@@ -131,7 +131,7 @@ def entry_point_imports(t: Target) -> Outcome:
             return failed(f"cannot check the imports of {path}: line {info.syntax_error[1]}: {info.syntax_error[0]}; "
                           "fix the syntax error first", entry_point=info.rel)
         return failed(f"cannot parse {path}; fix it so Python can import it", entry_point=info.rel)
-    uses = imports_of(info.tree)
+    uses = info.imports
     problems: list[str] = []
     for u in uses:
         if u.full.startswith("sklearn.externals.joblib") or u.full == "sklearn.externals.joblib" or \
