@@ -353,7 +353,6 @@ def _job_main(cfg, msg, fds, life_r):
         os._exit(97)
     msg["_lifeline"] = LIFELINE_FD
     _run_job(cfg, msg)
-    os._exit(70)
 
 
 def exit_status(status, usage, limits, stopped):

@@ -108,6 +108,20 @@ def _killpg(pid):
         pass
 
 
+def _import(modules):
+    """Import ``modules`` into the server (their warnings silenced): (imported, errors)."""
+    done, errors = [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for mod in modules:
+            try:
+                importlib.import_module(mod)
+                done.append(mod)
+            except Exception as e:  # noqa: BLE001
+                errors.append("%s: %s: %s" % (mod, type(e).__name__, e))
+    return done, errors
+
+
 def _own_namespaces(ctl_fd):
     """Unprivileged sandbox: the server becomes root of a user namespace and init of a PID namespace
     of its own, so that it may move its children into each job's new PID namespace and back
@@ -121,12 +135,7 @@ def _own_namespaces(ctl_fd):
     if pid == 0:
         return
     os.close(ctl_fd)                      # the grader sees the server's end when the server exits
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except InterruptedError:
-            continue
+    _, status = os.waitpid(pid, 0)        # (retried across signals by Python itself, PEP 475)
     os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
 
 
@@ -157,15 +166,8 @@ def serve(cfg):
                 site.addsitedir(p)
             except Exception:  # noqa: BLE001
                 sys.path.append(p)
-    errors = []
     t0 = time.time()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for mod in cfg.get("preload", []):
-            try:
-                importlib.import_module(mod)
-            except Exception as e:  # noqa: BLE001
-                errors.append("%s: %s: %s" % (mod, type(e).__name__, e))
+    _done, errors = _import(cfg.get("preload", []))
     # the PID namespace every job's is made beside: the server's own (opened while it is dumpable)
     cfg["_own_pidns"] = None
     if cfg["sandboxed"] and problem is None:
@@ -275,17 +277,9 @@ def serve(cfg):
             elif op == "preload":
                 # (other connections' finished jobs are reported first: an import takes a while)
                 reap()
-                # only the modules the grader configured as on-demand, never a name a job chose
-                done, errors = [], []
-                for mod in msg.get("modules", []):
-                    if mod in cfg.get("on_demand", ()):
-                        try:
-                            with warnings.catch_warnings():
-                                warnings.simplefilter("ignore")
-                                importlib.import_module(mod)
-                            done.append(mod)
-                        except Exception as e:  # noqa: BLE001 - the job imports it itself, and fails there
-                            errors.append("%s: %s: %s" % (mod, type(e).__name__, e))
+                # only the modules the grader configured as on-demand, never a name a job chose (one
+                # that fails to import here fails again in the job, which reports it)
+                done, errors = _import([m for m in msg.get("modules", []) if m in cfg.get("on_demand", ())])
                 send(conn, {"op": "preloaded", "modules": done, "errors": errors})
             elif op == "info":
                 send(conn, {"op": "info", "pid": os.getpid(), "vmsize_kb": vmsize() // 1024, "jobs": len(jobs),

@@ -15,7 +15,6 @@ directory nor the grader's file system).
 """
 from __future__ import annotations
 
-import array
 import json
 import os
 import select
@@ -76,9 +75,7 @@ def answer(s: socket.socket, timeout: float) -> Attached:
     ready, _, _ = select.select([s], [], [], timeout)
     if not ready:
         raise ServerError(f"the run's sandbox server was not ready within {timeout:g} s")
-    data, anc, _flags, _addr = s.recvmsg(MAX_MSG, socket.CMSG_LEN(4))
-    fds = [fd for level, kind, raw in anc if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS
-           for fd in array.array("i", raw[:len(raw) - len(raw) % 4])]
+    data, fds, _flags, _addr = socket.recv_fds(s, MAX_MSG, 1)
     msg = json.loads(data or b"{}")
     if not msg.get("ok") or len(fds) != 1:
         for fd in fds:
@@ -154,8 +151,7 @@ class Broker:
             if theirs is None:
                 conn.send(json.dumps(reply).encode())
             else:
-                conn.sendmsg([json.dumps(reply).encode()],
-                             [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [theirs.fileno()]))])
+                socket.send_fds(conn, [json.dumps(reply).encode()], [theirs.fileno()])
         except Exception as e:  # noqa: BLE001 - the worker reports it as an error of the run
             try:
                 conn.send(json.dumps({"ok": False, "error": f"{type(e).__name__}: {e}"[:3000]}).encode())

@@ -11,7 +11,6 @@ pipes of another job, or the grader.
 """
 from __future__ import annotations
 
-import array
 import concurrent.futures
 import functools
 import itertools
@@ -94,7 +93,6 @@ class Server:
         self.log: Path | None = None
         self.ready: dict[str, Any] | None = None
         self.label = mode.label
-        self.count = 0
         self.owner = os.getpid()
         self.loaded: set[str] = set()       # on-demand modules the server has imported
 
@@ -215,8 +213,7 @@ class Server:
             assert self.ctl is not None
             mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             try:
-                self.ctl.sendmsg([json.dumps({"op": "attach"}).encode()],
-                                 [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [theirs.fileno()]))])
+                socket.send_fds(self.ctl, [json.dumps({"op": "attach"}).encode()], [theirs.fileno()])
             except OSError:
                 mine.close()
                 raise
@@ -253,7 +250,6 @@ class Server:
             self.wait_ready()
             self._preload(preload)
             assert self.base is not None
-            self.count += 1
             job_id = f"j{os.getpid()}-{next(_JOB_IDS):06d}"   # unique also among the processes attached
             job_dir = self.base / "jobs" / job_id
 

@@ -8,7 +8,6 @@ answer frame (``DCJ1`` + 8-byte length + JSON) whose only trusted content is the
 """
 from __future__ import annotations
 
-import array
 import json
 import os
 import select
@@ -47,8 +46,7 @@ def send(ctl: socket.socket, msg: dict[str, Any], pipes: list[tuple[int, int]]) 
     """Send ``msg`` with the write ends of ``pipes`` (stdout, stderr, answer, setup), then close the
     grader's copies of them. On failure every end is closed and the OSError raised."""
     try:
-        ctl.sendmsg([json.dumps(msg).encode()],
-                    [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [w for _, w in pipes]))])
+        socket.send_fds(ctl, [json.dumps(msg).encode()], [w for _, w in pipes])
     except OSError:
         for r, w in pipes:
             os.close(r)
