@@ -54,10 +54,18 @@ def _pss_kb(pid):
     return 0
 
 
-def _tree_pss_mb(skip=()):
+def _is_worker(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return b"exec(eval(sys.stdin" in fh.read()
+    except OSError:
+        return False
+
+
+def _tree_pss_mb(controller):
     # this process and every process it started (a worker: OCR worker, browser; the controller: the
-    # workers and the run's sandbox servers and jobs): their proportional set sizes summed (pages
-    # shared between them, e.g. a fork server's, count once); ``skip``: subtrees left out
+    # run's sandbox servers and jobs, its xdist workers' trees left out, they report their own): their
+    # proportional set sizes summed (pages shared between them, e.g. a fork server's, count once)
     kids = {}
     for p in os.listdir("/proc"):
         if p.isdigit():
@@ -67,35 +75,18 @@ def _tree_pss_mb(skip=()):
                 kids.setdefault(int(f[1]), []).append(int(p))
             except (OSError, ValueError, IndexError):
                 pass
-    todo, total = [os.getpid()], 0
+    me = os.getpid()
+    todo, total = [me], 0
     while todo:
         x = todo.pop()
         total += _pss_kb(x)
-        todo += [k for k in kids.get(x, []) if k not in skip]
+        todo += [k for k in kids.get(x, []) if not (controller and x == me and _is_worker(k))]
     return total // 1024
-
-
-def _workers():
-    # the controller's children that are xdist workers
-    out = set()
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                with open(f"/proc/{p}/cmdline", "rb") as fh:
-                    cmd = fh.read()
-                with open(f"/proc/{p}/stat") as fh:
-                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            if ppid == os.getpid() and b"exec(eval(sys.stdin" in cmd:
-                out.add(int(p))
-    return out
 
 
 def _sample(controller):
     while True:
-        # a worker: its tree; the controller: its own tree without the workers' (the shared servers)
-        _peak[0] = max(_peak[0], _tree_pss_mb(_workers() if controller else ()))
+        _peak[0] = max(_peak[0], _tree_pss_mb(controller))
         time.sleep(0.25)
 
 
