@@ -18,3 +18,15 @@ def procs_with(marker: str) -> list[int]:
             except OSError:
                 pass
     return found
+
+
+def status_field(pid: int, name: str) -> str:
+    """One field of ``/proc/PID/status`` ("PPid", "NSpid"...), "" when the process is gone."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return ""
+    for line in text.splitlines():
+        if line.startswith(name + ":"):
+            return line.split(":", 1)[1].strip()
+    return ""

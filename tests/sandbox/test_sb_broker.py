@@ -17,7 +17,7 @@ import pytest
 from deploycheck import sandbox
 from deploycheck.sandbox import broker, client
 from deploycheck.sandbox.forkserver import AttachedServer, Server
-from tests.world import procs_with
+from tests.world import procs_with, status_field
 
 pytestmark = pytest.mark.skipif(not sandbox.isolation().sandboxed,
                                 reason=f"no isolation on this machine: {sandbox.isolation().detail}")
@@ -59,10 +59,11 @@ def _sandboxes(tag: str) -> list[int]:
     for pid in procs_with(tag):
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
-            ppid = int(next(ln.split()[1] for ln in Path(f"/proc/{pid}/status").read_text().splitlines()
-                            if ln.startswith("PPid:")))
-            parent = Path(f"/proc/{ppid}/cmdline").read_bytes().split(b"\0")[0]
-        except (OSError, StopIteration, ValueError):
+            ppid = status_field(pid, "PPid")
+            parent = Path(f"/proc/{ppid}/cmdline").read_bytes().split(b"\0")[0] if ppid else b""
+        except OSError:
+            continue
+        if not ppid:                               # gone meanwhile
             continue
         if cmd.endswith(b"bwrap") and not parent.endswith(b"bwrap"):
             out.append(pid)
@@ -82,8 +83,7 @@ def test_the_processes_of_a_run_share_one_server_per_runtime(sharing):
         assert all(o["servers"] == ["AttachedServer"] for o in outs), outs
         boxes = _sandboxes(tag)                    # while the workers still hold their connections
         assert len(boxes) == 2, boxes
-        assert all(int(next(ln.split()[1] for ln in Path(f"/proc/{b}/status").read_text().splitlines()
-                            if ln.startswith("PPid:"))) == os.getpid() for b in boxes)  # started by the run's first process
+        assert all(status_field(b, "PPid") == str(os.getpid()) for b in boxes)   # started by the run's first process
     finally:
         for w in workers:
             w.communicate("", timeout=60)

@@ -15,7 +15,7 @@ import pytest
 
 from deploycheck import sandbox
 from deploycheck.sandbox import client
-from tests.world import procs_with
+from tests.world import procs_with, status_field
 
 pytestmark = pytest.mark.skipif(not sandbox.isolation().sandboxed,
                                 reason=f"no isolation on this machine: {sandbox.isolation().detail}")
@@ -71,17 +71,6 @@ def test_timeout_kills_every_process_of_the_job(run):
     assert procs_with(marker) == []
 
 
-def _status_field(pid: int, name: str) -> str:
-    try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except OSError:                             # gone meanwhile
-        return ""
-    for line in text.splitlines():
-        if line.startswith(name + ":"):
-            return line.split(":", 1)[1].strip()
-    return ""
-
-
 def test_each_job_is_the_servers_own_child_and_its_pid_namespaces_init(run):
     """One fork of the (large, pre-warmed) server per job: no per-job process between the two."""
     parents = []
@@ -94,8 +83,8 @@ def test_each_job_is_the_servers_own_child_and_its_pid_namespaces_init(run):
         seen: list[tuple[int, bytes]] = []      # (the job's parent, that parent's command line)
         while t.is_alive() and not seen:
             for p in procs_with(marker):
-                ppid = _status_field(p, "PPid")
-                if _status_field(p, "NSpid").split()[-1:] == ["1"] and ppid:
+                ppid = status_field(p, "PPid")
+                if status_field(p, "NSpid").split()[-1:] == ["1"] and ppid:
                     seen.append((int(ppid), Path(f"/proc/{ppid}/cmdline").read_bytes()))
         t.join()
         assert out[0].ok and len(seen) == 1, out
