@@ -349,16 +349,19 @@ def _inspect_tar(folder: DeployFolder, rel: str, info: _Build) -> None:
     tops = {n.split("/", 1)[0] for n in norms if n and n != "."}
     models_anywhere = [n for n in norms if _is_model_name(n)]
     root_models = [n for n in models_anywhere if "/" not in n]
-    if len(tops) == 1 and not root_files:
+    # judged by what model_fn opens: model/model.joblib opened as such is the right layout
+    missing = [e for e in info.expected if e not in norms] if info.expected else []
+    if info.expected and not missing:
+        pass
+    elif len(tops) == 1 and not root_files:
         d = next(iter(tops))
         info.problems.append(f"{where}: files must be at the archive root, but everything is inside `{d}/`: "
                              f"recreate it with `tar -czf model.tar.gz -C {d} .`")
     elif info.expected:
-        missing = [e for e in info.expected if e not in norms]
         if missing:
             have = ", ".join(sorted(root_models or norms)[:5]) or "nothing"
-            info.problems.append(f"model_fn loads {', '.join(missing)} but {where} has no such member at the "
-                                 f"archive root (it has {have}): pack that file, e.g. "
+            info.problems.append(f"model_fn loads {', '.join(missing)} (from model_dir) but {where} has no "
+                                 f"member {missing[0]} (it has {have}): pack that file, e.g. "
                                  f"`tar -czf model.tar.gz {missing[0]}`, or change the file name in model_fn")
     elif not root_models:
         if models_anywhere:

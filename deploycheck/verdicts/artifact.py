@@ -79,9 +79,12 @@ def artifact_valid(t: Target) -> Outcome:
         if info.problems:
             return failed(info.problems[0] + (f" (also: {'; '.join(info.problems[1:3])})" if len(info.problems) > 1 else ""),
                           **info.to_data())
-        members = ", ".join(norm_member(m) for m in info.members[:5] if norm_member(m) not in ("", "."))
-        loads = f"; model_fn loads {', '.join(info.expected)}" if info.expected else ""
-        return passed(f"{where} is a gzip'ed tar with {members} at the archive root{loads}", **info.to_data())
+        names = [norm_member(m) for m in info.members if norm_member(m) not in ("", ".")]
+        members = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        if info.expected:        # the layout is judged by what model_fn opens (model/model.joblib is fine)
+            return passed(f"{where} is a gzip'ed tar holding {members}; model_fn loads "
+                          f"{', '.join(info.expected)} from model_dir, and the archive has it", **info.to_data())
+        return passed(f"{where} is a gzip'ed tar with {members} at the archive root", **info.to_data())
     # GCP
     d = info.rel.rsplit("/", 1)[0] if "/" in info.rel else ""
     dd = f"{f.rel}/{d}/" if d else f"{f.rel}/"

@@ -234,6 +234,30 @@ def test_filename_matches_model_fn(tmp_path, model):
     assert o.status == "passed" and "model_fn loads model.joblib" in o.message
 
 
+def test_nested_layout_is_right_when_model_fn_opens_it(tmp_path, model):
+    """issue 22: model/model.joblib in the archive with a model_fn that opens exactly that path works
+    on SageMaker; the archive is judged by what model_fn opens, and no advice that would break it."""
+    data = _joblib_bytes(model, "1.2.1", tmp_path)
+    repo = _aws_repo(tmp_path, model, members={"model/model.joblib": data})
+    (repo / "aws_deploy" / "inference.py").write_text(
+        "import joblib, os\n\ndef model_fn(model_dir):\n"
+        "    return joblib.load(os.path.join(model_dir, 'model', 'model.joblib'))\n")
+    t = _target(repo)
+    o = A.artifact_valid(t)
+    assert o.status == "passed", o.message
+    assert "model_fn loads model/model.joblib" in o.message and "-C model" not in o.message
+    assert t.folder.facts.artifact.model_member == "model/model.joblib"
+
+
+def test_nested_member_model_fn_opens_elsewhere(tmp_path, model):
+    data = _joblib_bytes(model, "1.2.1", tmp_path)
+    repo = _aws_repo(tmp_path, model, members={"model.joblib": data})
+    (repo / "aws_deploy" / "inference.py").write_text(MODEL_FN.format("model/model.joblib"))
+    o = A.artifact_valid(_target(repo))
+    assert o.status == "failed" and "model_fn loads model/model.joblib" in o.message
+    assert "tar -czf model.tar.gz model/model.joblib" in o.message
+
+
 # ------------------------------------------------------------------ valid: GCP naming
 
 def test_two_gcp_model_files(tmp_path, model):

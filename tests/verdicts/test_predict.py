@@ -140,6 +140,12 @@ def test_nested_tar_lists_members(tmp_path):
     assert o.status == "failed" and "model/model.joblib" in o.message and "root" in o.message
 
 
+def test_nested_layout_that_model_fn_opens_passes(tmp_path):
+    src = MODEL_FN.replace("'model.joblib'", "'model', 'model.joblib'")
+    o = predict.predict_local(target(aws_repo(tmp_path, src, members={"model/model.joblib": model_bytes()})), DC)
+    assert o.status == "passed", o.message
+
+
 def test_code_dir_in_archive_wins(tmp_path):
     members = {"model.joblib": model_bytes(), "code/inference.py": MODEL_FN.encode()}
     o = predict.predict_local(target(aws_repo(tmp_path, "raise SystemExit('not this one')\n", members=members)), DC)
