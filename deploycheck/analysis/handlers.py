@@ -1,24 +1,30 @@
 """The handlers the SageMaker container calls in an entry-point script (``ast`` and pyflakes only,
 never imported or executed): which names the script binds at module level, where a handler hides
-where the container cannot see it, and which names it uses without defining them.
+where the container cannot see it, whether each handler can be called the way the serving code calls
+it (:func:`signature_problem`), and which names it uses without defining them.
 
 Facts used (cited):
-- aws/sagemaker-inference-toolkit ``src/sagemaker_inference/transformer.py``: the user module's
-  ``model_fn``/``input_fn``/``predict_fn``/``output_fn``/``transform_fn`` are looked up by name
-  (``getattr(user_module, ...)``, so only module-level names count); ``transform_fn`` together with
-  any of input/predict/output_fn raises "Cannot use transform_fn implementation in conjunction
-  with input_fn, predict_fn, and/or output_fn implementation"; ``_run_handler_function`` counts
-  *all* parameters of a handler (``len(signature(func).parameters)``) and accepts exactly the
-  expected number or one more (the request ``context``), anything else is a TypeError.
-- aws/sagemaker-scikit-learn-container ``src/sagemaker_sklearn_container/handler_service.py``:
-  the default ``model_fn`` raises NotImplementedError ("Please provide a model_fn implementation").
+- sagemaker-containers 2.8.6.post2 (what every scikit-learn image serves single-model endpoints
+  with), ``sagemaker_containers/_transformer.py``: the user module's handlers are looked up by name
+  (so only module-level names count) and called by position, with no ``context``:
+  ``model_fn(model_dir)``, ``input_fn(content, content_type)``, ``predict_fn(data, model)``,
+  ``output_fn(prediction, accept)``, ``transform_fn(model, content, content_type, accept)``;
+  ``transform_fn`` together with any of input/predict/output_fn raises "Cannot use transform_fn
+  implementation with input_fn, predict_fn, and/or output_fn".
+- aws/sagemaker-inference-toolkit ``transformer.py`` (multi-model endpoints only) passes one more
+  argument, the request ``context``, to a handler that takes one more parameter: a ``context``
+  parameter is fine when it has a default (``context=None``), and a TypeError on the lab's
+  single-model endpoints when it has none.
+- aws/sagemaker-scikit-learn-container ``serving.py``: the default ``model_fn`` raises
+  ("Please provide a model_fn implementation").
 """
 from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
+from typing import Callable
 
-# handler name -> number of parameters the toolkit passes (one more is allowed: the context)
+# handler name -> number of arguments the serving code passes, by position
 HANDLERS = {"model_fn": 1, "input_fn": 2, "predict_fn": 2, "output_fn": 2, "transform_fn": 4}
 HANDLER_SIGS = {"model_fn": "model_fn(model_dir)", "input_fn": "input_fn(request_body, request_content_type)",
                 "predict_fn": "predict_fn(input_data, model)", "output_fn": "output_fn(prediction, accept)",
@@ -107,3 +113,92 @@ def undefined_names(tree: ast.Module, filename: str = "entry point") -> tuple[Un
         owner = next((f.name for f in funcs if f.lineno <= m.lineno <= (f.end_lineno or f.lineno)), None)
         out.append(Undefined(str(m.message_args[0]), m.lineno, owner or "module", owner is None or owner in reached))
     return tuple(out)
+
+
+# ---------------------------------------------------------------------------- signatures
+
+def _is_model(n: str) -> bool:
+    return n in ("clf", "estimator", "classifier", "regressor", "pipeline", "pipe", "predictor", "mdl", "m",
+                 "reg", "knn", "svm", "rf", "xgb", "lr", "forest", "booster") or \
+        ("model" in n and not any(w in n for w in ("dir", "path", "file", "name", "input", "data")))
+
+
+def _is_type(n: str) -> bool:
+    return "content_type" in n or "contenttype" in n or "accept" in n or "mime" in n or \
+        n in ("ctype", "media_type", "request_type", "response_type", "format", "fmt")
+
+
+def _is_accept(n: str) -> bool:
+    return "accept" in n or n in ("response_content_type", "response_type", "output_content_type")
+
+
+def _is_content_type(n: str) -> bool:
+    return _is_type(n) and not _is_accept(n)
+
+
+def _is_data(n: str) -> bool:
+    return n in ("x", "data", "input", "inputs", "input_data", "request_body", "body", "payload", "request",
+                 "content", "features", "instances", "input_object", "serialized_input_data", "request_data",
+                 "prediction", "predictions", "pred", "preds", "y_pred", "output", "result", "results") or \
+        (("data" in n or "body" in n or "input" in n) and not _is_type(n) and not _is_model(n))
+
+
+# per handler: (what the serving code passes at each position, the test a parameter name for it passes)
+_POSITIONS: dict[str, tuple[tuple[str, Callable[[str], bool]], ...]] = {
+    "input_fn": (("the request body", _is_data), ("the content type", _is_content_type)),
+    "predict_fn": (("the input data", _is_data), ("the model", _is_model)),
+    "output_fn": (("the prediction", _is_data), ("the Accept type", _is_type)),
+    "transform_fn": (("the model", _is_model), ("the request body", _is_data), ("the content type", _is_content_type),
+                     ("the Accept type", _is_accept)),
+}
+
+
+def _swapped(name: str, params: list[str]) -> str | None:
+    """The first parameter whose name says it expects what the serving code passes at another
+    position (``predict_fn(model, input_data)``: ``model`` receives the input data)."""
+    positions = _POSITIONS.get(name)
+    if not positions:
+        return None
+    for i, p in enumerate(params[: len(positions)]):
+        low = p.lower().lstrip("_")
+        what, own = positions[i]
+        if own(low):
+            continue
+        if any(test(low) for j, (_other, test) in enumerate(positions) if j != i):
+            return (f"the container calls {HANDLER_SIGS[name]} by position, so `{p}` (parameter {i + 1}) "
+                    f"receives {what}")
+    return None
+
+
+def signature_problem(name: str, fn: ast.AST) -> str | None:
+    """Why the serving code cannot call handler ``name`` as defined by ``fn`` (its call is
+    positional, see the module doc), or None. Handlers bound by assignment or import: None (not
+    known statically)."""
+    want = HANDLERS[name]
+    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    line = f"{name} (line {fn.lineno})"
+    if isinstance(fn, ast.AsyncFunctionDef):
+        return f"{line} is `async def`: the container calls it synchronously, use plain `def`"
+    a = fn.args
+    positional = [x.arg for x in a.posonlyargs + a.args]
+    required = len(positional) - len(a.defaults)
+    kw_required = [x.arg for x, d in zip(a.kwonlyargs, a.kw_defaults) if d is None]
+    fix = f"change it to `def {HANDLER_SIGS[name]}:`"
+    total = len(positional) + len(a.kwonlyargs) + (1 if a.vararg else 0) + (1 if a.kwarg else 0)
+    if kw_required:
+        return (f"{line} has the keyword-only parameter `{kw_required[0]}`, which the container never passes: "
+                f"{fix}")
+    if required > want:
+        extra = positional[want:required]
+        if extra == ["context"] or (len(extra) == 1 and required == want + 1 and extra[0].lower() == "context"):
+            return (f"{line} requires `context`, which the SageMaker scikit-learn container does not pass "
+                    f"(it calls {HANDLER_SIGS[name]}): give it a default, `context=None`, or remove it")
+        return (f"{line} takes {total} parameters but the container calls {HANDLER_SIGS[name]}"
+                f" (a further parameter needs a default): {fix}")
+    if len(positional) < want and not a.vararg:
+        return f"{line} takes {total} parameters but the container calls {HANDLER_SIGS[name]}: {fix}"
+    swapped = _swapped(name, positional)
+    if swapped:
+        return f"{line}: {swapped}; put the parameters in the container's order, `def {HANDLER_SIGS[name]}:`"
+    return None

@@ -3,44 +3,16 @@ the handlers the container calls, with the right signatures, and imports only wh
 image provides (static analysis only: the script is never imported here)."""
 from __future__ import annotations
 
-import ast
 import re
 import sys
 from pathlib import PurePosixPath
 
-from deploycheck.analysis.handlers import HANDLER_SIGS, HANDLERS, hidden_defs, module_defs, undefined_names
+from deploycheck.analysis.handlers import HANDLERS, hidden_defs, module_defs, signature_problem, undefined_names
 from deploycheck.analysis.imports import (IMPORT_TO_DIST, ImportUse, canon, image_of, local_modules,
                                           removed_api_notes, requirements)
 from deploycheck.discovery import DeployFolder, Target
 from deploycheck.model import Outcome, blocked, failed, passed
 from deploycheck.verdicts import aws_only, folder_label, folder_of, guarded
-
-
-def _count_params(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
-    a = fn.args
-    return len(a.posonlyargs) + len(a.args) + len(a.kwonlyargs) + (1 if a.vararg else 0) + (1 if a.kwarg else 0)
-
-
-def _sig_problem(name: str, fn: ast.AST) -> str | None:
-    want = HANDLERS[name]
-    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        return None   # bound by import/assignment: cannot tell statically
-    if isinstance(fn, ast.AsyncFunctionDef):
-        return f"{name} (line {fn.lineno}) is `async def`: the container calls it synchronously, use plain `def`"
-    n = _count_params(fn)
-    a = fn.args
-    if n in (want, want + 1):
-        if n == want + 1:
-            last = (a.posonlyargs + a.args + a.kwonlyargs)[-1:] if not (a.vararg or a.kwarg) else []
-            # the toolkit passes the context as the extra argument; old sagemaker-containers do not,
-            # so the extra parameter must be named context or have a default
-            required = len(a.posonlyargs + a.args) - len(a.defaults)
-            if last and last[0].arg != "context" and required > want:
-                return (f"{name} (line {fn.lineno}) takes {n} parameters: the container calls "
-                        f"{HANDLER_SIGS[name]} (plus an optional `context`); remove the extra parameter or give it a default")
-        return None
-    return (f"{name} (line {fn.lineno}) takes {n} parameters but the container calls {HANDLER_SIGS[name]}"
-            f" (optionally with one more, `context`): change it to `def {HANDLER_SIGS[name]}:`")
 
 
 @guarded
@@ -85,7 +57,7 @@ def entry_point_model_fn(t: Target) -> Outcome:
     problems = []
     for name in HANDLERS:
         if name in defs:
-            p = _sig_problem(name, defs[name])
+            p = signature_problem(name, defs[name])
             if p:
                 problems.append(p)
     present = [n for n in ("input_fn", "predict_fn", "output_fn") if n in defs]

@@ -84,6 +84,8 @@ KEY_WORDS = {
     ("key_in_notebook", "security.secrets"): ["exploration.ipynb"],
     ("gcp_without_folder", "structure.deploy_folder"): ["gcp_deploy"],
     ("empty_repo", "readme.present"): ["blocked by structure.deploy_folder"],
+    ("swapped_predict_fn", "entry_point.model_fn"): ["predict_fn", "by position", "def predict_fn(input_data, model):"],
+    ("model_in_subfolder", "artifact.valid"): ["model_fn loads model/model.joblib"],
 }
 
 

@@ -66,6 +66,12 @@ ENTRY_POINTS: dict[str, str] = {
     "input_fn_raises": LOAD + "\ndef input_fn(body, content_type):\n    raise ValueError('bad input here')\n",
     "predict_fn_raises": LOAD + "\ndef predict_fn(data, model):\n    raise KeyError('no such column')\n",
     "output_fn_raises": LOAD + "\ndef output_fn(pred, accept):\n    raise TypeError('cannot serialize')\n",
+    # handlers the serving code cannot call as written (issue 22: it calls them by position, no context)
+    "predict_fn_swapped": LOAD + "\ndef predict_fn(model, input_data):\n    return model.predict(input_data)\n",
+    "predict_fn_requires_context": LOAD + ("\ndef predict_fn(input_data, model, context):\n"
+                                          "    return model.predict(input_data)\n"),
+    "predict_fn_context_default": LOAD + ("\ndef predict_fn(input_data, model, context=None):\n"
+                                         "    return model.predict(input_data)\n"),
     "model_fn_raises": "def model_fn(model_dir):\n    raise RuntimeError('cannot load the model')\n",
     "model_fn_missing": "import joblib\n\ndef load(model_dir):\n    return None\n",
     "import_error": "import not_a_module_in_the_image\n" + LOAD,

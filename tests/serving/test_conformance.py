@@ -221,3 +221,19 @@ def test_runtime_versions_are_the_images(ref):
     assert run.versions["sklearn"] == ref.image.sklearn and run.versions["sagemaker_containers"] == "2.8.6.post2"
     assert run.versions["python"].startswith(ref.image.python + ".")
     assert run.isolation.startswith("bubblewrap") or run.isolation.startswith("UNSANDBOXED")
+
+
+@pytest.mark.parametrize("case", ["predict_fn_swapped", "predict_fn_requires_context", "predict_fn_context_default",
+                                  "predict_fn_only", "all_three", "transform_fn_only"])
+def test_handler_signatures_are_judged_as_the_serving_code_calls_them(ref, case):
+    """entry_point.model_fn's signature rule (analysis/handlers.py) against the real serving code:
+    a handler the static rule rejects is one the container cannot answer with, and the other way."""
+    import ast
+
+    from deploycheck.analysis.handlers import HANDLERS, module_defs, signature_problem
+    defs = module_defs(ast.parse(cases.ENTRY_POINTS[case]))
+    if ref.image.transform_fn == "ignored":
+        defs.pop("transform_fn", None)
+    problems = [p for n in HANDLERS if n in defs and (p := signature_problem(n, defs[n]))]
+    status = ref.ask(case, "POST", "/invocations", cases.JSON, cases.JSON_MANY)[0]
+    assert (status == 200) == (not problems), (ref.image.key, case, status, problems)

@@ -185,6 +185,33 @@ def test_model_fn_bad_signatures(tmp_path):
     assert o.status == "failed" and "input_fn (line 3) takes 4 parameters" in o.message
 
 
+@pytest.mark.parametrize("handler,fix", [
+    ("def predict_fn(model, input_data):\n    return model.predict(input_data)\n", "def predict_fn(input_data, model):"),
+    ("def input_fn(content_type, request_body):\n    return request_body\n", "def input_fn(request_body, request_content_type):"),
+    ("def output_fn(accept, prediction):\n    return str(prediction)\n", "def output_fn(prediction, accept):"),
+    ("def transform_fn(model, body, accept, content_type):\n    return body\n", "def transform_fn(model, request_body, content_type, accept):"),
+])
+def test_handler_parameters_in_the_wrong_order_fail(tmp_path, handler, fix):
+    """issue 22: the serving code calls handlers by position; a swapped signature must not pass."""
+    src = "import joblib, os\n\ndef model_fn(model_dir):\n    return joblib.load(os.path.join(model_dir, 'm.joblib'))\n\n" + handler
+    o = entry_point_model_fn(make_target(tmp_path, {"aws_deploy/inference.py": src}))
+    assert o.status == "failed" and "by position" in o.message and fix in o.message, o.message
+
+
+def test_required_context_fails_but_a_default_passes(tmp_path):
+    src = "def model_fn(model_dir):\n    pass\ndef predict_fn(input_data, model, context):\n    pass\n"
+    o = entry_point_model_fn(make_target(tmp_path / "a", {"aws_deploy/inference.py": src}))
+    assert o.status == "failed" and "context=None" in o.message
+    src = src.replace("context)", "context=None)")
+    assert entry_point_model_fn(make_target(tmp_path / "b", {"aws_deploy/inference.py": src})).status == "passed"
+
+
+def test_ordinary_parameter_names_pass(tmp_path):
+    src = ("def model_fn(model_dir):\n    pass\ndef input_fn(body, ctype):\n    pass\n"
+           "def predict_fn(X, clf):\n    pass\ndef output_fn(y, accept):\n    pass\n")
+    assert entry_point_model_fn(make_target(tmp_path, {"aws_deploy/inference.py": src})).status == "passed"
+
+
 def test_transform_fn_conflict(tmp_path):
     src = GOOD + "\n\ndef transform_fn(model, body, content_type, accept):\n    pass\n"
     o = entry_point_model_fn(make_target(tmp_path, {"aws_deploy/inference.py": src}))
