@@ -100,57 +100,40 @@ class Hit:
     where: str
     rel: str                  # file (relative to folder)
     text: str                 # the matched logical line (for further inspection)
+    pos: tuple[int, int] = (0, 0)   # (notebook cell or 0, line): the order of steps within ``rel``
 
 
-def find_hits(sources: Iterable[Source], patterns: list[Pattern], folder_rel: str,
-              skip_recreate: bool = False) -> list[Hit]:
-    """Lines matching ``patterns``; with ``skip_recreate``, deletes that only clear the way for a new
-    deployment (``try: delete_endpoint(...) except: pass`` before ``create_endpoint``) do not count."""
+def find_hits(sources: Iterable[Source], patterns: list[Pattern], folder_rel: str) -> list[Hit]:
+    """Lines matching ``patterns``, each with its place in its file."""
     hits: list[Hit] = []
     anyrx = _any_regex(tuple(patterns))
     for src in sources:
         if not anyrx.search(src.text):
             continue
-        raw = src.text.split("\n")
         for line, text in logical_lines(src.text):
             if len(text) > 20_000:
                 text = text[:20_000]
             if not anyrx.search(text):
                 continue
-            if skip_recreate and delete_before_recreate(raw, line):
-                continue
             for pat in patterns:
                 if pat.regex.search(text):
-                    hits.append(Hit(pat.category, pat.label, src.where(folder_rel, line), src.rel, text))
+                    hits.append(Hit(pat.category, pat.label, src.where(folder_rel, line), src.rel, text,
+                                    (src.cell or 0, src.first_line + line - 1)))
     return hits
 
 
-_TRY = re.compile(r"^(\s*)try\s*:\s*(?:#.*)?$")
-_SWALLOW = re.compile(r"^\s*(?:pass|continue|\.\.\.|print\(.*\))\s*(?:#.*)?$")
-_CREATE = re.compile(r"\bcreate_(?:endpoint|endpoint_config|model)\s*\(|\.deploy\s*\(|"
-                     r"\baws\s+sagemaker\s+create-|\bgcloud\s+ai(?:-platform)?\s+\S+\s+(?:create|deploy-model|upload)\b")
-
-
-def delete_before_recreate(lines: list[str], line: int) -> bool:
-    """True when the delete on 1-based ``line`` sits in a ``try:`` whose handler swallows the error
-    and a create/deploy follows: the delete only clears the name for a new deployment."""
-    idx = line - 1
-    indent = len(lines[idx]) - len(lines[idx].lstrip())
-    try_at = None
-    for j in range(idx - 1, max(-1, idx - 6), -1):
-        m = _TRY.match(lines[j])
-        if m and len(m.group(1)) < indent:
-            try_at = j
-            break
-    if try_at is None:
-        return False
-    t_indent = len(lines[try_at]) - len(lines[try_at].lstrip())
-    for k in range(idx + 1, min(len(lines), idx + 12)):
-        ln = lines[k]
-        if ln.strip().startswith("except") and len(ln) - len(ln.lstrip()) == t_indent:
-            body = next((b for b in lines[k + 1:k + 4] if b.strip()), "")
-            return bool(_SWALLOW.match(body)) and any(_CREATE.search(x) for x in lines[k + 1:])
-    return False
+def not_recreated(deletes: Iterable[Hit], creates: Iterable[Hit]) -> list[Hit]:
+    """The deletes that are clean-up: a delete that the same file follows with a create of the same
+    resource only clears the way for a new deployment (``try: delete_endpoint(...) except: pass``
+    before ``model.deploy(...)``), however many deletes that block has; a later delete of it is
+    clean-up again."""
+    last: dict[tuple[str, str], tuple[int, int]] = {}
+    for c in creates:
+        for kind in c.category.split():
+            key = (c.rel, kind)
+            if c.pos > last.get(key, (-1, -1)):
+                last[key] = c.pos
+    return [d for d in deletes if not d.pos < last.get((d.rel, d.category), (-1, -1))]
 
 
 @lru_cache(maxsize=32)
@@ -200,6 +183,29 @@ GCP_CLEAN = [
     _p("bucket", "gsutil rm", r"\bgsutil\s+(?:-\w+\s+)*(?:rm|rb)\b"),
     _p("bucket", "gcloud storage rm", GCLOUD + r"storage\s+(?:rm|buckets\s+delete)\b"),
     _p("bucket", "blob/bucket.delete()", r"\b(?:blob|bucket)\w*\.delete\s*\(|\.delete_blobs?\s*\("),
+]
+
+# What creates each resource the clean-up patterns delete (category: the clean-up categories it
+# creates, space-separated): a delete followed by one of these in the same file is not clean-up.
+AWS_CREATE = [
+    _p("endpoint config model", ".deploy(...)", r"\.deploy\s*\("),
+    _p("endpoint", "create_endpoint(...)", r"\bcreate_endpoint\s*\("),
+    _p("config", "create_endpoint_config(...)", r"\bcreate_endpoint_config\s*\("),
+    _p("model", "create_model(...)", r"\bcreate_model\s*\("),
+    _p("endpoint", "aws sagemaker create-endpoint", r"\baws\s+sagemaker\s+create-endpoint(?!-config)\b"),
+    _p("config", "aws sagemaker create-endpoint-config", r"\baws\s+sagemaker\s+create-endpoint-config\b"),
+    _p("model", "aws sagemaker create-model", r"\baws\s+sagemaker\s+create-model\b"),
+    _p("bucket", "aws s3 cp / upload", r"\baws\s+s3\s+(?:cp|sync|mv)\b|\.upload_(?:data|file)\s*\("),
+]
+GCP_CREATE = [
+    _p("version", "gcloud ai-platform versions create", GCLOUD + r"ai-platform\s+versions\s+create\b"),
+    _p("legacy_model", "gcloud ai-platform models create", GCLOUD + r"ai-platform\s+models\s+create\b"),
+    _p("model", "gcloud ai models upload", GCLOUD + r"ai\s+models\s+upload\b|\bModel\.upload\w*\s*\("),
+    _p("endpoint", "gcloud ai endpoints create", GCLOUD + r"ai\s+endpoints\s+create\b|\bEndpoint\.create\s*\("),
+    _p("undeploy", "gcloud ai endpoints deploy-model", GCLOUD + r"ai\s+endpoints\s+deploy-model\b"),
+    _p("undeploy endpoint", ".deploy(...)", r"\.deploy\s*\("),
+    _p("bucket", "gsutil cp / upload", r"\bgsutil\s+(?:-\w+\s+)*(?:cp|rsync|mv)\b|" + GCLOUD +
+       r"storage\s+(?:cp|rsync|mv)\b|\.upload_from_filename\s*\("),
 ]
 
 # Prose ("delete the endpoint, the endpoint configuration and the model in the console"):
@@ -257,9 +263,9 @@ def prose_hits(info: ReadmeDoc, plat: str) -> list[Hit]:
                     undeploy = vm.group(0).lower().startswith("undeploy")
                     label = f"'{vm.group(0)} … {noun.group(0)}'"
                     line = first + text.count("\n", 0, vm.start())
-                    hits.append(Hit(cat, label, f"{info.path} line {line}", info.rel, text))
+                    hits.append(Hit(cat, label, f"{info.path} line {line}", info.rel, text, (0, line)))
                     if plat == "gcp" and undeploy and cat in ("endpoint", "model"):
-                        hits.append(Hit("undeploy", label, f"{info.path} line {line}", info.rel, text))
+                        hits.append(Hit("undeploy", label, f"{info.path} line {line}", info.rel, text, (0, line)))
                     # "endpoint configuration" must not also count as "endpoint"
                     sentence_mod = rx.sub(" ", sentence_mod) if cat == "config" else sentence_mod
     return hits
@@ -299,15 +305,23 @@ def readme_sources(doc: ReadmeDoc) -> list[Source]:
 
 
 def steps(folder: DeployFolder, patterns: list[Pattern]) -> Steps:
-    """Hits of ``patterns`` in the README (and the scripts it names) and in the other scripts."""
+    """Hits of ``patterns`` in the README (and the scripts it names) and in the other scripts. For
+    the clean-up patterns, the README's prose counts too, and deletes that a create of the same
+    resource follows are left out (:func:`not_recreated`)."""
     doc = folder.facts.readme
     if doc is None or doc.problem:
         return Steps((), ())
     named = _referenced_scripts(doc, folder)
     scripts = folder.facts.scripts
-    cleanup = patterns is AWS_CLEAN or patterns is GCP_CLEAN
-    main = find_hits(readme_sources(doc) + [s for s in scripts if s.rel in named], patterns, folder.rel, cleanup)
-    other = find_hits([s for s in scripts if s.rel not in named], patterns, folder.rel, cleanup)
+    main_src = readme_sources(doc) + [s for s in scripts if s.rel in named]
+    other_src = [s for s in scripts if s.rel not in named]
+    main = find_hits(main_src, patterns, folder.rel)
+    other = find_hits(other_src, patterns, folder.rel)
+    if patterns is AWS_CLEAN or patterns is GCP_CLEAN:
+        plat = "aws" if patterns is AWS_CLEAN else "gcp"
+        creates = AWS_CREATE if plat == "aws" else GCP_CREATE
+        main = not_recreated(main + prose_hits(doc, plat), find_hits(main_src, creates, folder.rel))
+        other = not_recreated(other, find_hits(other_src, creates, folder.rel))
     return Steps(tuple(main), tuple(other))
 
 

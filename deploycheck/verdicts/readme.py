@@ -2,7 +2,7 @@
 model was deployed, and says how everything deployed is deleted."""
 from __future__ import annotations
 
-from deploycheck.analysis.commands import STEP_ORDER, Hit, aws_cleanup_categories, gcp_flavour, prose_hits
+from deploycheck.analysis.commands import STEP_ORDER, Hit, aws_cleanup_categories, gcp_flavour
 from deploycheck.analysis.readme import MIN_WORDS, README_LIMIT, README_NAMES, ReadmeDoc
 from deploycheck.discovery import Target
 from deploycheck.model import Outcome, blocked, failed, passed
@@ -158,7 +158,7 @@ def readme_cleanup(t: Target) -> Outcome:
     steps = folder.facts.cleanup_steps
     main, other = list(steps.main), list(steps.other)
     plat = folder.platform
-    hits = main + prose_hits(info, plat)
+    hits = main
     hint = ""
     if other:
         hint = (f" ({other[0].where} has {other[0].label}: name that file in the README or copy the step into it)")

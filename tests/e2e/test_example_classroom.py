@@ -86,6 +86,7 @@ KEY_WORDS = {
     ("empty_repo", "readme.present"): ["blocked by structure.deploy_folder"],
     ("swapped_predict_fn", "entry_point.model_fn"): ["predict_fn", "by position", "def predict_fn(input_data, model):"],
     ("model_in_subfolder", "artifact.valid"): ["model_fn loads model/model.joblib"],
+    ("recreate_block_longer", "readme.cleanup"): ["does not say how to delete"],
 }
 
 

@@ -512,6 +512,48 @@ def test_the_same_deletes_at_the_end_are_cleanup(tmp_path):
     assert readme.readme_cleanup(aws_repo(tmp_path, text)).status == "passed"
 
 
+def test_one_more_delete_in_the_recreate_block_changes_nothing(tmp_path):
+    """issue 22: a delete followed by a re-create of the same resource is not clean-up, however many
+    deletes the block holds (one more used to push the try/except out of a fixed window)."""
+    more = RECREATE.replace('    sm.delete_model(ModelName="iris")\n',
+                            '    sm.delete_model(ModelName="iris")\n    s3.delete_object(Bucket="b", Key="m.tar.gz")\n'
+                            '    print("deleted the old deployment")\n    sm.delete_model(ModelName="iris-old")\n')
+    text = AWS_README.split("## Clean up")[0] + more
+    o = readme.readme_cleanup(aws_repo(tmp_path, text))
+    assert o.status == "failed" and "does not say how to delete" in o.message
+
+
+def test_delete_then_recreate_without_try_is_not_cleanup(tmp_path):
+    text = AWS_README.split("## Clean up")[0] + (
+        "## Deploy again\n\n```python\npredictor.delete_endpoint()\npredictor.delete_model()\n"
+        "predictor = model.deploy(initial_instance_count=1, instance_type='ml.t2.medium')\n```\n")
+    assert readme.readme_cleanup(aws_repo(tmp_path, text)).status == "failed"
+
+
+def test_recreate_then_a_later_cleanup_block_is_cleanup(tmp_path):
+    text = AWS_README.split("## Clean up")[0] + RECREATE + (
+        "\n## Clean up\n\n```python\nsm.delete_endpoint(EndpointName='iris')\n"
+        "sm.delete_endpoint_config(EndpointConfigName='iris')\nsm.delete_model(ModelName='iris')\n```\n")
+    o = readme.readme_cleanup(aws_repo(tmp_path, text))
+    assert o.status == "passed", o.message
+    assert "line" in o.message
+
+
+def test_notebook_cells_keep_their_order(tmp_path):
+    cells = ["predictor = model.deploy(initial_instance_count=1, instance_type='ml.t2.medium')\n",
+             "predictor.predict([[1, 2]])\n", "predictor.delete_endpoint()\npredictor.delete_model()\n"]
+
+    def nb(srcs):
+        return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+            {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": c} for c in srcs]})
+    text = "# AWS\n\nRun [deploy.ipynb](deploy.ipynb): it deploys, predicts and deletes everything.\n"
+    o = readme.readme_cleanup(aws_repo(tmp_path / "a", text, **{"aws_deploy/deploy.ipynb": nb(cells)}))
+    assert o.status == "passed", o.message
+    again = cells + cells[:1]                  # deploys again after deleting: not clean-up
+    o = readme.readme_cleanup(aws_repo(tmp_path / "b", text, **{"aws_deploy/deploy.ipynb": nb(again)}))
+    assert o.status == "failed", o.message
+
+
 def test_console_cleanup_in_words_counts(tmp_path):
     text = AWS_README.split("## Clean up")[0] + (
         "## Clean up\n\nIn the SageMaker console: Inference → Endpoints → select iris-endpoint → Actions → Delete.\n"
