@@ -69,7 +69,7 @@ def machine() -> tuple[str, bool]:
 # ---------------------------------------------------------------- the repo's content
 
 def _memo_path(repo: Path) -> Path:
-    return _root() / "trees" / (hashlib.sha256(str(repo).encode()).hexdigest()[:24] + ".json")
+    return _root() / "trees" / (hashlib.sha256(os.fsencode(repo)).hexdigest()[:24] + ".json")
 
 
 def tree_hash(repo: Path) -> str | None:
@@ -86,7 +86,7 @@ def tree_hash(repo: Path) -> str | None:
     fresh: dict[str, list[Any]] = {}
     h = hashlib.sha256()
     for rel, target in sorted(links.items()):
-        h.update(b"L" + rel.encode() + b"\0" + target.encode(errors="replace") + b"\0")
+        h.update(b"L" + os.fsencode(rel) + b"\0" + os.fsencode(target) + b"\0")
     for rel in listed:
         try:
             st = os.lstat(repo / rel)
@@ -98,7 +98,7 @@ def tree_hash(repo: Path) -> str | None:
         if digest is None:
             continue
         fresh[rel] = [*sig, digest]
-        h.update(b"F" + rel.encode() + b"\0" + digest.encode() + b"\0")
+        h.update(b"F" + os.fsencode(rel) + b"\0" + digest.encode() + b"\0")
     try:
         files.atomic_write(memo_file, json.dumps(fresh).encode())
     except OSError:
@@ -151,7 +151,7 @@ class ResultsCache:
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def _dir(self, t: Target, key: str) -> Path:
-        student = hashlib.sha256(f"{t.student}\0{t.repo}".encode()).hexdigest()[:16]
+        student = hashlib.sha256(f"{t.student}\0{t.repo}".encode("utf-8", "surrogateescape")).hexdigest()[:16]
         return _root() / student / key
 
     def has(self, t: Target, cid: str) -> bool:

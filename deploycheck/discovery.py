@@ -332,6 +332,7 @@ def load_submission(student: str, repo: str) -> Submission:
             if plat not in {f.platform for f in folders}:
                 folders.append(make_folder(plat, p, root, named=False, evidence=what))
         folders.sort(key=lambda f: PLATFORMS.index(f.platform))
+    notes.extend(odd_names_note(f) for f in folders if any(map(fs.undecodable, (*f.files, *f.symlinks))))
     problem = hint = None
     if not folders:
         try:
@@ -344,6 +345,18 @@ def load_submission(student: str, repo: str) -> Submission:
             ev = evidence_of(root)
             hint = ev.platform if ev else None
     return Submission(student, root, tuple(folders), problem, tuple(notes), hint)
+
+
+def odd_names_note(folder: DeployFolder) -> str:
+    """The one note about file names that are not UTF-8 (a Windows or zip encoding): they are graded
+    like any file, under their display name, but other machines may show or match them differently."""
+    odd = sorted(fs.printable(folder.repo_rel(n)) for n in (*folder.files, *folder.symlinks) if fs.undecodable(n))
+    shown = ", ".join(odd[:3]) + (f" and {len(odd) - 3} more" if len(odd) > 3 else "")
+    one = len(odd) == 1
+    return (f"{shown}: {'this file name is' if one else 'these file names are'} not UTF-8 (saved by an old Windows "
+            f"tool or a zip archive); deploycheck reads {'it' if one else 'them'} as shown, but GitHub and other "
+            f"machines may show {'it' if one else 'them'} garbled and links to {'it' if one else 'them'} break: "
+            f"rename {'it' if one else 'them'} (git mv) to a plain UTF-8 name")
 
 
 def targets_for(student: str, repo: str, platform: str = "auto") -> list[Target]:

@@ -6,17 +6,24 @@ UTF-16 with BOM, else cp1252/latin-1), normalising line endings to ``\\n``.
 Every analysis module reads student files through :func:`read_bytes` / :func:`read_text`; paths
 are posix and relative to a base directory (a deploy folder or a repo root).
 
+File names are bytes on POSIX: a name that is not UTF-8 (``r\\xe9sultat.png`` from a Windows zip)
+reaches Python as a str holding surrogate escapes (PEP 383), which opens the file but cannot be
+encoded, printed or written into a report. Such names stay as they are for every file operation;
+:func:`printable` is their one display form (the undecodable bytes read with the same fallback as
+file contents), applied where a string leaves for a message, a report or a terminal.
+
 :func:`atomic_write` is the one writer of deploycheck's own files that other processes (parallel
 xdist workers, a later run) read: they see the old file or the whole new one, never half of it.
 """
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 DEFAULT_LIMIT = 2_000_000
 
@@ -39,6 +46,43 @@ class TextFile:
     @property
     def ok(self) -> bool:
         return self.problem is None
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]+")
+
+
+def _bytes_as_text(m: re.Match[str]) -> str:
+    run = m.group(0)
+    if not all("\udc80" <= c <= "\udcff" for c in run):
+        return "\ufffd" * len(run)          # a lone surrogate that is no escaped byte (e.g. from JSON)
+    raw = bytes(ord(c) - 0xDC00 for c in run)
+    try:
+        return raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def printable(text: str) -> str:
+    """``text`` with every surrogate escape (a file name's undecodable bytes) replaced by those bytes
+    read as cp1252 (else latin-1), the fallback of :func:`decode`: always encodable as UTF-8.
+    Strings without surrogates are returned unchanged."""
+    return _SURROGATES.sub(_bytes_as_text, text) if _SURROGATES.search(text) else text
+
+
+def printable_data(value: Any) -> Any:
+    """:func:`printable` applied to every string (keys included) of a JSON-like value."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable_data(k): printable_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(printable_data(v) for v in value)
+    return value
+
+
+def undecodable(name: str) -> bool:
+    """True when the file name ``name`` is not valid UTF-8 (it holds surrogate escapes)."""
+    return bool(_SURROGATES.search(name))
 
 
 def symlink_component(base: Path, rel: str) -> str | None:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generator
 import pluggy
 import pytest
 
+from deploycheck import files
 from deploycheck import rubric as rb
 from deploycheck.discovery import Target, targets_for
 from deploycheck.model import (FAILED, SKIPPED, CheckRecord, CheckResult, Outcome, StudentResult, failed, passed,
@@ -185,6 +186,7 @@ class DeploycheckPlugin:
         self._targets_lock = threading.Lock()
         self._crashed: set[str] = set()
         self.students: list[StudentResult] = []
+        self.report_error: str | None = None
         from deploycheck.cache import ResultsCache
         self.cache = ResultsCache(self.settings, enabled=self.settings.cache)
         self.reused = 0
@@ -319,6 +321,7 @@ class DeploycheckPlugin:
                 stored = run_error(f"internal error in deploycheck while running {cid}: {_short(rep)}")
             else:
                 stored = passed()
+            stored = printable(stored)
         rec = CheckRecord(t.student, t.platform, str(t.submission.repo), self.result_of(cid, stored),
                           tuple(t.submission.notes))
         rep.user_properties.append((_PROP, json.dumps(rec.to_json(), default=str)))
@@ -376,7 +379,12 @@ class DeploycheckPlugin:
                               shard=f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
                               class_students=self.class_students, run_id=s.run_id, cloud=s.cloud,
                               deadline=self.config.option.deadline)
-            rp.write_all(self.students, s.report, meta, rp.ReportOptions.from_options(self.config.option))
+            try:
+                rp.write_all(self.students, s.report, meta, rp.ReportOptions.from_options(self.config.option))
+            except rp.ReportError as e:          # the rest of the report is written; the run is not OK
+                self.report_error = str(e)
+                session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+                return
         # exit status: 0 when every enabled check of each student's graded platform passed and every
         # student could be graded
         all_ok = all(not (c.status == FAILED or c.error) for st in self.students for c in st.checks) and \
@@ -387,6 +395,8 @@ class DeploycheckPlugin:
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter, exitstatus: int,
                                 config: pytest.Config) -> None:
+        if self.report_error:
+            terminalreporter.write_line(f"deploycheck: error: {self.report_error}", red=True)
         if not self.students:
             return
         from deploycheck.report import terminal
@@ -471,6 +481,19 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return StudentScheduling(config, log, student_of, lambda student: images.get(student, frozenset()))
 
 
+def printable(o: Outcome) -> Outcome:
+    """``o`` with every string of its message and data printable: a student's file name that is not
+    UTF-8 reaches a verdict as surrogate escapes, which no terminal, cache or report can encode;
+    from here on it is its display form (files.printable). The one boundary every outcome crosses
+    on its way to pytest, the results cache and the gradebook."""
+    message = files.printable(o.message)
+    data = files.printable_data(dict(o.data))
+    if message == o.message and data == o.data:
+        return o
+    from dataclasses import replace
+    return replace(o, message=message, data=data)
+
+
 def get_plugin(config: pytest.Config) -> DeploycheckPlugin:
     return config.stash[_PLUGIN_KEY]
 
@@ -488,6 +511,7 @@ def record(request: pytest.FixtureRequest) -> Callable[[Outcome], Outcome]:
         cid = check_id_of(request.node)
         if cid in ("predict.local", "cloud.predict") and outcome.ok:
             outcome = _with_proof(request, outcome, "local" if cid == "predict.local" else "cloud")
+        outcome = printable(outcome)
         request.node.stash[_OUTCOME_KEY] = outcome
         if outcome.status == FAILED:
             pytest.fail(outcome.message, pytrace=False)

@@ -12,13 +12,17 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from deploycheck import model
 from deploycheck.report import canvas, csv, github, gradescope, html, json, markdown
 from deploycheck.report.results import build_students, roster_of, triage
 
-__all__ = ["ReportOptions", "RunMeta", "write_all", "build_students", "triage"]
+__all__ = ["ReportError", "ReportOptions", "RunMeta", "write_all", "build_students", "triage"]
+
+
+class ReportError(Exception):
+    """Some files of the report could not be written (the others were); the message names each."""
 
 
 @dataclass(frozen=True)
@@ -71,20 +75,31 @@ class RunMeta:
 
 def write_all(students: list[model.StudentResult], outdir: Path | str, meta: RunMeta,
               options: ReportOptions = ReportOptions()) -> Path:
+    """Every file of the report; one writer that fails never keeps the others (report.json first)
+    from writing every student: :class:`ReportError` names what failed, after the rest is written."""
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     m = meta.to_json()
-    json.write(students, out, m)
-    csv.write(students, out)
-    gradescope.write(students, out)
-    markdown.write(students, out)
+    failed: list[str] = []
+
+    def write(name: str, fn: Callable[..., object], *args: object) -> None:
+        try:
+            fn(*args)
+        except Exception as e:  # noqa: BLE001 - reported below, after every other file is written
+            failed.append(f"{name}: {type(e).__name__}: {e}")
+    write("report.json", json.write, students, out, m)
+    write("grades.csv", csv.write, students, out)
+    write("results/", gradescope.write, students, out)
+    write("summary.md", markdown.write, students, out)
     if options.canvas or options.canvas_assignment:
-        canvas.write(students, out, options.canvas_assignment)
+        write("canvas.csv", canvas.write, students, out, options.canvas_assignment)
     gh = options.github_csv
     if gh is None:
         gh = any(roster_of(s).get("github_username") for s in students)
     if gh:
-        github.write(students, out)
+        write("github-classroom.csv", github.write, students, out)
     if options.html:
-        html.write(students, out, m)
+        write("index.html", html.write, students, out, m)
+    if failed:
+        raise ReportError(f"could not write part of the report in {out}: " + "; ".join(failed))
     return out

@@ -11,7 +11,8 @@ from deploycheck.report.escape import csv_cell
 
 
 def write_text(path: Path, text: str) -> Path:
-    return files.atomic_write(path, text.encode("utf-8"))
+    """UTF-8; a student file name that is not UTF-8 is written in its display form (files.printable)."""
+    return files.atomic_write(path, files.printable(text).encode("utf-8"))
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+from deploycheck.files import printable
+
 # ANSI escape sequences (CSI, OSC, and two-character ESC sequences), C0/C1 controls, DEL, and the
 # Unicode bidi controls that reorder what a terminal shows ("Trojan source").
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[PX^_][^\x1b]*(?:\x1b\\)?|\x1b.?")
@@ -12,7 +14,7 @@ _CTRL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u
 def terminal(text: object, limit: int = 500) -> str:
     """One line for a terminal: escape sequences and control characters removed, newlines and
     tabs turned into spaces."""
-    s = _ANSI.sub("", str(text))
+    s = _ANSI.sub("", printable(str(text)))
     s = re.sub(r"[\r\n\t]+", " ", s)
     s = _CTRL.sub("", s)
     return s[:limit] + ("…" if len(s) > limit else "")

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from deploycheck import model
-from deploycheck.report import ReportOptions, RunMeta, write_all
+from deploycheck.report import ReportError, ReportOptions, RunMeta, write_all
 from deploycheck.report import json as rjson
 
 
@@ -162,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     except MergeError as e:
         print(f"deploycheck merge: {e}", file=sys.stderr)
         return 2
+    except ReportError as e:
+        print(f"deploycheck merge: {e}", file=sys.stderr)
+        return 3
     for w in warnings:
         print(f"deploycheck merge: warning: {w}", file=sys.stderr)
     print(f"merged {len(a.reports)} report(s), {n} students -> {out.resolve()}/report.json "

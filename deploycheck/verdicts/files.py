@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 
+from deploycheck import files as fs
 from deploycheck.analysis.refs import MAX_REFS, is_local_name, resolve_ref
 from deploycheck.discovery import Target
 from deploycheck.model import Outcome, failed, passed
@@ -18,6 +19,8 @@ def files_referenced(t: Target) -> Outcome:
     refs, outs = folder.facts.refs.refs, folder.facts.refs.outputs
     outs_norm = {os.path.normpath(x) for x in outs if x}
     files_lower = {f.lower(): f for f in folder.files}
+    # names that are not UTF-8, by their display name (files.printable): "résultat.png" in the README
+    odd_names = {fs.printable(f): f for f in folder.files if fs.undecodable(f)}
     problems: list[str] = []
     checked: set[str] = set()
     seen: set[str] = set()
@@ -45,6 +48,8 @@ def files_referenced(t: Target) -> Outcome:
         elif st == "outside":
             problems.append(f"{r.where} references {name}, which is outside the repository: copy the file into "
                             f"{folder.rel}/ and fix the path")
+        elif norm in odd_names:
+            continue   # there, under a name that is not UTF-8: the submission's one note says so (discovery)
         else:
             alt = files_lower.get(norm.lower())
             did = f" (did you mean {alt}? names are case-sensitive)" if alt and alt != norm else ""
