@@ -29,7 +29,6 @@ from deploycheck.discovery import Target, targets_for
 from deploycheck.model import (FAILED, SKIPPED, CheckRecord, CheckResult, Outcome, StudentResult, failed, passed,
                                run_error, skipped)
 from deploycheck import classroom
-from deploycheck.classroom import RepoRef
 from deploycheck.settings import Settings, default_aws_region, env, env_flag
 
 if TYPE_CHECKING:
@@ -106,24 +105,10 @@ def _run_id(o: argparse.Namespace) -> str:
 
 
 def _parse_shard(s: str | None) -> tuple[int, int] | None:
-    if not s:
-        return None
     try:
-        k, n = (int(x) for x in s.split("/"))
-    except ValueError:
-        raise pytest.UsageError(f"--shard {s}: use K/N, e.g. --shard 2/3") from None
-    if n < 1 or not 1 <= k <= n:
-        raise pytest.UsageError(f"--shard {s}: K must be between 1 and N")
-    return k, n
-
-
-def shard_refs(refs: list[RepoRef], shard: tuple[int, int] | None) -> list[RepoRef]:
-    """Deterministic slice: students sorted by id, every N-th one starting at K."""
-    if not shard:
-        return refs
-    k, n = shard
-    ordered = sorted(refs, key=lambda r: r.student)
-    return [r for i, r in enumerate(ordered) if i % n == k - 1]
+        return classroom.parse_shard(s)
+    except ValueError as e:
+        raise pytest.UsageError(str(e)) from None
 
 
 def settings_from(o: argparse.Namespace) -> Settings:
@@ -173,11 +158,11 @@ class DeploycheckPlugin:
             sandbox.set_allow_unsandboxed(True)
         self.shard = _parse_shard(o.shard)
         try:
-            refs = classroom.resolve(o)
+            resolved = classroom.resolve(o, self.shard)   # the whole class listed, only this shard cloned
         except ValueError as e:
             raise pytest.UsageError(str(e)) from None
-        self.class_students = tuple(sorted(r.student for r in refs))
-        self.refs = shard_refs(refs, self.shard)
+        self.class_students = resolved.class_students
+        self.refs = resolved.refs
         self.shadows = classroom.shadow_refs(self.refs)   # latest commits of late students
         self.records: list[CheckRecord] = []
         self.started = time.time()

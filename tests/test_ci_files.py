@@ -115,32 +115,45 @@ def test_classroom_matrix_shards_and_merges():
     assert "deploycheck merge gradebook shards/report-shard-*" in _step(merge["steps"], "Merge")["run"]
 
 
-def test_classroom_clone_leaves_no_token_behind(tmp_path):
-    """The clone step, run for real against local repositories: the token reaches git only as a
-    header of each command, so no cloned repository (or URL) keeps it."""
+def _git_repo(path, files):
+    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
+    for rel, text in files.items():
+        (path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (path / rel).write_text(text)
+    git = ["git", "-C", str(path), "-c", "user.email=a@b", "-c", "user.name=a"]
+    subprocess.run(git + ["add", "."], check=True)
+    subprocess.run(git + ["commit", "-qm", "x"], check=True)
+    return path
+
+
+def test_classroom_grade_step_clones_its_shard_and_leaves_no_token_behind(tmp_path):
+    """The grade step, run for real against local repositories: it clones through --roster/--shard
+    (no inline clone script), the token reaches git only as a header of each command, so no cloned
+    repository, report or URL keeps it, and an unreachable repository is a "not graded" row."""
     wf = _load("examples/classroom-matrix.yml")
     grade = wf["jobs"]["grade"]
     assert _step(grade["steps"], uses="actions/checkout@")["with"]["persist-credentials"] is False
-    clone = _step(grade["steps"], "Clone the student repositories")
-    assert clone["env"]["TOKEN"] == "${{ secrets.CLASSROOM_TOKEN }}"
+    step = _step(grade["steps"], "Grade shard ${{ matrix.shard }}")
+    assert step["env"]["GITHUB_TOKEN"] == "${{ secrets.CLASSROOM_TOKEN }}"
+    assert "--roster course/roster.csv" in step["run"] and '--shard "$SHARD"' in step["run"]
+    assert "python -" not in step["run"] and "git clone" not in step["run"]
     for s in grade["steps"]:                  # no other step of the job holds a secret
-        assert s is clone or "secrets." not in str(s)
-    origin = tmp_path / "origin"
-    subprocess.run(["git", "init", "-q", str(origin)], check=True)
-    (origin / "README.md").write_text("hi")
-    git = ["git", "-C", str(origin), "-c", "user.email=a@b", "-c", "user.name=a"]
-    subprocess.run(git + ["add", "."], check=True)
-    subprocess.run(git + ["commit", "-qm", "x"], check=True)
+        assert s is step or "secrets." not in str(s)
+    origin = _git_repo(tmp_path / "origin", {"aws_deploy/README.md": "# deploy\n\nsee the notebook\n"})
     work = tmp_path / "work"
     (work / "course").mkdir(parents=True)
-    (work / "course" / "roster.csv").write_text(f"student,url\nann,{origin}\nbob,https://user:OLDSECRET@127.0.0.1:9/x\n")
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "TOKEN": "CANARYTOKEN123", "DEADLINE": "",
-           "GIT_TERMINAL_PROMPT": "0"}
-    p = _bash(clone["run"], work, env)
-    assert p.returncode == 0, p.stderr
-    assert (work / "classroom" / "ann" / "README.md").read_text() == "hi"
-    for f in (work / "classroom").rglob("*"):
-        if f.is_file():
+    (work / "course" / "roster.csv").write_text(f"student,url\nann,{origin.as_uri()}\n"
+                                                "bob,https://user:OLDSECRET@127.0.0.1:9/x\n")
+    env = _env(tmp_path, work, GITHUB_TOKEN="CANARYTOKEN123", SHARD="1/1", DEADLINE="")
+    p = _bash(step["run"].replace(" -n auto", ""), work, env)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    doc = json.loads((work / "report-shard" / "report.json").read_text())
+    by = {st["student"]: st for st in doc["students"]}
+    assert by["ann"]["checks"] and "error" not in by["ann"]
+    assert by["bob"]["error"].startswith("could not fetch the repository") and by["bob"]["checks"] == []
+    assert "CANARYTOKEN123" not in p.stdout + p.stderr and "OLDSECRET" not in p.stdout + p.stderr
+    for f in work.rglob("*"):
+        if f.is_file() and f.parent.name != "course":           # (the roster itself holds the URL secret)
             data = f.read_bytes()
             assert b"CANARYTOKEN123" not in data and b"OLDSECRET" not in data, f
 
@@ -266,9 +279,14 @@ def test_audit_step_runs_alone_with_the_credentials(action, tmp_path):
 def test_matrix_steps_run_locally(tmp_path, fixtures_build):
     wf = _load("examples/classroom-matrix.yml")
     work = tmp_path / "work"
+    (work / "course").mkdir(parents=True)
+    rows = ["student,url"]
     for name in ("complete_vertex", "no_readme"):
-        _example(fixtures_build, name, work / "classroom" / name)
-    env = _env(tmp_path, work, SHARD="1/1")
+        repo = _example(fixtures_build, name, tmp_path / "github" / name)
+        _git_repo(repo, {})
+        rows.append(f"{name},{repo.as_uri()}")
+    (work / "course" / "roster.csv").write_text("\n".join(rows) + "\n")
+    env = _env(tmp_path, work, SHARD="1/1", DEADLINE="")
     grade = _step(wf["jobs"]["grade"]["steps"], "Grade shard ${{ matrix.shard }}")["run"]
     p = _bash(grade, work, env)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]

@@ -3,9 +3,13 @@ GitHub Classroom downloads, with paths or git URLs), the clone cache (``--clone-
 ``--deadline`` commit selection.
 
 The plugin calls only :func:`add_options` and :func:`resolve` (and :func:`shadow_refs` to grade the
-latest commit of late students). ``resolve`` does the cloning once, on the controller: it writes
-the resolved refs to a manifest whose path it leaves in ``DEPLOYCHECK_CLASSROOM_MANIFEST`` so that
-pytest-xdist workers (which inherit the environment) read the same refs instead of cloning again.
+latest commit of late students). ``resolve`` lists the whole class first (every student id is
+decided over the whole roster, so the ids, and the slices, are the same on every shard), keeps the
+``--shard K/N`` slice (:func:`shard_refs`), and clones or fetches only that slice: a class matrix of
+N jobs clones each repo once, not N times. A repo that cannot be fetched is a "not graded" row of its
+own (``RepoRef.error``), never a zero. The cloning is done once, on the controller: the resolved
+refs go to a manifest whose path is left in ``DEPLOYCHECK_CLASSROOM_MANIFEST`` so that pytest-xdist
+workers (which inherit the environment) read the same refs instead of cloning again.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable
 
 from deploycheck import files
@@ -26,8 +31,9 @@ from deploycheck.classroom.refs import SHADOW_SUFFIX, Commit, Late, RepoRef, Ros
 if TYPE_CHECKING:
     import pytest
 
-__all__ = ["RepoRef", "RosterEntry", "Commit", "Late", "SHADOW_SUFFIX", "add_options", "resolve", "resolve_sources",
-           "shadow_refs", "repos_from_options", "safe_id", "default_clone_dir"]
+__all__ = ["RepoRef", "RosterEntry", "Commit", "Late", "SHADOW_SUFFIX", "Resolved", "add_options", "resolve",
+           "resolve_sources", "list_refs", "fetch_refs", "parse_shard", "shard_refs", "shadow_refs",
+           "repos_from_options", "safe_id", "default_clone_dir"]
 
 MANIFEST_ENV = "DEPLOYCHECK_CLASSROOM_MANIFEST"   # controller -> xdist workers (read via settings.env)
 
@@ -68,10 +74,11 @@ def _opt(options: argparse.Namespace, name: str, default: Any = None) -> Any:
     return getattr(options, name, default)
 
 
-def _key(options: argparse.Namespace) -> str:
+def _key(options: argparse.Namespace, shard: tuple[int, int] | None) -> str:
     h = hashlib.sha256()
     parts: list[Any] = [os.getcwd(), _opt(options, "repo") or [], _opt(options, "classroom"),
-                        _opt(options, "roster") or [], _opt(options, "clone_dir"), _opt(options, "deadline")]
+                        _opt(options, "roster") or [], _opt(options, "clone_dir"), _opt(options, "deadline"),
+                        list(shard) if shard else None]
     for r in _opt(options, "roster") or []:
         try:
             parts.append(hashlib.sha256(Path(r).read_bytes()).hexdigest())
@@ -81,10 +88,41 @@ def _key(options: argparse.Namespace) -> str:
     return h.hexdigest()
 
 
-def resolve(options: argparse.Namespace) -> list[RepoRef]:
-    """The repos of this run from the pytest options (``config.option``), cloned and checked out.
-    Raises ValueError with a one-line usage message."""
-    key = _key(options)
+@dataclass(frozen=True)
+class Resolved:
+    """The repos of this run: ``refs`` (this shard's, cloned and checked out) and ``class_students``
+    (every student id of the class, sorted, whatever the shard)."""
+    refs: list[RepoRef]
+    class_students: tuple[str, ...]
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"K/N"`` -> (K, N); raises ValueError with a one-line usage message."""
+    if not text:
+        return None
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard {text}: use K/N, e.g. --shard 2/3") from None
+    if n < 1 or not 1 <= k <= n:
+        raise ValueError(f"--shard {text}: K must be between 1 and N")
+    return k, n
+
+
+def shard_refs(refs: list[RepoRef], shard: tuple[int, int] | None) -> list[RepoRef]:
+    """The deterministic slice ``K/N`` of the class: students sorted by id, every N-th one starting at
+    the K-th (the slices of 1/N..N/N partition the class; their sizes differ by at most one)."""
+    if not shard:
+        return refs
+    k, n = shard
+    ordered = sorted(refs, key=lambda r: r.student)
+    return [r for i, r in enumerate(ordered) if i % n == k - 1]
+
+
+def resolve(options: argparse.Namespace, shard: tuple[int, int] | None = None) -> Resolved:
+    """The repos of this run from the pytest options (``config.option``): the whole class listed,
+    ``shard``'s slice cloned and checked out. Raises ValueError with a one-line usage message."""
+    key = _key(options, shard)
     cached = _load_manifest(key)
     if cached is not None:
         return cached
@@ -92,19 +130,22 @@ def resolve(options: argparse.Namespace) -> list[RepoRef]:
     if isinstance(roster, str):
         roster = [roster]
     clone_dir = Path(_opt(options, "clone_dir") or default_clone_dir())
-    refs, warnings, cloned = resolve_sources(
-        _opt(options, "repo") or [], _opt(options, "classroom"), roster, clone_dir=clone_dir,
-        deadline=_opt(options, "deadline"),
+    listed, warnings = list_refs(_opt(options, "repo") or [], _opt(options, "classroom"), roster)
+    everyone = tuple(sorted(r.student for r in listed))
+    refs, cloned = fetch_refs(
+        shard_refs(listed, shard), clone_dir=clone_dir, deadline=_opt(options, "deadline"),
         limits=_git.Limits(timeout=float(_opt(options, "clone_timeout", 300.0) or 300.0),
-                           max_bytes=int(_opt(options, "clone_max_mb", 500) or 500) * 2**20))
+                           max_bytes=int(_opt(options, "clone_max_mb", 500) or 500) * 2**20),
+        token_wanted=bool(roster))
     for w in warnings:
         print(f"deploycheck: warning: {w}", file=sys.stderr)
+    out = Resolved(refs, everyone)
     if cloned:
-        _save_manifest(key, refs, clone_dir)
-    return refs
+        _save_manifest(key, out, clone_dir)
+    return out
 
 
-def _load_manifest(key: str) -> list[RepoRef] | None:
+def _load_manifest(key: str) -> Resolved | None:
     from deploycheck.settings import env
     path = env("CLASSROOM_MANIFEST")
     if not path:
@@ -118,12 +159,13 @@ def _load_manifest(key: str) -> list[RepoRef] | None:
     refs = [RepoRef.from_json(r) for r in doc.get("refs", [])]
     if not all(r.error or os.path.isdir(r.path) for r in refs):
         return None
-    return refs
+    return Resolved(refs, tuple(doc.get("class_students") or sorted(r.student for r in refs)))
 
 
-def _save_manifest(key: str, refs: list[RepoRef], clone_dir: Path) -> None:
+def _save_manifest(key: str, resolved: Resolved, clone_dir: Path) -> None:
     path = clone_dir / f"manifest-{key[:16]}.json"
-    files.atomic_write(path, json.dumps({"key": key, "refs": [r.to_json() for r in refs]}).encode("utf-8"))
+    doc = {"key": key, "refs": [r.to_json() for r in resolved.refs], "class_students": list(resolved.class_students)}
+    files.atomic_write(path, json.dumps(doc).encode("utf-8"))
     os.environ[MANIFEST_ENV] = str(path)
 
 
@@ -133,10 +175,21 @@ def _local_ref(student: str, path: Path, name: str = "", source: str = "", entry
 
 def resolve_sources(repos: Iterable[str], classroom: str | None, rosters: Iterable[str], *,
                     clone_dir: Path | None = None, deadline: str | None = None,
-                    limits: _git.Limits = _git.Limits(), jobs: int = 4) -> tuple[list[RepoRef], list[str], bool]:
-    """(refs, warnings, cloned_anything). Paths are graded in place unless a deadline is set (then
-    local git repos are cloned too, never checked out in the instructor's own folder)."""
-    when = _git.parse_deadline(deadline) if deadline else None
+                    limits: _git.Limits = _git.Limits(), jobs: int = 4,
+                    shard: tuple[int, int] | None = None) -> tuple[list[RepoRef], list[str], bool]:
+    """(refs of ``shard``'s slice, warnings, cloned_anything): :func:`list_refs`, :func:`shard_refs`,
+    then :func:`fetch_refs` on the slice only."""
+    rosters = [r for r in (rosters or []) if r]
+    listed, warnings = list_refs(repos, classroom, rosters)
+    refs, cloned = fetch_refs(shard_refs(listed, shard), clone_dir=clone_dir, deadline=deadline, limits=limits,
+                              jobs=jobs, token_wanted=bool(rosters))
+    return refs, warnings, cloned
+
+
+def list_refs(repos: Iterable[str], classroom: str | None, rosters: Iterable[str]) -> tuple[list[RepoRef], list[str]]:
+    """(every student of the class with a unique id, warnings): nothing is cloned or read but the
+    roster files and the --classroom folder's listing. A roster student without a repository is a
+    ref with an ``error`` (a "not graded" row)."""
     refs: list[RepoRef] = []
     for r in repos or []:
         p = Path(r)
@@ -169,10 +222,22 @@ def resolve_sources(repos: Iterable[str], classroom: str | None, rosters: Iterab
                     p = row.base / p
                 src = str(p)
             refs.append(RepoRef(sid, src, name=display, source=_git.strip_userinfo(row.repo)[0], roster=row.entry))
-    refs, warnings = unique_ids(refs)
+    return unique_ids(refs)
+
+
+def fetch_refs(refs: list[RepoRef], *, clone_dir: Path | None = None, deadline: str | None = None,
+               limits: _git.Limits = _git.Limits(), jobs: int = 4,
+               token_wanted: bool = False) -> tuple[list[RepoRef], bool]:
+    """(refs cloned/fetched and checked out at the graded commit, cloned_anything). Paths are graded
+    in place unless a deadline is set (then local git repos are cloned too, never checked out in the
+    instructor's own folder). A repo that cannot be fetched keeps its row with the reason (``error``).
+    The GitHub token is taken out of the environment whenever a roster is graded (``token_wanted``) or
+    a URL is cloned, so nothing started later inherits it, whichever slice this run clones."""
+    when = _git.parse_deadline(deadline) if deadline else None
+    refs = list(refs)
     to_clone = [i for i, r in enumerate(refs) if not r.error and (_git.is_url(r.path) or
                                                                     (when is not None and (Path(r.path) / ".git").exists()))]
-    token = _git.take_token() if any(_git.is_url(refs[i].path) for i in to_clone) else None
+    token = _git.take_token() if token_wanted or any(_git.is_url(refs[i].path) for i in to_clone) else None
     base = clone_dir or default_clone_dir()
 
     def work(i: int) -> RepoRef:
@@ -198,7 +263,7 @@ def resolve_sources(repos: Iterable[str], classroom: str | None, rosters: Iterab
     for i, ref in enumerate(refs):
         if i not in to_clone and not ref.error and ref.path:
             refs[i] = ref.with_(commit=_git.read_head(Path(ref.path)))
-    return refs, warnings, bool(to_clone)
+    return refs, bool(to_clone)
 
 
 def shadow_refs(refs: Iterable[RepoRef]) -> list[RepoRef]:
