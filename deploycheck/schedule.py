@@ -111,11 +111,10 @@ def declared_images(targets: Iterable[Target], into: dict[str, frozenset[str]]) 
     """Fill ``into`` (student -> the serving images their deploy folders declare), for scheduling
     only: a folder that declares none (its image is then assumed from the pickle, which the
     controller does not open) or whose facts fail adds nothing."""
-    from deploycheck.serving.local import declared_image
     for t in targets:
         f = t.folder
         try:
-            image = declared_image(f, f.platform)[0] if f is not None else None
+            image = f.facts.image.image if f is not None and f.facts.image.declaration is not None else None
         except Exception:  # noqa: BLE001 - a heuristic: the workers meet and report any problem
             image = None
         if image is not None:

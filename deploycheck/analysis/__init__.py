@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from deploycheck.serving.local import LocalRun
     from deploycheck.analysis.secrets import ScanResult
     from deploycheck.discovery import DeployFolder, Submission
-    from deploycheck.analysis.runtimes import DeclaredRuntime
+    from deploycheck.analysis.image_fit import Fit
+    from deploycheck.analysis.runtimes import DeclaredRuntime, ImageChoice
 
 
 class Facts:
@@ -130,6 +131,24 @@ class Facts:
         top-level README, notebooks and scripts declare."""
         from deploycheck.analysis import runtimes
         return runtimes.declared_runtimes(self.folder) or runtimes.repo_declared_runtimes(self.folder.repo)
+
+    @cached_property
+    def image(self) -> ImageChoice:
+        """THE image the folder runs on, and the declaration it came from (one rule, in
+        :mod:`deploycheck.analysis.runtimes`): artifact.version, the serving plan, predict.local,
+        the proof card and the cloud bundle all use it."""
+        from deploycheck.analysis import runtimes
+
+        def pickled() -> str | None:             # read only when no known image is declared
+            art = self.artifact
+            return art.sklearn_version if art else None
+        return runtimes.choose_image(self.folder.platform, self.runtimes, pickled)
+
+    @cached_property
+    def image_fit(self) -> Fit | None:
+        """Whether the model loads on :attr:`image` (None: no image or no scikit-learn version)."""
+        from deploycheck.analysis.image_fit import image_fit
+        return image_fit(self.artifact, self.image.image)
 
     @cached_property
     def sample(self) -> SampleRequest | None:

@@ -1,18 +1,18 @@
 """What to deploy from a deploy folder: model archive or file, entry point, requirements, and the
-serving image, chosen from THE image catalog.
+serving image.
 
-The image rule (one place, no second version table): the image must load models with the pickle's
-scikit-learn major.minor (the same rule as ``artifact.version``). When the folder declares an image
-(``framework_version``, a Vertex container, a legacy AI Platform runtime), that one is deployed if
-it matches; a model whose scikit-learn no image serves is refused with the list of images that
-exist. deploycheck never deploys a model onto another version's image.
+The image is THE image the folder runs on (``folder.facts.image``, one rule in
+:mod:`deploycheck.analysis.runtimes`: the declaration the deploy call uses, else the last one; the
+pickle's nearest image when none is declared), deployed only when the model loads on it
+(``folder.facts.image_fit``, the comparison artifact.version reports). A legacy AI Platform runtime
+is deployed on the Vertex AI container with the same scikit-learn. deploycheck never deploys a
+model onto another version's image.
 
 Two adapters hold every call into the rest of deploycheck, so they can be re-pointed in one place:
 :func:`folder_facts` (the analysis of the folder) and :func:`catalog` (the serving-image catalog).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,15 +24,6 @@ if TYPE_CHECKING:
     from deploycheck.discovery import DeployFolder
 
 SERVING = {"aws": "SageMaker scikit-learn image", "gcp": "Vertex AI prebuilt scikit-learn container"}
-
-
-@dataclass(frozen=True)
-class Declared:
-    """A serving runtime the folder names (README, scripts, notebooks)."""
-    kind: str                  # "sagemaker" | "vertex" | "ai_platform"
-    value: str                 # "1.2-1" | "sklearn-cpu.1-2" | "2.11"
-    sklearn: str | None        # scikit-learn of that runtime, None if the value is unknown
-    where: str                 # "aws_deploy/README.md:12"
 
 
 @dataclass(frozen=True)
@@ -49,13 +40,17 @@ class FolderFacts:
     entry_point: str | None = None         # AWS entry point, relative to the folder
     entry_is_notebook: bool = False
     has_requirements: bool = False         # requirements.txt beside the entry point
-    declared: tuple[Declared, ...] = ()
+    image: str | None = None               # catalog key of THE image (folder.facts.image); None: unknown value
+    image_from: str = ""                   # which declaration it came from (and the ignored ones), or why assumed
+    declared: bool = False                 # declared by the folder (not assumed from the pickle)
+    unfit: str = ""                        # why the model does not load on it ("" when it does)
 
 
 def folder_facts(folder: DeployFolder) -> FolderFacts:
-    """What the cloud needs from the folder's facts (artifact, entry point, declared runtimes);
-    nothing else in the cloud package reads the folder."""
+    """What the cloud needs from the folder's facts (artifact, entry point, THE image and whether the
+    model fits it); nothing else in the cloud package reads the folder."""
     info = folder.facts.artifact
+    choice, fit = folder.facts.image, folder.facts.image_fit
     ep = folder.facts.entry_point if folder.platform == AWS else None
     entry = ep.rel if ep is not None else None
     req = None
@@ -68,7 +63,8 @@ def folder_facts(folder: DeployFolder) -> FolderFacts:
         unsafe=info is not None and not info.loadable, symlink=bool(info and info.symlink),
         entry_point=entry, entry_is_notebook=bool(ep and ep.notebook),
         has_requirements=bool(req and req in folder.files),
-        declared=tuple(Declared(d.kind, d.value, d.sklearn, d.where) for d in folder.facts.runtimes))
+        image=choice.image.key if choice.image is not None else None, image_from=choice.described,
+        declared=choice.declaration is not None, unfit=fit.cause if fit is not None else "")
 
 
 def catalog(platform: Platform, region: str) -> tuple[ServingImage, ...]:
@@ -89,52 +85,34 @@ def catalog(platform: Platform, region: str) -> tuple[ServingImage, ...]:
     return tuple(out)
 
 
-def major_minor(version: str | None) -> str | None:
-    m = re.match(r"^\s*v?(\d+)[.\-](\d+)", version or "")
-    return f"{m[1]}.{m[2]}" if m else None
-
-
 def choose_image(facts: FolderFacts, images: tuple[ServingImage, ...]) -> ServingImage:
     """The image to deploy (see the module docstring); :class:`StudentError` naming the images that exist."""
+    from deploycheck.runtimes import catalog as runtimes
     serving = SERVING[facts.platform]
     where = f"{facts.rel}/{facts.artifact}"
     names = ", ".join(f"{i.label} (scikit-learn {i.sklearn})" for i in images)
-    pickled = facts.sklearn_version
-    pm = major_minor(pickled)
-    exact = [i for i in images if major_minor(i.sklearn) == pm] if pm else []
-    if pm and not exact:
-        raise StudentError(f"{where} was pickled with scikit-learn {pickled}, and no {serving} serves scikit-learn "
-                           f"{pm}; the images are: {names}. Retrain and save the model with one of those "
-                           "scikit-learn versions and declare that image (deploycheck never deploys a model "
-                           "onto another version's image).")
-    kinds = ("sagemaker",) if facts.platform == AWS else ("vertex", "ai_platform")
-    declared = [d for d in facts.declared if d.kind in kinds]
-    chosen = [(d, _image_for(d, images)) for d in declared]
-    known = [(d, i) for d, i in chosen if i is not None]
-    if declared and not known:
-        d = declared[0]
-        raise StudentError(f"{d.where} declares {d.value}, which is not a {serving}: declare one of {names}.")
-    for d, img in known:
-        if img is not None and (pm is None or major_minor(img.sklearn) == pm):
-            return img
-    if known:
-        d, img = known[0]
-        assert img is not None
-        raise StudentError(f"{d.where} declares {img.label} (scikit-learn {img.sklearn}) but {where} was pickled "
-                           f"with scikit-learn {pickled}: declare {exact[0].label} instead, or retrain with "
-                           f"scikit-learn {img.sklearn} (see artifact.version).")
-    if exact:
-        return exact[0]
-    raise StudentError(f"cannot tell which {serving} serves {where}: the pickle records no scikit-learn version and "
-                       f"{facts.rel}/ declares no image; save a fitted scikit-learn model with joblib.dump and "
-                       f"declare one of {names}.")
-
-
-def _image_for(d: Declared, images: tuple[ServingImage, ...]) -> ServingImage | None:
-    if d.kind == "ai_platform":      # retired service: its Vertex equivalent serves the same scikit-learn
-        mm = major_minor(d.sklearn)
-        return next((i for i in images if mm and major_minor(i.sklearn) == mm), None)
-    return next((i for i in images if i.version == d.value), None)
+    if facts.image is None and facts.declared:
+        raise StudentError(f"{facts.image_from}: declare one of {names}.")
+    if facts.image is None or not (facts.declared or facts.sklearn_version):
+        raise StudentError(f"cannot tell which {serving} serves {where}: the pickle records no scikit-learn version "
+                           f"and {facts.rel}/ declares no image; save a fitted scikit-learn model with joblib.dump "
+                           f"and declare one of {names}.")
+    row = runtimes.image(facts.image)
+    if row.kind == "ai_platform":            # retired service: the Vertex container with the same scikit-learn
+        row = runtimes.vertex_equivalent(row) or row
+    if row.alias_of:                         # a variant with the same pins (arm64): its x86 image
+        row = runtimes.image(row.alias_of)
+    chosen = next((i for i in images if i.version == row.version), None)
+    if facts.unfit or chosen is None:
+        if not facts.declared:
+            raise StudentError(f"{where} was pickled with scikit-learn {facts.sklearn_version}, and no {serving} serves "
+                               f"scikit-learn {runtimes.major_minor(facts.sklearn_version)}; the images are: {names}. "
+                               "Retrain and save the model with one of those scikit-learn versions and declare that "
+                               "image (deploycheck never deploys a model onto another version's image).")
+        raise StudentError(f"{facts.image_from}, but {where} does not load there: "
+                           f"{facts.unfit or f'no {serving} is {row.title}'} (see artifact.version; deploycheck never "
+                           "deploys a model onto another version's image).")
+    return chosen
 
 
 def bundle_for(folder: DeployFolder, student: str, region: str) -> Bundle:

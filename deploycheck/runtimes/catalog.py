@@ -72,6 +72,7 @@ class Image:
     transform_fn: Literal["ignored", "exclusive", ""] = ""
     # post-install fixes the image's own Dockerfile applies (see envs.apply_patches)
     patches: tuple[str, ...] = field(default=())
+    alias_of: str = ""                # another row's key whose environment this image shares (same pins)
 
     @property
     def key(self) -> str:
@@ -304,7 +305,7 @@ SAGEMAKER_REGISTRIES: dict[str, str] = {
 SAGEMAKER_REPOSITORY = "sagemaker-scikit-learn"
 
 
-def _mm(version: str | None) -> tuple[int, int] | None:
+def mm(version: str | None) -> tuple[int, int] | None:
     """(major, minor) of "1.2.1", "1.2", "1.2-1", "1-2" ; None when unparseable."""
     if not version:
         return None
@@ -312,9 +313,23 @@ def _mm(version: str | None) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
+_mm = mm
+
+
 def major_minor(version: str | None) -> str | None:
-    mm = _mm(version)
-    return f"{mm[0]}.{mm[1]}" if mm else None
+    m = mm(version)
+    return f"{m[0]}.{m[1]}" if m else None
+
+
+def distance(a: str | None, b: str | None) -> tuple[int, int]:
+    """How far apart two scikit-learn versions are (by major.minor), newer first on a tie."""
+    va, vb = mm(a) or (0, 0), mm(b) or (0, 0)
+    return abs((va[0] * 100 + va[1]) - (vb[0] * 100 + vb[1])), -(va[0] * 100 + va[1])
+
+
+def nearest(rows: "list[Image] | tuple[Image, ...]", sklearn: str) -> Image:
+    """The row whose scikit-learn is nearest ``sklearn`` (the newer on a tie)."""
+    return min(rows, key=lambda im: distance(im.sklearn, sklearn))
 
 
 def sagemaker_sklearn_version(framework_version: str) -> str | None:
@@ -393,6 +408,13 @@ def vertex_container_uri(sklearn_version: str | None, region: str = "us-central1
             return (abs((k[0] * 100 + k[1]) - (mm[0] * 100 + mm[1])), -k[0] * 100 - k[1])
         tag = tags[min(tags, key=dist)]
     return VERTEX_URI.format(prefix=_vertex_prefix(region), tag=tag)
+
+
+def vertex_equivalent(image: Image) -> Image | None:
+    """The Vertex AI prebuilt container serving ``image``'s scikit-learn major.minor (legacy AI Platform
+    runtimes are retired in favour of Vertex AI)."""
+    return next((im for im in IMAGES if im.kind == "vertex" and major_minor(im.sklearn) == major_minor(image.sklearn)),
+                None)
 
 
 def vertex_exact_tag(sklearn_version: str) -> str | None:

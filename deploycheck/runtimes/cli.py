@@ -42,11 +42,9 @@ def _declared_keys(path: str) -> list[str]:
     sub = load_submission("runtimes", str(Path(path).resolve()))
     keys: list[str] = []
     for f in sub.folders:
-        for d in f.facts.runtimes:
-            im = catalog.for_declared(d.kind, d.value)
-            if im is not None and im.key not in keys:
-                keys.append(im.key)
-                break
+        im = f.facts.image.image if f.facts.image.declaration is not None else None
+        if im is not None and im.key not in keys:
+            keys.append(im.key)
     return keys
 
 

@@ -230,8 +230,9 @@ def build_server(path: str, port: int = 8080, host: str = "127.0.0.1", platform:
     target = _plan(folder)
     if target.image is None:
         raise ValueError("no serving image for this folder")
-    if target.assumed:
-        print(f"note: {target.assumed}", file=log, flush=True)
+    for note in (target.assumed, target.image_note):
+        if note:
+            print(f"note: {note}", file=log, flush=True)
     from deploycheck.runtimes import envs
     try:
         runtime = local.runtime_for(target.image)

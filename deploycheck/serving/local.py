@@ -1,5 +1,6 @@
-"""The grader side of local serving: which image a deploy folder runs on, in which environment,
-and what the container answered. Used by ``predict.local`` and ``deploycheck serve``.
+"""The grader side of local serving: in which environment a deploy folder's image (THE image
+decision, ``folder.facts.image``) runs, and what the container answered. Used by ``predict.local``
+and ``deploycheck serve``.
 
     target = local.target_for(folder, artifact, entry_rel)        # what to run
     run = local.run(target, [local.HttpRequest.invocation(req)])   # -> LocalRun (frozen)
@@ -125,7 +126,8 @@ class Target:
     rel: str                          # the folder as the student knows it ("aws_deploy")
     image: Image | None               # the declared image (None: none declared / unknown)
     declared: str = ""                # "aws_deploy/README.md:31" (empty when assumed)
-    assumed: str = ""                 # why an image was assumed when none was declared
+    assumed: str = ""                 # why an image was assumed when none (known) was declared
+    image_note: str = ""              # which declaration was used and which were ignored (several)
     entry: str | None = None          # SageMaker entry point, relative to the folder
     model_rel: str = "."              # model directory relative to the folder (no archive)
     extract: Path | None = None       # model.tar.gz to extract (SageMaker)
@@ -190,45 +192,14 @@ class Runner(Protocol):
                  limits: Limits | None = None, preload: tuple[str, ...] = ()) -> JobResult: ...
 
 
-# ---------------------------------------------------------------------------- choosing the image
-
-def declared_image(folder: DeployFolder, platform: str) -> tuple[Image | None, str, str]:
-    """(image, where declared, value) of the first declaration the catalog knows for ``platform``;
-    (None, where, value) for a declaration it does not know; (None, "", "") when none."""
-    kinds = ("sagemaker",) if platform == "aws" else ("vertex", "ai_platform")
-    decls = [d for d in folder.facts.runtimes if d.kind in kinds]
-    for d in decls:
-        im = catalog.for_declared(d.kind, d.value)
-        if im is not None:
-            return im, d.where, d.value
-    return (None, decls[0].where, decls[0].value) if decls else (None, "", "")
-
-
-def assumed_image(platform: str, pickled_sklearn: str | None) -> tuple[Image, str]:
-    """The image predict.local runs when the folder declares none: the one whose scikit-learn is
-    nearest the pickle's (the newer on a tie); without a readable version, the newest."""
-    kinds = ("sagemaker",) if platform == "aws" else ("vertex",)
-    rows = [im for im in catalog.IMAGES if im.kind in kinds and im.supported]
-    if catalog.major_minor(pickled_sklearn):
-        best = min(rows, key=lambda im: _distance(im.sklearn, pickled_sklearn or ""))
-        same = catalog.major_minor(best.sklearn) == catalog.major_minor(pickled_sklearn)
-        return best, (f"no serving image is declared; assumed {best.title}, "
-                      f"{'the one' if same else 'the nearest'} for the pickle's scikit-learn {pickled_sklearn}")
-    newest = max(rows, key=lambda im: catalog._mm(im.sklearn) or (0, 0))
-    return newest, f"no serving image is declared; assumed the newest, {newest.title}"
-
+# ---------------------------------------------------------------------------- the target
 
 def target_for(folder: DeployFolder, artifact: ArtifactInfo | None, entry_rel: str | None = None, model_rel: str = ".",
                extract: Path | None = None) -> Target:
     """The :class:`Target` of a deploy folder (``folder``: a DeployFolder; ``artifact``: its
     ArtifactInfo (folder.facts.artifact), or None)."""
     platform = folder.platform
-    image, where, value = declared_image(folder, platform)
-    assumed = ""
-    if image is None:
-        image, assumed = assumed_image(platform, artifact.sklearn_version if artifact is not None else None)
-        if value:
-            assumed = f"{where} declares {value!r}, which is not a known serving image; " + assumed.split("; ", 1)[1]
+    choice = folder.facts.image              # THE image decision (deploycheck.analysis.runtimes)
     code_dir = None
     if platform == "aws" and extract is not None and entry_rel:
         members = set((artifact.members if artifact is not None else None) or _members(extract))
@@ -239,9 +210,10 @@ def target_for(folder: DeployFolder, artifact: ArtifactInfo | None, entry_rel: s
     ep = folder.facts.entry_point if entry_rel else None
     if ep is not None and ep.rel == entry_rel:
         imports = tuple(sorted({u.module for u in ep.imports}))
-    return Target(platform=platform, folder=Path(folder.path), rel=folder.rel, image=image, declared=where if not assumed else "",
-                  assumed=assumed, entry=entry_rel, model_rel=model_rel, extract=extract, code_dir_rel=code_dir,
-                  imports=imports)
+    return Target(platform=platform, folder=Path(folder.path), rel=folder.rel, image=choice.runs_on,
+                  declared=choice.where if choice.image is not None else "", assumed=choice.assumed,
+                  image_note=choice.note, entry=entry_rel, model_rel=model_rel, extract=extract,
+                  code_dir_rel=code_dir, imports=imports)
 
 
 def _members(tar: Path) -> list[str]:
@@ -264,7 +236,7 @@ def runtime_for(image: Image, *, build: bool = True) -> Runtime:
         why = str(e)
     if image.kind == "sagemaker":
         others = sorted((im for im in catalog.images("sagemaker") if im is not image and im.supported),
-                        key=lambda im: _distance(im.sklearn, image.sklearn))
+                        key=lambda im: catalog.distance(im.sklearn, image.sklearn))
         for other in others[:3]:
             try:
                 env = envs.ensure(other, build=build)
@@ -278,11 +250,6 @@ def runtime_for(image: Image, *, build: bool = True) -> Runtime:
     sk = sklearn.__version__
     return Runtime(f"{image.title}: approximate (scikit-learn {sk} instead of {image.sklearn}, in the grader's "
                    "own environment)", None, None, approximate=True, note=why, sklearn=sk)
-
-
-def _distance(a: str, b: str) -> tuple[int, ...]:
-    va, vb = catalog._mm(a) or (0, 0), catalog._mm(b) or (0, 0)
-    return (abs((va[0] * 100 + va[1]) - (vb[0] * 100 + vb[1])), -(va[0] * 100 + va[1]))
 
 
 def interpreter_of(runtime: Runtime) -> Interpreter:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from deploycheck.runtimes import catalog
 from deploycheck.analysis.artifact import (GCP_NAMES, ArtifactInfo, find_gcp, find_tar, model_files,
                                            norm_member)
-from deploycheck.analysis.runtimes import DeclaredRuntime
 from deploycheck.discovery import DeployFolder, Target
 from deploycheck.model import AWS, Outcome, blocked, failed, passed
 from deploycheck.verdicts import folder_of, guarded, no_folder
@@ -121,13 +120,6 @@ def _gcp_keep(folder: DeployFolder, names: list[str]) -> str:
     return "model.joblib" if "model.joblib" in names else names[0]
 
 
-def _version_note(pickled: str, declared_sk: str | None) -> str:
-    if declared_sk and declared_sk.count(".") >= 2 and pickled != declared_sk:
-        return (f"; note: pickled with {pickled}, the image has {declared_sk} (same minor version, it loads, "
-                "possibly with an InconsistentVersionWarning)")
-    return ""
-
-
 def _aws_fix(pickled: str) -> str:
     fv = catalog.best_sagemaker_framework_for(pickled)
     mm = catalog.major_minor(pickled)
@@ -149,6 +141,11 @@ def _gcp_fix(pickled: str, region: str = "us-central1") -> str:
     near = catalog.vertex_sklearn_version(uri) or "1.6"
     return (f"no prebuilt Vertex container has scikit-learn {mm}: retrain and save the model with scikit-learn "
             f"{near} (pip install \"scikit-learn=={near}.*\") and use --container-image-uri={uri}")
+
+
+def _kind_name(kind: str) -> str:
+    return {"sagemaker": "SageMaker scikit-learn framework_version", "ai_platform": "AI Platform runtime version",
+            "vertex": "Vertex prebuilt scikit-learn container"}[kind]
 
 
 @guarded
@@ -173,9 +170,9 @@ def artifact_version(t: Target) -> Outcome:
         top = f" (it holds a {info.top})" if info.top and not info.scan_error else ""
         return failed(f"no scikit-learn version found in {where}{why}{top}: the file must be a fitted scikit-learn "
                       "model saved with joblib.dump(model, \"model.joblib\") so the serving runtime can be matched")
-    kinds = ("sagemaker",) if f.platform == AWS else ("vertex", "ai_platform")
-    declared = [d for d in f.facts.runtimes if d.kind in kinds]
-    if not declared:
+    choice = f.facts.image                    # THE image decision (analysis.runtimes)
+    d = choice.declaration
+    if d is None:
         doc = f.facts.readme
         if doc is not None:
             where, fix_in = f"{doc.path} never says", f"in {doc.path}"
@@ -188,29 +185,25 @@ def artifact_version(t: Target) -> Outcome:
                           f"to SKLearnModel {fix_in}", sklearn_version=pickled)
         return failed(f"{where} which runtime serves the model (pickled with scikit-learn {pickled}): "
                       f"{_gcp_fix(pickled)} ({fix_in})", sklearn_version=pickled)
-    known = [d for d in declared if d.sklearn]
-    if not known:
-        d = declared[0]
-        label = _label(d)
-        return failed(f"{d.where} declares {label}, which is not a known {_kind_name(d.kind)} value; valid values: "
-                      f"{', '.join(catalog.valid_values(d.kind))}; for a model pickled with scikit-learn {pickled} "
-                      f"{_aws_fix(pickled) if d.kind == 'sagemaker' else _gcp_fix(pickled)}",
-                      sklearn_version=pickled, declared=d.value, where=d.where)
-    pm = catalog.major_minor(pickled)
-    match = [d for d in known if catalog.major_minor(d.sklearn) == pm]
-    data = {"sklearn_version": pickled}
-    if match:
-        d = match[0]
-        msg = (f"{where} was pickled with scikit-learn {pickled}; {d.where} declares {_label(d)} "
-               f"(scikit-learn {d.sklearn}){_version_note(pickled, d.sklearn)}")
+    data = {"sklearn_version": pickled, "declared": d.value, "where": d.where,
+            "ignored": [o.where for o in choice.ignored]}
+    note = f" ({choice.note})" if choice.note else ""
+    image, fit = choice.image, f.facts.image_fit
+    if image is None or fit is None:
+        return failed(f"{d.where} declares {d.label}, which is not a known {_kind_name(d.kind)} value{note}; valid "
+                      f"values: {', '.join(catalog.valid_values(d.kind))}; for a model pickled with scikit-learn "
+                      f"{pickled} {_aws_fix(pickled) if d.kind == 'sagemaker' else _gcp_fix(pickled)}", **data)
+    label = d.label
+    if fit.ok:
+        msg = (f"{where} was pickled with scikit-learn {pickled}; {choice.described} (scikit-learn {image.sklearn})"
+               + (f"; note: {fit.note}" if fit.note else ""))
         if d.kind == "ai_platform":
             uri = catalog.vertex_container_uri(pickled)
             msg += (f"; note: AI Platform Prediction is retired, on Vertex AI use {uri}" if uri else
                     "; note: AI Platform Prediction is retired, use Vertex AI")
-        return passed(msg, declared=d.value, where=d.where, **data)
-    d = known[0]
-    label = _label(d)
-    dsk = d.sklearn or ""                    # every `known` declaration names its scikit-learn
+        return passed(msg, **data)
+    pm = catalog.major_minor(pickled)
+    dsk = image.sklearn
     dmm = catalog.major_minor(dsk)
     pin = dsk if dsk.count(".") >= 2 else f"{dsk}.*"
     retrain = f"retrain and save the model with scikit-learn {dmm} (pip install \"scikit-learn=={pin}\")"
@@ -229,21 +222,8 @@ def artifact_version(t: Target) -> Outcome:
             if rt:
                 fix += f" (on the retired AI Platform, --runtime-version {rt} has scikit-learn {pm})"
             fix += "; note: AI Platform Prediction is retired in favour of Vertex AI"
-    return failed(f"{d.where} declares {label} (scikit-learn {d.sklearn}) but {where} was pickled with "
-                  f"scikit-learn {pickled}: {fix}", declared=d.value, where=d.where, **data)
-
-
-def _label(d: DeclaredRuntime) -> str:
-    if d.kind == "sagemaker":
-        return f"framework_version=\"{d.value}\""
-    if d.kind == "ai_platform":
-        return f"AI Platform --runtime-version {d.value}"
-    return f"the Vertex container {d.value}"
-
-
-def _kind_name(kind: str) -> str:
-    return {"sagemaker": "SageMaker scikit-learn framework_version", "ai_platform": "AI Platform runtime version",
-            "vertex": "Vertex prebuilt scikit-learn container"}[kind]
+    return failed(f"{choice.described} (scikit-learn {dsk}) but {where} was pickled with "
+                  f"scikit-learn {pickled}: {fix}", **data)
 
 
 @guarded

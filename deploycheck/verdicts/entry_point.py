@@ -163,10 +163,6 @@ def entry_point_imports(t: Target) -> Outcome:
 
 
 
-# scikit-learn images older than 1.2-1 ignore a user transform_fn (their serving.py only takes
-# input_fn/predict_fn/output_fn): aws/sagemaker-scikit-learn-container, branches 0.20.0 .. 1.0-1.
-_IGNORES_TRANSFORM_FN = ("0.20.0", "0.23-1", "1.0-1")
-
 _IMPORT_HINTS = {"joblib": "import joblib", "os": "import os", "np": "import numpy as np", "pd": "import pandas as pd",
                  "pickle": "import pickle", "json": "import json", "numpy": "import numpy",
                  "pandas": "import pandas", "io": "import io", "sys": "import sys"}
@@ -178,9 +174,11 @@ def _define_hint(name: str) -> str:
 
 
 def _old_image(folder: DeployFolder) -> str | None:
-    for d in folder.facts.runtimes:
-        if d.kind == "sagemaker" and d.value in _IGNORES_TRANSFORM_FN:
-            return f"framework_version=\"{d.value}\""
+    """The folder's image (THE image decision) when it ignores a user transform_fn (the catalog's
+    ``transform_fn``: SageMaker images before 1.2-1)."""
+    choice = folder.facts.image
+    if choice.declaration is not None and choice.image is not None and choice.image.transform_fn == "ignored":
+        return choice.declaration.label + (f" ({choice.note})" if choice.note else "")
     return None
 
 

@@ -126,6 +126,9 @@ def _interpret(t: Target, f: DeployFolder, plan: ServingPlan, sample: SampleRequ
         data["isolation_note"] = "student code ran WITHOUT isolation (--allow-unsandboxed)"
     stdout = (run.stdout_tail or "")[-600:].strip()
     runtime = run.runtime_label or "the serving image"
+    if run.target.image_note:            # several declarations: which one the image came from
+        data["image_note"] = run.target.image_note
+        runtime = f"{runtime} [{run.target.image_note}]"
 
     def fail(msg: str, **extra: Any) -> Outcome:
         if stdout and run.sandbox_status != "ok":

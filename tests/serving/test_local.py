@@ -12,6 +12,7 @@ import sklearn
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
+from deploycheck.analysis.runtimes import assumed_image
 from deploycheck.verdicts import predict
 from deploycheck.runtimes import catalog, envs
 from deploycheck.serving import local
@@ -39,15 +40,15 @@ def gcp_folder(tmp_path, runtime: str, model_pkl: bytes):
 
 def test_declared_image_and_assumed_image(tmp_path):
     _sub, f = gcp_folder(tmp_path, "2.11", b"x")
-    im, where, value = local.declared_image(f, "gcp")
-    assert im.key == "ai-platform:2.11" and where == "gcp_deploy/README.md:1" and value == "2.11"
-    im, why = local.assumed_image("aws", "1.0.2")
+    t = local.target_for(f, None)
+    assert t.image.key == "ai-platform:2.11" and t.declared == "gcp_deploy/README.md:1" and not t.assumed
+    im, why = assumed_image("aws", "1.0.2")
     assert im.key == "sagemaker:1.0-1" and "the one for the pickle's scikit-learn 1.0.2" in why
-    im, why = local.assumed_image("aws", "0.19.1")
+    im, why = assumed_image("aws", "0.19.1")
     assert im.key == "sagemaker:0.20.0" and "the nearest for the pickle's scikit-learn 0.19.1" in why
-    assert local.assumed_image("aws", "1.9.1")[0].key == "sagemaker:1.4-2"
-    assert local.assumed_image("gcp", "1.9.1")[0].key == "vertex:sklearn-cpu.1-6"
-    assert local.assumed_image("gcp", None)[0].key == "vertex:sklearn-cpu.1-6"
+    assert assumed_image("aws", "1.9.1")[0].key == "sagemaker:1.4-2"
+    assert assumed_image("gcp", "1.9.1")[0].key == "vertex:sklearn-cpu.1-6"
+    assert assumed_image("gcp", None)[0].key == "vertex:sklearn-cpu.1-6"
 
 
 def test_code_dir_in_archive(tmp_path):
