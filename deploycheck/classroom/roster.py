@@ -68,58 +68,120 @@ def _kind(cols: set[str]) -> str:
     return ""
 
 
+MAX_PROBLEMS = 12      # rows listed in one RosterError (the count says how many more)
+
+
+def _records(p: Path, shown: str) -> list[tuple[int, int, list[str]]]:
+    """(first line, last line, cells) of each CSV record of ``p``; a quote that is never closed, or
+    one that makes a record span several lines (no roster cell holds a line break: a stray quote
+    swallowed the rows below it), is a RosterError naming the line it opens on."""
+    out: list[tuple[int, int, list[str]]] = []
+    try:
+        with open(p, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh, strict=True)
+            prev = 0
+            try:
+                for cells in reader:
+                    out.append((prev + 1, reader.line_num, cells))
+                    prev = reader.line_num
+            except csv.Error as e:
+                first, last = prev + 1, reader.line_num
+                if "unexpected end of data" in str(e):
+                    why = "a quote (\") opened on this line is never closed; close it, or remove it"
+                elif last > first:
+                    why = (f"a quote (\") opened on this line is closed only on line {last}, so lines {first}-{last} "
+                           f"read as one cell: close the quote on line {first}, or remove it")
+                else:
+                    why = f"not readable as CSV ({e}): quote the whole cell, or remove the quote"
+                raise RosterError(f"{shown}:{first}: {why}") from None
+    except UnicodeDecodeError:
+        raise RosterError(f"--roster {shown}: not UTF-8 text; save the CSV as UTF-8") from None
+    for first, last, cells in out:
+        if last > first:
+            raise RosterError(f"{shown}:{first}: a quote (\") opened on this line is closed only on line {last}, so "
+                              f"lines {first}-{last} read as one row: close the quote on line {first}, or remove it")
+    return out
+
+
 def read(path: str | Path) -> list[RosterRow]:
+    """The students of one roster file, in file order. Every row with content becomes a student or
+    an error: rows that cannot be read (an unclosed quote, no student id, more cells than columns,
+    the same student twice with different repos) raise one :class:`RosterError` listing each as
+    ``file:line: reason``; nothing is ever skipped silently."""
     p = Path(path)
+    shown = str(path)
     if not p.is_file():
         raise RosterError(f"--roster {path}: file not found; give a CSV with columns student,repo or a GitHub "
                           "Classroom roster/grades download")
-    try:
-        with open(p, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.reader(fh))
-    except UnicodeDecodeError:
-        raise RosterError(f"--roster {path}: not UTF-8 text; save the CSV as UTF-8") from None
-    except csv.Error as e:
-        raise RosterError(f"--roster {path}: not a readable CSV ({e})") from None
-    rows = [r for r in rows if any(c.strip() for c in r)]
-    if not rows:
+    records = [(n, cells) for n, _last, cells in _records(p, shown) if any(c.strip() for c in cells)]
+    if not records:
         raise RosterError(f"--roster {path}: the file is empty")
-    header = [h.strip().lower() for h in rows[0]]
+    header_line, raw_header = records[0]
+    header = [h.strip().lower() for h in raw_header]
     kind = _kind(set(header))
     if not kind:
-        raise RosterError(f"--roster {path}: unknown columns ({', '.join(rows[0])}); expected student,repo, GitHub "
+        raise RosterError(f"--roster {path}: unknown columns ({', '.join(raw_header)}); expected student,repo, GitHub "
                           "Classroom's roster download (identifier,github_username,github_id,name) or its grades "
                           "download (github_username,...,student_repository_url,...)")
+    width = len(header)
+    while width and not header[width - 1]:
+        width -= 1
     out: list[RosterRow] = []
-    for n, raw in enumerate(rows[1:], start=2):
+    problems: list[str] = []
+    first_of: dict[str, RosterRow] = {}
+    for n, raw in records[1:]:
+        where = f"{shown}:{n}"
+        extra_cells = [c for c in raw[width:] if c.strip()]
+        if extra_cells:
+            problems.append(f"{where}: {len(raw[:width]) + len(extra_cells)} cells but the header has {width} "
+                            f"columns (a comma inside a name? put that cell in double quotes)")
+            continue
         d: dict[str, str] = {}
         for h, v in zip(header, raw):
             if h and h not in d:
                 d[h] = v.strip()
         canvas = {field_: d.get(col, "") for col, field_ in _CANVAS.items() if d.get(col)}
-        where = f"{p.name}:{n}"
+        repo = d.get("student_repository_url", "") or next((d[c] for c in _REPO if d.get(c)), "")
         if kind == "plain":
             key = d.get("student", "")
-            repo = next((d[c] for c in _REPO if d.get(c)), "")
             entry = RosterEntry(name=d.get("name", ""), github_username=d.get("github_username", ""),
                                 identifier=d.get("identifier", ""))
+            missing = "the student cell is empty"
         elif kind == "github-roster":
-            key = d.get("github_username", "")
-            repo = ""
-            entry = RosterEntry(name=d.get("name", ""), github_username=key, identifier=d.get("identifier", ""),
+            key = d.get("github_username", "") or d.get("identifier", "")
+            entry = RosterEntry(name=d.get("name", ""), github_username=d.get("github_username", ""),
+                                identifier=d.get("identifier", ""),
                                 extra=(("github_id", d["github_id"]),) if d.get("github_id") else ())
-            if not key:
-                key = d.get("identifier", "")
+            missing = "both identifier and github_username are empty"
         else:
-            key = d.get("github_username", "")
-            repo = d.get("student_repository_url", "")
+            key = d.get("github_username", "") or d.get("roster_identifier", "")
             extra = tuple((c, d[c]) for c in CARRIED if d.get(c))
-            entry = RosterEntry(name=d.get("name", ""), github_username=key, identifier=d.get("roster_identifier", ""),
-                                extra=extra)
+            entry = RosterEntry(name=d.get("name", ""), github_username=d.get("github_username", ""),
+                                identifier=d.get("roster_identifier", ""), extra=extra)
+            missing = "both github_username and roster_identifier are empty"
         entry = replace(entry, canvas_id=canvas.get("canvas_id", ""), sis_user_id=canvas.get("sis_user_id", ""),
                         sis_login_id=canvas.get("sis_login_id", ""), section=canvas.get("section", ""))
         if not key:
+            problems.append(f"{where}: no student id ({missing}) for the row {', '.join(c for c in raw if c.strip())!r}: "
+                            "fill it in, or delete the row")
             continue
-        out.append(RosterRow(key=key, repo=repo, entry=entry, where=where, base=p.parent))
+        row = RosterRow(key=key, repo=repo, entry=entry, where=where, base=p.parent)
+        k = key.casefold()
+        first = first_of.get(k)
+        if first is not None:
+            if first.repo and repo and first.repo != repo:
+                problems.append(f"{where}: {key} again (first on line {first.where.rsplit(':', 1)[1]}) with another "
+                                f"repo ({repo}, not {first.repo}): keep the one row that is right")
+            else:                      # the same student again: one row holding what both say
+                merged = _merge_rows(first, row)
+                out[out.index(first)] = first_of[k] = merged
+            continue
+        first_of[k] = row
+        out.append(row)
+    if problems:
+        more = f"\n  ... and {len(problems) - MAX_PROBLEMS} more" if len(problems) > MAX_PROBLEMS else ""
+        raise RosterError(f"--roster {path}: {len(problems)} row(s) cannot be graded as written; fix them (nothing "
+                          "was graded):\n  " + "\n  ".join(problems[:MAX_PROBLEMS]) + more)
     return out
 
 
@@ -134,19 +196,33 @@ def _merge_entry(a: RosterEntry, b: RosterEntry) -> RosterEntry:
         section=a.section or b.section, extra=tuple(extra.items()))
 
 
+def _merge_rows(old: RosterRow, new: RosterRow) -> RosterRow:
+    """One row with what both say (``old``'s values win; the row that gives the repo is the one cited)."""
+    keep = old if old.repo or not new.repo else new
+    return RosterRow(key=old.key, repo=old.repo or new.repo, entry=_merge_entry(old.entry, new.entry),
+                     where=keep.where, base=keep.base)
+
+
 def combine(files: list[list[RosterRow]]) -> list[RosterRow]:
     """Join several roster files on the GitHub username (else the student key), keeping the order
     of first appearance; a student in only one file is kept (a roster student with no repo is
-    reported as such, never dropped)."""
+    reported as such, never dropped). Two files that give one student different repos are a
+    RosterError naming both lines."""
     merged: dict[str, RosterRow] = {}
+    problems: list[str] = []
     for rows in files:
         for r in rows:
             k = (r.entry.github_username or r.key).casefold()
-            if k not in merged:
+            old = merged.get(k)
+            if old is None:
                 merged[k] = r
                 continue
-            old = merged[k]
-            merged[k] = RosterRow(key=old.key, repo=old.repo or r.repo, entry=_merge_entry(old.entry, r.entry),
-                                  where=old.where if old.repo or not r.repo else r.where,
-                                  base=old.base if old.repo or not r.repo else r.base)
+            if old.repo and r.repo and old.repo != r.repo:
+                problems.append(f"{r.where}: {r.key} has the repo {r.repo}, but {old.where} gives {old.repo}: make "
+                                "the rosters agree (or give only one of them a repo column)")
+                continue
+            merged[k] = _merge_rows(old, r)
+    if problems:
+        raise RosterError(f"the --roster files disagree ({len(problems)} student(s)); nothing was graded:\n  "
+                          + "\n  ".join(problems[:MAX_PROBLEMS]))
     return list(merged.values())

@@ -76,3 +76,67 @@ def test_safe_id_and_unique_ids_unit():
     assert safe_id("  ../evil/../x ") == "_evil_.._x" and safe_id("") == "student"
     refs, w = unique_ids([RepoRef("a", "/1", name="a"), RepoRef("a", "/2", name="a"), RepoRef("a_2", "/3", name="a_2")])
     assert [r.student for r in refs] == ["a", "a_3", "a_2"] and len(w) == 1
+
+
+# ------------------------------------------------------------------ rosters never lose anyone
+@pytest.mark.parametrize("text,where,reason", [
+    # an unterminated quote swallowed every row below it (carol was never graded, exit 0)
+    ('student,repo\nalice,room/a\n"bob,room/b\ncarol,room/c\n', "r.csv:3", "never closed"),
+    # ...or up to the next quote, several rows later
+    ('student,repo\nalice,room/a\n"bob,room/b\ncarol,"room/c\n', "r.csv:3", "closed only on line 4"),
+    ('student,repo\nalice,room/a\n ,room/b\n', "r.csv:3", "no student id (the student cell is empty)"),
+    ('student,repo\nalice,room/a\nbob,room/b\nalice,room/c\n', "r.csv:4",
+     "alice again (first on line 2) with another repo (room/c, not room/a)"),
+    ('student,name,repo\nalice,Smith, Alice,room/a\n', "r.csv:2", "4 cells but the header has 3 columns"),
+    ('identifier,github_username,github_id,name\n"zoe@x","","",""\n"","","7","Nobody"\n', "r.csv:3",
+     "both identifier and github_username are empty"),
+])
+def test_a_malformed_row_stops_the_run_with_file_line_and_reason(tmp_path, monkeypatch, text, where, reason):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "r.csv").write_text(text)
+    with pytest.raises(roster.RosterError) as e:
+        resolve_sources([], None, ["r.csv"])
+    assert f"{where}: " in str(e.value) and reason in str(e.value), str(e.value)
+
+
+def test_every_malformed_row_is_listed_at_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "r.csv").write_text("student,repo\n,room/a\nbob,room/b\n,room/c\nbob,room/d\n")
+    with pytest.raises(roster.RosterError) as e:
+        roster.read("r.csv")
+    msg = str(e.value)
+    assert "3 row(s)" in msg and "r.csv:2:" in msg and "r.csv:4:" in msg and "r.csv:5:" in msg
+
+
+def test_the_same_student_twice_with_one_repo_is_one_student(tmp_path):
+    (tmp_path / "r.csv").write_text("student,repo,name\nalice,room/a,\nbob,room/b,\nAlice,room/a,Alice A.\n")
+    rows = roster.read(tmp_path / "r.csv")
+    assert [(r.key, r.repo, r.entry.name) for r in rows] == [("alice", "room/a", "Alice A."), ("bob", "room/b", "")]
+
+
+def test_rosters_that_disagree_on_a_repo_name_both_lines(tmp_path):
+    (tmp_path / "a.csv").write_text("student,repo\nzoe-n,room/a\n")
+    (tmp_path / "b.csv").write_text(GH_GRADES)
+    with pytest.raises(roster.RosterError) as e:
+        roster.combine([roster.read(tmp_path / "a.csv"), roster.read(tmp_path / "b.csv")])
+    assert "b.csv:2" in str(e.value) and "a.csv:2" in str(e.value)
+
+
+def test_a_roster_download_with_an_extra_repo_column_is_read_right(tmp_path):
+    (tmp_path / "room" / "z").mkdir(parents=True)
+    (tmp_path / "r.csv").write_text('"identifier","github_username","github_id","name","repo"\n'
+                                    '"zoe@uni.example","zoe-n","101","Zoë Núñez","room/z"\n', encoding="utf-8")
+    (r,) = resolve_sources([], None, [str(tmp_path / "r.csv")])[0]
+    assert not r.error and r.path == str(tmp_path / "room" / "z") and r.student == "zoe-n"
+    assert r.name == "Zoë Núñez" and r.roster.identifier == "zoe@uni.example"
+
+
+def test_a_broken_roster_is_a_usage_error_of_grade(tmp_path):
+    import subprocess
+    import sys
+    (tmp_path / "r.csv").write_text('student,repo\nalice,a\n"bob,b\ncarol,c\n')
+    p = subprocess.run([sys.executable, "-m", "deploycheck.cli", "grade", "--roster", "r.csv", "--report", "out"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 4, p.stdout + p.stderr
+    assert "r.csv:3: " in p.stderr and "never closed" in p.stderr
+    assert not (tmp_path / "out" / "report.json").exists()
