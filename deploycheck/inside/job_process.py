@@ -9,14 +9,17 @@ standard library only; imported as a plain top-level module inside the sandbox.
   job's CPU time.
 * **J** (:func:`_job_main`, PID 1 of the job's own PID namespace): keeps only the job's four pipes
   (fd 1 stdout, 2 stderr, 3 answer, 4 setup) and its end of the lifeline (fd 5), dropping everything
-  else, in particular the control socket; unshares mount, IPC, UTS and network namespaces; mounts a
-  fresh ``/proc``, a size-limited tmpfs on ``/job`` (the only writable place; ``/tmp``,
-  ``/var/tmp`` and ``/dev/shm`` point into it), hides ``/jobs`` (where the grader put the job's
-  prepared input) under an empty read-only tmpfs, drops to the job's own identity (a user namespace
-  in which it is uid 1000 with no capability over any mount; as root, a private uid first), copies
-  the input in, sets rlimits and the allowlisted environment, writes ``R`` to the setup pipe and
-  closes it, and only then runs the job function with a :class:`JobContext`. Its answer is one frame
-  on fd 3: ``DCJ1`` + 8-byte big-endian length + JSON.
+  else, in particular the control socket; takes a session and process group of its own (a signal to
+  "my group" reaches only the job, never the server it was forked from); unshares mount, IPC, UTS
+  and network namespaces; mounts a fresh ``/proc`` (``/proc/keys`` masked), a size-limited tmpfs on
+  ``/job`` (the only writable place; ``/tmp``, ``/var/tmp`` and ``/dev/shm`` point into it), hides
+  ``/jobs`` (where the grader put the job's prepared input) under an empty read-only tmpfs, drops to
+  the job's own identity (a user namespace in which it is uid 1000 with no capability over any mount;
+  as root, a private uid first), copies the input in, sets rlimits and the allowlisted environment,
+  installs the seccomp filter (no keyring calls, no nested user namespace:
+  ``sandbox_sys.filter_program``), writes ``R`` to the setup pipe and closes it, and
+  only then runs the job function with a :class:`JobContext`. Its answer is one frame on fd 3:
+  ``DCJ1`` + 8-byte big-endian length + JSON.
 
 When J exits, the kernel kills every process left in its PID namespace (daemons, fork bombs) and
 reaps them before the server's wait for J returns: nothing of the job survives it.
@@ -34,10 +37,12 @@ import traceback
 
 from sandbox_sys import (CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS,
                          MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, PR_SET_DUMPABLE,
-                         PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, check, close_fds_except, drop_all_caps, libc, mount,
-                         prctl, send_all, setrlimit, vmsize, write_maps)
+                         PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, check, close_fds_except, drop_all_caps, filter_program,
+                         install_filter, libc, mount, prctl, send_all, setrlimit, vmsize,
+                         write_maps)
 
 LIFELINE_FD = 5             # J's end of the pipe whose other end only the server holds
+KEYRING_FILES = ("/proc/keys", "/proc/key-users")
 
 FRAME_MAGIC = b"DCJ1"
 JOB_UID = 1000              # what the job's code sees as its uid/gid (inside its user namespace)
@@ -101,6 +106,9 @@ def _job_setup(cfg, msg):
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         mount(None, "/", None, MS_REC | MS_PRIVATE)
         mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        for masked in KEYRING_FILES:      # the keys' descriptions the job's uid may view: none
+            if os.path.exists(masked):
+                mount("/dev/null", masked, None, MS_BIND)
         root = "/job"
         size = int(msg["input_bytes"]) + int(limits["disk_mb"]) * 1024 * 1024 + (1 << 20)
         opts = "size=%d,nr_inodes=%d,mode=0755" % (size, int(msg["input_files"]) + 4096)
@@ -198,6 +206,10 @@ def _job_setup(cfg, msg):
     tempfile.tempdir = None
     os.umask(0o022)
     os.chdir(folder or root)
+    if cfg.get("keyring_filter"):
+        # the last step before any job code: no keyring calls at all (and no nested user namespace)
+        # for the job and everything it starts
+        install_filter(filter_program())
     return JobContext(root, folder, extracted, limits), args
 
 
@@ -339,9 +351,11 @@ def _job_main(cfg, msg, fds, life_r):
             os.dup2(src, dst)
         setup_fd = 4
         close_fds_except({0, 1, 2, 3, 4, LIFELINE_FD})
-        if not cfg["sandboxed"]:
-            os.setsid()                   # the server kills the whole group on a timeout
-        else:
+        # a session and process group of J's own: kill(0, ...) or killpg(getpgrp(), ...) in the job
+        # reach only the job's processes, never the server (whose group J was forked into) or the
+        # jobs of other students on it; unsandboxed, the server kills this group on a timeout
+        os.setsid()
+        if cfg["sandboxed"]:
             # the PID namespace is already J's own (J is its init); the rest are made here, in the
             # server's user namespace, whose CAP_SYS_ADMIN J still has until _job_setup drops it
             check(libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET), "unshare")

@@ -33,7 +33,8 @@ import warnings
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 try:
     import job_process
-    from sandbox_sys import CLONE_NEWPID, CLONE_NEWUSER, PR_SET_DUMPABLE, check, libc, prctl, vmsize, write_maps
+    from sandbox_sys import (CLONE_NEWPID, CLONE_NEWUSER, PR_SET_DUMPABLE, check, filter_supported, libc, prctl,
+                             vmsize, write_maps)
 finally:
     del sys.path[0]
 
@@ -154,6 +155,7 @@ def serve(cfg):
     sys.stdin = open(0, "r", closefd=False)
     sys.modules.setdefault("server", sys.modules[__name__])
     problem = None
+    cfg["keyring_filter"] = filter_supported()      # jobs cannot use keyrings (job_process._job_setup)
     if cfg["sandboxed"] and cfg["private_uid"] is None:
         try:
             _own_namespaces(ctl_fd)       # before the imports: the process that stays is small
@@ -180,7 +182,7 @@ def serve(cfg):
     ctl.send(json.dumps({"op": "ready", "pid": os.getpid(), "python": sys.version.split()[0],
                             "preload_errors": errors, "import_s": round(time.time() - t0, 3),
                             "vmsize_kb": vmsize() // 1024, "job_isolation_error": problem,
-                          "job_userns": bool(cfg.get("job_userns"))}).encode())
+                          "job_userns": bool(cfg.get("job_userns")), "keyring_filter": cfg["keyring_filter"]}).encode())
     wake_r, wake_w = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100) for fd in os.pipe()]
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)

@@ -69,12 +69,12 @@ def _probe() -> Isolation:
     root = os.geteuid() == 0
     global _SEQ
     _SEQ += 1
-    mode = iso.sandboxed_isolation(root, True)
+    mode = iso.sandboxed_isolation(root)
     srv = Server(Interpreter(python=sys.executable), (), mode, _SEQ)
     try:
         srv.start()
         ready = srv.wait_ready()
-        return iso.sandboxed_isolation(root, bool(ready.get("job_userns", True)))
+        return iso.sandboxed_isolation(root, ready)
     except (ServerError, OSError, ValueError) as e:
         blockers = iso.userns_blockers()
         detail = "bubblewrap cannot create the sandbox here" + (f" ({', '.join(blockers)})" if blockers else "")
@@ -181,7 +181,7 @@ def run(job: str, args: Mapping[str, Any] | None = None, *, interpreter: Interpr
     paths = tuple(str(Path(p).resolve()) for p in job_paths)
     environment = job_environment(env)
     t0 = time.monotonic()
-    for attempt in (1, 2):
+    for attempt in (1, 2):                 # a server that went away under the job: once more on a new one
         try:
             srv = _server(interp, paths, mode)
             return srv.run(job, dict(args or {}), Path(folder) if folder else None,

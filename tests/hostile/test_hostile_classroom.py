@@ -8,8 +8,11 @@
 * ``root-userns-denied``: as root with user namespaces denied (a CI container without them).
 
 Each mode grades every student once (``driver.py`` in a subprocess, as that user) while the test
-listens on loopback; then the test checks the WORLD: files (hashed before/after), the shared temp
-dirs, the processes left (by each attack's marker), the listeners, and that the grader lived.
+listens on loopback and holds objects in the kernel-shared channels (SysV IPC, a POSIX message
+queue, /dev/shm; the driver a token in its own session keyring); then the test checks the WORLD:
+files (hashed before/after), the shared temp dirs, the processes left (by each attack's marker), the
+listeners, what jobs left in those channels (the grader's session keyring, the machine's IPC
+objects), the sandbox servers (no student may kill one), and that the grader lived.
 
 Control experiment (by hand, never in CI: it really attacks the temp world and leaves a daemon for
 a while): ``_run_mode("control-unsandboxed")`` grades the same classroom with no sandbox at all;
@@ -120,6 +123,7 @@ def _run_mode(mode: str) -> dict:
     base = Path(tempfile.mkdtemp(prefix="hostile-", dir="/tmp"))
     os.chmod(base, 0o755)
     listeners = Listeners(token)
+    channels = cr.HostChannels(token, f"CANARY{token}")
     try:
         tcp, udp = listeners.ports
         world = cr.build(base / "world", tcp_port=tcp, udp_port=udp, abstract=listeners.abstract,
@@ -148,14 +152,17 @@ def _run_mode(mode: str) -> dict:
         results = json.loads((out / "results.json").read_text()) if (out / "results.json").exists() else {}
         temp_leftovers = [str(p) for d in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/run/user/0")
                           if os.path.isdir(d) for p in Path(d).glob(f"hx{token[:6]}*")]
+        channel_leftovers = channels.leftovers()
         after = cr.snapshot(world.root)
         changed = {p: (Path(p).read_text("latin-1") if os.path.isfile(p) else "") for p in set(before) | set(after)
                    if before.get(p) != after.get(p) and "/out/" not in p}   # read before the world goes
         return {"mode": mode, "world": world, "rc": proc.returncode, "stderr": proc.stderr[-4000:], "changed": changed,
                 "results": results, "before": before, "after": after, "pkg_before": pkg_before,
-                "pkg_after": cr.snapshot(PACKAGE), "temp_leftovers": temp_leftovers, "listened": list(listeners.got)}
+                "pkg_after": cr.snapshot(PACKAGE), "temp_leftovers": temp_leftovers, "listened": list(listeners.got),
+                "channel_leftovers": channel_leftovers}
     finally:
         listeners.close()
+        channels.close()
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -186,6 +193,16 @@ def verdicts(run: dict) -> dict[str, list[str]]:
             if mark in text:
                 probs.append(f"{p} was written by the attack")
         probs += [f"left in a shared temp dir: {p}" for p in run["temp_leftovers"] if mark in p]
+        if r.get("servers_gone"):
+            probs.append(f"a sandbox server died while this student was graded: {r['servers_gone']}")
+        if name == "ipc_plant" and run["channel_leftovers"]:
+            probs.append(f"left on the grader's machine: {run['channel_leftovers']}")
+        keys = run["results"].get("session_keys")
+        if name == "keyring_plant" and keys is not None and any(cr.PLANTED in k for k in keys):
+            probs.append(f"planted a key in the grader's session keyring (the next run inherits it): {keys}")
+        token_key = cr.shared_names(world.token)["key_description"]
+        if name == "keyring_read_grader" and keys is not None and not any(k.endswith(";" + token_key) for k in keys):
+            probs.append(f"the grader's session keyring lost its token: {keys}")
         if refused:
             flagged = "artifact.safe flagged it" in r["message"]          # never loaded at all
             if name != "benign" and not flagged and not ("refuses to run student code" in r["message"]
@@ -200,6 +217,9 @@ def verdicts(run: dict) -> dict[str, list[str]]:
                 probs.append(f"a forged answer passed: {r['message'][:200]}")
             if "FORGED" in str(r["data"].get("isolation", "")):
                 probs.append("the forged isolation label was reported")
+            if name == "kill_own_process_group" and r["status"] != "failed":
+                probs.append(f"signalling its own process group was not the student's failure: {r['status']} "
+                             f"{r['message'][:300]}")
             if name == "benign" and r["status"] != "passed":
                 probs.append(f"a correct student graded after the attacks failed: {r['message'][:300]}")
         if name == cr.EVIL_SKLEARN_OS_SYSTEM and (world.root / "pwned-by-pickle").exists():

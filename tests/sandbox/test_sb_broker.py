@@ -16,7 +16,7 @@ import pytest
 
 from deploycheck import sandbox
 from deploycheck.sandbox import broker, client
-from deploycheck.sandbox.forkserver import AttachedServer, Server
+from deploycheck.sandbox.forkserver import AttachedServer, Server, ServerError
 from tests.world import procs_with, status_field
 
 pytestmark = pytest.mark.skipif(not sandbox.isolation().sandboxed,
@@ -120,13 +120,21 @@ def test_a_connection_sees_and_stops_only_its_own_jobs(sharing):
 
     # a connection that closes (its process died) takes its running jobs with it; the server stays
     marker = f"sbgone{uuid.uuid4().hex[:6]}"
-    t = threading.Thread(target=lambda: b.run("sbjobs:code", _sleeper(marker, 60), None, None, limits, env))
+    gone: list = []
+
+    def run_until_gone() -> None:
+        try:
+            b.run("sbjobs:code", _sleeper(marker, 60), None, None, limits, env)
+        except ServerError as e:                # (run() would run it again on a new connection)
+            gone.append(e)
+    t = threading.Thread(target=run_until_gone)
     t.start()
     while not procs_with(marker):
         time.sleep(0.02)
     assert b.ctl is not None
     b.ctl.shutdown(2)                          # as when its process dies: the server sees the end
     t.join(30)
+    assert gone, "the connection's end was not noticed"
     deadline = time.monotonic() + 10
     while procs_with(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -157,3 +165,34 @@ def test_a_worker_takes_the_isolation_the_run_found_without_probing_again(sharin
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout) == sandbox.isolation().label
+
+
+@pytest.mark.parametrize("attack", ["os.kill(0, signal.SIGKILL)", "os.killpg(os.getpgrp(), signal.SIGKILL)",
+                                    "os.kill(-1, signal.SIGKILL)", "os.kill(-os.getpgrp(), signal.SIGTERM)"])
+def test_a_job_that_signals_its_group_or_everyone_reaches_only_itself(sharing, attack):
+    """Each job has a session, process group and PID namespace of its own: a job that signals its
+    group (or every process it may) while another connection's job runs on the same server leaves
+    the server and that job alone (before, kill(0, SIGKILL) as an ordinary user took the shared
+    server and every job on it)."""
+    srv = client._server(_marked(f"sbsig_{uuid.uuid4().hex[:8]}"), (JOBS,), client._effective(), own=True)
+    srv.wait_ready()
+    assert srv.proc is not None
+    bwrap, server_pid = srv.proc.pid, sandbox.server_info(srv.interp, (JOBS,))["pid"]
+    victim_conn, attacker_conn = _attached(srv), _attached(srv)
+    env, limits = client.job_environment(), sandbox.Limits(timeout=30)
+    marker = f"sbvictim{uuid.uuid4().hex[:6]}"
+    out: list = []
+    t = threading.Thread(target=lambda: out.append(
+        victim_conn.run("sbjobs:code", _sleeper(marker, 3), None, None, limits, env)))
+    t.start()
+    while t.is_alive() and not procs_with(marker):
+        time.sleep(0.02)
+    src = (f"import os, signal, time\ntry:\n    {attack}\nexcept ProcessLookupError:\n    pass\ntime.sleep(0.2)\n"
+           "result = ['alive', os.getpid(), os.getpgrp() == os.getpid()]")
+    r = attacker_conn.run("sbjobs:code", {"src": src}, None, None, limits, env)
+    t.join()
+    assert out and out[0].ok and out[0].data == "slept", out    # the other student's job lived
+    # the job's own process (its PID namespace's init) ignores a signal from inside; it leads its group
+    assert r.ok and r.data == ["alive", 1, True], r
+    assert srv.alive() and srv.proc.pid == bwrap, "the server was killed"
+    assert sandbox.server_info(srv.interp, (JOBS,))["pid"] == server_pid

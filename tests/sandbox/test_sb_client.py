@@ -8,6 +8,7 @@ import socket
 import sys
 import tarfile
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -286,3 +287,97 @@ def test_on_demand_modules_are_imported_by_the_server_only_when_asked_and_only_t
     second = sandbox.run("sbjobs:code", {"src": probe}, interpreter=interp, job_paths=jobs, preload=("colorsys", "wave"))
     assert first.ok and first.data == [] and second.ok and second.data == ["colorsys"], (first, second)
     assert sandbox.server_info(interp, tuple(jobs))["loaded"] == ["colorsys"]
+
+
+def test_a_job_whose_server_dies_under_it_runs_again_on_a_new_server(run, interp):
+    """A server that goes away while a job runs (killed from outside here; no job can signal it) takes
+    the job with it: the job is run again on a new server, never reported as the student's or as an
+    error of the run."""
+    marker = f"sbrerun{uuid.uuid4().hex[:6]}"
+    src = f"import ctypes, time\nctypes.CDLL(None).prctl(15, b'{marker}', 0, 0, 0)\ntime.sleep(1.5)\nresult = 'done'"
+    run("result = 0")                                       # the server is up
+    (old,) = [s for k, s in client._SERVERS.items() if k[0] == interp]
+    assert old.proc is not None
+    out: list = []
+    t = threading.Thread(target=lambda: out.append(run(src)))
+    t.start()
+    while t.is_alive() and not procs_with(marker):
+        time.sleep(0.02)
+    os.killpg(old.proc.pid, 9)
+    t.join()
+    assert out[0].ok and out[0].data == "done", out[0]
+    (new,) = [s for k, s in client._SERVERS.items() if k[0] == interp]
+    assert new is not old and new.alive()
+
+
+KEYRING_PROBE = r'''
+import ctypes, os, platform
+libc = ctypes.CDLL(None, use_errno=True)
+add_key, request_key, keyctl = {"x86_64": (248, 249, 250), "aarch64": (217, 218, 219)}[platform.machine()]
+def call(nr, *a):
+    r = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(x) if isinstance(x, int) else x for x in a])
+    return r if r >= 0 else -ctypes.get_errno()
+result = {
+    "add_key": call(add_key, b"user", b"sbplant", b"x", 1, -3),
+    "request_key": call(request_key, b"user", b"sbplant", None, 0),
+    "keyctl_session": call(keyctl, 0, -3, 0),                  # KEYCTL_GET_KEYRING_ID of @s
+    "keyctl_user": call(keyctl, 0, -4, 1),
+    "proc_keys": open("/proc/keys").read(), "proc_key_users": open("/proc/key-users").read(),
+    "unshare_userns": libc.unshare(0x10000000) == 0,
+}
+'''
+
+
+def test_no_job_reaches_a_keyring_nor_makes_a_user_namespace(run):
+    """Keyrings are not namespaced: every keyring call fails (ENOSYS) in a job, which starts from an
+    empty session keyring of its own and sees no key in /proc/keys; a nested user namespace is
+    refused. The label says so. (The hostile classroom plants and reads keys through the grader's
+    session keyring as root and as an ordinary user.)"""
+    r = run(KEYRING_PROBE)
+    assert r.ok, r
+    enosys = -38
+    assert r.data == {"add_key": enosys, "request_key": enosys, "keyctl_session": enosys, "keyctl_user": enosys,
+                      "proc_keys": "", "proc_key_users": "", "unshare_userns": False}, r.data
+    assert "no keyrings" in r.isolation
+
+
+def test_the_kernel_shared_channels_are_the_jobs_own(run):
+    """SysV IPC, POSIX message queues, abstract unix sockets and /dev/shm: what one job makes there the
+    next job does not see (each job has its own IPC and network namespaces and /dev/shm), and no
+    cgroup file system is reachable."""
+    plant = r'''
+import ctypes, os, socket, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mq_open.restype = ctypes.c_int
+made = [libc.shmget(0x5B0C0FFE, 4096, 0o1666) >= 0, libc.msgget(0x5B0C0FFE, 0o1666) >= 0,
+        libc.semget(0x5B0C0FFE, 1, 0o1666) >= 0,
+        libc.mq_open(b"/sbplanted", os.O_CREAT | os.O_WRONLY, 0o666, None) >= 0]
+open("/dev/shm/sbplanted", "w").write("x")
+s = socket.socket(socket.AF_UNIX)
+s.bind("\0sbplanted")
+s.listen(1)
+if os.fork() == 0:            # holds them while the next job looks (it dies with its job)
+    time.sleep(5)
+    os._exit(0)
+result = made
+'''
+    look = r'''
+import ctypes, os, socket
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mq_open.restype = ctypes.c_int
+seen = [libc.shmget(0x5B0C0FFE, 0, 0) >= 0, libc.msgget(0x5B0C0FFE, 0) >= 0, libc.semget(0x5B0C0FFE, 0, 0) >= 0,
+        libc.mq_open(b"/sbplanted", os.O_RDONLY, 0, None) >= 0, os.path.exists("/dev/shm/sbplanted"),
+        os.path.exists("/sys/fs/cgroup")]
+try:
+    socket.socket(socket.AF_UNIX).connect("\0sbplanted")
+    seen.append(True)
+except OSError:
+    seen.append(False)
+result = seen
+'''
+    r1 = run(plant)
+    assert r1.ok and r1.data == [True, True, True, True], r1
+    r2 = run(look)
+    assert r2.ok and r2.data == [False] * 7, r2
+    host = Path("/proc/sysvipc/msg").read_text() + Path("/proc/sysvipc/shm").read_text()
+    assert str(0x5B0C0FFE) not in host and not Path("/dev/shm/sbplanted").exists()
