@@ -168,8 +168,11 @@ class ResultsCache:
             doc = json.loads((d / "outcome.json").read_text())
         except (OSError, ValueError):
             return None
-        o = Outcome(doc["status"], doc["message"], doc.get("data") or {}, doc.get("blocked_by"), False)
-        proof = o.data.get("proof") if isinstance(o.data, Mapping) else None
+        try:
+            o = Outcome.from_json(doc)
+        except (KeyError, TypeError, ValueError):
+            return None
+        proof = o.proof
         if proof:
             # put the reused proof images back where this run's report expects them
             from deploycheck.proof import proof_dir
@@ -189,7 +192,7 @@ class ResultsCache:
             return
         d = self._dir(t, key)
         try:
-            proof = o.data.get("proof") if isinstance(o.data, Mapping) else None
+            proof = o.proof
             if proof:
                 from deploycheck.proof import proof_dir
                 base = proof_dir(self.settings, t.student)[0]
@@ -198,7 +201,6 @@ class ResultsCache:
                     if src.is_file():
                         (d / "files").mkdir(parents=True, exist_ok=True)
                         shutil.copyfile(src, d / "files" / kind)
-            doc = {"status": o.status, "message": o.message, "data": dict(o.data), "blocked_by": o.blocked_by}
-            files.atomic_write(d / "outcome.json", json.dumps(doc, default=str).encode())
+            files.atomic_write(d / "outcome.json", json.dumps(o.to_json(), default=str).encode())
         except OSError:
             pass                        # a read-only or full cache never fails a check

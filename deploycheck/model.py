@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, Mapping
 
-Status = Literal["passed", "failed", "skipped"]
+Status = Literal["passed", "failed", "skipped", "review"]
 PASSED: Status = "passed"
 FAILED: Status = "failed"
 SKIPPED: Status = "skipped"
-STATUSES: tuple[Status, ...] = (PASSED, FAILED, SKIPPED)
+REVIEW: Status = "review"
+STATUSES: tuple[Status, ...] = (PASSED, FAILED, SKIPPED, REVIEW)
 
 Platform = Literal["aws", "gcp"]
 AWS: Platform = "aws"
@@ -22,50 +23,166 @@ PLATFORMS: tuple[Platform, ...] = (AWS, GCP)
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """The verdict of one check on one deploy folder, before points are attached.
+class Screenshot:
+    """The student's own image a verdict judged, for the instructor: its path in the repo (or its URL
+    when ``remote``) and the text OCR read from it. The class page shows both beside every review item."""
+    path: str
+    ocr_text: str = ""
+    remote: bool = False
 
-    ``blocked_by`` names the prerequisite check whose failure makes this one fail (the student is
-    told to fix that one first). ``error`` marks a failure of deploycheck's own machinery (an
-    environment, the sandbox, the browser): it is reported as an error of the run, never as the
-    student's failure. ``data`` holds JSON-serialisable extras kept in report.json."""
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"path": self.path, "ocr_text": self.ocr_text}
+        if self.remote:
+            d["remote"] = True
+        return d
+
+    @classmethod
+    def from_json(cls, d: Any) -> Screenshot | None:
+        if not isinstance(d, Mapping) or not isinstance(d.get("path"), str):
+            return None
+        return cls(d["path"], str(d.get("ocr_text") or ""), bool(d.get("remote", False)))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The verdict of one check on one deploy folder, before points are attached (points are
+    attached once, in :mod:`deploycheck.report.results`).
+
+    ``status`` ``review``: the evidence is genuinely uncertain; no points are lost until an instructor
+    decides, and no output shows it to the student as a failure. ``blocked_by`` names the
+    prerequisite check whose failure makes this one fail (the student is told to fix that one first).
+    ``error`` marks a failure of deploycheck's own machinery (an environment, the sandbox, the
+    browser, a bug): an error of the run, never the student's failure; ``traceback`` then says where
+    (report.json and the class page only). ``provisional``: the verdict depends on something this
+    machine may do better later (an approximate runtime, an inconclusive run, a timeout): reported as
+    is, never stored in the results cache. ``file``: the file the student should change. ``screenshot``:
+    the student's image the verdict judged. ``proof``: deploycheck's own images of this check (kind ->
+    path relative to the report folder). ``data`` holds JSON-serialisable extras kept in report.json;
+    nothing in the reports reads it."""
     status: Status
     message: str = ""
     data: Mapping[str, Any] = field(default_factory=dict)
     blocked_by: str | None = None
     error: bool = False
+    traceback: str = ""
+    provisional: bool = False
+    file: str | None = None
+    screenshot: Screenshot | None = None
+    proof: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.status == PASSED
 
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"status": self.status, "message": self.message}
+        if self.blocked_by:
+            d["blocked_by"] = self.blocked_by
+        if self.error:
+            d["error"] = True
+        if self.traceback:
+            d["traceback"] = self.traceback
+        if self.provisional:
+            d["provisional"] = True
+        if self.file:
+            d["file"] = self.file
+        if self.screenshot is not None:
+            d["screenshot"] = self.screenshot.to_json()
+        if self.proof:
+            d["proof"] = dict(self.proof)
+        if self.data:
+            d["data"] = dict(self.data)
+        return d
 
-def passed(message: str = "", **data: Any) -> Outcome:
-    return Outcome(PASSED, message, dict(data))
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Outcome:
+        status = d.get("status")
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        proof = d.get("proof")
+        return cls(status=status, message=str(d.get("message") or ""), data=dict(d.get("data") or {}),
+                   blocked_by=d.get("blocked_by") or None, error=bool(d.get("error", False)),
+                   traceback=str(d.get("traceback") or ""), provisional=bool(d.get("provisional", False)),
+                   file=d.get("file") or None, screenshot=Screenshot.from_json(d.get("screenshot")),
+                   proof={str(k): str(v) for k, v in proof.items()} if isinstance(proof, Mapping) else {})
 
 
-def failed(message: str, **data: Any) -> Outcome:
-    return Outcome(FAILED, message, dict(data))
+# The constructors' typed keywords are declared ``Any`` so that a verdict may pass one dict of
+# extras (``**data``) that holds them; :func:`_outcome` checks their types.
+def _outcome(status: Status, message: str, data: Mapping[str, Any], *, file: Any = None, screenshot: Any = None,
+             provisional: Any = False, blocked_by: str | None = None, error: bool = False,
+             traceback: str = "") -> Outcome:
+    if file is not None and not isinstance(file, str):
+        raise TypeError(f"file must be a str, not {type(file).__name__}")
+    if screenshot is not None and not isinstance(screenshot, Screenshot):
+        raise TypeError(f"screenshot must be a model.Screenshot, not {type(screenshot).__name__}")
+    return Outcome(status, message, dict(data), blocked_by=blocked_by, error=error, traceback=traceback,
+                   provisional=bool(provisional), file=file or None, screenshot=screenshot)
 
 
-def skipped(message: str, **data: Any) -> Outcome:
-    return Outcome(SKIPPED, message, dict(data))
+def passed(message: str = "", *, file: Any = None, screenshot: Any = None, provisional: Any = False,
+           **data: Any) -> Outcome:
+    return _outcome(PASSED, message, data, file=file, screenshot=screenshot, provisional=provisional)
 
 
-def blocked(by: str, message: str, **data: Any) -> Outcome:
+def failed(message: str, *, file: Any = None, screenshot: Any = None, provisional: Any = False,
+           **data: Any) -> Outcome:
+    return _outcome(FAILED, message, data, file=file, screenshot=screenshot, provisional=provisional)
+
+
+def review(message: str, *, file: Any = None, screenshot: Any = None, provisional: Any = False,
+           **data: Any) -> Outcome:
+    """The evidence is genuinely uncertain (a screenshot OCR cannot read with confidence, a partial
+    output): the check keeps its points until an instructor decides (``--overrides``), is listed apart
+    in every output and never shown to the student as a failure. ``message`` says what was seen and
+    what is uncertain, for the instructor and the student. Keep it rare: decide whenever the
+    evidence allows."""
+    return _outcome(REVIEW, message, data, file=file, screenshot=screenshot, provisional=provisional)
+
+
+def skipped(message: str, *, provisional: Any = False, **data: Any) -> Outcome:
+    return _outcome(SKIPPED, message, data, provisional=provisional)
+
+
+def blocked(by: str, message: str, *, file: Any = None, **data: Any) -> Outcome:
     """Failed because the prerequisite ``by`` failed; the message says the one thing to fix."""
-    return Outcome(FAILED, f"blocked by {by}: {message}", dict(data), blocked_by=by)
+    return _outcome(FAILED, f"blocked by {by}: {message}", data, file=file, blocked_by=by)
 
 
-def run_error(message: str, **data: Any) -> Outcome:
-    """deploycheck's own machinery failed: not the student's fault, no points lost or won."""
-    return Outcome(SKIPPED, f"error of the grading run (not your fault; tell your instructor): {message}",
-                   dict(data), error=True)
+RUN_ERROR_PREFIX = "error of the grading run (not your fault; tell your instructor): "
+
+
+def run_error(message: str, *, traceback: Any = "", **data: Any) -> Outcome:
+    """deploycheck's own machinery failed: not the student's fault, no points lost or won.
+    ``traceback`` (for the instructor) is kept in report.json and on the class page only."""
+    return _outcome(SKIPPED, RUN_ERROR_PREFIX + message, data, error=True, traceback=str(traceback or ""))
+
+
+@dataclass(frozen=True)
+class Override:
+    """An instructor's decision (``--overrides FILE.toml``) that replaced the machine's verdict of one
+    check: the machine's status and message are kept beside the reason."""
+    reason: str
+    machine_status: Status
+    machine_message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reason": self.reason, "machine": {"status": self.machine_status, "message": self.machine_message}}
+
+    @classmethod
+    def from_json(cls, d: Any) -> Override | None:
+        if not isinstance(d, Mapping):
+            return None
+        m = d.get("machine")
+        m = m if isinstance(m, Mapping) else {}
+        st: Status = m["status"] if m.get("status") in STATUSES else FAILED
+        return cls(str(d.get("reason") or ""), st, str(m.get("message") or ""))
 
 
 @dataclass(frozen=True)
 class CheckResult:
-    """One check of one student, with points (a row of report.json's ``checks``)."""
+    """One check of one student, with points (a row of report.json's ``checks``). Built only by
+    :func:`deploycheck.report.results.score` (points come from the rubric there and nowhere else)."""
     id: str
     status: Status
     score: float
@@ -74,6 +191,15 @@ class CheckResult:
     blocked_by: str | None = None
     error: bool = False
     data: Mapping[str, Any] = field(default_factory=dict)
+    traceback: str = ""
+    file: str | None = None
+    screenshot: Screenshot | None = None
+    proof: Mapping[str, str] = field(default_factory=dict)
+    override: Override | None = None
+
+    @property
+    def needs_review(self) -> bool:
+        return self.status == REVIEW
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"id": self.id, "status": self.status, "score": self.score,
@@ -82,16 +208,30 @@ class CheckResult:
             d["blocked_by"] = self.blocked_by
         if self.error:
             d["error"] = True
+        if self.traceback:
+            d["traceback"] = self.traceback
+        if self.override is not None:
+            d["override"] = self.override.to_json()
+        if self.file:
+            d["file"] = self.file
+        if self.screenshot is not None:
+            d["screenshot"] = self.screenshot.to_json()
+        if self.proof:
+            d["proof"] = dict(self.proof)
         if self.data:
             d["data"] = dict(self.data)
         return d
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> CheckResult:
+        proof = d.get("proof")
         return cls(id=str(d["id"]), status=d["status"], score=float(d["score"]),
                    max_score=float(d["max_score"]), message=str(d.get("message") or ""),
                    blocked_by=d.get("blocked_by"), error=bool(d.get("error", False)),
-                   data=dict(d.get("data") or {}))
+                   data=dict(d.get("data") or {}), traceback=str(d.get("traceback") or ""),
+                   file=d.get("file") or None, screenshot=Screenshot.from_json(d.get("screenshot")),
+                   proof={str(k): str(v) for k, v in proof.items()} if isinstance(proof, Mapping) else {},
+                   override=Override.from_json(d.get("override")))
 
 
 @dataclass(frozen=True)
@@ -138,22 +278,24 @@ class StudentResult:
 
 @dataclass(frozen=True)
 class CheckRecord:
-    """One check's result for one (student, platform) as it travels from an xdist worker to the
-    controller (the only place results are serialised in a run)."""
+    """One check's outcome for one (student, platform) as it travels from an xdist worker to the
+    controller (the only place results are serialised in a run). It carries no points: scoring
+    happens once, on the controller (:func:`deploycheck.report.results.build_students`)."""
     student: str
     platform: str | None
     repo: str
-    result: CheckResult
+    check: str
+    outcome: Outcome
     notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"student": self.student, "platform": self.platform, "repo": self.repo,
-                "result": self.result.to_json(), "notes": list(self.notes)}
+        return {"student": self.student, "platform": self.platform, "repo": self.repo, "check": self.check,
+                "outcome": self.outcome.to_json(), "notes": list(self.notes)}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> CheckRecord:
         return cls(student=str(d["student"]), platform=d.get("platform"), repo=str(d.get("repo") or ""),
-                   result=CheckResult.from_json(d["result"]), notes=tuple(d.get("notes") or ()))
+                   check=str(d["check"]), outcome=Outcome.from_json(d["outcome"]), notes=tuple(d.get("notes") or ()))
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 import os
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Generator
+from typing import TYPE_CHECKING, Any, Callable, Generator, Mapping
 
 import pluggy
 import pytest
@@ -26,7 +27,7 @@ import pytest
 from deploycheck import files
 from deploycheck import rubric as rb
 from deploycheck.discovery import Target, targets_for
-from deploycheck.model import (FAILED, SKIPPED, CheckRecord, CheckResult, Outcome, StudentResult, failed, passed,
+from deploycheck.model import (FAILED, REVIEW, SKIPPED, CheckRecord, Outcome, StudentResult, failed, passed,
                                run_error, skipped)
 from deploycheck import classroom
 from deploycheck.settings import Settings, default_aws_region, env, env_flag
@@ -40,6 +41,7 @@ CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"
 CHECKS_DIRS = (CHECKS_DIR, Path(__file__).resolve().parent / "checks")
 _PROP = "deploycheck"
 _CACHED_PROP = "deploycheck-cached"
+_REVIEW_PROP = "deploycheck-review"
 _OUTCOME_KEY = pytest.StashKey[Outcome]()
 _CACHED_KEY = pytest.StashKey[bool]()
 _PLUGIN_KEY = pytest.StashKey["DeploycheckPlugin"]()
@@ -282,12 +284,6 @@ class DeploycheckPlugin:
         return True
 
     # ---------------------------------------------------------------- results
-    def result_of(self, cid: str, outcome: Outcome) -> CheckResult:
-        points = self.settings.rubric.spec(cid).points
-        counted = outcome.status != SKIPPED or outcome.error
-        return CheckResult(cid, outcome.status, points if outcome.ok else 0.0, points if counted else 0.0,
-                           outcome.message, outcome.blocked_by, outcome.error, dict(outcome.data))
-
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
                                   ) -> Generator[None, pluggy.Result[pytest.TestReport], None]:
@@ -307,9 +303,10 @@ class DeploycheckPlugin:
             else:
                 stored = passed()
             stored = printable(stored)
-        rec = CheckRecord(t.student, t.platform, str(t.submission.repo), self.result_of(cid, stored),
-                          tuple(t.submission.notes))
+        rec = CheckRecord(t.student, t.platform, str(t.submission.repo), cid, stored, tuple(t.submission.notes))
         rep.user_properties.append((_PROP, json.dumps(rec.to_json(), default=str)))
+        if stored.status == REVIEW:
+            rep.user_properties.append((_REVIEW_PROP, "1"))
         if item.stash.get(_CACHED_KEY, False):
             rep.user_properties.append((_CACHED_PROP, "1"))
         elif item.stash.get(_OUTCOME_KEY, None) is not None:
@@ -326,6 +323,16 @@ class DeploycheckPlugin:
                 self.reused += 1
         if not got and report.outcome == "failed" and report.nodeid in self._crashed:
             self._record_crash(report.nodeid)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config
+                                 ) -> tuple[str, str, tuple[str, Mapping[str, bool]]] | None:
+        """A check awaiting an instructor's review passes as far as pytest is concerned (no points lost,
+        not a failure, exit status unchanged) and is counted apart: ``R`` / ``REVIEW``, "N review"."""
+        if report.when == "call" and report.outcome == "passed" and \
+                any(name == _REVIEW_PROP for name, _value in report.user_properties):
+            return "review", "R", ("REVIEW", {"yellow": True})
+        return None
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
@@ -348,7 +355,7 @@ class DeploycheckPlugin:
             return
         o = run_error(f"the grader's worker process died twice while running {cid} on this repo (out of memory "
                       "or a crash); the check was not graded")
-        self.records.append(CheckRecord(t.student, t.platform, str(t.submission.repo), self.result_of(cid, o),
+        self.records.append(CheckRecord(t.student, t.platform, str(t.submission.repo), cid, o,
                                         tuple(t.submission.notes)))
 
     @pytest.hookimpl(trylast=True)
@@ -358,7 +365,7 @@ class DeploycheckPlugin:
         from deploycheck import report as rp
         s = self.settings
         self.students = rp.build_students(self.records, [*self.refs, *self.shadows], s.rubric,
-                                          {r.result.id for r in self.records})
+                                          {r.check for r in self.records})
         if s.report:
             meta = rp.RunMeta(started=self.started, finished=time.time(),
                               shard=f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
@@ -471,12 +478,14 @@ def printable(o: Outcome) -> Outcome:
     UTF-8 reaches a verdict as surrogate escapes, which no terminal, cache or report can encode;
     from here on it is its display form (files.printable). The one boundary every outcome crosses
     on its way to pytest, the results cache and the gradebook."""
-    message = files.printable(o.message)
-    data = files.printable_data(dict(o.data))
-    if message == o.message and data == o.data:
+    shot = o.screenshot
+    changed = dict(message=files.printable(o.message), data=files.printable_data(dict(o.data)),
+                   traceback=files.printable(o.traceback), file=files.printable(o.file) if o.file else o.file,
+                   screenshot=replace(shot, path=files.printable(shot.path), ocr_text=files.printable(shot.ocr_text))
+                   if shot is not None else None)
+    if all(v == getattr(o, k) for k, v in changed.items()):
         return o
-    from dataclasses import replace
-    return replace(o, message=message, data=data)
+    return replace(o, **changed)
 
 
 def get_plugin(config: pytest.Config) -> DeploycheckPlugin:
@@ -513,11 +522,13 @@ def _with_proof(request: pytest.FixtureRequest, outcome: Outcome, mode: str) -> 
     target = target_of(request.node)
     if not settings.proof or target is None:
         return outcome
-    from dataclasses import replace
 
     from deploycheck import proof
     extra = proof.render_artefacts(target, settings, mode)
-    return replace(outcome, data={**outcome.data, **extra}) if extra else outcome
+    if not extra:
+        return outcome
+    images = extra.pop("proof", None) or {}
+    return replace(outcome, proof={**outcome.proof, **images}, data={**outcome.data, **extra})
 
 
 __all__ = ["DeploycheckPlugin", "Settings", "failed", "passed", "skipped"]

@@ -43,7 +43,7 @@ def test_an_unchanged_repo_reuses_every_outcome_and_its_proof(tmp_path, cache_en
     assert f"reused {len(first)} of {len(first)} check results from the cache" in p2.stdout
     assert {k: (c["status"], c["message"]) for k, c in first.items()} == \
            {k: (c["status"], c["message"]) for k, c in second.items()}
-    proof = second["predict.local"]["data"]["proof"]
+    proof = second["predict.local"]["proof"]
     for rel in proof.values():
         assert (tmp_path / "out2" / rel).is_file()          # the reused images are in this run's report
     # --no-cache grades everything again

@@ -70,7 +70,7 @@ def test_grades_class_keeps_best_platform_and_writes_report(pytester, room, tmp_
     assert {c["id"] for c in by["carol"]["checks"]} == {"readme.present", "entry_point.model_fn"}
     assert (out / "grades.csv").read_text().splitlines()[0] == (
         "student,name,platform,graded_commit,readme.present,entry_point.model_fn,raw_score,raw_max_score,score,"
-        "max_score,late_commits,last_late_commit,latest_commit_score,error")
+        "max_score,late_commits,last_late_commit,latest_commit_score,review,error")
     gs = json.loads((out / "results" / "bob.json").read_text())
     assert gs["score"] == 0 and {t["name"] for t in gs["tests"]} == {"readme.present", "entry_point.model_fn"}
     assert "| bob | gcp | 0/3 | `readme.present` |" in (out / "summary.md").read_text()
@@ -248,3 +248,61 @@ def test_all_checks_of_a_student_run_in_one_worker(pytester, tmp_path):
     pids = {s["student"]: {c["data"]["pid"] for c in s["checks"] if c["status"] == "passed"} for s in doc["students"]}
     assert len(pids) == 12 and all(len(p) == 1 for p in pids.values()), pids
     assert len(set().union(*pids.values())) == 2          # and both workers did work
+
+
+REVIEW_CHECKS = """
+import pytest
+from deploycheck.model import Screenshot, failed, passed, review
+
+@pytest.mark.check("readme.present")
+def test_readme_present(target, record):
+    record(passed("ok") if target.student == "rita" else failed("no README in the folder: add one"))
+
+@pytest.mark.check("proof.screenshot")
+def test_proof_screenshot(target, record):
+    record(review("OCR could not read the output with confidence", screenshot=Screenshot("aws_deploy/p.png", "[@, 2]")))
+"""
+
+
+def test_review_passes_is_counted_apart_and_keeps_the_exit_status(pytester, tmp_path):
+    repo = tmp_path / "rita"
+    (repo / "aws_deploy").mkdir(parents=True)
+    out = tmp_path / "out"
+    res = _run(pytester, "--repo", str(repo), "--report", str(out), "-v", checks=REVIEW_CHECKS, rubric=None)
+    text = res.stdout.str()
+    assert res.ret == 0, text                                   # review never fails the run
+    assert "test_proof_screenshot[rita] REVIEW" in text and "1 passed, 1 review" in text
+    assert "AWAITING YOUR INSTRUCTOR'S REVIEW" in text and "all 2 checks passed" not in text
+    c = {c["id"]: c for c in json.loads((out / "report.json").read_text())["students"][0]["checks"]}
+    assert c["proof.screenshot"]["status"] == "review" and c["proof.screenshot"]["score"] == 1
+    assert c["proof.screenshot"]["screenshot"] == {"path": "aws_deploy/p.png", "ocr_text": "[@, 2]"}
+
+
+def test_workers_send_outcomes_and_only_the_report_scores(pytester, room, tmp_path, monkeypatch):
+    """What travels from a check (an xdist worker) to the controller is the verdict, never points:
+    scoring happens once, in report/results.py. A conftest on the controller records the wire."""
+    wire = tmp_path / "wire.jsonl"
+    monkeypatch.setenv("WIRE", str(wire))
+    pytester.makeconftest("""
+import os
+WORKER = []
+def pytest_configure(config):
+    WORKER.append(hasattr(config, "workerinput"))
+def pytest_runtest_logreport(report):
+    if WORKER[0]:
+        return                                     # the controller's copy only
+    for name, value in report.user_properties:
+        if name == "deploycheck":
+            with open(os.environ["WIRE"], "a") as fh:
+                fh.write(value + "\\n")
+""")
+    out = tmp_path / "out"
+    _run(pytester, "--classroom", str(room), "--report", str(out), "-n", "2")
+    props = [json.loads(line) for line in wire.read_text().splitlines()]
+    assert len(props) == 8
+    for p in props:
+        assert set(p) == {"student", "platform", "repo", "check", "outcome", "notes"}, p
+        assert "score" not in json.dumps(p) and "points" not in json.dumps(p), p
+    by = {s["student"]: s for s in json.loads((out / "report.json").read_text())["students"]}
+    # the report's points are the rubric file's (POINTS): a failing check earns nothing
+    assert by["bob"]["score"] == 0 and by["alice"]["score"] == by["alice"]["max_score"] == 3

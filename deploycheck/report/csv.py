@@ -1,18 +1,22 @@
 """grades.csv: one row per student, one column per check id (points earned; empty when the check
-was skipped or did not run), the raw and scaled totals, the graded commit and the late columns."""
+was skipped or did not run), the raw and scaled totals, the graded commit, the late columns and
+``review`` (the checks awaiting an instructor's decision: they keep their points until then).
+review.csv: one row per check awaiting review, with what the instructor needs to decide it (the
+message, the student's screenshot and its OCR text) and the override to paste."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from deploycheck import model
 from deploycheck.report._files import write_csv
+from deploycheck.overrides import snippet as override_snippet
 from deploycheck.report.results import check_ids, commit_of, error_of, fmt, late_of, name_of
 
 
 def rows(students: list[model.StudentResult]) -> tuple[list[str], list[list[str]]]:
     ids = check_ids(students)
     header = ["student", "name", "platform", "graded_commit", *ids, "raw_score", "raw_max_score", "score", "max_score",
-              "late_commits", "last_late_commit", "latest_commit_score", "error"]
+              "late_commits", "last_late_commit", "latest_commit_score", "review", "error"]
     out = []
     for s in students:
         byid = {c.id: c for c in s.checks}
@@ -27,10 +31,21 @@ def rows(students: list[model.StudentResult]) -> tuple[list[str], list[list[str]
                     fmt(s.extra.get("raw_score", "")), fmt(s.extra.get("raw_max_score", "")),
                     "" if err else fmt(s.score), fmt(s.max_score),
                     str(late.get("count", "")) if late else "", str(late.get("last_time", "")) if late else "",
-                    fmt(late["latest_score"]) if late.get("latest_score") is not None else "", err or ""])
+                    fmt(late["latest_score"]) if late.get("latest_score") is not None else "",
+                    " ".join(c.id for c in s.checks if c.needs_review), err or ""])
     return header, out
+
+
+REVIEW_HEADER = ("student", "name", "check", "points", "message", "screenshot", "ocr_text", "override")
+
+
+def review_rows(students: list[model.StudentResult]) -> list[list[str]]:
+    return [[s.student, name_of(s), c.id, fmt(c.max_score), c.message, c.screenshot.path if c.screenshot else "",
+             c.screenshot.ocr_text if c.screenshot else "", override_snippet(s.student, c.id)]
+            for s in students for c in s.checks if c.needs_review]
 
 
 def write(students: list[model.StudentResult], out: Path) -> Path:
     header, body = rows(students)
+    write_csv(out / "review.csv", REVIEW_HEADER, review_rows(students))
     return write_csv(out / "grades.csv", header, body)

@@ -1,5 +1,7 @@
 """results/<student>.json in Gradescope's autograder format: ``score`` (common scale), ``output``
-that starts with the one thing to fix first, then one test per check grouped the same way."""
+that starts with the one thing to fix first, then one test per check grouped the same way. A check
+awaiting review is a test with its points, status "passed" (Gradescope knows only passed/failed) and
+the name prefix "(to review)"; the output lists them on a line of their own."""
 from __future__ import annotations
 
 import json
@@ -21,7 +23,9 @@ def result(s: model.StudentResult) -> dict[str, Any]:
         f = fix_file(t.first)
         lines.append(f"Fix this first: {t.first.id}{f' ({f})' if f else ''}: {t.first.message}")
     elif not err:
-        lines.append("Every check passed." if not t.errors else "No failing check.")
+        lines.append("Every check passed." if not (t.errors or t.review) else "No failing check.")
+    if t.review and not err:
+        lines.append(f"Awaiting your instructor's review (no points lost): {', '.join(c.id for c in t.review)}")
     lines.append(f"Platform: {s.platform or 'none found'}; score {fmt(s.score)}/{fmt(s.max_score)} "
                  f"(raw {fmt(s.extra.get('raw_score', 0))}/{fmt(s.extra.get('raw_max_score', 0))})")
     tests: list[dict[str, Any]] = []
@@ -30,6 +34,8 @@ def result(s: model.StudentResult) -> dict[str, Any]:
         out = c.message or c.status
         if c.status == model.SKIPPED:
             out = f"skipped: {out}"
+        elif c.status == model.REVIEW:
+            out = f"awaiting your instructor's review (no points lost): {out}"
         tests.append({"name": f"{prefix}{c.id}", "score": c.score, "max_score": c.max_score,
                       "status": "failed" if c.status == model.FAILED and not c.error else "passed", "output": out})
 
@@ -37,6 +43,8 @@ def result(s: model.StudentResult) -> dict[str, Any]:
         add(g.check)
         for b in g.blocked:
             add(b, prefix=f"(blocked by {b.blocked_by or g.check.id}) ")
+    for c in t.review:
+        add(c, prefix="(to review) ")
     for c in t.errors:
         add(c, prefix="(error of the run) ")
     for c in t.passed:

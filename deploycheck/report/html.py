@@ -1,8 +1,9 @@
 """``REPORT/index.html``: one self-contained page (Jinja2 with autoescape; templates/ and the
 inlined static/report.css, static/report.js). A row per student, a column per check, filter and
-sort, a detail view per student: fix-first, every message, the generated proof card next to the
-student's OWN screenshot (copied into ``proof/<student>/``, regular files only, never through a
-symlink), its OCR text on hover and in an expandable block."""
+sort, a "needs review" filter, a detail view per student: fix-first, every check awaiting review
+(the student's screenshot, its OCR text and the override entry to paste), every message, the
+generated proof card next to the student's OWN screenshot (copied into ``proof/<student>/``, regular
+files only, never through a symlink), its OCR text on hover and in an expandable block."""
 from __future__ import annotations
 
 import datetime as dt
@@ -17,12 +18,13 @@ import jinja2
 from markupsafe import Markup
 
 from deploycheck import model
+from deploycheck.overrides import snippet as override_snippet
 from deploycheck.report._files import write_text
 from deploycheck.report.results import (check_ids, commit_of, error_of, fix_file, fmt, late_of, name_of,
                                         triage)
 
 HERE = Path(__file__).resolve().parent
-ICON = {"passed": "✓", "failed": "✗", "skipped": "–"}
+ICON = {"passed": "✓", "failed": "✗", "skipped": "–", "review": "?"}
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
 MAX_SHOT_BYTES = 10 * 2**20
 
@@ -83,25 +85,21 @@ def _shots(s: model.StudentResult, outdir: Path) -> list[dict[str, Any]]:
     seen: set[str] = set()
     own: list[dict[str, Any]] = []
     for c in s.checks:
-        data = c.data if isinstance(c.data, Mapping) else {}
-        proof = data.get("proof")
-        if isinstance(proof, Mapping):
-            for kind, rel in proof.items():
-                r = _safe_rel(rel)
-                if r and r.lower().endswith(".png") and r not in seen:
-                    seen.add(r)
-                    found.append({"caption": f"generated proof card ({kind})" if kind != "readme" else "README snapshot",
-                                  "url": _url(r), "ocr": "", "own": False, "kind": str(kind)})
-        shot = data.get("screenshot")
-        if isinstance(shot, str) and s.repo:
-            rel = _safe_rel(shot)
-            if rel:
-                dest_rel = f"proof/{s.student}/own-{PurePosixPath(rel).name}"
-                dest = outdir / dest_rel
-                if dest.is_file() or copy_regular(Path(s.repo), rel, dest):
-                    ocr = data.get("ocr_text")
-                    own.append({"caption": f"the student's screenshot: {rel}", "url": _url(dest_rel),
-                                "ocr": str(ocr)[:4000] if ocr else "", "own": True, "kind": "own"})
+        for kind, rel in c.proof.items():
+            r = _safe_rel(rel)
+            if r and r.lower().endswith(".png") and r not in seen:
+                seen.add(r)
+                found.append({"caption": f"generated proof card ({kind})" if kind != "readme" else "README snapshot",
+                              "url": _url(r), "ocr": "", "own": False, "kind": str(kind)})
+        shot = c.screenshot
+        own_rel = _safe_rel(shot.path) if shot is not None and not shot.remote and s.repo else None
+        if shot is not None and own_rel:
+            rel = own_rel
+            dest_rel = f"proof/{s.student}/own-{PurePosixPath(rel).name}"
+            dest = outdir / dest_rel
+            if dest.is_file() or copy_regular(Path(s.repo), rel, dest):
+                own.append({"caption": f"the student's screenshot: {rel}", "url": _url(dest_rel),
+                            "ocr": shot.ocr_text[:4000], "own": True, "kind": "own"})
     if not found and not own:
         folder = outdir / "proof" / s.student
         try:
@@ -139,7 +137,10 @@ def _row(i: int, s: model.StudentResult, ids: list[str], outdir: Path) -> dict[s
     for g in t.groups:
         checks.append(_crow(g.check))
         checks += [_crow(b, blocked=True) for b in g.blocked]
-    checks += [_crow(c) for c in (*t.errors, *t.passed, *t.skipped)]
+    checks += [_crow(c) for c in (*t.review, *t.errors, *t.passed, *t.skipped)]
+    shots = _shots(s, outdir)
+    reviews = [{"id": c.id, "message": c.message, "override": override_snippet(s.student, c.id),
+                "shot": _review_shot(c, shots)} for c in t.review]
     late = late_of(s)
     other = [f"{p}: {fmt(v.get('score'))}/{fmt(v.get('max_score'))}" for p, v in s.platforms.items()
              if isinstance(v, Mapping)] if len(s.platforms) > 1 else []
@@ -149,11 +150,24 @@ def _row(i: int, s: model.StudentResult, ids: list[str], outdir: Path) -> dict[s
                                                               if late and late.get("latest_score") is not None else ""),
             "commit": commit_of(s), "repo": str(s.extra.get("source") or s.repo), "notes": list(s.notes),
             "other": other, "first": t.first, "first_file": fix_file(t.first) if t.first else "",
-            "shots": _shots(s, outdir), "checks": checks}
+            "shots": shots, "checks": checks, "reviews": reviews, "review": " ".join(c.id for c in t.review)}
+
+
+def _review_shot(c: model.CheckResult, shots: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The student's screenshot of a review item (copied into the report by :func:`_shots`), with its
+    OCR text; for a remote image, its URL as text (the page loads nothing from the network)."""
+    if c.screenshot is None:
+        return None
+    if c.screenshot.remote:
+        return {"url": None, "caption": f"remote image (not loaded): {c.screenshot.path}", "ocr": c.screenshot.ocr_text}
+    name = PurePosixPath(c.screenshot.path).name
+    own = next((sh for sh in shots if sh["own"] and sh["url"].endswith(_url(f"own-{name}"))), None)
+    return {"url": own["url"] if own else None, "caption": c.screenshot.path, "ocr": c.screenshot.ocr_text[:4000]}
 
 
 def _crow(c: model.CheckResult, blocked: bool = False) -> dict[str, Any]:
-    label = "error of the run" if c.error else (f"blocked by {c.blocked_by}" if blocked and c.blocked_by else c.status)
+    label = "error of the run" if c.error else (f"blocked by {c.blocked_by}" if blocked and c.blocked_by else
+                                                "needs review" if c.needs_review else c.status)
     return {"id": c.id, "cls": "skipped" if c.error else c.status, "label": label,
             "points": f"{fmt(c.score)}/{fmt(c.max_score)}", "message": c.message, "blocked": blocked}
 
@@ -175,6 +189,9 @@ def render(students: list[model.StudentResult], outdir: Path, meta: Mapping[str,
         bits.append(f"merged from {len(meta['merged_from'])} reports")
     if meta.get("missing_students"):
         bits.append(f"{len(meta['missing_students'])} students missing")
+    n_review = sum(1 for s in students for c in s.checks if c.needs_review)
+    if n_review:
+        bits.append(f"{n_review} check{'s' if n_review != 1 else ''} to review")
     css = (HERE / "static" / "report.css").read_text(encoding="utf-8")
     js = (HERE / "static" / "report.js").read_text(encoding="utf-8")
     return _env.get_template("index.html.j2").render(

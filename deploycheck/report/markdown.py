@@ -1,5 +1,7 @@
 """summary.md for ``$GITHUB_STEP_SUMMARY``: no raw HTML, no image or link from a student string
-(everything a student wrote goes through :func:`escape.markdown`)."""
+(everything a student wrote goes through :func:`escape.markdown`). Checks awaiting an instructor's
+review have their own section (never among the failures); a class table counts them per student and
+lists them below the table."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +13,7 @@ from deploycheck.report.escape import markdown_code as code
 from deploycheck.report.escape import markdown_id
 from deploycheck.report.results import Group, error_of, fix_file, fmt, late_of, triage, waits_for
 
-ICON = {"passed": "✅", "failed": "❌", "skipped": "⏭️"}
+ICON = {"passed": "✅", "failed": "❌", "skipped": "⏭️", "review": "🔎"}
 
 
 def _check_line(c: model.CheckResult, indent: str = "") -> str:
@@ -46,6 +48,9 @@ def student_block(s: model.StudentResult) -> list[str]:
             lines.append(_check_line(g.check) + (f" (in {code(f)})" if f else ""))
             lines += [_blocked_line(b, g, "  ") for b in g.blocked]
         lines.append("")
+    if t.review:
+        lines += ["### Awaiting your instructor's review (no points lost)", ""]
+        lines += [_check_line(c) for c in t.review] + [""]
     if t.errors:
         lines += ["### Errors of the grading run (not your fault)", ""]
         lines += [_check_line(c) for c in t.errors] + [""]
@@ -67,6 +72,7 @@ def render(students: list[model.StudentResult]) -> str:
         lines += student_block(students[0])
     else:
         lines += ["| student | platform | score | fix first |", "|---|---|---|---|"]
+        to_review: list[str] = []
         for s in students:
             t = triage(s)
             err = error_of(s)
@@ -75,7 +81,12 @@ def render(students: list[model.StudentResult]) -> str:
             score = "—" if err else f"{fmt(s.score)}/{fmt(s.max_score)}"
             if late:
                 score += f" ({late['count']} late)"
+            if t.review and not err:
+                score += f" ({len(t.review)} to review)"
+                to_review += [f"- {markdown_id(s.student)}: `{c.id}`: {md(c.message, 300)}" for c in t.review]
             lines.append(f"| {markdown_id(s.student)} | {md(s.platform or '—')} | {score} | {first} |")
+        if to_review:
+            lines += ["", "### Awaiting instructor review (no points lost until decided)", "", *to_review]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

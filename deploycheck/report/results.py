@@ -28,14 +28,16 @@ def _points(r: rb.Rubric, cid: str) -> float:
     return float(spec.points) if spec is not None and spec.enabled else 0.0
 
 
-def rescore(c: model.CheckResult, r: rb.Rubric) -> model.CheckResult:
-    """The check with the rubric's points: passed earns them, failed and errors of the run count them
-    in the maximum, skipped (does not apply) counts nowhere."""
-    pts = _points(r, c.id)
-    counts = c.status != model.SKIPPED or c.error
-    return model.CheckResult(id=c.id, status=c.status, score=pts if c.status == model.PASSED and not c.error else 0.0,
-                             max_score=pts if counts else 0.0, message=c.message, blocked_by=c.blocked_by,
-                             error=c.error, data=c.data)
+def score(cid: str, o: model.Outcome, r: rb.Rubric) -> model.CheckResult:
+    """THE scoring rule, the only place points are attached to a verdict: passed and review (no points
+    lost until an instructor decides) earn the rubric's points; failed and errors of the run count
+    them in the maximum only; skipped (does not apply) counts nowhere."""
+    pts = _points(r, cid)
+    earns = o.status in (model.PASSED, model.REVIEW) and not o.error
+    counts = o.status != model.SKIPPED or o.error
+    return model.CheckResult(id=cid, status=o.status, score=pts if earns else 0.0, max_score=pts if counts else 0.0,
+                             message=o.message, blocked_by=o.blocked_by, error=o.error, data=o.data,
+                             traceback=o.traceback, file=o.file, screenshot=o.screenshot, proof=o.proof)
 
 
 def scaled(raw: float, raw_max: float, common: float) -> float:
@@ -62,7 +64,7 @@ def build_students(records: Iterable[model.CheckRecord], refs: Iterable[RepoRef]
     repo_of: dict[str, str] = {}
     notes_of: dict[str, tuple[str, ...]] = {}
     for rec in records:
-        by[rec.student][rec.platform][rec.result.id] = rescore(rec.result, rubric)
+        by[rec.student][rec.platform][rec.check] = score(rec.check, rec.outcome, rubric)
         repo_of.setdefault(rec.student, rec.repo)
         if rec.notes:
             notes_of[rec.student] = tuple(rec.notes)
@@ -146,6 +148,16 @@ class Triage:
     errors: tuple[model.CheckResult, ...]    # errors of the run (not the student's fault)
     passed: tuple[model.CheckResult, ...]
     skipped: tuple[model.CheckResult, ...]   # does not apply
+    review: tuple[model.CheckResult, ...] = ()   # awaiting an instructor's decision (no points lost)
+
+    @property
+    def n_failed(self) -> int:
+        return sum(1 + len(g.blocked) for g in self.groups)
+
+    @property
+    def n_graded(self) -> int:
+        """Checks with a verdict: passed, failed and awaiting review (not errors, not "does not apply")."""
+        return len(self.passed) + self.n_failed + len(self.review)
 
 
 def prerequisites(cid: str) -> frozenset[str]:
@@ -195,7 +207,8 @@ def triage(s: model.StudentResult) -> Triage:
     groups = tuple(Group(c, tuple(blocked.get(c.id, ()))) for c in ordered)
     return Triage(first=first, groups=groups, errors=errors,
                   passed=tuple(c for c in checks if c.status == model.PASSED and not c.error),
-                  skipped=tuple(c for c in checks if c.status == model.SKIPPED and not c.error))
+                  skipped=tuple(c for c in checks if c.status == model.SKIPPED and not c.error),
+                  review=tuple(c for c in checks if c.status == model.REVIEW and not c.error))
 
 
 def waits_for(c: model.CheckResult, group: Group) -> str:

@@ -16,7 +16,8 @@ One student (what a student sees from ``deploycheck grade --repo .``)::
 
     PASSED (9): structure.deploy_folder, readme.present, ...
 
-A class prints one line per student (:func:`student_line`).
+A check awaiting an instructor's review (status ``review``) is listed under its own heading, never as
+a failure, and keeps its points. A class prints one line per student (:func:`student_line`).
 """
 from __future__ import annotations
 
@@ -35,10 +36,12 @@ def student_line(s: model.StudentResult) -> str:
     if err:
         return head + f"{'—':>6}/{fmt(s.max_score):<6} not graded: {tx(err, 300)}"
     tail = (f" fix first: {t.first.id}" + (f" ({tx(fix_file(t.first), 120)})" if fix_file(t.first) else "")
-            if t.first else (" all checks passed" if not t.errors else " no failing check"))
-    n = sum(1 + len(g.blocked) for g in t.groups)
+            if t.first else (" all checks passed" if not (t.errors or t.review) else " no failing check"))
+    n = t.n_failed
     if n > 1:
         tail += f"; {n} failing in all"
+    if t.review:
+        tail += f"; {len(t.review)} to review ({', '.join(c.id for c in t.review)})"
     if t.errors:
         tail += f"; {len(t.errors)} error(s) of the run"
     late = late_of(s)
@@ -75,13 +78,19 @@ def student_detail(s: model.StudentResult, width: int | None = None) -> list[str
     w = width or _width()
     t = triage(s)
     err = error_of(s)
-    n_failed = sum(1 + len(g.blocked) for g in t.groups)
-    n_graded = len(t.passed) + n_failed
+    n_failed, n_graded = t.n_failed, t.n_graded
     head = f"{tx(s.student, 60)} ({tx(s.platform or 'no deploy folder', 20)}): "
     if err:
         return [head + f"not graded: {tx(err, 300)}"]
     head += f"{fmt(s.score)}/{fmt(s.max_score)} points, "
-    head += f"{n_failed} of {n_graded} checks failed" if n_failed else f"all {n_graded} checks passed"
+    if n_failed:
+        head += f"{n_failed} of {n_graded} checks failed"
+    elif t.review or t.errors:
+        head += f"{len(t.passed)} of {n_graded} checks passed"
+    else:
+        head += f"all {n_graded} checks passed"
+    if t.review:
+        head += f", {len(t.review)} awaiting your instructor's review"
     if t.errors:
         head += f", {len(t.errors)} could not be graded"
     out = [head]
@@ -97,6 +106,10 @@ def student_detail(s: model.StudentResult, width: int | None = None) -> list[str
             out.append(f"  {_target(g.check)}")
             out += _wrap(tx(g.check.message), "    ", w)
             out += _waiting(g, "    ", w)
+    if t.review:
+        out += ["", "AWAITING YOUR INSTRUCTOR'S REVIEW (no points lost; deploycheck could not decide):"]
+        for c in t.review:
+            out += _wrap(f"{c.id}: {tx(c.message)}", "  ", w)
     if t.errors:
         out += ["", "ERRORS OF THE GRADING RUN (not your fault; tell your instructor):"]
         for c in t.errors:

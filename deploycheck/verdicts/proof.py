@@ -27,7 +27,7 @@ from deploycheck.analysis import screenshot as ss
 from deploycheck.analysis import ocr
 from deploycheck.analysis import screenshot_text as st
 from deploycheck.discovery import Target
-from deploycheck.model import Outcome, failed, passed, run_error
+from deploycheck.model import Outcome, Screenshot, failed, passed, run_error
 from deploycheck.settings import Settings
 from deploycheck.verdicts import folder_of, no_folder
 
@@ -105,9 +105,8 @@ def _data(facts: ss.ScreenshotFacts, fi: ss.ImageFacts | None, known: st.KnownOu
           plaus: st.Plausibility | None = None) -> dict[str, Any]:
     eng = facts.engine
     d: dict[str, Any] = {
-        "screenshot": fi.candidate.path if fi is not None and not fi.candidate.remote else None,
+        "screenshot": Screenshot(fi.candidate.path, fi.text or "", fi.candidate.remote) if fi is not None else None,
         "classification": fi.classification if fi is not None else "missing",
-        "ocr_text": fi.text if fi is not None else "",
         "engine": eng.label,
     }
     if not eng.available:

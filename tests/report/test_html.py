@@ -12,9 +12,10 @@ from deploycheck.report import html as htmlreport
 EVIL = "<script>alert('pwned')</script></td><img src=x onerror=alert(2)>"
 
 
-def _check(cid, status, msg="", pts=1, **data):
-    return model.CheckResult(cid, status, pts if status == "passed" else 0, 0 if status == "skipped" else pts, msg,
-                             data=data)
+def _check(cid, status, msg="", pts=1, screenshot=None, ocr_text="", proof=None, **data):
+    return model.CheckResult(cid, status, pts if status in ("passed", "review") else 0, 0 if status == "skipped" else pts,
+                             msg, data=data, screenshot=model.Screenshot(screenshot, ocr_text) if screenshot else None,
+                             proof=proof or {})
 
 
 def _student(student, repo, platform, score, max_score, checks, notes=()):

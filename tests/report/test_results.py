@@ -9,8 +9,8 @@ R = rb.Rubric(dict(rb.RUBRIC))
 
 
 def rec(student, platform, cid, status, msg="", blocked_by=None, error=False, **data):
-    return model.CheckRecord(student, platform, f"/r/{student}",
-                             model.CheckResult(cid, status, 0, 0, msg or f"{cid} {status}", blocked_by, error, data))
+    return model.CheckRecord(student, platform, f"/r/{student}", cid,
+                             model.Outcome(status, msg or f"{cid} {status}", data, blocked_by, error))
 
 
 AWS_ALL = [c for c, s in rb.RUBRIC.items() if s.enabled and not s.option and "aws" in s.platforms]
@@ -77,7 +77,7 @@ def test_fix_this_first_is_the_earliest_unblocked_failure_that_blocks_others():
         rec("s", "aws", "predict.local", "failed", "blocked", blocked_by="artifact.valid"),
         rec("s", "aws", "proof.screenshot", "skipped", "browser missing", error=True),
     ]
-    s, = build_students(records, [], R, {r.result.id for r in records})
+    s, = build_students(records, [], R, {r.check for r in records})
     t = triage(s)
     assert t.first.id == "artifact.present"                 # blocks others, although readme.cleanup comes earlier
     assert [g.check.id for g in t.groups] == ["artifact.present", "readme.cleanup"]

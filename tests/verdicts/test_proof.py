@@ -117,12 +117,12 @@ def test_fixture_screenshot_verdict(tmp_path, name):
         assert w in o.message, (w, o.message)
     s = scenes.BY_NAME[name]
     d = o.data
-    assert d["screenshot"].endswith("/proof." + s.filename.rsplit(".", 1)[1]) and d["engine"].startswith("tesseract 5")
+    assert o.screenshot.path.endswith("/proof." + s.filename.rsplit(".", 1)[1]) and d["engine"].startswith("tesseract 5")
     kind = {"too_small": "unusable"}.get(s.kind, s.kind)
     assert d["classification"] == kind
     if kind in ("prediction", "cloud"):
         assert d["evidence"] and all(len(e["text"]) <= st.SNIPPET for e in d["evidence"])
-        assert d["ocr_text"] and len(d["ocr_text"]) <= ss.TEXT_LIMIT
+        assert o.screenshot.ocr_text and len(o.screenshot.ocr_text) <= ss.TEXT_LIMIT
     if values is not None:
         assert d["values"] == values
     json.dumps(d)                                  # report.json-ready
@@ -154,7 +154,7 @@ def test_prediction_wins_over_other_images_and_readme_image_is_preferred(tmp_pat
         "aws_deploy/screenshot_console.png": scenes.load("sagemaker_console_endpoints"),
         "aws_deploy/plot.png": scenes.load("chart_feature_importance")})
     o = proof_screenshot(t)
-    assert o.status == "passed" and o.data["screenshot"] == "aws_deploy/proof.png"
+    assert o.status == "passed" and o.screenshot.path == "aws_deploy/proof.png"
     assert [c["classification"] for c in o.data["candidates"]][0] == "prediction"
     # the README embeds the console page: it is read first, then the next candidates until a prediction
     t = make_target(tmp_path / "b", {
@@ -162,7 +162,7 @@ def test_prediction_wins_over_other_images_and_readme_image_is_preferred(tmp_pat
         "aws_deploy/img/console.png": scenes.load("sagemaker_console_endpoints"),
         "aws_deploy/result.png": scenes.load("terminal_invoke_endpoint")})
     o = proof_screenshot(t)
-    assert o.status == "passed" and o.data["screenshot"] == "aws_deploy/result.png"
+    assert o.status == "passed" and o.screenshot.path == "aws_deploy/result.png"
     assert o.data["candidates"][0] == {"path": "aws_deploy/img/console.png", "classification": "cloud"}
 
 
@@ -193,7 +193,7 @@ def test_remote_github_image_counts_but_is_not_checked(tmp_path):
                                                        "![build](https://img.shields.io/badge/build-passing-green.svg)\n"})
     o = proof_screenshot(t)
     assert o.status == "passed" and "GitHub-hosted image" in o.message and "not checked" in o.message
-    assert o.data["classification"] == "remote" and o.data["screenshot_url"] == url and o.data["screenshot"] is None
+    assert o.data["classification"] == "remote" and o.data["screenshot_url"] == url and o.screenshot.remote
     assert len(o.data["candidates"]) == 1     # the shields.io badge is no candidate
 
 
@@ -218,7 +218,7 @@ def test_without_ocr_engine_present_but_not_read(tmp_path, monkeypatch, setting,
     assert o.status == "passed", o.message
     assert "aws_deploy/proof.png (1280×800) is present; its content was not read" in o.message
     assert words in o.message and "not checked" in o.message
-    assert o.data["classification"] == "not_read" and o.data["engine"] == "none" and o.data["ocr_text"] == ""
+    assert o.data["classification"] == "not_read" and o.data["engine"] == "none" and o.screenshot.ocr_text == ""
     assert ocr.STATS["ocr_runs"] == before["ocr_runs"]
     # today's image checks still apply without OCR
     o = proof_screenshot(make_target(tmp_path / "b", {"aws_deploy/shot.png": shot(blank=True)}))
@@ -304,7 +304,7 @@ def test_readme_embedded_image_elsewhere_in_repo(tmp_path, monkeypatch):
     t = make_target(tmp_path, {"aws_deploy/README.md": "# x\n\n![proof](../docs/img/pred.png)\n",
                                "docs/img/pred.png": shot()})
     o = proof_screenshot(t)
-    assert o.status == "passed" and o.data["screenshot"] == "docs/img/pred.png"
+    assert o.status == "passed" and o.screenshot.path == "docs/img/pred.png"
 
 
 def test_usable_image_wins_over_broken_ones(tmp_path, monkeypatch):

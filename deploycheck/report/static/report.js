@@ -3,11 +3,14 @@
   var body = document.querySelector('table.grades tbody');
   var box = document.getElementById('filter');
   var count = document.getElementById('count');
+  var onlyReview = document.getElementById('only-review');
   function applyFilter(){
     var q = box.value.trim().toLowerCase(); var shown = 0;
     rows.forEach(function(r){
       var hit = !q || r.getAttribute('data-student').toLowerCase().indexOf(q) !== -1 ||
-        r.getAttribute('data-failing').toLowerCase().split(' ').some(function(id){ return id && id.indexOf(q) !== -1; });
+        r.getAttribute('data-failing').toLowerCase().split(' ').some(function(id){ return id && id.indexOf(q) !== -1; }) ||
+        r.getAttribute('data-review').toLowerCase().split(' ').some(function(id){ return id && id.indexOf(q) !== -1; });
+      if (onlyReview.checked && !r.getAttribute('data-review')) hit = false;
       r.hidden = !hit; if (hit) shown++;
     });
     count.textContent = shown + ' of ' + rows.length + ' students';
@@ -42,6 +45,7 @@
     b.addEventListener('click', function(){ b.parentNode.classList.remove('open'); history.replaceState(null, '', '#'); });
   });
   box.addEventListener('input', applyFilter);
+  onlyReview.addEventListener('change', applyFilter);
   document.getElementById('sort-score').addEventListener('click', function(){ sortBy('score'); });
   document.getElementById('sort-name').addEventListener('click', function(){ sortBy('name'); });
   applyFilter();
