@@ -1,6 +1,6 @@
 """The gradebook: typed StudentResults (results.py) and one writer per format.
 
-    report.json (json.py)  grades.csv (csv.py)  results/<student>.json (gradescope.py)
+    report.json (json.py)  grades.csv, review.csv (csv.py)  results/<student>.json (gradescope.py)
     summary.md (markdown.py)  index.html (html.py)  canvas.csv (canvas.py)
     github-classroom.csv (github.py)  and the terminal section (terminal.py)
 
@@ -89,6 +89,7 @@ def write_all(students: list[model.StudentResult], outdir: Path | str, meta: Run
             failed.append(f"{name}: {type(e).__name__}: {e}")
     write("report.json", json.write, students, out, m)
     write("grades.csv", csv.write, students, out)
+    write("review.csv", csv.write_review, students, out)
     write("results/", gradescope.write, students, out)
     write("summary.md", markdown.write, students, out)
     if options.canvas or options.canvas_assignment:

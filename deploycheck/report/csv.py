@@ -47,5 +47,8 @@ def review_rows(students: list[model.StudentResult]) -> list[list[str]]:
 
 def write(students: list[model.StudentResult], out: Path) -> Path:
     header, body = rows(students)
-    write_csv(out / "review.csv", REVIEW_HEADER, review_rows(students))
     return write_csv(out / "grades.csv", header, body)
+
+
+def write_review(students: list[model.StudentResult], out: Path) -> Path:
+    return write_csv(out / "review.csv", REVIEW_HEADER, review_rows(students))
