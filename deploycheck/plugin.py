@@ -42,6 +42,8 @@ CHECKS_DIRS = (CHECKS_DIR, Path(__file__).resolve().parent / "checks")
 _PROP = "deploycheck"
 _CACHED_PROP = "deploycheck-cached"
 _REVIEW_PROP = "deploycheck-review"
+_PRINT_PROP = "deploycheck-fingerprint"      # a student's integrity fingerprint, worker -> controller
+_PRINT_ID = "integrity.fingerprint"          # its key in the results cache (not a check)
 _OUTCOME_KEY = pytest.StashKey[Outcome]()
 _CACHED_KEY = pytest.StashKey[bool]()
 _PLUGIN_KEY = pytest.StashKey["DeploycheckPlugin"]()
@@ -178,6 +180,15 @@ class DeploycheckPlugin:
         self.cache = ResultsCache(self.settings, enabled=self.settings.cache)
         self.reused = 0
         self.prefetch: Prefetcher | None = None
+        # class runs compare the students' hand-ins (deploycheck.classroom.integrity): every process
+        # fingerprints the students it grades, the controller compares them
+        self.starter = getattr(o, "starter", None)
+        if self.starter and not Path(self.starter).is_dir():
+            raise pytest.UsageError(f"--starter {self.starter}: not a folder; give the folder of the course's "
+                                    "starter files")
+        self.integrity = bool(o.classroom or o.roster or len(self.refs) > 1 or self.starter)
+        self.fingerprinted: set[str] = set()
+        self.fingerprints: dict[str, dict[str, Any]] = {}
 
     @property
     def targets(self) -> list[Target]:
@@ -307,10 +318,27 @@ class DeploycheckPlugin:
         rep.user_properties.append((_PROP, json.dumps(rec.to_json(), default=str)))
         if stored.status == REVIEW:
             rep.user_properties.append((_REVIEW_PROP, "1"))
+        if self.integrity and t.student not in self.fingerprinted and not t.student.endswith(classroom.SHADOW_SUFFIX):
+            self.fingerprinted.add(t.student)
+            rep.user_properties.append((_PRINT_PROP, json.dumps(self._fingerprint(t))))
         if item.stash.get(_CACHED_KEY, False):
             rep.user_properties.append((_CACHED_PROP, "1"))
         elif item.stash.get(_OUTCOME_KEY, None) is not None:
             self.cache.put(t, cid, stored)
+
+    def _fingerprint(self, t: Target) -> dict[str, Any]:
+        """The student's integrity fingerprint (from the facts grading gathered; kept in the results
+        cache). Never fails a check: what cannot be fingerprinted is a note on it."""
+        o = self.cache.get(t, _PRINT_ID)
+        if o is not None and isinstance(o.data.get("fingerprint"), dict):
+            return dict(o.data["fingerprint"])
+        from deploycheck.analysis import fingerprint
+        try:
+            doc = fingerprint.of_submission(t.submission).to_json()
+        except Exception as e:  # noqa: BLE001 - integrity signals never cost a student a grade
+            return fingerprint.Fingerprint(t.student, problems=(f"{type(e).__name__}: {e}",)).to_json()
+        self.cache.put(t, _PRINT_ID, passed(fingerprint=doc))
+        return doc
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -319,6 +347,9 @@ class DeploycheckPlugin:
             if name == _PROP:
                 self.records.append(CheckRecord.from_json(json.loads(str(value))))
                 got = True
+            elif name == _PRINT_PROP:
+                doc = json.loads(str(value))
+                self.fingerprints[str(doc.get("student"))] = doc
             elif name == _CACHED_PROP:
                 self.reused += 1
         if not got and report.outcome == "failed" and report.nodeid in self._crashed:
@@ -366,13 +397,23 @@ class DeploycheckPlugin:
         s = self.settings
         self.students = rp.build_students(self.records, [*self.refs, *self.shadows], s.rubric,
                                           {r.check for r in self.records})
+        extra: dict[str, Any] = {}
+        if self.integrity:
+            # the class's integrity signals: no points, only evidence side by side (classroom.integrity)
+            from deploycheck.classroom import integrity
+            prints, starter = integrity.from_json(self.fingerprints.values()), integrity.starter_print(self.starter)
+            self.students, extra["integrity"] = integrity.apply(self.students, prints, starter)
+            if self.shard:
+                extra["integrity"]["scope"] = "this shard only: deploycheck merge compares the whole class"
         if s.report:
             meta = rp.RunMeta(started=self.started, finished=time.time(),
                               shard=f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
                               class_students=self.class_students, run_id=s.run_id, cloud=s.cloud,
-                              deadline=self.config.option.deadline)
+                              deadline=self.config.option.deadline, extra=extra)
             try:
                 rp.write_all(self.students, s.report, meta, rp.ReportOptions.from_options(self.config.option))
+                if self.integrity:
+                    integrity.write_prints(s.report, prints, starter)
             except rp.ReportError as e:          # the rest of the report is written; the run is not OK
                 self.report_error = str(e)
                 session.exitstatus = pytest.ExitCode.INTERNAL_ERROR

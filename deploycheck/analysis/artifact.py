@@ -65,13 +65,14 @@ class _Build:
     expected: list[str] | None = None           # files model_fn loads (None: unknown)
     bomb: bool = False
     top: str | None = None                      # class of the pickled object
+    params: str | None = None                   # digest of its fitted parameters (pickle_params)
 
     def freeze(self) -> ArtifactInfo:
         return ArtifactInfo(self.kind, self.rel, tuple(self.members), self.model_member, self.sklearn_version,
                             self.format, self.unsafe, tuple(self.unsafe_globals), tuple(self.problems),
                             self.symlink, self.link_target, self.link_escapes, self.scan_error,
                             tuple(self.scanned), None if self.expected is None else tuple(self.expected),
-                            self.bomb, self.top)
+                            self.bomb, self.top, self.params)
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class ArtifactInfo:
     expected: tuple[str, ...] | None = None     # files model_fn loads (None: unknown)
     bomb: bool = False
     top: str | None = None                      # class of the pickled object
+    params: str | None = None                   # digest of its fitted parameters (pickle_params)
 
     @property
     def loadable(self) -> bool:
@@ -204,6 +206,7 @@ def _absorb(info: _Build, name: str, scan: pickles.PickleScan, primary: bool) ->
         info.format = scan.format
         info.scan_error = scan.error
         info.top = scan.top
+        info.params = scan.params
     elif scan.error and not info.scan_error:
         info.scan_error = f"{name}: {scan.error}"
 

@@ -64,7 +64,7 @@ WALL_SECONDS = 60.0                # worker wall clock (a 1920x1080 screenshot t
 CPU_SECONDS = 60                   # RLIMIT_CPU of the worker and of tesseract
 MEMORY_BYTES = 2 * 1024 ** 3       # RLIMIT_AS of the worker and of tesseract
 FILE_BYTES = 64 * 1024 ** 2        # RLIMIT_FSIZE (pytesseract's temp PNG + text output)
-PREP_VERSION = "p1"                # bump when the preprocessing changes (part of the cache key)
+PREP_VERSION = "p2"                # bump when the preprocessing or the result changes (part of the cache key)
 TESSERACT_PSM = "6"                # one uniform block: best on the fixtures (benchmarks/ocr.py)
 
 ENV_ENGINE = "DEPLOYCHECK_OCR"            # named in messages; read through deploycheck.settings.env

@@ -94,6 +94,10 @@ def work(cfg: Mapping[str, Any], data: bytes, api: Any = None) -> dict[str, Any]
                dominant=round(max((c for c, _ in colours), default=n) / n, 4), transparent=round(transparent, 4))
     if out["stddev"] < cfg["blank_stddev"]:
         return dict(out, problem="blank")
+    # a 64x64 grayscale thumbnail of the decoded image (4 KB): the grader computes perceptual hashes
+    # from it (class integrity signals) without ever decoding the student's bytes itself
+    import base64
+    out["thumb"] = base64.b64encode(gray.resize((64, 64), Image.Resampling.BOX).tobytes()).decode("ascii")
     if not cfg.get("tesseract"):
         return out
     scale = 1.0

@@ -29,7 +29,7 @@ import struct
 from math import prod
 from typing import Any
 
-from deploycheck.analysis.pickle_values import OPAQUE, Global, Instance, dtype_size
+from deploycheck.analysis.pickle_values import OPAQUE, Blob, Global, Instance, dtype_size
 
 MAX_OPS = 5_000_000                      # opcodes walked before giving up (hostile input)
 
@@ -88,6 +88,7 @@ class Walker:
             return stack.pop()
 
         data = self.data
+        view = memoryview(data)
         f = self.f
         end = len(data)
         pos = self.pos
@@ -162,12 +163,14 @@ class Walker:
                 pos += 4
                 continue
             if code == 0x43:                                    # SHORT_BINBYTES
-                pos += 1 + data[pos]
-                stack.append(OPAQUE)
+                n1 = data[pos]
+                stack.append(Blob(view[pos + 1:pos + 1 + n1]))
+                pos += 1 + n1
                 continue
-            if code == 0x42:                                    # BINBYTES
-                pos += 4 + _LE_UINT4.unpack_from(data, pos)[0]
-                stack.append(OPAQUE)
+            if code == 0x42:                                    # BINBYTES (numpy array data, mostly)
+                n4 = _LE_UINT4.unpack_from(data, pos)[0]
+                stack.append(Blob(view[pos + 4:pos + 4 + n4]))
+                pos += 4 + n4
                 continue
             if code == 0x62:                                    # BUILD (only here: joblib's arrays follow it)
                 state = pop()
@@ -250,7 +253,7 @@ class Walker:
                        "BINUNICODE8"):
                 stack.append(arg)
             elif n in ("BINBYTES", "SHORT_BINBYTES", "BINBYTES8", "BYTEARRAY8"):
-                stack.append(OPAQUE)
+                stack.append(Blob(arg) if isinstance(arg, (bytes, bytearray)) else OPAQUE)
             elif n == "NONE":
                 stack.append(None)
             elif n == "NEWTRUE":
@@ -413,6 +416,7 @@ class Walker:
         nbytes = prod(shape) * itemsize
         if pos + nbytes > len(self.data):
             raise BadPickle("truncated joblib array data")
+        wrapper.data = Blob(memoryview(self.data)[pos:pos + nbytes])
         self.pos = pos + nbytes
 
 

@@ -18,11 +18,12 @@ class Global:
 
 
 class Instance:
-    """An object the unpickler would create (never created here)."""
-    __slots__ = ("func", "args", "state")
+    """An object the unpickler would create (never created here). ``data``: the :class:`Blob` of the
+    raw array bytes joblib writes right after a ``NumpyArrayWrapper``."""
+    __slots__ = ("func", "args", "state", "data")
 
     def __init__(self, func: Any, args: Any = None):
-        self.func, self.args, self.state = func, args, None
+        self.func, self.args, self.state, self.data = func, args, None, None
 
 
 class Opaque:
@@ -31,6 +32,17 @@ class Opaque:
 
 
 OPAQUE = Opaque()
+
+
+class Blob(Opaque):
+    """A bytes value of the stream (array data, above all), kept only as its length and digest: enough
+    to tell that two pickles hold the same fitted parameters (:mod:`deploycheck.analysis.pickle_params`)."""
+    __slots__ = ("size", "digest")
+
+    def __init__(self, view: memoryview | bytes | bytearray):
+        import hashlib
+        self.size = len(view)
+        self.digest = hashlib.blake2b(view, digest_size=16).digest()
 
 
 _TYPESTR = re.compile(r"^[<>|=]?([a-zA-Z])(\d*)")

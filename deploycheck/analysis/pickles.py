@@ -26,6 +26,7 @@ from pathlib import Path
 
 from deploycheck.analysis.pickle_compression import MAX_DECOMPRESSED, TooLarge, compression_kind, decompress
 from deploycheck.analysis.pickle_machine import BadPickle, Walker
+from deploycheck.analysis.pickle_params import fitted_digest
 from deploycheck.analysis.pickle_values import describe_top
 
 
@@ -36,6 +37,7 @@ class PickleScan:
     format: str = "pickle"          # "pickle" | "joblib" | "joblib-compressed:<zlib|gzip|bz2|xz|lzma|lz4|zfile>"
     error: str | None = None        # why the walk stopped early (None: the whole stream was read)
     top: str | None = None          # "module.Class" of the top-level object, when known
+    params: str | None = None       # digest of the fitted parameters (deploycheck.analysis.pickle_params)
 
     @property
     def sklearn_version(self) -> str | None:
@@ -65,6 +67,7 @@ def scan_pickle(data: bytes, max_decompressed: int = MAX_DECOMPRESSED) -> Pickle
         try:
             top = w.run()
             scan.top = describe_top(top)
+            scan.params = fitted_digest(top)
         except BadPickle as e:
             scan.error = f"not a readable pickle: {e}"
         except (ValueError, EOFError, UnicodeDecodeError, IndexError, KeyError, OverflowError, struct.error) as e:

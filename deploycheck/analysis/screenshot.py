@@ -62,6 +62,7 @@ class ImageFacts:
     seems: str = ""                          # for unrelated images: what it looks like
     cached: bool = False
     sha256: str = ""
+    thumb: bytes = b""                       # 64x64 grayscale pixels, from the image worker (integrity hashes)
 
 
 @dataclass(frozen=True)
@@ -275,6 +276,17 @@ def _problem_text(doc: Mapping[str, Any]) -> str:
     return p
 
 
+def _thumb(doc: Mapping[str, Any]) -> bytes:
+    """The worker's 64x64 grayscale thumbnail (exactly 4096 bytes), else b""."""
+    import base64
+    import binascii
+    try:
+        raw = base64.b64decode(str(doc.get("thumb") or ""), validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+    return raw if len(raw) == 64 * 64 else b""
+
+
 def examine(repo: Path, c: Candidate, eng: OcrEngine) -> tuple[ImageFacts, str]:
     """Facts about one candidate image (reads, decodes and OCRs it, through the cache). Never raises."""
     data, problem, truncated = _read(repo, c.path)
@@ -291,13 +303,14 @@ def examine(repo: Path, c: Candidate, eng: OcrEngine) -> tuple[ImageFacts, str]:
         why = str(doc.get("machine_error") or doc.get("ocr_error"))
         return ImageFacts(c, "not_read", problem=f"OCR failed: {why}", stats=stats, cached=cached, sha256=sha), note
     if not eng.available or "text" not in doc:
-        return ImageFacts(c, "not_read", problem=eng.detail, stats=stats, cached=cached, sha256=sha), note
+        return ImageFacts(c, "not_read", problem=eng.detail, stats=stats, cached=cached, sha256=sha,
+                          thumb=_thumb(doc)), note
     raw = str(doc.get("text") or "")
     facts = classify_text(raw)
     text = redact("\n".join(normalise(raw)))[:TEXT_LIMIT]
     seems = seems_like(stats, facts, raw) if facts.classification == "unrelated" else ""
     return ImageFacts(c, facts.classification, stats=stats, text=text, facts=facts, seems=seems,
-                      cached=cached, sha256=sha), note
+                      cached=cached, sha256=sha, thumb=_thumb(doc)), note
 
 
 def screenshot_facts(folder: DeployFolder, max_ocr: int = MAX_OCR) -> ScreenshotFacts:

@@ -64,6 +64,9 @@ def add_options(group: pytest.OptionGroup) -> None:
                     help="grade each repo at its last commit at or before TIME (ISO 8601 with zone, e.g. "
                          "2024-05-01T23:59:00+02:00; committer dates on the default branch); later commits are "
                          "reported as late, with the score the latest commit would get")
+    group.addoption("--starter", metavar="DIR",
+                    help="the course's starter files (the template repository students start from): what they "
+                         "hold is never integrity evidence between students")
     group.addoption("--canvas", action="store_true", help="also write canvas.csv (Canvas gradebook import) in --report")
     group.addoption("--canvas-assignment", metavar="'NAME (ID)'",
                     help="the Canvas assignment column of canvas.csv, e.g. 'Deploy lab (12345)' (implies --canvas; "

@@ -172,6 +172,49 @@ def _crow(c: model.CheckResult, blocked: bool = False) -> dict[str, Any]:
             "points": f"{fmt(c.score)}/{fmt(c.max_score)}", "message": c.message, "blocked": blocked}
 
 
+def _evidence_image(s: model.StudentResult | None, rel: str, outdir: Path) -> str:
+    """The URL of a screenshot named as integrity evidence, copied into ``proof/<student>/`` (a regular
+    image inside the student's repo only), or "" when it cannot be shown (e.g. a merge, repo elsewhere)."""
+    r = _safe_rel(rel)
+    if s is None or r is None or not r.lower().endswith(IMAGE_SUFFIXES):
+        return ""
+    dest_rel = f"proof/{s.student}/evidence-{PurePosixPath(r).name}"
+    dest = outdir / dest_rel
+    if dest.is_file() or (s.repo and copy_regular(Path(s.repo), r, dest)):
+        return _url(dest_rel)
+    own = f"proof/{s.student}/own-{PurePosixPath(r).name}"
+    return _url(own) if (outdir / own).is_file() else ""
+
+
+def integrity_pairs(students: list[model.StudentResult], outdir: Path) -> list[dict[str, Any]]:
+    """Each flagged pair once (report.json's per-student ``integrity``, a < b), its evidence side by
+    side: the first student's file, what they share, the second student's file (screenshots shown)."""
+    by = {s.student: s for s in students}
+    out: list[dict[str, Any]] = []
+    for s in students:
+        items = s.extra.get("integrity")
+        if not isinstance(items, list):
+            continue
+        for item in items:
+            other = str(item.get("with", "")) if isinstance(item, Mapping) else ""
+            if not other or other < s.student:
+                continue
+            rows = []
+            for e in item.get("evidence") or []:
+                if not isinstance(e, Mapping):
+                    continue
+                shot = e.get("kind") == "screenshot"
+                rows.append({"kind": str(e.get("kind", "")), "text": str(e.get("text", "")),
+                             "mine": str(e.get("mine", "")), "theirs": str(e.get("theirs", "")),
+                             "mine_img": _evidence_image(s, str(e.get("mine", "")), outdir) if shot else "",
+                             "theirs_img": _evidence_image(by.get(other), str(e.get("theirs", "")), outdir)
+                             if shot else ""})
+            if rows:
+                out.append({"a": s.student, "b": other, "a_name": name_of(s),
+                            "b_name": name_of(by[other]) if other in by else other, "evidence": rows})
+    return sorted(out, key=lambda p: (p["a"], p["b"]))
+
+
 def render(students: list[model.StudentResult], outdir: Path, meta: Mapping[str, Any]) -> str:
     ids = check_ids(students)
     n = len(students)
@@ -194,9 +237,12 @@ def render(students: list[model.StudentResult], outdir: Path, meta: Mapping[str,
         bits.append(f"{n_review} check{'s' if n_review != 1 else ''} to review")
     css = (HERE / "static" / "report.css").read_text(encoding="utf-8")
     js = (HERE / "static" / "report.js").read_text(encoding="utf-8")
+    rows = [_row(i, s, ids, outdir) for i, s in enumerate(students)]
+    integrity = meta.get("integrity") if isinstance(meta.get("integrity"), Mapping) else None
     return _env.get_template("index.html.j2").render(
         css=Markup(css.replace("</", "<\\/")), js=Markup(js.replace("</", "<\\/")), bits=bits, ids=ids,
-        students=students, rows=[_row(i, s, ids, outdir) for i, s in enumerate(students)])
+        students=students, rows=rows, integrity=integrity,
+        pairs=integrity_pairs(students, outdir) if integrity is not None else [])
 
 
 def write(students: list[model.StudentResult], outdir: Path, meta: Mapping[str, Any]) -> Path:

@@ -136,12 +136,27 @@ def merge(out: Path | str, report_dirs: list[Path | str], options: ReportOptions
         raise MergeError("give at least one REPORT_DIR to merge")
     docs = [(str(d), *load(d)) for d in dirs]
     students, meta, warnings = combine(docs, allow_partial)
+    # the integrity signals of the whole class, from every shard's fingerprints (a shard only saw its own)
+    from dataclasses import replace
+
+    from deploycheck.classroom import integrity
+    prints: list[integrity.Fingerprint] = []
+    starter = None
+    for d in dirs:
+        got, st = integrity.read_prints(d)
+        prints += got
+        starter = starter or st
+    if prints:
+        students, summary = integrity.apply(students, prints, starter)
+        meta = replace(meta, extra={**meta.extra, "integrity": summary})
     out.mkdir(parents=True, exist_ok=True)
     for d in dirs:
         src = d / "proof"
         if src.is_dir() and not src.is_symlink() and src.resolve() != (out / "proof").resolve():
             copy_regular_tree(src, out / "proof")
     write_all(students, out, meta, options)
+    if prints:
+        integrity.write_prints(out, prints, starter)
     return out, warnings, len(students)
 
 
