@@ -175,11 +175,29 @@ _S3_FLAGS = {"--recursive", "--quiet", "--dryrun", "--no-progress", "--only-show
              "--no-follow-symlinks", "--no-guess-mime-type", "--force-glacier-transfer"}
 
 
-def _commands(line: str) -> list[list[str]]:
+_ANSI_C = re.compile(r"\$'((?:[^'\\]|\\.)*)'")
+_VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+_ASSIGN = re.compile(r"^[A-Za-z_]\w*=")
+
+
+def _ansi_c(m: re.Match[str]) -> str:
+    """bash's ``$'...'`` quoting (``--body $'1,2\\n3,4'``), decoded and re-quoted for shlex."""
+    try:
+        text = m.group(1).encode("latin-1", "backslashreplace").decode("unicode_escape")
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        text = m.group(1)
+    return shlex.quote(text)
+
+
+def _commands(line: str, env: dict[str, str] | None = None) -> list[list[str]]:
+    """The commands of one logical shell line (prompts stripped, split at ``&&``, ``;``, ``|``...),
+    with ``$NAME`` expanded from ``env`` (variables the same snippet assigned before)."""
     s = line.strip()
     for prompt in ("$ ", "> ", "PS> ", "% ", "!"):
         if s.startswith(prompt):
             s = s[len(prompt):].lstrip()
+    if "$'" in s:
+        s = _ANSI_C.sub(_ansi_c, s)
     try:
         lex = shlex.shlex(s, posix=True, punctuation_chars=True)
         lex.whitespace_split = True
@@ -192,8 +210,65 @@ def _commands(line: str) -> list[list[str]]:
         if tok in _SH_SPLIT:
             cmds.append([])
         else:
+            if env and "$" in tok:
+                tok = _VAR.sub(lambda m: env.get(m.group(1) or m.group(2), m.group(0)), tok)
             cmds[-1].append(tok)
     return [c for c in cmds if c]
+
+
+@dataclass(frozen=True)
+class ShellCommand:
+    """One command of a shell snippet, with the directory it runs in."""
+    line: int                 # 1-based line in the snippet
+    argv: tuple[str, ...]
+    cwd: str = ""             # posix, relative to where the snippet started (``cd model`` -> "model")
+
+
+def shell_commands(text: str) -> list[ShellCommand]:
+    """The commands of a shell snippet in order: ``cd``/``pushd``/``popd`` move the directory the
+    following commands run in (``cd aws_deploy/model && tar -czf ...``); ``NAME=value`` and
+    ``export NAME=value`` define variables that later ``$NAME``/``${NAME}`` use. A ``cd`` somewhere
+    deploycheck cannot follow (absolute, ``~``, a variable) leaves ``cwd`` as ``"?"``."""
+    out: list[ShellCommand] = []
+    cwd = ""
+    stack: list[str] = []
+    env: dict[str, str] = {}
+    for line, ll in logical_lines(text):
+        if len(ll) > 5000:
+            continue
+        for cmd in _commands(ll, env):
+            if cmd[0] == "export":
+                cmd = cmd[1:]
+            if cmd and all(_ASSIGN.match(t) for t in cmd):
+                for t in cmd:
+                    k, _, v = t.partition("=")
+                    env[k] = v
+                continue
+            if not cmd:
+                continue
+            if cmd[0] in ("cd", "pushd", "popd"):
+                if cmd[0] == "popd":
+                    cwd = stack.pop() if stack else ""
+                    continue
+                if cmd[0] == "pushd":
+                    stack.append(cwd)
+                dest = cmd[1] if len(cmd) > 1 else "~"
+                if cwd == "?" or dest.startswith(("/", "~", "$", "-")):
+                    cwd = "?"
+                else:
+                    joined = os.path.normpath(os.path.join(cwd, dest)).replace(os.sep, "/")
+                    cwd = "" if joined == "." else joined
+                continue
+            out.append(ShellCommand(line, tuple(cmd), cwd))
+    return out
+
+
+def in_cwd(cwd: str, name: str) -> str:
+    """``name`` as written in a command run in ``cwd`` (see :func:`shell_commands`), relative to
+    where the snippet started."""
+    if not cwd or cwd == "?" or name.startswith(("/", "~")):
+        return name
+    return os.path.normpath(os.path.join(cwd, name)).replace(os.sep, "/")
 
 
 def _positional(args: list[str], valued: bool = True, flags: AbstractSet[str] = frozenset()) -> list[str]:
@@ -217,74 +292,79 @@ def shell_refs(text: str) -> tuple[list[tuple[str, int, str, str | None]], set[s
     """(refs [(name, line, kind, tar_output)], outputs) named by shell commands."""
     refs: list[tuple[str, int, str, str | None]] = []
     outs: set[str] = set()
-    for line, ll in logical_lines(text):
-        if len(ll) > 5000:
-            continue
-        for cmd in _commands(ll):
-            # redirections / output options
-            for i, tok in enumerate(cmd[:-1]):
-                if tok in (">", ">>", "-o", "-O", "--output", "--outfile", "--output-file"):
-                    outs.add(cmd[i + 1])
-            for i, tok in enumerate(cmd):
-                key, eq, val = tok.partition("=")
-                if key in ("--json-instances", "--json-request", "--upload-file", "-T"):
-                    v = val if eq else (cmd[i + 1] if i + 1 < len(cmd) else "")
-                    if v:
-                        refs.append((v, line, "file", None))
-                elif key in ("-d", "--data", "--data-binary", "--data-raw"):
-                    v = val if eq else (cmd[i + 1] if i + 1 < len(cmd) else "")
-                    if v.startswith("@") and key != "--data-raw":
-                        refs.append((v[1:], line, "file", None))
-            for tok in cmd:
-                for pre in ("fileb://", "file://"):
-                    if tok.startswith(pre):
-                        refs.append((tok[len(pre):], line, "file", None))
-                    elif ("=" + pre) in tok:
-                        refs.append((tok.split("=" + pre, 1)[1], line, "file", None))
-            prog = cmd[0].rsplit("/", 1)[-1]
-            args = cmd[1:]
-            if cmd[0].startswith(("./", "../")) or (cmd[0].endswith((".sh", ".py")) and "/" in cmd[0]):
-                refs.append((cmd[0], line, "file", None))      # ./deploy.sh, scripts/run.py
-            prog, args = _unwrap(prog, args)
-            if prog == "make":
-                refs.append(("Makefile", line, "file", None))
-            if prog == "aws" and len(args) >= 2 and args[0] == "s3" and args[1] in ("cp", "mv", "sync"):
-                pos = _positional(args[2:], flags=_S3_FLAGS)
+    for sc in shell_commands(text):
+        line, here = sc.line, sc.cwd
+        if here == "?":
+            continue              # after a cd deploycheck cannot follow, names cannot be placed
+        cmd = list(sc.argv)
+        crefs: list[tuple[str, int, str, str | None]] = []
+        couts: set[str] = set()
+        # redirections / output options
+        for i, tok in enumerate(cmd[:-1]):
+            if tok in (">", ">>", "-o", "-O", "--output", "--outfile", "--output-file"):
+                couts.add(cmd[i + 1])
+        for i, tok in enumerate(cmd):
+            key, eq, val = tok.partition("=")
+            if key in ("--json-instances", "--json-request", "--upload-file", "-T"):
+                v = val if eq else (cmd[i + 1] if i + 1 < len(cmd) else "")
+                if v:
+                    crefs.append((v, line, "file", None))
+            elif key in ("-d", "--data", "--data-binary", "--data-raw"):
+                v = val if eq else (cmd[i + 1] if i + 1 < len(cmd) else "")
+                if v.startswith("@") and key != "--data-raw":
+                    crefs.append((v[1:], line, "file", None))
+        for tok in cmd:
+            for pre in ("fileb://", "file://"):
+                if tok.startswith(pre):
+                    crefs.append((tok[len(pre):], line, "file", None))
+                elif ("=" + pre) in tok:
+                    crefs.append((tok.split("=" + pre, 1)[1], line, "file", None))
+        prog = cmd[0].rsplit("/", 1)[-1]
+        args = cmd[1:]
+        if cmd[0].startswith(("./", "../")) or (cmd[0].endswith((".sh", ".py")) and "/" in cmd[0]):
+            crefs.append((cmd[0], line, "file", None))      # ./deploy.sh, scripts/run.py
+        prog, args = _unwrap(prog, args)
+        if prog == "make":
+            crefs.append(("Makefile", line, "file", None))
+        if prog == "aws" and len(args) >= 2 and args[0] == "s3" and args[1] in ("cp", "mv", "sync"):
+            pos = _positional(args[2:], flags=_S3_FLAGS)
+            if len(pos) >= 2:
+                src, dst = pos[0], pos[1]
+                if not src.startswith("s3://"):
+                    crefs.append((src, line, "any", None))
+                elif not dst.startswith("s3://"):
+                    couts.add(dst)
+        elif prog == "aws" and "invoke-endpoint" in args:
+            pos = _positional(args[args.index("invoke-endpoint") + 1:])
+            if pos:
+                couts.add(pos[-1])
+        elif prog == "gsutil" or (prog == "gcloud" and len(args) >= 2 and args[0] == "storage"):
+            rest = args[1:] if prog == "gcloud" else args
+            while rest and rest[0].startswith("-"):
+                rest = rest[1:]
+            if rest and rest[0] in ("cp", "mv", "rsync"):
+                pos = _positional(rest[1:], valued=False)
                 if len(pos) >= 2:
-                    src, dst = pos[0], pos[1]
-                    if not src.startswith("s3://"):
-                        refs.append((src, line, "any", None))
-                    elif not dst.startswith("s3://"):
-                        outs.add(dst)
-            elif prog == "aws" and "invoke-endpoint" in args:
-                pos = _positional(args[args.index("invoke-endpoint") + 1:])
-                if pos:
-                    outs.add(pos[-1])
-            elif prog == "gsutil" or (prog == "gcloud" and len(args) >= 2 and args[0] == "storage"):
-                rest = args[1:] if prog == "gcloud" else args
-                while rest and rest[0].startswith("-"):
-                    rest = rest[1:]
-                if rest and rest[0] in ("cp", "mv", "rsync"):
-                    pos = _positional(rest[1:], valued=False)
-                    if len(pos) >= 2:
-                        if pos[-1].startswith("gs://"):
-                            for s in pos[:-1]:
-                                if not s.startswith("gs://"):
-                                    refs.append((s, line, "any", None))
-                        else:
-                            outs.add(pos[-1])
-            elif prog in ("tar", "gtar"):
-                _tar_refs(args, line, refs, outs)
-            elif prog in ("python", "python3", "py", "bash", "sh", "zsh", "ipython", "source", "."):
-                pos = [a for a in args if not a.startswith("-")]
-                if "-m" not in args and "-c" not in args and pos and pos[0].lower().endswith((".py", ".sh", ".ipynb")):
-                    refs.append((pos[0], line, "file", None))
-            elif prog in ("jupyter", "papermill"):
-                for a in args:
-                    if a.lower().endswith(".ipynb"):
-                        refs.append((a, line, "file", None))
-                        if prog == "papermill":
-                            break
+                    if pos[-1].startswith("gs://"):
+                        for s in pos[:-1]:
+                            if not s.startswith("gs://"):
+                                crefs.append((s, line, "any", None))
+                    else:
+                        couts.add(pos[-1])
+        elif prog in ("tar", "gtar"):
+            _tar_refs(args, line, crefs, couts)
+        elif prog in ("python", "python3", "py", "bash", "sh", "zsh", "ipython", "source", "."):
+            pos = [a for a in args if not a.startswith("-")]
+            if "-m" not in args and "-c" not in args and pos and pos[0].lower().endswith((".py", ".sh", ".ipynb")):
+                crefs.append((pos[0], line, "file", None))
+        elif prog in ("jupyter", "papermill"):
+            for a in args:
+                if a.lower().endswith(".ipynb"):
+                    crefs.append((a, line, "file", None))
+                    if prog == "papermill":
+                        break
+        refs.extend((in_cwd(here, n), ln, kind, in_cwd(here, tar) if tar else tar) for n, ln, kind, tar in crefs)
+        outs.update(in_cwd(here, o) for o in couts)
     return refs, outs
 
 
@@ -417,23 +497,30 @@ def _looks_python(content: str) -> bool:
     return "(" in content or "=" in content
 
 
-def resolve_ref(folder: DeployFolder, src_rel: str, name: str, extra_bases: Iterable[str] = ()) -> str:
-    """ok | missing | escapes | outside for a referenced name (tried relative to the referencing file,
-    the deploy folder, the repo root)."""
+def locate_ref(folder: DeployFolder, src_rel: str, name: str) -> tuple[str, str]:
+    """(status, path relative to the repo) of a referenced name, tried relative to the referencing
+    file, the deploy folder and the repo root (without following a symlink out of the repo):
+
+    * ``ok``: there, inside the deploy folder; ``elsewhere``: only outside it (a file at the repo
+      root named as if it were in the folder, or a ``../`` path);
+    * ``missing``: nowhere (the path is the one read relative to the referencing file);
+    * ``outside``: the name, read relative to the referencing file, leaves the repository;
+    * ``escapes``: a symlink pointing out of the repository."""
     repo = Path(folder.repo)
     src_dir = (Path(folder.path) / src_rel).parent
-    bases = [src_dir, Path(folder.path), repo] + [Path(folder.path) / b for b in extra_bases]
-    result = "missing"
-    for b in bases:
+    primary = Path(os.path.normpath(src_dir / name))
+    escapes = False
+    for b in (src_dir, Path(folder.path), repo):
         p = Path(os.path.normpath(b / name))
         if not files.inside(p, repo):
-            result = "outside" if result == "missing" else result
             continue
         st = files.path_status(repo, p)
         if st == "ok":
-            return "ok"
-        if st == "escapes":
-            result = "escapes"
-    return result
-
-
+            rel = p.relative_to(repo).as_posix()
+            return ("ok" if files.inside(p, Path(folder.path)) else "elsewhere"), rel
+        escapes = escapes or st == "escapes"
+    if escapes:
+        return "escapes", name
+    if not files.inside(primary, repo):
+        return "outside", name
+    return "missing", primary.relative_to(repo).as_posix()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 from deploycheck import files as fs
-from deploycheck.analysis.refs import MAX_REFS, is_local_name, resolve_ref
+from deploycheck.analysis.refs import MAX_REFS, is_local_name, locate_ref
 from deploycheck.discovery import Target
 from deploycheck.model import Outcome, failed, passed
 from deploycheck.verdicts import folder_of, guarded, no_folder
@@ -23,6 +23,7 @@ def files_referenced(t: Target) -> Outcome:
     odd_names = {fs.printable(f): f for f in folder.files if fs.undecodable(f)}
     problems: list[str] = []
     checked: set[str] = set()
+    elsewhere: dict[str, str] = {}
     seen: set[str] = set()
     for r in refs:
         name = r.name.replace("\\", "/").strip()
@@ -36,13 +37,15 @@ def files_referenced(t: Target) -> Outcome:
         if len(seen) >= MAX_REFS:
             break
         seen.add(norm)
-        if r.kind == "tar-input" and r.tar_output and resolve_ref(folder, r.src_rel, r.tar_output) == "ok":
+        if r.kind == "tar-input" and r.tar_output and locate_ref(folder, r.src_rel, r.tar_output)[0] in ("ok", "elsewhere"):
             continue   # packed into an archive that is there: artifact.* checks look inside it
-        st = resolve_ref(folder, r.src_rel, name)
+        st, found = locate_ref(folder, r.src_rel, name)
         checked.add(name)
         if st == "ok":
             continue
-        if st == "escapes":
+        if st == "elsewhere":
+            elsewhere[name] = found
+        elif st == "escapes":
             problems.append(f"{r.where} references {name}, which is a symlink pointing outside the repository: "
                             "commit the real file instead")
         elif st == "outside":
@@ -53,13 +56,22 @@ def files_referenced(t: Target) -> Outcome:
         else:
             alt = files_lower.get(norm.lower())
             did = f" (did you mean {alt}? names are case-sensitive)" if alt and alt != norm else ""
-            problems.append(f"{r.where} references {name} but {folder.rel}/ has no such file{did}: add it or fix "
-                            "the name")
+            in_folder = found == folder.rel or found.startswith(folder.rel + "/")
+            where_not = f"{folder.rel}/ has no such file" if in_folder else f"the repository has no {found}"
+            problems.append(f"{r.where} references {name} but {where_not}{did}: add it or fix the name")
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         return failed("; ".join(problems[:3]) + more, missing=problems[:20])
     if not checked:
         return passed(f"no local files are referenced by the README or scripts in {folder.rel}/", checked=[])
-    return passed(f"all {len(checked)} referenced files exist in {folder.rel}/: {', '.join(sorted(checked)[:8])}"
-                  + (" ..." if len(checked) > 8 else ""), checked=sorted(checked)[:50])
+    inside = sorted(checked - set(elsewhere))
+    msg = f"all {len(checked)} referenced files exist"
+    if inside:
+        msg += f", in {folder.rel}/: {', '.join(inside[:8])}" + (" ..." if len(inside) > 8 else "")
+    if elsewhere:
+        out = [f"{n} (at {p})" if p != n else n for n, p in sorted(elsewhere.items())]
+        msg += (f"; outside {folder.rel}/: {', '.join(out[:5])}" + (" ..." if len(out) > 5 else "")
+                + f" (note: the lab asks {folder.rel}/ to hold every file the deployment needs: copy them in "
+                  "if it does)")
+    return passed(msg, checked=sorted(checked)[:50], outside_folder=sorted(elsewhere.values())[:50])
 

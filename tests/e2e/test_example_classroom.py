@@ -89,6 +89,8 @@ KEY_WORDS = {
     ("swapped_predict_fn", "entry_point.model_fn"): ["predict_fn", "by position", "def predict_fn(input_data, model):"],
     ("model_in_subfolder", "artifact.valid"): ["model_fn loads model/model.joblib"],
     ("recreate_block_longer", "readme.cleanup"): ["does not say how to delete"],
+    ("missing_parent_file", "files.referenced"): ["the repository has no data/iris.csv"],
+    ("data_at_repo_root", "files.referenced"): ["outside aws_deploy/: data/iris.csv"],
 }
 
 

@@ -448,9 +448,33 @@ def test_files_referenced_symlink_escaping_repo(tmp_path):
 
 
 def test_files_referenced_relative_to_repo_root(tmp_path):
+    """A file at the repo root named as if it were in the folder exists, but not in aws_deploy/:
+    the message says where it is (issue 22)."""
     text = AWS_README + "\nData: [train](data/train.csv)\n"
     t = aws_repo(tmp_path, text, **{"data/train.csv": "a,b\n"})
-    assert files_verdict.files_referenced(t).status == "passed"
+    o = files_verdict.files_referenced(t)
+    assert o.status == "passed" and "outside aws_deploy/: data/train.csv" in o.message
+    assert "in aws_deploy/: data/train.csv" not in o.message and o.data["outside_folder"] == ["data/train.csv"]
+
+
+def test_missing_file_inside_the_repo_is_not_called_outside(tmp_path):
+    text = AWS_README + "\nData: [train](../data/iris.csv)\n"
+    o = files_verdict.files_referenced(aws_repo(tmp_path, text))
+    assert o.status == "failed" and "outside the repository" not in o.message
+    assert "references ../data/iris.csv but the repository has no data/iris.csv" in o.message
+    o = files_verdict.files_referenced(aws_repo(tmp_path / "b", AWS_README + "\n[x](../../../etc/passwd)\n"))
+    assert o.status == "failed" and "outside the repository" in o.message
+
+
+def test_cd_moves_where_later_names_are_looked_for(tmp_path):
+    """``cd aws_deploy/model && tar ... model.joblib``: the names are in aws_deploy/model/ (issue 22)."""
+    block = "```bash\ncd aws_deploy/model && tar -czf ../model.tar.gz model.joblib\ncd ../..\npython aws_deploy/train.py\n```\n"
+    t = aws_repo(tmp_path, AWS_README + block, **{"aws_deploy/model/model.joblib": b"x"})
+    o = files_verdict.files_referenced(t)
+    assert o.status == "passed", o.message
+    block = "```bash\ncd aws_deploy/model\ntar -czf model.tar.gz model.pkl\n```\n"
+    o = files_verdict.files_referenced(aws_repo(tmp_path / "b", AWS_README + block))
+    assert o.status == "failed" and "aws_deploy/model/model.pkl" in o.message, o.message
 
 
 def test_python_and_shell_ref_helpers():
