@@ -151,7 +151,8 @@ class Facts:
         return image_fit(self.artifact, self.image.image)
 
     @cached_property
-    def sample(self) -> SampleRequest | None:
+    def sample(self) -> SampleRequest:
+        """THE request predict.local sends (documented, else a request file, else synthesized)."""
         from deploycheck.analysis import samples
         return samples.sample_request(self.folder)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
+import os
 import re
 import socket
 import sys
@@ -249,6 +250,36 @@ def build_server(path: str, port: int = 8080, host: str = "127.0.0.1", platform:
     return srv
 
 
+def documented_curl(folder: DeployFolder, port: int) -> str:
+    """The folder's request (``folder.facts.sample``, the one predict.local sends) as a curl command
+    against this server, with where it is documented; "" when none is documented."""
+    import shlex
+    import tempfile
+    s = folder.facts.sample
+    if s.synthesized or s.client_error:
+        return ""
+    path = "/invocations" if folder.platform == "aws" else "/predict"
+    cmd = ["curl", "-s", "-X", "POST", f"localhost:{port}{path}"]
+    if s.content_type is not None:
+        cmd += ["-H", f"Content-Type: {s.content_type}"]
+    if s.accept is not None:
+        cmd += ["-H", f"Accept: {s.accept}"]
+    try:
+        printable = all(c.isprintable() or c in "\n\t\r" for c in s.body.decode("utf-8"))
+    except UnicodeDecodeError:
+        printable = False
+    if printable and len(s.body) <= 2000:
+        cmd += ["--data-binary", s.body.decode("utf-8")]
+    else:
+        fd, name = tempfile.mkstemp(prefix="deploycheck-request-", suffix=".bin")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(s.body)
+        cmd += ["--data-binary", f"@{name}"]
+    how = f" ({s.inferred})" if s.inferred else ""
+    return (f"your request ({s.source}{': ' + s.form if s.form else ''}){how}, as predict.local sends it:\n  "
+            + " ".join(shlex.quote(c) for c in cmd))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="deploycheck serve", description=__doc__.split("\n\n")[0])
     ap.add_argument("path", help="a student repo or a deploy folder")
@@ -267,6 +298,10 @@ def main(argv: list[str] | None = None) -> int:
     routes = "GET /ping, POST /invocations" if t.platform == "aws" else "GET /ping, POST /predict"
     print(f"serving {t.rel}/ as {srv.runtime.label} on http://localhost:{srv.port}  [{routes}]  Ctrl-C to stop",
           flush=True)
+    if srv.deploy_folder is not None:
+        hint = documented_curl(srv.deploy_folder, srv.port)
+        if hint:
+            print(hint, flush=True)
     import signal
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:

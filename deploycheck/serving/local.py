@@ -417,21 +417,27 @@ def _skew(r: LocalRun) -> str:
 
 # ---------------------------------------------------------------------------- reading answers
 
-def count_predictions(body: bytes, content_type: str | None) -> tuple[int | None, Any]:
-    """(number of predictions, a short JSON-able preview) of a response body; (None, preview) when
-    the body is valid but not a list of predictions (still a successful answer)."""
+def decode_body(body: bytes, content_type: str | None) -> Any:
+    """A response (or request) body as plain Python data: .npy (never unpickled) as its list, JSON as
+    parsed, CSV as its lines; raises ValueError when it is none of these."""
     ctype = (content_type or "").split(";")[0].strip().lower()
     try:
         if ctype == "application/x-npy":
             import numpy as np
-            arr = np.load(io.BytesIO(body), allow_pickle=False)      # never unpickles
-            n = 1 if arr.ndim == 0 else int(arr.shape[0])
-            return n, arr.reshape(-1)[:10].tolist() if arr.ndim else arr.tolist()
+            return np.load(io.BytesIO(body), allow_pickle=False).tolist()      # never unpickles
         if ctype == "text/csv":
-            lines = [ln for ln in body.decode("utf-8", "replace").splitlines() if ln.strip()]
-            return len(lines), lines[:10]
-        obj = json.loads(body)
-    except Exception:  # noqa: BLE001
+            return [ln for ln in body.decode("utf-8", "replace").splitlines() if ln.strip()]
+        return json.loads(body)
+    except Exception as e:  # noqa: BLE001 - not what its type says
+        raise ValueError(str(e)) from e
+
+
+def count_predictions(body: bytes, content_type: str | None) -> tuple[int | None, Any]:
+    """(number of predictions, a short JSON-able preview) of a response body; (None, preview) when
+    the body is valid but not a list of predictions (still a successful answer)."""
+    try:
+        obj = decode_body(body, content_type)
+    except ValueError:
         return None, body[:200].decode("utf-8", "replace")
     if isinstance(obj, dict):
         for k in ("predictions", "prediction", "predicted", "result", "results", "outputs", "output"):
@@ -445,15 +451,17 @@ def count_predictions(body: bytes, content_type: str | None) -> tuple[int | None
     return 1, obj
 
 
-def run_plan(plan: ServingPlan, sample: SampleRequest | None, limits: Limits | None = None) -> LocalRun:
-    """Run a folder's :class:`~deploycheck.analysis.plan.ServingPlan` on its documented sample request
-    (``sample``: a SampleRequest, or None to synthesize one from the loaded model): a ``/ping`` first
-    on SageMaker, as the platform does before routing traffic."""
+def run_plan(plan: ServingPlan, sample: SampleRequest, limits: Limits | None = None) -> LocalRun:
+    """Run a folder's :class:`~deploycheck.analysis.plan.ServingPlan` on its request
+    (``folder.facts.sample``: the documented one, sent unchanged; or the recipe of one the job
+    synthesizes from the loaded model): a ``/ping`` first on SageMaker, as the platform does before
+    routing traffic."""
     plat = plan.target.platform
     reqs = [HttpRequest.ping()] if plat == "aws" else []
     synth = None
-    if sample is not None:
-        reqs.append(HttpRequest.invocation(model.Request(sample.body, sample.content_type, sample.accept or ""), plat))
-    else:
-        synth = {"content_type": "application/json"}
+    if sample.synthesized:
+        synth = {"content_type": sample.content_type or "application/json", "accept": sample.accept}
+    elif not sample.client_error:
+        reqs.append(HttpRequest.invocation(model.Request(sample.body, sample.content_type or "", sample.accept or ""),
+                                           plat))
     return run(plan.target, reqs, synthesize=synth, limits=limits)

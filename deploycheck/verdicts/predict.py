@@ -66,6 +66,8 @@ def local_prediction(t: Target, dc: Settings | None = None) -> model.Prediction 
     if isinstance(run, Unservable) or run.machine_error or not run.answers:
         return None
     sample = f.facts.sample
+    if sample.client_error or (sample.synthesized and run.synthesized is None):
+        return None               # nothing was sent but the health check
     source, n_rows = _source_and_rows(f, sample, run)
     return run.prediction(-1, source, n_rows)
 
@@ -88,25 +90,28 @@ def _trunc(s: str, n: int = TEXT_LIMIT) -> str:
     return s if len(s) <= n else s[:n] + f"... [{len(s) - n} more characters]"
 
 
-def _source_and_rows(f: DeployFolder, sample: SampleRequest | None, run: LocalRun) -> tuple[str, int | None]:
-    plat = f.platform
-    source = (sample.source if sample is not None else
-              (f"synthesized from the model (n_features_in_={run.model_info.get('n_features_in_')}); no example "
-               "request found in the README or folder" if run.synthesized is not None else "")) or ""
-    n_rows = sample.n_rows if sample is not None else (len(json.loads(run.synthesized.body)) if run.synthesized
-                                                      and plat == "aws" else 2 if run.synthesized else None)
-    return source, n_rows
+def _source_and_rows(f: DeployFolder, sample: SampleRequest, run: LocalRun) -> tuple[str, int | None]:
+    """(where the request comes from, its rows) for the record and the proof card."""
+    from deploycheck.analysis.samples import SYNTH_ROWS
+    if sample.synthesized:
+        n = run.model_info.get("n_features_in_")
+        return (f"synthesized from the model (n_features_in_={n}): {sample.source}", SYNTH_ROWS) \
+            if run.synthesized is not None else (sample.source, None)
+    return sample.source, sample.n_rows
 
 
 def _where(f: DeployFolder, plan: ServingPlan) -> str:
     return f"{f.rel}/{plan.entry_rel}" if plan.entry_rel else f"{f.rel}/"
 
 
-def _interpret(t: Target, f: DeployFolder, plan: ServingPlan, sample: SampleRequest | None, run: LocalRun) -> Outcome:
+def _interpret(t: Target, f: DeployFolder, plan: ServingPlan, sample: SampleRequest, run: LocalRun) -> Outcome:
     from deploycheck.serving import local
     plat = f.platform
     art = plan.artifact
-    answer = run.answers[-1] if run.answers and (sample is not None or run.synthesized is not None) else None
+    if sample.synthesized:
+        answer = run.answers[-1] if run.answers and run.synthesized is not None else None
+    else:
+        answer = run.answers[-1] if run.answers and not sample.client_error else None
     req = answer.request if answer else None
     source, n_rows = _source_and_rows(f, sample, run)
     n_pred, preview = local.count_predictions(answer.body, answer.content_type) if answer and answer.ok else (None, None)
@@ -119,7 +124,12 @@ def _interpret(t: Target, f: DeployFolder, plan: ServingPlan, sample: SampleRequ
         "latency_ms": answer.latency_ms if answer else None, "load_ms": run.load_ms, "isolation": run.isolation,
         "sample_source": source, "n_rows": n_rows, "n_predictions": n_pred, "artifact": art.rel,
         "runtime": run.runtime_label, "approximate": bool(run.runtime and run.runtime.approximate),
-        "request_b64": base64.b64encode(req.body[:65536]).decode() if req else ""}
+        "request_b64": base64.b64encode(req.body[:65536]).decode() if req else "",
+        "request_form": sample.form, "request_documented": sample.decides, "request_synthesized": sample.synthesized}
+    if sample.inferred:
+        data["request_inferred"] = sample.inferred
+    if sample.notes:
+        data["request_notes"] = list(sample.notes)
     if run.target.assumed:
         data["runtime_note"] = run.target.assumed
     if run.isolation.startswith("UNSANDBOXED"):
@@ -202,41 +212,100 @@ def _interpret(t: Target, f: DeployFolder, plan: ServingPlan, sample: SampleRequ
                         "'model.joblib') using the scikit-learn version of your runtime.")
         return fail(f"model_fn in {where} raised {err} in {runtime}. {warn}{_last_lines(tb)} Fix model_fn so that "
                     "it only loads and returns your model from model_dir.")
+    if sample.client_error:
+        return fail(f"the documented request ({sample.source}: {sample.form}) fails before anything is sent: "
+                    f"{sample.client_error}. {_client_fix(sample)}")
     if answer is None:
-        return fail(f"no sample request could be built: the model has no n_features_in_; add an example "
-                    f"request to {f.rel}/README.md (e.g. predictor.predict([[...]])).")
-    req_desc = f"the sample request ({source}, {ctype})"
+        return skipped(f"inconclusive: {sample.source}, and the model has no n_features_in_, so deploycheck could not "
+                       f"build a request; add the command or code you used to predict to {f.rel}/README.md (e.g. "
+                       f"{_EXAMPLE[plat]}) so it can be checked.", inconclusive=True, **data)
+    req_desc = sample.describe(source if sample.synthesized else None)
     status = answer.status
     if not answer.ok:
         err = answer.failure.error if answer.failure else ""
         tb = answer.failure.traceback if answer.failure else ""
-        hint = ""
-        if "is not supported by this framework" in err:
-            hint = (" The default input_fn/output_fn read and write only application/json, text/csv and "
-                    f"application/x-npy (exact, without parameters); send one of those or write an input_fn/output_fn in {where}.")
-        elif "Expected 2D array" in err or "Reshape your data" in err:
-            hint = (" The request decoded to a single row as a 1-D array; send a list of rows "
-                    "([[...]]) or reshape in input_fn.")
-        elif "features" in err and "expecting" in err:
-            hint = " The sample has a different number of features than your model expects; fix the example in your README."
-        elif "view function did not return a valid response" in err or "not JSON serializable" in err:
-            hint = (f" output_fn in {where} must return a str/bytes body (with its content type) or a worker "
-                    "Response; the container cannot send a list, an array or a dict holding an array.")
+        hint = _request_hint(f, plan, sample, err, where)
         body_err = err or response_text
-        return fail(f"{serving} ({runtime}) answered HTTP {status} to {req_desc}: {_trunc(body_err, 600)}.{hint} "
-                    f"{_last_lines(tb)}")
-    if n_pred is not None and n_rows is not None and n_pred != n_rows:
+        said = f"{serving} ({runtime}) answered HTTP {status} to {req_desc}: {_trunc(body_err, 600)}."
+        if not sample.decides:
+            why = sample.inferred or "no request you documented could be reproduced"
+            return skipped(f"inconclusive: {said}{hint} This is not the request you documented ({why}), so it is not "
+                           f"counted against you: add the exact command or code you used to predict to "
+                           f"{f.rel}/README.md (e.g. {_EXAMPLE[plat]}) so it can be checked.",
+                           inconclusive=True, **data)
+        return fail(f"{said}{hint} {_last_lines(tb)}")
+    if n_pred is not None and n_rows is not None and n_pred != n_rows and sample.decides:
         return fail(f"{req_desc} had {n_rows} row(s) but the response holds {n_pred} prediction(s) "
                     f"({_trunc(response_text, 200)}): return one prediction per input row.")
     shown = _trunc(str(preview), 160) if n_pred is not None else _trunc(response_text, 160)
     what = f"{n_pred} prediction(s) {shown}" if n_pred is not None else f"HTTP {status} {shown}"
     msg = (f"{runtime} answered {what} to {req_desc} in {answer.latency_ms} ms (model load {run.load_ms} ms)")
+    for note in sample.notes:
+        msg += f"; note: {note}"
+    if sample.inferred:
+        msg += f"; note: {sample.inferred}"
     if warn:
         msg += f"; note: {warn.strip()}"
     if run.target.assumed:
         msg += f"; note: {run.target.assumed}"
     data["warnings"] = list(run.warnings)
     return passed(msg, **data)
+
+
+_EXAMPLE = {
+    "aws": "`aws sagemaker-runtime invoke-endpoint --endpoint-name NAME --content-type text/csv --body fileb://sample.csv "
+           "out.json`, or `predictor.predict([[...]])` with its values",
+    "gcp": "`gcloud ai endpoints predict ENDPOINT_ID --region=REGION --json-request=request.json` with "
+           "request.json holding {\"instances\": [[...]]}",
+}
+
+
+def _client_fix(sample: SampleRequest) -> str:
+    """What to change so the documented command sends a request."""
+    e, form = sample.client_error, sample.form
+    if "--json-instances" in form:
+        return ("Put one JSON instance per line in that file (e.g. [5.1, 3.5, 1.4, 0.2]), or keep the request "
+                "object and pass it with --json-request instead.")
+    if "--json-request" in form:
+        return 'The file must be a JSON object with an "instances" list: {"instances": [[...], [...]]}.'
+    if "botocore refuses the body" in e:
+        return "Pass the body as text or bytes, e.g. Body=json.dumps(rows) with ContentType=\"application/json\"."
+    return "Fix the data you pass so the call runs, and keep the README's example the one you ran."
+
+
+def _request_hint(f: DeployFolder, plan: ServingPlan, sample: SampleRequest, err: str, where: str) -> str:
+    """One sentence on why the container refused this request, when the request itself explains it."""
+    plat = f.platform
+    obj: Any = None
+    if (sample.content_type or "application/json").split(";")[0].strip() == "application/json":
+        try:
+            obj = json.loads(sample.body) if sample.body else None
+        except ValueError:
+            obj = None
+    custom = set()
+    ep = f.facts.entry_point if plat == "aws" else None
+    if ep is not None and ep.tree is not None:
+        custom = {n for n in ("input_fn", "transform_fn") if n in ep.defs}
+    if plat == "aws" and isinstance(obj, dict) and "instances" in obj and not custom:
+        return (" The SageMaker scikit-learn container's default input_fn reads a JSON list of rows, not "
+                "{\"instances\": [...]} (Vertex AI's format): send the rows themselves ([[...], ...]) or write "
+                f"an input_fn in {where} that reads \"instances\".")
+    if plat == "gcp" and isinstance(obj, dict) and "parameters" in obj and "parameters" in err:
+        return (" Vertex AI's prebuilt scikit-learn container passes \"parameters\" to model.predict() as a keyword "
+                f"argument, which scikit-learn models do not take: remove \"parameters\" from what "
+                f"{sample.form or sample.source} sends.")
+    if "is not supported by this framework" in err:
+        return (" The default input_fn/output_fn read and write only application/json, text/csv and "
+                f"application/x-npy (exact, without parameters); send one of those or write an input_fn/output_fn in {where}.")
+    if "Expected 2D array" in err or "Reshape your data" in err:
+        return (" The request decoded to a single row as a 1-D array; send a list of rows "
+                "([[...]]) or reshape in input_fn.")
+    if "features" in err and "expecting" in err:
+        return " The request has a different number of features than your model expects; fix the example in your README."
+    if "view function did not return a valid response" in err or "not JSON serializable" in err:
+        return (f" output_fn in {where} must return a str/bytes body (with its content type) or a worker "
+                "Response; the container cannot send a list, an array or a dict holding an array.")
+    return ""
 
 
 def _missing_module(err: str) -> str | None:

@@ -232,15 +232,15 @@ def proof_screenshot(t: Target, dc: Settings | None = None, known: st.KnownOutpu
 
 def _local_outputs(t: Target, dc: Settings | None) -> st.KnownOutputs | None:
     """The values predict.local's run answered, when that run already exists (never started here)."""
-    import json
-
     from deploycheck.verdicts.predict import limits_of
     run = t.folder.facts.finished_local_run(limits_of(dc)) if t.folder is not None else None
     if run is None or not run.answers or not run.answers[-1].ok:
         return None
-    body = run.answers[-1].body.decode("utf-8", "replace")
+    from deploycheck.serving.local import decode_body
+    answer = run.answers[-1]
+    body = answer.body.decode("utf-8", "replace")
     try:
-        doc = json.loads(body)
+        doc = decode_body(answer.body, answer.content_type if "npy" in (answer.content_type or "") else None)
     except ValueError:
         values = st.parse_values(body)
     else:

@@ -91,6 +91,10 @@ KEY_WORDS = {
     ("recreate_block_longer", "readme.cleanup"): ["does not say how to delete"],
     ("missing_parent_file", "files.referenced"): ["the repository has no data/iris.csv"],
     ("data_at_repo_root", "files.referenced"): ["outside aws_deploy/: data/iris.csv"],
+    ("csv_cli_request_broken", "predict.local"): ["text/csv", "aws sagemaker-runtime invoke-endpoint",
+                                                  "could not convert string to float"],
+    ("instances_wrapper_fileb", "predict.local"): ["fileb://request.json", '{"instances": [...]}', "input_fn"],
+    ("vertex_parameters", "predict.local"): ["parameters", "remove"],
 }
 
 

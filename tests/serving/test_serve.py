@@ -105,3 +105,15 @@ def test_serve_refuses_non_loopback_hosts(tmp_path):
     from deploycheck.serving import http as serve_http
     with pytest.raises(ValueError, match="loopback only"):
         serve_http.build_server(str(CLASSROOM / "complete_aws"), 0, host="0.0.0.0")
+
+
+def test_serve_prints_the_documented_request_and_it_works(gcp, aws):
+    """issue 22: the request predict.local sends (folder.facts.sample) is the one serve shows, as a
+    curl the student can run; run as printed, the server answers it."""
+    import shlex
+    for srv, want in ((gcp, b'{"predictions": [0, 2]}'), (aws, b"\x93NUMPY")):
+        log = Path(srv.log.name).read_text()
+        line = next(ln for ln in log.splitlines() if ln.strip().startswith("curl "))
+        assert "as predict.local sends it" in log and "README.md line" in log
+        out = subprocess.run(shlex.split(line), capture_output=True, timeout=120)
+        assert want in out.stdout, (line, out.stdout[:300], out.stderr[:300])

@@ -71,7 +71,9 @@ def test_aws_passes_with_documented_request(tmp_path):
     o = predict.predict_local(target(aws_repo(tmp_path)), DC)
     assert o.status == "passed", o.message
     assert "2 prediction(s) [0, 2]" in o.message and "aws_deploy/README.md line 3" in o.message
-    assert o.data["content_type"] == "application/x-npy" and o.data["response"] == "[0, 2]"
+    # SKLearnPredictor: NumpySerializer and NumpyDeserializer (Accept: application/x-npy), as the SDK sends it
+    assert o.data["content_type"] == "application/x-npy" and o.data["accept"] == "application/x-npy"
+    assert o.data["response"].startswith("NumPy .npy") and o.data["response"].endswith("[0, 2]")
     assert o.data["isolation"] and o.data["latency_ms"] is not None and "5.1" in o.data["request"]
     rec = predict.local_prediction(target(tmp_path), DC)
     assert rec.ok and rec.status == 200 and rec.n_predictions == 2
