@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from deploycheck import model
 from deploycheck.analysis.plan import ServingPlan, Unservable
 from deploycheck.discovery import DeployFolder, Target
-from deploycheck.model import Outcome, blocked, failed, passed, run_error, skipped
+from deploycheck.model import Outcome, blocked, failed, passed, review, run_error, skipped
 from deploycheck.settings import Settings
 from deploycheck.verdicts import folder_of, guarded, no_folder
 
@@ -216,9 +216,9 @@ def _interpret(t: Target, f: DeployFolder, plan: ServingPlan, sample: SampleRequ
         return fail(f"the documented request ({sample.source}: {sample.form}) fails before anything is sent: "
                     f"{sample.client_error}. {_client_fix(sample)}")
     if answer is None:
-        return skipped(f"inconclusive: {sample.source}, and the model has no n_features_in_, so deploycheck could not "
-                       f"build a request; add the command or code you used to predict to {f.rel}/README.md (e.g. "
-                       f"{_EXAMPLE[plat]}) so it can be checked.", inconclusive=True, **data)
+        return review(f"{sample.source}, and the model has no n_features_in_, so deploycheck could not build a "
+                      f"request: add the command or code you used to predict to {f.rel}/README.md (e.g. "
+                      f"{_EXAMPLE[plat]}) so it can be checked.", **data)
     req_desc = sample.describe(source if sample.synthesized else None)
     status = answer.status
     if not answer.ok:
@@ -229,10 +229,9 @@ def _interpret(t: Target, f: DeployFolder, plan: ServingPlan, sample: SampleRequ
         said = f"{serving} ({runtime}) answered HTTP {status} to {req_desc}: {_trunc(body_err, 600)}."
         if not sample.decides:
             why = sample.inferred or "no request you documented could be reproduced"
-            return skipped(f"inconclusive: {said}{hint} This is not the request you documented ({why}), so it is not "
-                           f"counted against you: add the exact command or code you used to predict to "
-                           f"{f.rel}/README.md (e.g. {_EXAMPLE[plat]}) so it can be checked.",
-                           inconclusive=True, **data)
+            return review(f"{said}{hint} This is not a request you documented ({why}), so it is not counted "
+                          f"against you: add the exact command or code you used to predict to {f.rel}/README.md "
+                          f"(e.g. {_EXAMPLE[plat]}) so it can be checked.", **data)
         return fail(f"{said}{hint} {_last_lines(tb)}")
     if n_pred is not None and n_rows is not None and n_pred != n_rows and sample.decides:
         return fail(f"{req_desc} had {n_rows} row(s) but the response holds {n_pred} prediction(s) "

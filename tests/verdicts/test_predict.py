@@ -183,3 +183,44 @@ def test_timeout_message(tmp_path, monkeypatch):
     src = "def model_fn(model_dir):\n    while True:\n        pass\n"
     o = predict.predict_local(target(aws_repo(tmp_path, src)), SimpleNamespace(sandbox_timeout=2, sandbox_memory_mb=512))
     assert o.status == "failed" and "longer than 2 s" in o.message
+
+
+# ---------------------------------------------------------------- issue 22: the documented request decides
+
+CSV_ONLY = MODEL_FN + ("\nimport numpy as np\n\ndef input_fn(body, content_type):\n"
+                       "    if content_type != 'text/csv':\n        raise ValueError('text/csv only, got ' + content_type)\n"
+                       "    text = body.decode() if isinstance(body, bytes) else body\n"
+                       "    return np.array([[float(v) for v in l.split(',')] for l in text.strip().splitlines()])\n")
+CLI_CSV = ("```bash\naws sagemaker-runtime invoke-endpoint --endpoint-name e --content-type text/csv "
+           "--body \"5.1,3.5,1.4,0.2\" out.json\n```\nSKLearnModel(entry_point='inference.py', framework_version='1.2-1')\n")
+
+
+def test_a_documented_csv_request_is_the_one_sent(tmp_path):
+    o = predict.predict_local(target(aws_repo(tmp_path, CSV_ONLY, readme=CLI_CSV)), DC)
+    assert o.status == "passed", o.message
+    assert "aws sagemaker-runtime invoke-endpoint, text/csv" in o.message and o.data["request"] == "5.1,3.5,1.4,0.2"
+    assert o.data["request_documented"] is True
+
+
+def test_a_synthesized_request_the_student_code_refuses_is_review_not_failure(tmp_path):
+    readme = "# AWS\nSKLearnModel(entry_point='inference.py', framework_version='1.2-1')\n"
+    o = predict.predict_local(target(aws_repo(tmp_path, CSV_ONLY, readme=readme)), DC)
+    assert o.status == "review", o.message
+    assert "synthesized request" in o.message and "not counted against you" in o.message
+    assert "text/csv only" in o.message and o.data["request_synthesized"] is True
+
+
+def test_the_instances_wrapper_is_sent_to_sagemaker_unchanged(tmp_path):
+    readme = ("```bash\naws sagemaker-runtime invoke-endpoint --endpoint-name e --content-type application/json "
+              "--body fileb://request.json out.json\n```\nSKLearnModel(entry_point='inference.py', framework_version='1.2-1')\n")
+    root = aws_repo(tmp_path, readme=readme)
+    (root / "aws_deploy" / "request.json").write_text('{"instances": [[5.1, 3.5, 1.4, 0.2]]}')
+    o = predict.predict_local(target(root), DC)
+    assert o.status == "failed" and "HTTP 500" in o.message and '{"instances": [...]}' in o.message, o.message
+
+
+def test_a_command_the_client_refuses_fails_with_its_reason(tmp_path):
+    readme = "```python\nrt.invoke_endpoint(EndpointName='e', ContentType='application/json', Body=[[5.1, 3.5, 1.4, 0.2]])\n```\n" \
+             "SKLearnModel(entry_point='inference.py', framework_version='1.2-1')\n"
+    o = predict.predict_local(target(aws_repo(tmp_path, readme=readme)), DC)
+    assert o.status == "failed" and "botocore refuses the body" in o.message and "json.dumps" in o.message
