@@ -243,6 +243,7 @@ def build_server(path: str, port: int = 8080, host: str = "127.0.0.1", platform:
     if timeout or memory_mb:
         from deploycheck import sandbox
         limits = sandbox.Limits(timeout=timeout or sandbox.DEFAULT_TIMEOUT, memory_mb=memory_mb or sandbox.DEFAULT_MEMORY_MB)
+    folder.facts.sample            # the documented request, read before the port listens (start-up hint)
     cls = Server6 if ":" in host else Server
     srv = cls(("::1" if host == "::1" else ("127.0.0.1" if host == "localhost" else host), port), target, runtime,
               limits, runner, log)

@@ -111,8 +111,11 @@ def test_serve_prints_the_documented_request_and_it_works(gcp, aws):
     """issue 22: the request predict.local sends (folder.facts.sample) is the one serve shows, as a
     curl the student can run; run as printed, the server answers it."""
     import shlex
+    import time
     for srv, want in ((gcp, b'{"predictions": [0, 2]}'), (aws, b"\x93NUMPY")):
-        log = Path(srv.log.name).read_text()
+        deadline = time.monotonic() + 60          # printed right after the port starts listening
+        while "curl " not in (log := Path(srv.log.name).read_text()) and time.monotonic() < deadline:
+            time.sleep(0.2)
         line = next(ln for ln in log.splitlines() if ln.strip().startswith("curl "))
         assert "as predict.local sends it" in log and "README.md line" in log
         out = subprocess.run(shlex.split(line), capture_output=True, timeout=120)
