@@ -263,9 +263,9 @@ def prose_hits(info: ReadmeDoc, plat: str) -> list[Hit]:
                     undeploy = vm.group(0).lower().startswith("undeploy")
                     label = f"'{vm.group(0)} … {noun.group(0)}'"
                     line = first + text.count("\n", 0, vm.start())
-                    hits.append(Hit(cat, label, f"{info.path} line {line}", info.rel, text, (0, line)))
+                    hits.append(Hit(cat, label, info.where(line), info.rel, text, (0, line)))
                     if plat == "gcp" and undeploy and cat in ("endpoint", "model"):
-                        hits.append(Hit("undeploy", label, f"{info.path} line {line}", info.rel, text, (0, line)))
+                        hits.append(Hit("undeploy", label, info.where(line), info.rel, text, (0, line)))
                     # "endpoint configuration" must not also count as "endpoint"
                     sentence_mod = rx.sub(" ", sentence_mod) if cat == "config" else sentence_mod
     return hits
@@ -301,7 +301,7 @@ class Steps:
 
 def readme_sources(doc: ReadmeDoc) -> list[Source]:
     """The README as one searchable source (whole text: code blocks, inline code and prose)."""
-    return [Source(doc.rel, "markdown", doc.text)]
+    return [Source(doc.rel, "markdown", doc.text, line_map=doc.line_map)]
 
 
 def steps(folder: DeployFolder, patterns: list[Pattern]) -> Steps:
@@ -313,8 +313,8 @@ def steps(folder: DeployFolder, patterns: list[Pattern]) -> Steps:
         return Steps((), ())
     named = _referenced_scripts(doc, folder)
     scripts = folder.facts.scripts
-    main_src = readme_sources(doc) + [s for s in scripts if s.rel in named]
-    other_src = [s for s in scripts if s.rel not in named]
+    main_src = readme_sources(doc) + [s for s in scripts if s.rel in named and s.rel != doc.rel]
+    other_src = [s for s in scripts if s.rel not in named and s.rel != doc.rel]   # a notebook README: once
     main = find_hits(main_src, patterns, folder.rel)
     other = find_hits(other_src, patterns, folder.rel)
     if patterns is AWS_CLEAN or patterns is GCP_CLEAN:

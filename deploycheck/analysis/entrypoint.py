@@ -113,7 +113,7 @@ def declared_entry_points(folder: DeployFolder) -> list[Declared]:
     info = folder.facts.readme
     texts: list[tuple[str, Callable[[int], str]]] = []
     if info is not None and not info.problem:
-        texts.append((info.text, lambda ln: f"{info.path} line {ln}"))
+        texts.append((info.text, info.where))
     for src in folder.facts.scripts:
         if src.lang == "python":
             texts.append((src.text, functools.partial(src.where, folder.rel)))

@@ -17,6 +17,7 @@ from typing import Iterable
 from markdown_it import MarkdownIt
 
 from deploycheck import files
+from deploycheck.analysis.sources import NOTEBOOK_LIMIT, notebook_markdown, where_in_notebook
 
 README_LIMIT = 300_000        # bytes of README parsed (markdown-it is ~1 s/MB on ordinary text)
 MIN_WORDS = 30
@@ -45,11 +46,18 @@ class ReadmeDoc:
     problem: str | None = None
     truncated: bool = False
     note: str | None = None
-    kind: str = "markdown"    # markdown | rst
+    kind: str = "markdown"    # markdown | rst | notebook
+    line_map: tuple[tuple[int, int], ...] = ()   # notebook: text line -> (cell, line in the cell)
 
     @property
     def readable(self) -> bool:
         return self.problem is None
+
+    def where(self, line: int) -> str:
+        """"aws_deploy/README.md line 12", or "aws_deploy/README.ipynb cell 3 line 2" for a notebook."""
+        if self.line_map:
+            return where_in_notebook(self.path, self.line_map, line)
+        return f"{self.path} line {line}"
 
 
 @dataclass
@@ -69,8 +77,10 @@ def find_readme(names: Iterable[str]) -> str | None:
     return min(ranked)[1] if ranked else None
 
 
-_NEAR = re.compile(r"^(?:re+a?d+m+e+|rea?dme|readme[_\- ].*|.*[_\- ]readme|instructions?|deploy(?:ment)?"
+_NEAR = re.compile(r"^(?:re+a?d+m+e+|rea?dme|read[_\- ]me|readme[_\- .].*|.*[_\- ]readme|instructions?|deploy(?:ment)?"
                    r"(?:[_\- ]?(?:steps|instructions|guide))?)\.(?:md|markdown|rst|txt)$", re.I)
+# a README written as a notebook (README.ipynb, Readme_AWS.ipynb): its cells are the instructions
+_NEAR_NOTEBOOK = re.compile(r"^(?:re+a?d+m+e+|read[_\- ]me|readme[_\- ].*|.*[_\- ]readme|instructions?)\.ipynb$", re.I)
 
 
 _NOT_DOCS = re.compile(r"^(?:requirements.*|license.*|licence.*|changelog.*|contributing.*|code_of_conduct.*|"
@@ -82,7 +92,7 @@ def near_miss_readme(names: Iterable[str], nested: Iterable[str] = ()) -> str | 
     (``Reedme.md``), a top-level Markdown/RST document (``serving_AI.md``), else a README one folder
     down. None when there is nothing like it."""
     top = [n for n in names if "/" not in n and n.lower() not in README_NAMES and not _NOT_DOCS.match(n)]
-    for group in ([n for n in top if _NEAR.match(n)],
+    for group in ([n for n in top if _NEAR.match(n) or _NEAR_NOTEBOOK.match(n)],
                   [n for n in top if n.lower().endswith((".md", ".markdown", ".rst"))],
                   [n for n in nested if n.rsplit("/", 1)[-1].lower() in README_NAMES]):
         if group:
@@ -254,22 +264,32 @@ def parse_readme(base: Path, rel: str, path: str, is_symlink: bool = False) -> R
     """Read and parse the README ``base/rel`` (``path``: its name relative to the repo)."""
     if is_symlink:
         return ReadmeDoc(rel, path, problem=f"{path} is a symlink (not followed): commit the README file itself")
-    tf = files.read_text(base, rel, limit=README_LIMIT)
+    tf = files.read_text(base, rel, limit=NOTEBOOK_LIMIT if rel.lower().endswith(".ipynb") else README_LIMIT)
     if tf.problem == "binary":
         return ReadmeDoc(rel, path, problem=f"{path} is not a text file (binary content): write the README as "
                                             "Markdown text")
     if tf.problem:
         return ReadmeDoc(rel, path, problem=f"{path} {tf.problem}")
     p = _Parsed()
-    kind = "rst" if rel.lower().endswith(".rst") else "markdown"
+    kind = "rst" if rel.lower().endswith(".rst") else "notebook" if rel.lower().endswith(".ipynb") else "markdown"
+    text = tf.text
+    line_map: tuple[tuple[int, int], ...] = ()
+    if kind == "notebook":
+        nb = notebook_markdown(tf.text)
+        if nb is None:
+            return ReadmeDoc(rel, path, problem=f"{path} is not a readable notebook (not its JSON): save it as "
+                                                f"README.md with the steps you ran")
+        text, line_map = nb
+        if len(text) > README_LIMIT:           # code and prose only (outputs are left out), bounded as a README
+            text, line_map = text[:README_LIMIT], line_map[:text[:README_LIMIT].count("\n") + 1]
     try:
         if kind == "rst":
-            _parse_rst(tf.text, p)
+            _parse_rst(text, p)
         else:
-            _parse_markdown(tf.text, p)
+            _parse_markdown(text, p)
     except Exception as e:  # pragma: no cover - markdown-it should never fail, but never trust input
         p.note = f"could not parse as Markdown ({type(e).__name__})"
         p.words = len(_WORD.findall(tf.text))
     notes = "; ".join(n for n in (tf.note, p.note) if n) or None
-    return ReadmeDoc(rel, path, tf.text, tuple(p.code_blocks), tuple(p.inline_code), tuple(p.links),
-                     tuple(p.images), p.words, None, tf.truncated, notes, kind)
+    return ReadmeDoc(rel, path, text, tuple(p.code_blocks), tuple(p.inline_code), tuple(p.links),
+                     tuple(p.images), p.words, None, tf.truncated, notes, kind, line_map)

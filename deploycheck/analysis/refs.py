@@ -13,7 +13,7 @@ import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, AbstractSet
+from typing import TYPE_CHECKING, AbstractSet, Callable
 from urllib.parse import unquote
 
 from deploycheck import files
@@ -464,11 +464,13 @@ def collect_refs(folder: DeployFolder) -> FileRefs:
     info = folder.facts.readme
     if info is not None and not info.problem:
         for target, line in info.links + info.images:
-            refs.append(Ref(clean_link(target), f"{info.path} line {line}", info.rel, "any"))
+            refs.append(Ref(clean_link(target), info.where(line), info.rel, "any"))
         snippets = [(b.content, b.line) for b in info.code_blocks] + list(info.inline_code)
         for content, line in snippets:
-            _add_code_refs(content, line, info.rel, info.path, refs, outs)
+            _add_code_refs(content, line, info.rel, info.where, refs, outs)
     for src in folder.facts.scripts:
+        if info is not None and src.rel == info.rel:
+            continue              # a notebook README, read above
         if src.lang == "python":
             prefs, pouts = python_refs(src.text)
             outs |= pouts
@@ -482,15 +484,16 @@ def collect_refs(folder: DeployFolder) -> FileRefs:
     return FileRefs(tuple(refs), frozenset(outs))
 
 
-def _add_code_refs(content: str, line: int, rel: str, path: str, refs: list[Ref], outs: set[str]) -> None:
+def _add_code_refs(content: str, line: int, rel: str, where: Callable[[int], str], refs: list[Ref],
+                   outs: set[str]) -> None:
     prefs, pouts = python_refs(content) if _looks_python(content) else ([], set())
     outs |= pouts
     for n, ln, kind in prefs:
-        refs.append(Ref(n, f"{path} line {line + ln - 1}", rel, kind))
+        refs.append(Ref(n, where(line + ln - 1), rel, kind))
     srefs, souts = shell_refs(content)
     outs |= souts
     for n, ln, kind, tar in srefs:
-        refs.append(Ref(n, f"{path} line {line + ln - 1}", rel, kind, tar))
+        refs.append(Ref(n, where(line + ln - 1), rel, kind, tar))
 
 
 def _looks_python(content: str) -> bool:

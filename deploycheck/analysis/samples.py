@@ -65,6 +65,7 @@ from deploycheck.analysis.refs import in_cwd, shell_commands
 from deploycheck.analysis.sources import Source, python_tree, split_cell
 
 if TYPE_CHECKING:
+    from deploycheck.analysis.readme import ReadmeDoc
     from deploycheck.discovery import DeployFolder
 
 NPY = "application/x-npy"
@@ -984,7 +985,7 @@ def _readme_pieces(folder: DeployFolder) -> list[tuple[str, str, str, Callable[[
         first = block.line
 
         def where(ln: int, first: int = first) -> str:
-            return f"{doc.path} line {first + ln - 1}"
+            return doc.where(first + ln - 1)
         lang = block.lang
         if lang in ("python", "py", "python3", "ipython", "ipython3", "pycon", "jupyter"):
             py, sh = split_cell(block.content)
@@ -998,12 +999,12 @@ def _readme_pieces(folder: DeployFolder) -> list[tuple[str, str, str, Callable[[
             out.append(("shell", block.content, doc.rel, where))
     for code, line in doc.inline_code:           # `aws sagemaker-runtime invoke-endpoint ...` in a sentence
         if re.search(r"\b(?:curl|aws|gcloud)\b", code):
-            out.append(("shell", code, doc.rel, functools.partial(_at_line, doc.path, line)))
+            out.append(("shell", code, doc.rel, functools.partial(_at_line, doc, line)))
     return out
 
 
-def _at_line(path: str, line: int, _ln: int) -> str:
-    return f"{path} line {line}"
+def _at_line(doc: ReadmeDoc, line: int, _ln: int) -> str:
+    return doc.where(line)
 
 
 def _ordered_scripts(folder: DeployFolder) -> list[list[Source]]:
@@ -1013,7 +1014,8 @@ def _ordered_scripts(folder: DeployFolder) -> list[list[Source]]:
     named = _referenced_scripts(doc, folder) if doc is not None and doc.readable else set()
     by_file: dict[str, list[Source]] = {}
     for src in folder.facts.scripts:
-        by_file.setdefault(src.rel, []).append(src)
+        if doc is None or src.rel != doc.rel:          # a notebook README is read as the README
+            by_file.setdefault(src.rel, []).append(src)
     order = sorted(by_file, key=lambda r: (r not in named, r.count("/"), r))
     return [by_file[r] for r in order]
 

@@ -33,13 +33,61 @@ class Source:
     text: str
     first_line: int = 1       # line (in the file or cell) of text's first line
     cell: int | None = None   # 1-based notebook cell
+    line_map: tuple[tuple[int, int], ...] = ()   # a notebook read as one text: line -> (cell, line in cell)
 
     def where(self, folder_rel: str, line: int = 1) -> str:
         n = self.first_line + line - 1
         name = f"{folder_rel}/{self.rel}" if folder_rel else self.rel
+        if self.line_map:
+            return where_in_notebook(name, self.line_map, n)
         if self.cell is not None:
             return f"{name} cell {self.cell} line {n}"
         return f"{name} line {n}"
+
+
+def where_in_notebook(name: str, line_map: tuple[tuple[int, int], ...], line: int) -> str:
+    """"README.ipynb cell 3 line 2" for line ``line`` of a notebook read as one text."""
+    if 1 <= line <= len(line_map):
+        cell, n = line_map[line - 1]
+        return f"{name} cell {cell}" + (f" line {n}" if n else "")
+    return f"{name} line {line}"
+
+
+def notebook_markdown(text: str) -> tuple[str, tuple[tuple[int, int], ...]] | None:
+    """A notebook as one Markdown text (markdown cells as they are, code cells as fenced Python
+    blocks, outputs left out) and, for each of its lines, (1-based cell, line in the cell; 0 for a
+    fence). None when the text is not a notebook."""
+    try:
+        nb = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(nb, dict):
+        return None
+    cells = nb.get("cells")
+    if not isinstance(cells, list):
+        cells = [c for ws in (nb.get("worksheets") or []) if isinstance(ws, dict) for c in (ws.get("cells") or [])]
+    out: list[str] = []
+    where: list[tuple[int, int]] = []
+    for i, c in enumerate(cells, 1):
+        if not isinstance(c, dict) or c.get("cell_type") not in ("markdown", "code", "raw"):
+            continue
+        src = c.get("source", c.get("input", ""))
+        if isinstance(src, list):
+            src = "".join(x for x in src if isinstance(x, str))
+        if not isinstance(src, str):
+            continue
+        lines = src.split("\n")
+        if c.get("cell_type") == "code":
+            out.append("`````python")
+            where.append((i, 0))
+        out.extend(lines)
+        where.extend((i, j) for j in range(1, len(lines) + 1))
+        if c.get("cell_type") == "code":
+            out.append("`````")
+            where.append((i, 0))
+        out.append("")
+        where.append((i, 0))
+    return "\n".join(out), tuple(where)
 
 
 def notebook_cells(text: str) -> list[tuple[int, str]]:

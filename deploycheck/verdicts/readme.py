@@ -74,6 +74,13 @@ def readme_present(t: Target) -> Outcome:
         return failed(info.problem, readme=info.path)
     if folder.facts.readme_near_miss:
         where = folder.facts.readme_near_miss
+        if info.kind == "notebook":
+            base = where.rsplit("/", 1)[-1]
+            return failed(f"{folder.rel}/ has no README, but {info.path} is one written as a notebook ({info.words} "
+                          f"words): save it as {folder.rel}/README.md (in {folder.rel}/: `jupyter nbconvert --to "
+                          f"markdown {base} --output README`, or Jupyter's File > Save and Export Notebook As > "
+                          "Markdown); its cells were graded for readme.instructions and readme.cleanup",
+                          readme=info.path, near_miss=True)
         dest = "README.md" if "/" not in where else f"{folder.rel}/README.md (move it up from {where})"
         return failed(f"{folder.rel}/ has no README, but {info.path} looks like it ({info.words} words): rename it to "
                       f"{dest}; its steps were graded for readme.instructions and readme.cleanup",

@@ -95,6 +95,7 @@ KEY_WORDS = {
                                                   "could not convert string to float"],
     ("instances_wrapper_fileb", "predict.local"): ["fileb://request.json", '{"instances": [...]}', "input_fn"],
     ("vertex_parameters", "predict.local"): ["parameters", "remove"],
+    ("readme_notebook", "readme.present"): ["README.ipynb", "save it as aws_deploy/README.md", "nbconvert"],
 }
 
 

@@ -640,3 +640,43 @@ def test_a_deployment_to_another_service_is_named(tmp_path, steps, service):
     text = f"# Deploy\n\nI served the model with Flask.\n\n```bash\n{steps}\n```\n\nThen I deleted the endpoint.\n"
     o = readme.readme_instructions(aws_repo(tmp_path, text))
     assert o.status == "failed" and f"deploys to {service}" in o.message and "not to SageMaker" in o.message
+
+
+def _nb(*cells: tuple[str, str]) -> str:
+    return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": kind, "metadata": {}, "source": src, **({"outputs": [], "execution_count": None}
+                                                              if kind == "code" else {})} for kind, src in cells]})
+
+
+README_NB = _nb(("markdown", "# Deploying my iris model to SageMaker\n\nThis notebook is the README: it trains, "
+                             "packages, deploys, predicts and deletes everything afterwards, step by step."),
+                ("code", "!tar -czf model.tar.gz model.joblib\n!aws s3 cp model.tar.gz s3://b/model.tar.gz"),
+                ("code", "model = SKLearnModel(model_data='s3://b/model.tar.gz', role=role, entry_point='inference.py',\n"
+                         "                     framework_version='1.2-1')\n"
+                         "predictor = model.deploy(initial_instance_count=1, instance_type='ml.t2.medium')\n"
+                         "predictor.predict([[5.1, 3.5, 1.4, 0.2]])"),
+                ("markdown", "## Clean up"),
+                ("code", "predictor.delete_endpoint()\npredictor.delete_model()"))
+
+
+def test_a_notebook_readme_is_graded_for_every_readme_check(tmp_path):
+    """issue 22: README.ipynb costs readme.present (save it as README.md) but instructions and
+    clean-up are graded from its cells, with cell numbers in the messages."""
+    t = aws_repo(tmp_path, None, **{"aws_deploy/README.ipynb": README_NB})
+    o = readme.readme_present(t)
+    assert o.status == "failed" and "README.ipynb" in o.message and "jupyter nbconvert --to markdown README.ipynb" in o.message
+    o = readme.readme_instructions(t)
+    assert o.status == "passed" and "aws_deploy/README.ipynb cell 3 line 3" in o.message, o.message
+    o = readme.readme_cleanup(t)
+    assert o.status == "passed" and "README.ipynb cell 5 line 1" in o.message, o.message
+    assert files_verdict.files_referenced(t).status == "passed"
+    s = t.folder.facts.sample
+    assert s.decides and s.source == "aws_deploy/README.ipynb cell 3 line 4"
+
+
+@pytest.mark.parametrize("name", ["README.ipynb", "Readme_AWS.ipynb", "READ_ME.md", "readme.md.txt"])
+def test_near_miss_readme_names(tmp_path, name):
+    body = README_NB if name.endswith(".ipynb") else AWS_README
+    t = aws_repo(tmp_path, None, **{f"aws_deploy/{name}": body})
+    assert t.folder.facts.readme is not None and t.folder.facts.readme_near_miss == name
+    assert readme.readme_instructions(t).status == "passed"
