@@ -35,3 +35,8 @@ def test_cloud_leftovers(target, record, dc):
 @pytest.mark.check("cloud.account_clean")
 def test_cloud_account_clean(target, record, dc):
     record(cloud.cloud_account_clean(target, dc))
+
+
+@pytest.mark.check("cloud.trail")
+def test_cloud_trail(target, record, dc):
+    record(cloud.cloud_trail(target, dc))

@@ -81,6 +81,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     c.addoption("--max-deployments", type=int, default=3, help="refuse to create more endpoints than this in one run")
     c.addoption("--run-id", default="", help="tag for every cloud resource of this run (default: generated)")
     c.addoption("--audit-account", action="store_true", help="list billable leftovers anywhere in the account (cloud.account_clean)")
+    c.addoption("--audit-trail", action="store_true",
+                help="prove the deployment and its clean-up from the account's own audit trail (cloud.trail: "
+                     "CloudTrail / GCP Admin Activity logs)")
+    c.addoption("--trail-since", metavar="TIME", help="start of the lab window for --audit-trail (ISO 8601, e.g. "
+                                                      "2024-04-15 or 2024-04-15T09:00:00+02:00; default 90 days ago)")
+    c.addoption("--trail-until", metavar="TIME", help="end of the lab window for --audit-trail (default: now)")
 
 
 def _wants_checks(config: pytest.Config) -> bool:
@@ -128,6 +134,7 @@ def settings_from(o: argparse.Namespace) -> Settings:
         aws_bucket=o.aws_bucket, gcp_project=o.gcp_project, gcp_region=o.gcp_region, gcp_bucket=o.gcp_bucket,
         instance_type=o.instance_type, allow_instance_type=o.allow_instance_type,
         max_deployments=o.max_deployments, run_id=_run_id(o), audit_account=o.audit_account,
+        audit_trail=bool(o.audit_trail), trail_since=o.trail_since, trail_until=o.trail_until,
         rubric=rubric, canvas=bool(o.canvas or o.canvas_assignment), cache=not (o.no_cache or env_flag("NO_CACHE")))
 
 

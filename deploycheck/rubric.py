@@ -102,6 +102,10 @@ _TABLE: tuple[CheckSpec, ...] = (
     CheckSpec("cloud.account_clean", 1,
               "only with `--audit-account`: nothing billable is left anywhere in the account/project",
               option="audit_account"),
+    CheckSpec("cloud.trail", 1,
+              "only with `--audit-trail`: the account's own audit trail (CloudTrail, GCP Admin Activity logs) "
+              "shows the deployment in the lab window and the deletion of everything it created",
+              option="audit_trail"),
 )
 
 RUBRIC: Mapping[str, CheckSpec] = {s.id: replace(s, order=i) for i, s in enumerate(_TABLE)}

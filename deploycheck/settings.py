@@ -52,6 +52,9 @@ class Settings:
     max_deployments: int = 3
     run_id: str = ""
     audit_account: bool = False
+    audit_trail: bool = False           # cloud.trail: the account's audit trail of the lab window
+    trail_since: str | None = None
+    trail_until: str | None = None
     rubric: rb.Rubric = field(default_factory=lambda: rb.Rubric(dict(rb.RUBRIC)))
     canvas: bool = False
     cache: bool = True                  # reuse outcomes of unchanged repos (--no-cache: grade afresh)

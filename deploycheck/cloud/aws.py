@@ -21,6 +21,8 @@ or in-process ``mock_aws`` with ``endpoint_url=None, offline=True``).
 """
 from __future__ import annotations
 
+import datetime
+
 import io
 import json
 import re
@@ -42,7 +44,9 @@ if TYPE_CHECKING:
     import boto3
     from botocore.exceptions import ClientError
 
-AwsService = Literal["s3", "sagemaker", "sagemaker-runtime", "sts", "ec2"]      # the services deploycheck calls
+    from deploycheck.cloud.trail import TrailReport
+
+AwsService = Literal["s3", "sagemaker", "sagemaker-runtime", "sts", "ec2", "cloudtrail"]   # the services deploycheck calls
 CODE_DIR = "/opt/ml/model/code"
 LOG_LEVEL_INFO = "20"
 # What the identity running deploycheck must be allowed (README.md 'IAM permissions' lists exactly these).
@@ -446,6 +450,15 @@ class AwsProvider:
         return out
 
     # ------------------------------------------------------------------ audit
+    @translated("reading the account's CloudTrail event history")
+    def trail(self, start: datetime.datetime, end: datetime.datetime) -> TrailReport:
+        """SageMaker's models, endpoint configurations and endpoints created and deleted between
+        ``start`` and ``end``, from CloudTrail's event history (``cloudtrail:LookupEvents``; the last
+        90 days, this region)."""
+        from deploycheck.cloud import trail
+        events = trail.aws_events(self.client("cloudtrail"), start, end)
+        return trail.TrailReport("aws", f"AWS {self.region}", start, end, tuple(trail.timelines(events)))
+
     @translated("auditing the account")
     def audit_account(self) -> list[BillableResource]:
         """Everything in the region that bills by the hour while idle: SageMaker endpoints,

@@ -14,6 +14,8 @@ permission are missing: the run's problem), :class:`CostGuardError` (the cost gu
 """
 from __future__ import annotations
 
+import datetime
+
 import functools
 import hashlib
 import io
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable, Concatenate, Iterable, ParamSpe
 from deploycheck.model import Platform, Prediction, Request
 
 if TYPE_CHECKING:
+    from deploycheck.cloud.trail import TrailReport
     from deploycheck.settings import Settings
 
 RUN_TAG = "deploycheck-run"
@@ -81,6 +84,8 @@ class CloudOptions:
     run_id: str = ""
     audit_account: bool = False
     report_dir: Path | None = None
+    trail_since: str | None = None           # the lab window of cloud.trail (ISO 8601; default: 90 days back)
+    trail_until: str | None = None           # (default: now)
 
     def region(self, platform: str) -> str:
         return self.aws_region if platform == "aws" else self.gcp_region
@@ -99,7 +104,8 @@ def options_from(settings: Settings) -> CloudOptions:
         gcp_region=get("gcp_region", "us-central1"), gcp_bucket=get("gcp_bucket"),
         instance_type=get("instance_type"), allow_instance_type=bool(get("allow_instance_type", False)),
         max_deployments=int(get("max_deployments", 3)), run_id=str(get("run_id", "") or ""),
-        audit_account=bool(get("audit_account", False)), report_dir=Path(report) if report else None)
+        audit_account=bool(get("audit_account", False)), report_dir=Path(report) if report else None,
+        trail_since=get("trail_since"), trail_until=get("trail_until"))
 
 
 @dataclass(frozen=True)
@@ -209,6 +215,10 @@ class Provider(Protocol):
 
     def audit_account(self) -> list[BillableResource]:
         """Everything in the account/project that bills by the hour while idle."""
+
+    def trail(self, start: datetime.datetime, end: datetime.datetime) -> TrailReport:
+        """The account's own audit trail of model deployments between ``start`` and ``end``
+        (:mod:`deploycheck.cloud.trail`)."""
 
     def translate(self, exc: BaseException, doing: str = "") -> CloudError:
         """The one-line CloudError for an SDK error (AccessError for credentials and permissions),

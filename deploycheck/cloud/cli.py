@@ -137,6 +137,8 @@ def _check_credentials(names: list[str], a: argparse.Namespace) -> None:
 def audit(a: argparse.Namespace, out: TextIO) -> int:
     _check_credentials([a.provider or "aws"], a)
     prov = provider(a.provider or "aws", a)
+    if a.trail:
+        return audit_trail(prov, a, out)
     items = prov.audit_account()
     where = f"{prov.name} {prov.region}" + (f" project {getattr(prov, 'project', '')}" if prov.name == "gcp" else "")
     if not items:
@@ -147,6 +149,27 @@ def audit(a: argparse.Namespace, out: TextIO) -> int:
     for i in items:
         print(f"  {i}", file=out)
     return EXIT_LEFT
+
+
+def audit_trail(prov: Provider, a: argparse.Namespace, out: TextIO) -> int:
+    """``audit --trail``: each deployed resource's timeline in the lab window, from the account's own
+    audit trail; exit 1 when something it created was never deleted."""
+    from deploycheck.cloud import trail
+    start, end = trail.window(prov.name, a.since, a.until)
+    rep = prov.trail(start, end)
+    print(f"audit trail of {rep.where}, {rep.window()}:", file=out)
+    for line in rep.evidence():
+        print(f"  {line}", file=out)
+    if not rep.lines:
+        print("  no model, endpoint configuration or endpoint was created or deleted in this window", file=out)
+    if rep.missing:
+        region = a.region or prov.region
+        print(f"{len(rep.missing)} never deleted; delete them with:", file=out)
+        for t in rep.missing:
+            print(f"  {trail.delete_command(prov.name, t, region)}", file=out)
+        return EXIT_LEFT
+    print(f"everything created in the window was deleted (~${rep.total_usd():.2f} at list price)", file=out)
+    return EXIT_OK
 
 
 def _run(command: str, fn: Callable[[argparse.Namespace, TextIO], int], a: argparse.Namespace) -> int:
@@ -184,4 +207,20 @@ def audit_main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="deploycheck audit",
                                  description="list billable leftovers (endpoints, notebooks, VMs) in an account or project")
     _common(ap)
-    return _run("audit", audit, ap.parse_args(argv))
+    ap.add_argument("--trail", action="store_true",
+                    help="instead: the timeline of each model deployment in the lab window from the account's own "
+                         "audit trail (CloudTrail event history / GCP Admin Activity audit logs), with its cost at "
+                         "list price; exit 1 when something was never deleted")
+    ap.add_argument("--since", metavar="TIME", help="--trail: start of the lab window (ISO 8601; default: as far "
+                                                    "back as the trail keeps events, 90 days on AWS)")
+    ap.add_argument("--until", metavar="TIME", help="--trail: end of the lab window (default: now)")
+    a = ap.parse_args(argv)
+    if not a.trail and (a.since or a.until):
+        ap.error("--since/--until go with --trail")
+    if a.trail:
+        from deploycheck.cloud import trail
+        try:
+            trail.window(a.provider or "aws", a.since, a.until)
+        except ValueError as e:
+            ap.error(str(e))
+    return _run("audit", audit, a)

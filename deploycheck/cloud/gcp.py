@@ -21,6 +21,8 @@ credentials, permission and role needed. Offline: ``api_endpoint`` is the Vertex
 """
 from __future__ import annotations
 
+import datetime
+
 import json
 import re
 import time
@@ -38,6 +40,8 @@ from deploycheck.model import GCP, Prediction, Request
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
+
+    from deploycheck.cloud.trail import TrailReport
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -107,6 +111,7 @@ class GcpProvider:
     def __init__(self, project: str | None, region: str = "us-central1", *, run_id: str, ledger: Ledger,
                  bucket: str | None = None, instance_type: str | None = None,
                  api_endpoint: str | None = None, storage_endpoint: str | None = None,
+                 logging_endpoint: str | None = None,
                  credentials: Credentials | None = None, offline: bool = False, retry_initial_s: float = 1.0,
                  retry_timeout_s: float = 120.0, on_step: Callable[[str], None] | None = None):
         self.offline = offline or bool(api_endpoint)
@@ -120,6 +125,7 @@ class GcpProvider:
         self.bucket = bucket or f"{self.project}-deploycheck"
         self.instance_type = instance_type or costs.default_instance_type(GCP)
         self.api_endpoint, self.storage_endpoint = api_endpoint, storage_endpoint
+        self.logging_endpoint = logging_endpoint
         self.on_step = on_step or (lambda step: None)
         from google.api_core import retry as gretry
         self.retry = gretry.Retry(predicate=gretry.if_transient_error, initial=retry_initial_s,
@@ -353,6 +359,25 @@ class GcpProvider:
         return sorted(out, key=deletion_order)
 
     # ------------------------------------------------------------------ audit
+    def logging_client(self) -> Any:
+        """Google's logging client for this project, over its HTTP/JSON transport (each entry's
+        ``protoPayload`` then arrives as a dict); ``logging_endpoint`` points it elsewhere (tests: a
+        local fake of the Logging API; the offline stand-ins keep no audit logs)."""
+        from deploycheck.cloud.trail import reading_client
+        kw: dict[str, Any] = {"project": self.project, "credentials": self._creds(), "_use_grpc": False}
+        if self.logging_endpoint:
+            kw["client_options"] = {"api_endpoint": self.logging_endpoint}
+        return reading_client(**kw)
+
+    @translated("reading the project's Admin Activity audit logs")
+    def trail(self, start: datetime.datetime, end: datetime.datetime) -> TrailReport:
+        """Vertex AI (and legacy AI Platform) models and endpoints created, deployed, undeployed and
+        deleted between ``start`` and ``end``, from the Admin Activity audit logs
+        (``logging.logEntries.list``; kept 400 days)."""
+        from deploycheck.cloud import trail
+        events = trail.gcp_events(self.logging_client(), self.project, start, end)
+        return trail.TrailReport("gcp", f"GCP project {self.project}", start, end, tuple(trail.timelines(events)))
+
     @translated("auditing the project")
     def audit_account(self) -> list[BillableResource]:
         """Vertex endpoints with deployed models (they bill per node hour while idle), plus running

@@ -23,7 +23,8 @@ from deploycheck.cloud import session as sessions
 from deploycheck.cloud.base import (CloudError, CloudOptions, CostGuardError, Resource, StudentError,
                                     TeardownError, decode_answer, label_value, options_from, same_values)
 from deploycheck.cloud.ledger import pending
-from deploycheck.model import Outcome, Platform, Prediction, Request, blocked, failed, passed, run_error, skipped
+from deploycheck.model import (Outcome, Platform, Prediction, Request, blocked, failed, passed, review, run_error,
+                               skipped)
 
 if TYPE_CHECKING:
     from deploycheck.discovery import Target
@@ -264,6 +265,35 @@ def cloud_account_clean(c: _Check) -> Outcome:
     where = ("SageMaker endpoints, notebook instances and EC2 instances" if c.platform == "aws" else
              "Vertex endpoints" + ("" if provider.offline else ", Compute Engine and Workbench VMs"))
     return passed(f"no billable leftovers in the {'account' if c.platform == 'aws' else 'project'} (checked {where})")
+
+
+@_verdict("cloud.trail", audit=True)
+def cloud_trail(c: _Check) -> Outcome:
+    """``cloud.trail`` (``--audit-trail``): the account's own audit trail of the lab window shows an
+    endpoint deployed, and every model, configuration and endpoint it created deleted. Without
+    ``--cloud`` it reads the real account of the folder's platform (the student's read-only keys)."""
+    from deploycheck.cloud import trail
+    provider = c.session.provider(c.platform, c.options.cloud or c.platform)
+    try:
+        start, end = trail.window(c.platform, c.options.trail_since, c.options.trail_until)
+    except ValueError as e:
+        return run_error(str(e))
+    rep = provider.trail(start, end)
+    lines = rep.evidence()
+    data = {"trail": lines, "window": rep.window(), "where": rep.where, "cost_usd": round(rep.total_usd(), 4)}
+    if not rep.deployed:
+        return review(f"the audit trail of {rep.where} shows no endpoint deployed between {rep.window()}"
+                      + (f" (only: {'; '.join(lines)})" if lines else "")
+                      + ": deployed from another account or region, before the window, or not at all? "
+                        "Your instructor will look at it.", **data)
+    if rep.missing:
+        region = c.options.region(c.platform)
+        fixes = "; ".join(trail.delete_command(c.platform, t, region) for t in rep.missing)
+        return failed(f"the audit trail of {rep.where} shows {len(rep.missing)} resource(s) never deleted: "
+                      + "; ".join(t.describe(c.platform, end) for t in rep.missing)
+                      + f". Delete them (unless you still need them): {fixes}", **data)
+    return passed(f"the audit trail of {rep.where} shows the deployment and its clean-up: " + "; ".join(lines)
+                  + f" (~${rep.total_usd():.2f} in all at list price)", **data)
 
 
 def cloud_prediction(t: Target) -> Prediction | None:

@@ -18,7 +18,8 @@ def test_reference_deploys_pass_every_cloud_check_offline(reference, tmp_path):
                        capture_output=True, text=True, cwd=ROOT, env=guarded_env(tmp_path), timeout=HANG)
     report = json.loads((out / "report.json").read_text())
     (student,) = report["students"]
-    cloud_points = sum(s.points for cid, s in RUBRIC.items() if cid.startswith("cloud."))
+    # cloud.trail reads CloudTrail's lookup_events, which moto lacks (tests/cloud/test_trail.py stubs it)
+    cloud_points = sum(s.points for cid, s in RUBRIC.items() if cid.startswith("cloud.") and cid != "cloud.trail")
     for plat in ("aws", "gcp"):
         assert student["platforms"][plat]["score"] == student["platforms"][plat]["max_score"] == cloud_points, r.stdout
     checks = {c["id"]: c for c in student["checks"]}
