@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from deploycheck import files
 from deploycheck.classroom import git as _git
+from deploycheck.classroom import pushes as _pushes
 from deploycheck.classroom import roster as _roster
 from deploycheck.classroom.refs import SHADOW_SUFFIX, Commit, Late, RepoRef, RosterEntry, safe_id, unique_ids
 
@@ -140,6 +141,9 @@ def resolve(options: argparse.Namespace, shard: tuple[int, int] | None = None) -
         limits=_git.Limits(timeout=float(_opt(options, "clone_timeout", 300.0) or 300.0),
                            max_bytes=int(_opt(options, "clone_max_mb", 500) or 500) * 2**20),
         token_wanted=bool(roster))
+    if _opt(options, "deadline") and any(r.dates and not r.dates.get("verified") for r in refs):
+        warnings.append(next(str(r.dates.get("note")) for r in refs if r.dates and not r.dates.get("verified"))
+                        + " (report.json: each student's dates)")
     for w in warnings:
         print(f"deploycheck: warning: {w}", file=sys.stderr)
     out = Resolved(refs, everyone)
@@ -257,7 +261,13 @@ def fetch_refs(refs: list[RepoRef], *, clone_dir: Path | None = None, deadline: 
         notes = r.notes + ((sel.note,) if sel.note else ())
         if sel.graded is None and when is not None and sel.tip is not None:
             notes += (f"no commit at or before the deadline {deadline}: every commit is late",)
-        return r.with_(path=str(f.path), commit=sel.graded, late=sel.late, notes=notes)
+        dates = None
+        if when is not None and sel.graded is not None:
+            check = _dates(r.path, f.path, sel.graded, when, token)
+            dates = check.to_json()
+            if check.pushed_late:
+                notes += (check.note,)
+        return r.with_(path=str(f.path), commit=sel.graded, late=sel.late, notes=notes, dates=dates)
 
     if to_clone:
         with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(to_clone)))) as ex:
@@ -267,6 +277,22 @@ def fetch_refs(refs: list[RepoRef], *, clone_dir: Path | None = None, deadline: 
         if i not in to_clone and not ref.error and ref.path:
             refs[i] = ref.with_(commit=_git.read_head(Path(ref.path)))
     return refs, bool(to_clone)
+
+
+def _dates(source: str, tree: Path, graded: Commit, deadline: Any, token: str | None) -> _pushes.DateCheck:
+    """The graded commit's committer date against the push time GitHub recorded (with a token)."""
+    if token is None:
+        return _pushes.DateCheck(False, note=_pushes.UNVERIFIED_NO_TOKEN)
+    gh = _pushes.github_repo(_git.strip_userinfo(source)[0]) if _git.is_url(source) else None
+    if gh is None:
+        return _pushes.DateCheck(False, note="commit dates not verified: the repository is not on GitHub, whose push "
+                                             "times deploycheck reads")
+    try:
+        acts = _pushes.activities(*gh, token)
+    except _pushes.GitHubError as e:
+        return _pushes.DateCheck(False, note=f"commit dates not verified: {e}")
+    return _pushes.check(graded.sha, graded.time, deadline, acts,
+                         lambda after, sha: _git.is_ancestor(Path(tree), sha, after))
 
 
 def shadow_refs(refs: Iterable[RepoRef]) -> list[RepoRef]:

@@ -247,6 +247,19 @@ def read_head(path: Path) -> Commit | None:
     return Commit(parts[0], parts[1]) if len(parts) == 2 else None
 
 
+def is_ancestor(tree: Path, ancestor: str, commit: str) -> bool:
+    """Whether ``commit`` has ``ancestor`` in its history, in the clone ``tree`` (False when either is
+    not there: a commit that was force-pushed away)."""
+    if not re.fullmatch(r"[0-9a-f]{7,64}", ancestor) or not re.fullmatch(r"[0-9a-f]{7,64}", commit):
+        return False
+    g = Git(tree.resolve().as_uri(), None, Limits(timeout=30), allow_file=False)
+    try:
+        g.run("-C", str(tree), "merge-base", "--is-ancestor", ancestor, commit)
+    except GitError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Fetched:
     path: Path                      # work tree at the graded commit

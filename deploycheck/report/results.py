@@ -105,6 +105,8 @@ def _one(sid: str, plats: Mapping[str | None, Mapping[str, model.CheckResult]], 
         extra["commit"] = ref.commit.to_json() if ref.commit else None
         if ref.late is not None:
             extra["late"] = ref.late.to_json()
+        if ref.dates:
+            extra["dates"] = dict(ref.dates)         # GitHub's push time of the graded commit (classroom.pushes)
         notes = tuple(dict.fromkeys((*ref.notes, *notes)))
         if ref.error:
             extra["error"] = ref.error
