@@ -53,3 +53,36 @@ def dump_with_version(obj, path, version: str, compress=0) -> Path:
     finally:
         skbase.__version__ = old
     return Path(path)
+
+
+def json_server(route):
+    """A local HTTP server answering JSON: ``route(method, path, headers, body)`` returns (status,
+    document, extra headers); headers are given lower-cased. Returns (base URL, stop)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self, method):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            code, doc, extra = route(method, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+            raw = json.dumps(doc).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            for k, v in (extra or {}).items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def do_GET(self):
+            self._answer("GET")
+
+        def do_POST(self):
+            self._answer("POST")
+
+        def log_message(self, *a):
+            pass
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{srv.server_address[1]}", srv.shutdown

@@ -15,6 +15,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "fixtures"))
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fakechecks import README_PRESENT  # noqa: E402
 
 from deploycheck.analysis import fingerprint  # noqa: E402
 from deploycheck.analysis.pickles import scan_pickle  # noqa: E402
@@ -122,15 +125,7 @@ def test_a_screenshot_of_the_same_page_is_not_a_copy(klass):
     assert not integrity._shots_match(a, b, set(), set())[0]
 
 
-FAKE_CHECKS = '''
-import pytest
-from deploycheck.model import passed, failed
-
-@pytest.mark.check("readme.present")
-def test_readme_present(target, record):
-    f = target.folder
-    record(passed("ok") if f and f.find("README.md") else failed("no README in the deploy folder: add README.md"))
-'''
+FAKE_CHECKS = README_PRESENT
 
 
 def test_report_json_class_page_and_merge_across_shards(pytester, klass, tmp_path):

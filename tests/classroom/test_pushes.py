@@ -7,8 +7,6 @@ import csv
 import datetime as dt
 import json
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from gitrepos import make_repo  # noqa: E402
 
 from deploycheck.classroom import pushes, resolve_sources  # noqa: E402
+from tests.helpers import json_server  # noqa: E402
 
 DEADLINE = "2024-05-01T23:59:00+02:00"
 TOKEN = "ghs_CANARYTOKEN0123456789"
@@ -39,40 +38,22 @@ def forged(tmp_path):
 def github_api():
     """A local fake of GET /repos/{owner}/{repo}/activity: two pages (Link header), the token checked."""
     state = {"acts": [], "seen": []}
+    base = []
 
-    class H(BaseHTTPRequestHandler):
-        def do_GET(self):
-            state["seen"].append((self.path, {k.lower(): v for k, v in self.headers.items()}))
-            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                self._send(401, {"message": "Bad credentials"})
-                return
-            if not self.path.startswith("/repos/course/deploy-lab-zoe/activity"):
-                self._send(404, {"message": "Not Found"})
-                return
-            acts = state["acts"]
-            if "after=cursor1" in self.path:
-                self._send(200, acts[1:])
-            else:
-                base = f"http://127.0.0.1:{srv.server_address[1]}"
-                self._send(200, acts[:1], {"Link": f'<{base}/repos/course/deploy-lab-zoe/activity?per_page=100&'
-                                                   f'after=cursor1>; rel="next"'})
-
-        def _send(self, code, doc, headers=None):
-            raw = json.dumps(doc).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            for k, v in (headers or {}).items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-        def log_message(self, *a):
-            pass
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}", state
-    srv.shutdown()
+    def route(method, path, headers, body):
+        state["seen"].append((path, headers))
+        if headers.get("authorization") != f"Bearer {TOKEN}":
+            return 401, {"message": "Bad credentials"}, None
+        if method != "GET" or not path.startswith("/repos/course/deploy-lab-zoe/activity"):
+            return 404, {"message": "Not Found"}, None
+        if "after=cursor1" in path:
+            return 200, state["acts"][1:], None
+        return 200, state["acts"][:1], {"Link": f'<{base[0]}/repos/course/deploy-lab-zoe/activity?per_page=100&'
+                                                f'after=cursor1>; rel="next"'}
+    url, stop = json_server(route)
+    base.append(url)
+    yield url, state
+    stop()
 
 
 def test_activity_api_is_read_page_by_page_with_the_token(github_api, forged):

@@ -12,21 +12,14 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from fakechecks import README_PRESENT  # noqa: E402
 from gitrepos import make_repo  # noqa: E402
 
 from deploycheck.classroom import list_refs, resolve_sources, shard_refs  # noqa: E402
 
 pytest_plugins = ["pytester"]
 
-FAKE_CHECKS = '''
-import pytest
-from deploycheck.model import passed, failed
-
-@pytest.mark.check("readme.present")
-def test_readme_present(target, record):
-    f = target.folder
-    record(passed("ok") if f and f.find("README.md") else failed("no README in the deploy folder: add README.md"))
-'''
+FAKE_CHECKS = README_PRESENT
 
 STUDENTS = ["amy", "bob", "cat", "dan", "eve"]
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import threading
 from argparse import Namespace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -23,6 +21,7 @@ from botocore.stub import ANY, Stubber  # noqa: E402
 
 from deploycheck.cloud import trail  # noqa: E402
 from deploycheck.cloud.ledger import Ledger  # noqa: E402
+from tests.helpers import json_server  # noqa: E402
 
 UTC = dt.timezone.utc
 START = dt.datetime(2021, 4, 19, tzinfo=UTC)
@@ -235,33 +234,20 @@ GCP_ENTRIES = [
 
 @pytest.fixture
 def logging_api():
+    """A local fake of the Logging API's entries:list, two pages."""
     seen: list[dict] = []
 
-    class H(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-            seen.append({"path": self.path, "body": body})
-            if self.path.split("?")[0] != "/v2/entries:list":
-                self.send_response(404)
-                self.end_headers()
-                return
-            first = body.get("pageToken") is None
-            doc = {"entries": GCP_ENTRIES[:3] if first else GCP_ENTRIES[3:]}
-            if first:
-                doc["nextPageToken"] = "page-2"
-            raw = json.dumps(doc).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-        def log_message(self, *a):
-            pass
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}", seen
-    srv.shutdown()
+    def route(method, path, headers, body):
+        doc = json.loads(body or b"{}")
+        seen.append({"path": path, "body": doc})
+        if method != "POST" or path.split("?")[0] != "/v2/entries:list":
+            return 404, {"error": {"code": 404}}, None
+        first = doc.get("pageToken") is None
+        return 200, ({"entries": GCP_ENTRIES[:3], "nextPageToken": "page-2"} if first else
+                     {"entries": GCP_ENTRIES[3:]}), None
+    url, stop = json_server(route)
+    yield url, seen
+    stop()
 
 
 def test_gcp_timeline_from_admin_activity_logs_through_the_logging_client(logging_api):
