@@ -15,6 +15,7 @@ from deploycheck.analysis import artifact as _artifact
 from deploycheck.analysis.plan import Unservable
 from deploycheck.analysis import commands as _commands
 from deploycheck.analysis import entrypoint as _entrypoint
+from deploycheck.analysis import imports as _imports
 from deploycheck.analysis import readme as _readme
 from deploycheck.analysis import refs as _refs
 from deploycheck.analysis import sources as _sources
@@ -87,6 +88,11 @@ class Facts:
     @cached_property
     def entry_point(self) -> _entrypoint.EntryPointInfo | None:
         return _entrypoint.find_entry_point(self.folder) if self.folder.platform == "aws" else None
+
+    @cached_property
+    def requirements(self) -> tuple[_imports.Requirements, ...]:
+        """The entry point's requirements.txt files and whether the SDK ships them (AWS)."""
+        return _imports.shipped_requirements(self.folder, self.entry_point) if self.folder.platform == "aws" else ()
 
     @cached_property
     def artifact(self) -> _artifact.ArtifactInfo | None:

@@ -41,6 +41,7 @@ MAX_TAR_MEMBERS = 10_000
 MAX_TAR_RATIO = 200                # uncompressed / compressed, checked once past RATIO_FLOOR
 RATIO_FLOOR = 10 * 1024 * 1024
 MAX_MODEL_BYTES = MAX_DECOMPRESSED
+MAX_REQUIREMENTS = 200_000
 
 
 
@@ -66,13 +67,14 @@ class _Build:
     bomb: bool = False
     top: str | None = None                      # class of the pickled object
     params: str | None = None                   # digest of its fitted parameters (pickle_params)
+    code_requirements: str | None = None        # text of the archive's code/requirements.txt
 
     def freeze(self) -> ArtifactInfo:
         return ArtifactInfo(self.kind, self.rel, tuple(self.members), self.model_member, self.sklearn_version,
                             self.format, self.unsafe, tuple(self.unsafe_globals), tuple(self.problems),
                             self.symlink, self.link_target, self.link_escapes, self.scan_error,
                             tuple(self.scanned), None if self.expected is None else tuple(self.expected),
-                            self.bomb, self.top, self.params)
+                            self.bomb, self.top, self.params, self.code_requirements)
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,8 @@ class ArtifactInfo:
     bomb: bool = False
     top: str | None = None                      # class of the pickled object
     params: str | None = None                   # digest of its fitted parameters (pickle_params)
+    code_requirements: str | None = None        # text of the archive's code/requirements.txt (the SDK's repack
+                                                # layout: the container pip-installs it at start)
 
     @property
     def loadable(self) -> bool:
@@ -304,6 +308,10 @@ def _inspect_tar(folder: DeployFolder, rel: str, info: _Build) -> None:
                 elif m.isdev():
                     bad.append(f"member `{name}` is a device or fifo")
                 elif m.isfile():
+                    if norm == "code/requirements.txt" and m.size <= MAX_REQUIREMENTS:
+                        got = tf.extractfile(m)
+                        info.code_requirements = got.read().decode("utf-8", "replace") if got is not None else None
+                        continue
                     ex = None
                     head = b""
                     wanted = _is_model_name(norm) or norm in expected

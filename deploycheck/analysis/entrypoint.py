@@ -41,6 +41,12 @@ class EntryPointInfo:
     declared_missing: str | None = None    # entry_point= of the serving model names a file that is not there
     constructor: str = ""                  # the SDK class whose entry_point= named it ("SKLearnModel")
     framework: str = "sklearn"             # serving image family: sklearn | pytorch | tensorflow | xgboost | ...
+    dependencies: tuple[str, ...] = ()     # dependencies=[...] of that call (copied into the code directory)
+
+    @property
+    def declared(self) -> bool:
+        """Found through an ``entry_point=`` keyword (so its source_dir/dependencies are known)."""
+        return self.how.startswith("entry_point=")
 
     @property
     def defs(self) -> dict[str, ast.AST]:
@@ -58,6 +64,7 @@ class EntryPointInfo:
 
 _EP_RX = re.compile(r"\bentry_point\s*=\s*[\"']([^\"'\n]+)[\"']")
 _SD_RX = re.compile(r"\bsource_dir\s*=\s*[\"']([^\"'\n]+)[\"']")
+_DEPS_RX = re.compile(r"\bdependencies\s*=\s*\[([^\]]{0,1000})\]")
 _DEF_MODEL_FN_RX = re.compile(r"^\s*(?:async\s+)?def\s+model_fn\s*\(", re.M)
 
 
@@ -68,6 +75,7 @@ class Declared:
     source_dir: str | None
     where: str
     constructor: str            # "SKLearnModel", "SKLearn", "PyTorchModel", "" when not found
+    dependencies: tuple[str, ...] = ()
 
     @property
     def serving(self) -> bool:
@@ -122,8 +130,11 @@ def declared_entry_points(folder: DeployFolder) -> list[Declared]:
             # source_dir in the same call: look a few lines around the entry_point= keyword
             window = text[max(0, m.start() - 600): m.end() + 600]
             sd = _SD_RX.search(window)
+            deps = _DEPS_RX.search(window)
+            listed = tuple(x for x in re.findall(r"[\"']([^\"'\n]+)[\"']", deps.group(1))) if deps else ()
             out.append(Declared(m.group(1).strip(), sd.group(1).strip() if sd else None,
-                                where(text.count("\n", 0, m.start()) + 1), _constructor_before(text, m.start())))
+                                where(text.count("\n", 0, m.start()) + 1), _constructor_before(text, m.start()),
+                                listed))
     return out
 
 
@@ -171,7 +182,7 @@ def find_entry_point(folder: DeployFolder) -> EntryPointInfo | None:
         if rel is not None:
             return replace(_parse(folder, rel, f"entry_point= of {d.constructor or 'the model'} in {d.where}",
                                   norm_path(d.source_dir) if d.source_dir else None),
-                           constructor=d.constructor, framework=d.framework)
+                           constructor=d.constructor, framework=d.framework, dependencies=d.dependencies)
     missing = serving[0] if serving else None
     declared_missing = f"{missing.name} (entry_point= of {missing.constructor or 'the model'} in {missing.where})" \
         if missing else None

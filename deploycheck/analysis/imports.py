@@ -132,19 +132,52 @@ def local_modules(folder: DeployFolder) -> set[str]:
     return mods
 
 
-def requirements(folder: DeployFolder, info: EntryPointInfo) -> tuple[str | None, set[str]]:
-    ep_dir = str(PurePosixPath(info.rel).parent)
-    dirs = []
-    if info.source_dir:
-        dirs.append(info.source_dir)
-    dirs.append("" if ep_dir == "." else ep_dir)
-    for d in dirs:
-        rel = f"{d}/requirements.txt" if d else "requirements.txt"
-        if rel in folder.fileset:
+@dataclass(frozen=True)
+class Requirements:
+    """A requirements.txt of the entry point's code, and whether the SageMaker SDK ships it: the
+    container pip-installs the requirements.txt at the root of its code directory when it starts
+    (sagemaker-containers ``_modules.install``). The SDK's code directory is ``source_dir`` (all of
+    it), or the ``code/`` folder a model.tar.gz already holds, plus every ``dependencies=[...]``
+    path copied into it; without ``source_dir`` only the entry-point file itself is uploaded."""
+    where: str                  # "aws_deploy/src/requirements.txt", "aws_deploy/model.tar.gz: code/requirements.txt"
+    names: frozenset[str]       # canonical distribution names
+    shipped: bool | None        # True: installed at start; False: never reaches the endpoint; None: unknown
+    how: str                    # "source_dir='src'", "code/ in model.tar.gz", "dependencies=[...]", ...
+
+    def provides(self, module: str) -> bool:
+        dists = IMPORT_TO_DIST.get(module, [module])
+        return any(canon(d) in self.names for d in dists + [module])
+
+
+def shipped_requirements(folder: DeployFolder, info: EntryPointInfo | None) -> tuple[Requirements, ...]:
+    """The requirements.txt files of the entry point's code (use ``folder.facts.requirements``)."""
+    if info is None:
+        return ()
+    out: list[Requirements] = []
+
+    def add(rel: str, shipped: bool | None, how: str) -> None:
+        if rel in folder.fileset and not any(r.where == f"{folder.rel}/{rel}" for r in out):
             tf = files.read_text(folder.path, rel, limit=200_000)
             if not tf.problem:
-                return rel, requirement_names(tf.text)
-    return None, set()
+                out.append(Requirements(f"{folder.rel}/{rel}", frozenset(requirement_names(tf.text)), shipped, how))
+    art = folder.facts.artifact
+    if art is not None and art.code_requirements is not None:
+        out.append(Requirements(f"{folder.rel}/{art.rel}: code/requirements.txt",
+                                frozenset(requirement_names(art.code_requirements)), True, "code/ in the archive"))
+    ep_dir = str(PurePosixPath(info.rel).parent)
+    ep_dir = "" if ep_dir == "." else ep_dir
+    if info.source_dir is not None:           # "" is the folder itself (source_dir=".")
+        sd = info.source_dir
+        add(f"{sd}/requirements.txt" if sd else "requirements.txt", True, f"source_dir='{sd or '.'}'")
+    for dep in info.dependencies:
+        d = dep.strip("/")
+        for rel in ((d, f"{ep_dir}/{d}" if ep_dir else d) if d.endswith("requirements.txt") else
+                    (f"{d}/requirements.txt",)):
+            add(rel, True, "dependencies=[...]")
+    # beside the entry point without source_dir: the SDK uploads the entry-point file only
+    add(f"{ep_dir}/requirements.txt" if ep_dir else "requirements.txt", None if not info.declared else
+        info.source_dir is not None, "beside the entry point")
+    return tuple(out)
 
 
 # APIs the lab's original text used that current images no longer have (reported as notes).

@@ -8,8 +8,7 @@ import sys
 from pathlib import PurePosixPath
 
 from deploycheck.analysis.handlers import HANDLERS, hidden_defs, module_defs, signature_problem, undefined_names
-from deploycheck.analysis.imports import (IMPORT_TO_DIST, ImportUse, canon, image_of, local_modules,
-                                          removed_api_notes, requirements)
+from deploycheck.analysis.imports import IMPORT_TO_DIST, ImportUse, image_of, local_modules, removed_api_notes
 from deploycheck.discovery import DeployFolder, Target
 from deploycheck.model import Outcome, blocked, failed, passed
 from deploycheck.verdicts import aws_only, folder_label, folder_of, guarded
@@ -110,7 +109,8 @@ def entry_point_imports(t: Target) -> Outcome:
                 (u.full.startswith("sklearn.externals") and u.full.endswith(".joblib")):
             problems.append(f"{path} line {u.line} imports joblib from sklearn.externals, which was removed in "
                             "scikit-learn 0.23: use `import joblib` instead")
-    req_rel, req = requirements(folder, info)
+    reqs = folder.facts.requirements
+    ships = [r for r in reqs if r.shipped is not False]
     local = local_modules(folder)
     image_name, image_modules = image_of(info.framework)
     stdlib = set(sys.stdlib_module_names) | {"__future__"}
@@ -125,17 +125,25 @@ def entry_point_imports(t: Target) -> Outcome:
             if not _copied_in(folder, own[m]):
                 elsewhere.setdefault(m, (u, own[m]))
             continue
-        dists = IMPORT_TO_DIST.get(m, [m])
-        if req and any(canon(d) in req for d in dists + [m]):
+        if any(r.provides(m) for r in ships):
             continue
         missing.setdefault(m, u)
+    ctor = info.constructor or "SKLearnModel"
+    unshipped = {m: r for m in missing for r in reqs if r.shipped is False and r.provides(m)}
+    for m, r in unshipped.items():
+        u = missing.pop(m)
+        ep_dir = str(PurePosixPath(info.rel).parent)
+        kw = f'source_dir="{ep_dir}"' + (f', entry_point="{PurePosixPath(info.rel).name}"' if ep_dir != "." else "")
+        problems.append(f"{path} imports {m} (line {u.line}), which {r.where} lists, but that file never reaches the "
+                        f"endpoint: without source_dir= the SDK uploads only the entry-point file; pass {kw} to "
+                        f"{ctor} ({info.how.split(' of ', 1)[-1]})")
     if missing:
         ep_dir = str(PurePosixPath(path).parent)
-        target = f"{ep_dir}/requirements.txt" if not req_rel else f"{folder.rel}/{req_rel}"
+        first = next(iter(reqs), None)
+        target = first.where if first is not None else f"{ep_dir}/requirements.txt"
         names = ", ".join(f"{m} (line {u.line})" for m, u in missing.items())
         dist_list = " ".join(IMPORT_TO_DIST.get(m, [m])[0] for m in missing)
-        ctor = info.constructor or "SKLearnModel"
-        sd = "" if info.source_dir else f" and pass source_dir= to {ctor} so it is uploaded"
+        sd = "" if info.source_dir is not None else f" and pass source_dir= to {ctor} so it is uploaded"
         problems.append(f"{path} imports {names}, which {image_name} does not have: add "
                         f"`{dist_list}` to {target}{sd}")
     for m, (u, rel) in elsewhere.items():
@@ -151,13 +159,13 @@ def entry_point_imports(t: Target) -> Outcome:
     extra = "".join(f"; note: {n}" for n in notes)
     local_used = sorted({u.module for u in uses if u.module in local and u.module not in stdlib
                          and u.module not in image_modules})
-    if not info.source_dir and (req_rel or local_used):
-        what = [f"{folder.rel}/{req_rel}"] if req_rel else []
-        what += [f"your module {m}" for m in local_used]
+    unknown = [r for r in reqs if r.shipped is None]
+    if info.source_dir is None and (unknown or local_used):
+        what = [r.where for r in unknown] + [f"your module {m}" for m in local_used]
         extra += (f" (note: {' and '.join(what)} only reach the endpoint when you pass source_dir= to "
                   f"{info.constructor or 'SKLearnModel'}; without it only the entry-point file is uploaded)")
     third = sorted({u.module for u in uses if u.module not in stdlib and u.module not in local})
-    provider = image_name + (f" or {folder.rel}/{req_rel}" if req_rel else "")
+    provider = image_name + "".join(f" or {r.where}" for r in ships)
     return passed(f"{path} imports only what {provider} provides"
                   + (f" ({', '.join(third)})" if third else "") + extra, entry_point=info.rel, imports=third)
 

@@ -184,9 +184,24 @@ def _interpret(t: Target, f: DeployFolder, plan: ServingPlan, sample: SampleRequ
                 return fail(f"importing {where} failed: {err}. sklearn.externals.joblib was removed from "
                             "scikit-learn (0.23): write `import joblib` instead.")
             if mod:
+                top = mod.split(".")[0]
+                listed = [r for r in f.facts.requirements if r.provides(top)]
+                installed = [r for r in listed if r.shipped is not False]
+                if installed:
+                    r = installed[0]
+                    return skipped(f"inconclusive: importing {where} needs '{mod}', which {r.where} lists ({r.how}); "
+                                   "the container pip-installs it when it starts, but deploycheck runs offline and "
+                                   f"cannot install it into {runtime}, so this is not counted against you.",
+                                   inconclusive=True, provisional=True, requirements=r.where, **data)
+                if listed:
+                    return fail(f"importing {where} failed: {err}. {listed[0].where} lists '{top}', but it never "
+                                "reaches the endpoint: without source_dir= the SDK uploads only the entry-point "
+                                "file; pass source_dir= (the folder holding the entry point and requirements.txt).")
+                ep = f.facts.entry_point
+                sd = "" if ep is not None and ep.source_dir is not None else " and pass source_dir= so it is uploaded"
                 return fail(f"importing {where} failed: {err}. The serving image ({runtime}) lacks the module "
                             f"'{mod}': remove the import or add it to requirements.txt beside "
-                            f"{(plan.entry_rel or 'inference.py').rsplit('/', 1)[-1]}.")
+                            f"{(plan.entry_rel or 'inference.py').rsplit('/', 1)[-1]}{sd}.")
             return fail(f"importing {where} failed as the container would ({runtime}), so the endpoint would "
                         f"never start: {err}. {_last_lines(tb)}")
         if plat == "aws" and "Please provide a model_fn implementation" in err:

@@ -131,3 +131,18 @@ def test_secret_value_never_printed(graded):
 def test_a_pasted_screenshot_counts_as_present_but_not_checked(graded):
     c = next(c for c in graded[0]["pasted_screenshot"]["checks"] if c["id"] == "proof.screenshot")
     assert c["status"] == "passed" and "GitHub-hosted image" in c["message"] and "not checked" in c["message"]
+
+
+def test_shipped_requirements_are_counted_and_inconclusive_offline(graded):
+    """issue 22: a requirements.txt the SDK ships (source_dir, code/ in the archive) provides the
+    import for entry_point.imports, and predict.local, which cannot install it offline, is
+    inconclusive, never the student's failure."""
+    for name in ("requirements_in_source_dir", "requirements_in_archive"):
+        st = {c["id"]: c for c in graded[0][name]["checks"]}
+        assert st["entry_point.imports"]["status"] == "passed", (name, st["entry_point.imports"]["message"])
+        assert st["predict.local"]["status"] == "skipped" and "offline" in st["predict.local"]["message"], name
+
+
+def test_documented_requests_decide(graded):
+    st = {c["id"]: c for c in graded[0]["csv_cli_request"]["checks"]}
+    assert "aws sagemaker-runtime invoke-endpoint, text/csv" in st["predict.local"]["message"]

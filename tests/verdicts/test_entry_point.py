@@ -372,3 +372,42 @@ def test_own_module_the_students_script_copies_in_is_not_missing(tmp_path):
                                "aws_deploy/package.sh": "cp ../src/features.py .\ntar -czf model.tar.gz model.joblib\n"})
     o = entry_point_imports(t)
     assert o.status == "passed", o.message
+
+
+# --------------------------------------------------- issue 22: the requirements.txt the SDK ships counts
+
+def _tar(members: dict[str, bytes]) -> bytes:
+    from deploycheck.analysis.artifact import make_tar_gz
+    return make_tar_gz(members)
+
+
+DECLARED = "```python\nm = SKLearnModel(model_data='s3://b/model.tar.gz', role=r, entry_point='inference.py',{}\n" \
+           "                 framework_version='1.2-1')\n```\n"
+
+
+def test_requirements_in_the_archives_code_folder_count(tmp_path):
+    src = "import lightgbm\n" + GOOD
+    t = make_target(tmp_path, {"aws_deploy/README.md": DECLARED.format(""), "aws_deploy/inference.py": src,
+                               "aws_deploy/model.tar.gz": _tar({"model.joblib": b"x", "code/inference.py": src.encode(),
+                                                                "code/requirements.txt": b"lightgbm==4.1\n"})})
+    o = entry_point_imports(t)
+    assert o.status == "passed" and "aws_deploy/model.tar.gz: code/requirements.txt" in o.message, o.message
+
+
+def test_requirements_beside_a_declared_entry_point_without_source_dir_never_ship(tmp_path):
+    t = make_target(tmp_path, {"aws_deploy/README.md": DECLARED.format(""), "aws_deploy/inference.py": "import lightgbm\n" + GOOD,
+                               "aws_deploy/requirements.txt": "lightgbm\n"})
+    o = entry_point_imports(t)
+    assert o.status == "failed" and "never reaches the endpoint" in o.message and 'source_dir="."' in o.message
+    t = make_target(tmp_path / "b", {"aws_deploy/README.md": DECLARED.format(" source_dir='.',"),
+                                     "aws_deploy/inference.py": "import lightgbm\n" + GOOD,
+                                     "aws_deploy/requirements.txt": "lightgbm\n"})
+    assert entry_point_imports(t).status == "passed"
+
+
+def test_requirements_given_as_a_dependency_count(tmp_path):
+    t = make_target(tmp_path, {"aws_deploy/README.md": DECLARED.format(" dependencies=['deps/requirements.txt'],"),
+                               "aws_deploy/inference.py": "import lightgbm\n" + GOOD,
+                               "aws_deploy/deps/requirements.txt": "lightgbm\n"})
+    o = entry_point_imports(t)
+    assert o.status == "passed" and "aws_deploy/deps/requirements.txt" in o.message, o.message

@@ -224,3 +224,22 @@ def test_a_command_the_client_refuses_fails_with_its_reason(tmp_path):
              "SKLearnModel(entry_point='inference.py', framework_version='1.2-1')\n"
     o = predict.predict_local(target(aws_repo(tmp_path, readme=readme)), DC)
     assert o.status == "failed" and "botocore refuses the body" in o.message and "json.dumps" in o.message
+
+
+def test_a_shipped_requirement_that_cannot_be_installed_offline_is_inconclusive(tmp_path):
+    """issue 22: source_dir's requirements.txt lists the package; the container would install it at
+    start, deploycheck cannot offline: never the student's failure."""
+    readme = "SKLearnModel(entry_point='inference.py', source_dir='.', framework_version='1.2-1')\n" + README
+    root = aws_repo(tmp_path, "import xgboostish\n" + MODEL_FN, readme=readme)
+    (root / "aws_deploy" / "requirements.txt").write_text("xgboostish==1.0\n")
+    o = predict.predict_local(target(root), DC)
+    assert o.status == "skipped" and o.data["inconclusive"] and "requirements.txt" in o.message, o.message
+    assert o.provisional
+
+
+def test_a_requirement_that_never_ships_fails_with_the_fix(tmp_path):
+    readme = "SKLearnModel(entry_point='inference.py', framework_version='1.2-1')\n" + README
+    root = aws_repo(tmp_path, "import xgboostish\n" + MODEL_FN, readme=readme)
+    (root / "aws_deploy" / "requirements.txt").write_text("xgboostish==1.0\n")
+    o = predict.predict_local(target(root), DC)
+    assert o.status == "failed" and "never reaches the endpoint" in o.message and "source_dir=" in o.message
