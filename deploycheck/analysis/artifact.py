@@ -68,13 +68,17 @@ class _Build:
     top: str | None = None                      # class of the pickled object
     params: str | None = None                   # digest of its fitted parameters (pickle_params)
     code_requirements: str | None = None        # text of the archive's code/requirements.txt
+    code_sources: dict[str, str] = field(default_factory=dict)   # the archive's code/*.py (relative to code/)
+    own_globals: list[str] = field(default_factory=list)         # globals of the student's shipped modules
+    own_modules: list[str] = field(default_factory=list)         # where each is defined
 
     def freeze(self) -> ArtifactInfo:
         return ArtifactInfo(self.kind, self.rel, tuple(self.members), self.model_member, self.sklearn_version,
                             self.format, self.unsafe, tuple(self.unsafe_globals), tuple(self.problems),
                             self.symlink, self.link_target, self.link_escapes, self.scan_error,
                             tuple(self.scanned), None if self.expected is None else tuple(self.expected),
-                            self.bomb, self.top, self.params, self.code_requirements)
+                            self.bomb, self.top, self.params, self.code_requirements, tuple(self.own_globals),
+                            tuple(self.own_modules))
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,9 @@ class ArtifactInfo:
     params: str | None = None                   # digest of its fitted parameters (pickle_params)
     code_requirements: str | None = None        # text of the archive's code/requirements.txt (the SDK's repack
                                                 # layout: the container pip-installs it at start)
+    own_globals: tuple[str, ...] = ()           # classes/functions of the student's own modules shipped with the
+    own_modules: tuple[str, ...] = ()           # entry point (allowed: student code runs only in the sandbox), and
+                                                # the files defining them
 
     @property
     def loadable(self) -> bool:
@@ -197,13 +204,23 @@ def _scan_bytes(data: bytes) -> pickles.PickleScan:
     return hit
 
 
-def _absorb(info: _Build, name: str, scan: pickles.PickleScan, primary: bool) -> None:
+def _absorb(info: _Build, name: str, scan: pickles.PickleScan, primary: bool,
+            own: dict[str, tuple[str, frozenset[str]]] | None = None) -> None:
     info.scanned.append(name)
-    ok, offending = is_safe(scan)
+    _ok, offending = is_safe(scan)
     for g in offending:
+        mod, _, attr = g.rpartition(".")
+        shipped = (own or {}).get(mod)
+        if shipped is not None and attr in shipped[1]:
+            # a class or function of the student's own module shipped with the entry point: the
+            # student's code, which runs only in the sandbox (as on the endpoint), not an attack
+            if g not in info.own_globals:
+                info.own_globals.append(g)
+                info.own_modules.append(shipped[0])
+            continue
         if g not in info.unsafe_globals:
             info.unsafe_globals.append(g)
-    if not ok:
+    if info.unsafe_globals or scan.error is not None:
         info.unsafe = True
     if primary:
         info.sklearn_version = scan.sklearn_version
@@ -312,6 +329,12 @@ def _inspect_tar(folder: DeployFolder, rel: str, info: _Build) -> None:
                         got = tf.extractfile(m)
                         info.code_requirements = got.read().decode("utf-8", "replace") if got is not None else None
                         continue
+                    if norm.startswith("code/") and norm.endswith(".py") and m.size <= MAX_REQUIREMENTS \
+                            and len(info.code_sources) < 50:
+                        got = tf.extractfile(m)
+                        if got is not None:
+                            info.code_sources[norm[len("code/"):]] = got.read().decode("utf-8", "replace")
+                        continue
                     ex = None
                     head = b""
                     wanted = _is_model_name(norm) or norm in expected
@@ -344,8 +367,9 @@ def _inspect_tar(folder: DeployFolder, rel: str, info: _Build) -> None:
         primary = next((n for n, _s in scans if cond(n)), None)
         if primary:
             break
+    own = _own_modules(folder, info.code_sources)
     for n, sc in scans:
-        _absorb(info, n, sc, n == primary)
+        _absorb(info, n, sc, n == primary, own)
     info.model_member = primary
     if bad:
         info.problems.append(f"{where}: " + "; ".join(bad[:5]) + (f" (and {len(bad) - 5} more)" if len(bad) > 5 else "")
@@ -417,6 +441,15 @@ def inspect_artifact(folder: DeployFolder) -> ArtifactInfo | None:
     return info.freeze()
 
 
+def _own_modules(folder: DeployFolder, archive_code: dict[str, str]) -> dict[str, tuple[str, frozenset[str]]]:
+    """The student's modules shipped with the SageMaker entry point (none on GCP: the prebuilt
+    containers import no student code)."""
+    if folder.platform != AWS:
+        return {}
+    from deploycheck.analysis.imports import shipped_modules
+    return shipped_modules(folder, folder.facts.entry_point, archive_code)
+
+
 def _build(folder: DeployFolder, info: _Build, extra: tuple[str, ...]) -> None:
     rel = info.rel
     if info.symlink:
@@ -436,7 +469,8 @@ def _build(folder: DeployFolder, info: _Build, extra: tuple[str, ...]) -> None:
         info.scan_error = err
         info.unsafe = True
         return
-    _absorb(info, rel, _scan_bytes(data), True)
+    own = _own_modules(folder, {})
+    _absorb(info, rel, _scan_bytes(data), True, own)
     for other in extra:          # GCP: every model file the container might load
         if other == rel or other.endswith(".bst"):
             continue
@@ -445,4 +479,4 @@ def _build(folder: DeployFolder, info: _Build, extra: tuple[str, ...]) -> None:
             info.unsafe = True
             info.scan_error = info.scan_error or f"{other}: {err2}"
             continue
-        _absorb(info, other, _scan_bytes(d2), False)
+        _absorb(info, other, _scan_bytes(d2), False, own)

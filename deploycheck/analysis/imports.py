@@ -203,3 +203,56 @@ def removed_api_notes(tree: ast.AST, path: str) -> list[str]:
             seen.add("ix")
             notes.append(f"{path} line {node.lineno}: DataFrame.ix was removed in pandas 1.0: use .loc/.iloc")
     return notes
+
+
+# ---------------------------------------------------------------- the student's own shipped modules
+
+MAX_OWN_MODULES = 50
+
+
+def _module_name(rel: str) -> str | None:
+    """``features.py`` -> features, ``pkg/__init__.py`` -> pkg, ``pkg/mod.py`` -> pkg.mod."""
+    if not rel.endswith(".py"):
+        return None
+    parts = rel[:-3].split("/")
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts) if parts and all(p.isidentifier() for p in parts) else None
+
+
+def _top_level_defs(text: str) -> frozenset[str]:
+    from deploycheck.analysis.sources import python_tree
+    tree, _err = python_tree(text)
+    if tree is None:
+        return frozenset()
+    return frozenset(n.name for n in tree.body if isinstance(n, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)))
+
+
+def shipped_modules(folder: DeployFolder, info: EntryPointInfo | None,
+                    archive_code: dict[str, str] | None = None) -> dict[str, tuple[str, frozenset[str]]]:
+    """The student's own modules the SageMaker SDK ships with the entry point, importable on the
+    endpoint (the code directory is on sys.path): module name -> (where, the classes and functions
+    it defines at top level). The code directory is ``source_dir`` when declared, else the ``code/``
+    folder of model.tar.gz, else the entry-point file alone (see :class:`Requirements`)."""
+    out: dict[str, tuple[str, frozenset[str]]] = {}
+    if archive_code:
+        for rel, text in list(archive_code.items())[:MAX_OWN_MODULES]:
+            name = _module_name(rel)
+            if name:
+                out[name] = (f"{folder.rel}/model.tar.gz: code/{rel}", _top_level_defs(text))
+    if info is None or info.tree is None:
+        return out
+    if info.source_dir is not None:
+        base = info.source_dir
+        rels = [f for f in folder.files if f.endswith(".py") and (not base or f.startswith(base + "/"))]
+    else:
+        base, rels = str(PurePosixPath(info.rel).parent), [info.rel]
+        base = "" if base == "." else base
+    for rel in sorted(rels, key=lambda r: (r.count("/"), r))[:MAX_OWN_MODULES]:
+        name = _module_name(rel[len(base) + 1:] if base else rel)
+        if not name or name in out:
+            continue
+        tf = files.read_text(folder.path, rel, limit=400_000)
+        if not tf.problem:
+            out[name] = (f"{folder.rel}/{rel}", _top_level_defs(tf.text))
+    return out

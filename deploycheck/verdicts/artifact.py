@@ -248,7 +248,9 @@ def artifact_safe(t: Target) -> Outcome:
         hint = ""
         if any(g.startswith("__main__.") for g in gl):
             hint = (" (`__main__.` names are functions/classes defined in your notebook or script: the serving "
-                    "container cannot import them; use scikit-learn built-ins or ship them with the entry point)")
+                    "container cannot import them; put them in a module of their own beside the entry point (e.g. "
+                    "features.py), import them from there when you train and save the model, and pass source_dir= "
+                    "so the module is shipped)")
         return failed(f"{where}{files} references {shown}, outside the allowed scikit-learn/numpy/scipy/joblib "
                       f"globals{hint}; loading it could run arbitrary code, so it will not be loaded: save only the "
                       "fitted scikit-learn model with joblib.dump(model, \"model.joblib\")",
@@ -261,5 +263,10 @@ def artifact_safe(t: Target) -> Outcome:
         why = info.problems[0] if info.problems else "no model file found in it"
         return failed(f"no model pickle to check in {where}: {why}")
     what = where if info.kind == "file" else f"{', '.join(info.scanned)} in {where}"
+    if info.own_globals:
+        own = ", ".join(f"`{g}` ({w})" for g, w in list(zip(info.own_globals, info.own_modules))[:4])
+        return passed(f"{what}: the pickle references scikit-learn/numpy/scipy/joblib, safe builtins and your own "
+                      f"code shipped with the entry point: {own}; it is loaded only in the sandbox, as the endpoint "
+                      "would", own_globals=list(info.own_globals[:20]), **info.to_data())
     return passed(f"{what}: the pickle references only scikit-learn/numpy/scipy/joblib and safe builtins",
                   **info.to_data())

@@ -405,3 +405,75 @@ def test_make_tar_gz_is_deterministic_and_sorted():
         ms = tar.getmembers()
         assert [m.name for m in ms] == ["a.joblib", "b.txt", "link"] and ms[2].issym()
         assert all(m.mtime == 0 for m in ms) and ms[0].mode == 0o644 and tar.extractfile(ms[1]).read() == b"2"
+
+
+# ------------------------------------------------------------------ issue 22: the student's own shipped code
+
+FEATURES = ("import numpy as np\nfrom os import system  # noqa: F401\n"
+            "from sklearn.base import BaseEstimator, TransformerMixin\n\n\n"
+            "class ColumnDropper(BaseEstimator, TransformerMixin):\n    def __init__(self, keep=(0, 1, 2, 3)):\n"
+            "        self.keep = keep\n\n    def fit(self, X, y=None):\n        return self\n\n"
+            "    def transform(self, X):\n        return np.asarray(X)[:, list(self.keep)]\n")
+
+
+def own_class_model(tmp_path: Path, module: str = "features") -> bytes:
+    """A pipeline whose first step is the student's own class, pickled for real (module ``module``)."""
+    import importlib
+    import io
+    import sys
+
+    import joblib
+    from sklearn.pipeline import make_pipeline
+    d = tmp_path / f"mod_{module}"
+    d.mkdir(exist_ok=True)
+    (d / f"{module}.py").write_text(FEATURES)
+    sys.path.insert(0, str(d))
+    try:
+        mod = importlib.import_module(module)
+        X, y = load_iris(return_X_y=True)
+        buf = io.BytesIO()
+        joblib.dump(make_pipeline(mod.ColumnDropper(), LogisticRegression(max_iter=300)).fit(X, y), buf)
+        return buf.getvalue()
+    finally:
+        sys.path.remove(str(d))
+        sys.modules.pop(module, None)
+
+
+OWN_README = ('```python\nmodel = SKLearnModel(model_data="s3://bucket/model.tar.gz", role=role, source_dir="code",\n'
+              '                     entry_point="inference.py", framework_version="1.2-1")\n```\n')
+OWN_INFERENCE = "import joblib, os\n\ndef model_fn(model_dir):\n    return joblib.load(os.path.join(model_dir, 'model.joblib'))\n"
+
+
+def test_a_pickle_of_the_students_own_shipped_class_is_safe(tmp_path, model):
+    data = own_class_model(tmp_path)
+    repo = _aws_repo(tmp_path, model, members={"model.joblib": data}, readme=False)
+    d = repo / "aws_deploy"
+    (d / "README.md").write_text(OWN_README)
+    (d / "code").mkdir()
+    (d / "code" / "features.py").write_text(FEATURES)
+    (d / "code" / "inference.py").write_text(OWN_INFERENCE)
+    t = _target(repo)
+    o = A.artifact_safe(t)
+    assert o.status == "passed" and "features.ColumnDropper" in o.message and "aws_deploy/code/features.py" in o.message
+    assert t.folder.facts.artifact.loadable
+
+
+def test_the_same_class_not_shipped_or_a_reexport_is_flagged(tmp_path, model):
+    data = own_class_model(tmp_path)
+    repo = _aws_repo(tmp_path, model, members={"model.joblib": data}, readme=False)
+    d = repo / "aws_deploy"
+    (d / "README.md").write_text(OWN_README.replace(' source_dir="code",', ""))
+    (d / "inference.py").write_text(OWN_INFERENCE)
+    (d / "features.py").write_text(FEATURES)          # beside it, but without source_dir only inference.py ships
+    o = A.artifact_safe(_target(repo))
+    assert o.status == "failed" and "features.ColumnDropper" in o.message
+    # an os function re-exported by the student's module is no class of theirs
+    evil = b"\x80\x02cfeatures\nsystem\n(X\x05\x00\x00\x00touchtR."      # features.system("touch")
+    repo2 = _aws_repo(tmp_path / "b", model, members={"model.joblib": evil}, readme=False)
+    d2 = repo2 / "aws_deploy"
+    (d2 / "README.md").write_text(OWN_README)
+    (d2 / "code").mkdir()
+    (d2 / "code" / "features.py").write_text(FEATURES)
+    (d2 / "code" / "inference.py").write_text(OWN_INFERENCE)
+    o = A.artifact_safe(_target(repo2))
+    assert o.status == "failed" and "features.system" in o.message
