@@ -96,6 +96,7 @@ KEY_WORDS = {
     ("instances_wrapper_fileb", "predict.local"): ["fileb://request.json", '{"instances": [...]}', "input_fn"],
     ("vertex_parameters", "predict.local"): ["parameters", "remove"],
     ("readme_notebook", "readme.present"): ["README.ipynb", "save it as aws_deploy/README.md", "nbconvert"],
+    ("own_transformer_class", "artifact.safe"): ["features.ColumnSelector", "your own code", "code/features.py"],
 }
 
 
