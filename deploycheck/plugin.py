@@ -252,6 +252,36 @@ class DeploycheckPlugin:
         keep.sort(key=key)
         items[:] = keep
 
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Build, in this terminal and before any check waits for it, each runtime environment the
+        repos declare that this machine has not built yet: a first run on a new image takes minutes,
+        and a check's own output is not shown while it runs (nor at all in an xdist worker)."""
+        c = self.config
+        if hasattr(c, "workerinput") or c.option.collectonly or c.option.keyword or c.option.markexpr \
+                or "predict.local" not in self.settings.active_checks():
+            return
+        tr = c.pluginmanager.get_plugin("terminalreporter")
+        if tr is None:
+            return
+        from deploycheck.runtimes import catalog, envs
+        from deploycheck.schedule import declared_images
+        images: dict[str, frozenset[str]] = {}
+        declared_images(self.targets, images)
+        keys = sorted({k for ks in images.values() for k in ks})
+        missing = [im for im in map(catalog.image, keys) if im.supported and envs.existing(im) is None]
+        for im in missing:
+            lock = threading.Lock()
+
+            def say(message: str) -> None:
+                with lock:
+                    tr.write_line(f"deploycheck: {message}")
+            try:
+                env = envs.ensure(im, log=say)
+                say(f"ready: {env.label}")
+            except (envs.EnvUnavailable, envs.EnvBuildError) as e:
+                say(f"no runtime environment for {im.label()}: {str(e).splitlines()[0]} (predict.local reports it)")
+
     @pytest.hookimpl
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Start what the selected checks will wait for, in the background (:mod:`deploycheck.prefetch`):

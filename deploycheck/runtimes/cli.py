@@ -19,9 +19,9 @@ def _mb(n: int) -> str:
 
 
 def cmd_list(a: argparse.Namespace) -> int:
-    built = {e.image: e for e in envs.cached() if e.current}
+    built = {str(e.path): e for e in envs.cached(every_root=True) if e.current}
     pys = pythons.python_report()
-    print(f"environments in {envs.cache_root()}")
+    print("environments in " + " and ".join(str(r) for r in envs.search_roots()))
     print("Pythons: " + ", ".join(f"{m} {'-> ' + p.path + ' (' + p.how + ')' if p else 'not found'}"
                                   for m, p in pys.items()))
     for im in catalog.IMAGES:
@@ -31,7 +31,8 @@ def cmd_list(a: argparse.Namespace) -> int:
             state = "no environment (needs Python < 3.7): approximate runs only"
         else:
             env = envs.existing(im)
-            state = f"built: {env.label} ({_mb(built[im.key].size) if im.key in built else '?'})" if env else "not built"
+            size = built.get(str(env.root)) if env else None
+            state = f"built: {env.label} ({_mb(size.size) if size else '?'})" if env else "not built"
         flag = "" if im.verified else "  [pins partly assumed]"
         print(f"{im.key:28} Python {im.python:5} scikit-learn {im.sklearn:13} {state}{flag}")
     return 0
@@ -106,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dry-run", action="store_true")
     p.set_defaults(fn=cmd_prune)
     a = ap.parse_args(argv)
+    envs.set_progress(lambda m: print(m, file=sys.stderr, flush=True))
     return int(a.fn(a) or 0)
 
 

@@ -121,7 +121,8 @@ def cache_root() -> Path:
     """Where environments are built: ``$DEPLOYCHECK_CACHE_DIR/runtimes``; for root (no
     XDG_CACHE_HOME) the system-wide /var/cache/deploycheck/runtimes that every user can read;
     else ``$XDG_CACHE_HOME/deploycheck/runtimes`` (``~/.cache/...``, ``~`` being the account's home
-    from the password database, not $HOME: graders and tests point HOME at scratch directories)."""
+    from the password database, not $HOME: graders and tests point HOME at scratch directories;
+    $HOME when that home cannot be written, e.g. ``nobody``'s /nonexistent)."""
     base = _setting("DEPLOYCHECK_CACHE_DIR")
     if base:
         return Path(base).expanduser() / "runtimes"
@@ -131,9 +132,10 @@ def cache_root() -> Path:
     if not xdg:
         import pwd
         try:
-            xdg = os.path.join(pwd.getpwuid(os.getuid()).pw_dir, ".cache")
+            home = pwd.getpwuid(os.getuid()).pw_dir
         except KeyError:
-            xdg = str(Path.home() / ".cache")
+            home = ""
+        xdg = os.path.join(home if home and os.access(home, os.W_OK) else str(Path.home()), ".cache")
     return Path(xdg).expanduser() / "deploycheck" / "runtimes"
 
 
@@ -153,25 +155,77 @@ def env_name(image: Image, python_minor: str) -> str:
 
 # --------------------------------------------------------------------------- finding and building envs
 
+# environments found but unusable by this user, with the reason (root's shared cache on a Python
+# only root can reach, before `deploycheck runtimes build` made it shareable)
+_UNUSABLE: dict[str, str] = {}
+
+
 def _load(root: Path, image: Image) -> RuntimeEnv | None:
     try:
         m = json.loads((root / MANIFEST).read_text())
     except (OSError, ValueError):
         return None
-    if m.get("recipe") != RECIPE or m.get("image") != image.key or not Path(m.get("python", "")).exists():
+    if m.get("recipe") != RECIPE or m.get("image") != image.key:
+        return None
+    try:
+        usable = Path(m.get("python", "")).exists() and os.access(m["python"], os.X_OK)
+    except OSError:
+        usable = False
+    if not usable:
+        if root.exists():
+            _UNUSABLE[image.key] = (f"{root} was built by another user on a Python this account cannot run "
+                                    f"({m.get('base_python')}); an administrator can make it usable by everyone with "
+                                    f"`sudo deploycheck runtimes build {image.key}`")
         return None
     return RuntimeEnv(image=image, root=root, python=m["python"], python_version=m["python_version"],
                       site_dirs=tuple(m["site_dirs"]), preload=tuple(m["preload"]), versions=dict(m["versions"]))
 
 
 def existing(image: Image) -> RuntimeEnv | None:
-    """A built environment for ``image`` (its own Python minor preferred), without building."""
+    """A built environment for ``image`` (its own Python minor preferred), without building. As
+    root, an environment of the shared cache that only root could run is first made shareable."""
     for minor in _minors_for(image):
         for root in search_roots():
             env = _load(root / env_name(image, minor), image)
             if env is not None:
+                if root == SYSTEM_CACHE and os.geteuid() == 0:
+                    env = _make_shareable(env)
                 return env
     return None
+
+
+_SHAREABLE: set[str] = set()
+
+
+def _make_shareable(env: RuntimeEnv, log: Callable[[str], None] | None = None) -> RuntimeEnv:
+    """``env`` (in the shared cache) re-pointed at a copy of its base Python that every user can run,
+    when its own base is private (pyenv under /root): the venv's ``bin/python`` link and
+    ``pyvenv.cfg``'s ``home`` change, nothing is reinstalled."""
+    if env.python in _SHAREABLE:
+        return env
+    link = Path(env.root) / "bin" / "python"
+    if pythons.readable_by_all(os.path.realpath(link)):
+        _SHAREABLE.add(env.python)
+        return env
+    base = os.path.realpath(link)
+    with _lock(env.root.parent / ".locks" / f"{env.root.name}.lock"):
+        if not pythons.readable_by_all(os.path.realpath(link)):
+            copy = pythons.shareable_copy(pythons.FoundPython(base, env.python_version, "venv"), log or _progress)
+            rel = os.path.relpath(copy.path, link.parent)
+            tmp = link.with_name(".python.tmp")
+            tmp.unlink(missing_ok=True)
+            os.symlink(rel, tmp)
+            os.replace(tmp, link)
+            cfg = Path(env.root) / "pyvenv.cfg"
+            lines = [f"home = {Path(copy.path).parent}" if ln.startswith("home =") else ln
+                     for ln in cfg.read_text().splitlines()]
+            files.atomic_write(cfg, ("\n".join(lines) + "\n").encode(), 0o644)
+            mpath = Path(env.root) / MANIFEST
+            m = json.loads(mpath.read_text())
+            m.update(base_python=copy.path, found_by=f"copy of {m.get('base_python')}")
+            files.atomic_write(mpath, json.dumps(m, indent=1).encode(), 0o644)
+    _SHAREABLE.add(env.python)
+    return env
 
 
 def _minors_for(image: Image) -> list[str]:
@@ -194,6 +248,22 @@ class _NoWheels(Exception):
     """The pins cannot be installed from wheels on this Python: try the next nearest minor."""
 
 
+def _progress(message: str) -> None:
+    """Where build progress goes unless a caller passes its own ``log`` (see :func:`set_progress`)."""
+    if _PROGRESS is not None:
+        _PROGRESS(message)
+
+
+_PROGRESS: Callable[[str], None] | None = None
+
+
+def set_progress(fn: Callable[[str], None] | None) -> None:
+    """Send the progress of every build of this process (which can take minutes) to ``fn``: the
+    commands print it on stderr, a grading run in its terminal."""
+    global _PROGRESS
+    _PROGRESS = fn
+
+
 def ensure(image: Image, *, build: bool = True, log: Callable[[str], None] | None = None) -> RuntimeEnv:
     """The environment for ``image``; built on first use unless ``build`` is False.
 
@@ -205,14 +275,19 @@ def ensure(image: Image, *, build: bool = True, log: Callable[[str], None] | Non
     env = existing(image)
     if env is not None:
         return env
+    unusable = _UNUSABLE.get(image.key)
     if not build:
         raise EnvUnavailable(f"the runtime environment for {image.label()} is not built "
-                             f"(deploycheck runtimes build {image.key})")
+                             f"(deploycheck runtimes build {image.key})" + (f"; {unusable}" if unusable else ""))
+    log = log or _progress
     tried: list[str] = []
-    for minor in _minors_for(image):
+    minors = _minors_for(image)
+    for minor in minors:
         py = pythons.find_python(minor)
+        if py is None and minor == minors[0]:
+            py = pythons.install_python(minor, log)          # the image's own Python, with uv, if allowed
         if py is None:
-            tried.append(f"no Python {minor} found")
+            tried.append(pythons.install_failure(minor) or f"no Python {minor} found")
             continue
         try:
             return _build(image, py, log)
@@ -221,9 +296,10 @@ def ensure(image: Image, *, build: bool = True, log: Callable[[str], None] | Non
         except OSError as e:            # the cache directory cannot be created or written
             raise EnvBuildError(image, f"{type(e).__name__}: {e} (set DEPLOYCHECK_CACHE_DIR to a writable "
                                 f"folder; environments go to {cache_root()})") from e
-    raise EnvUnavailable(f"no usable Python for {image.label()}: " + "; ".join(tried[:6])
-                         + f". Install Python {image.python} (pyenv install {image.python}, or uv python "
-                         f"install {image.python}) or set DEPLOYCHECK_PYTHON_{image.python.replace('.', '_')}.")
+    first = minors[0] if minors else image.python
+    raise EnvUnavailable(f"no usable Python for {image.label()} on this machine: "
+                         + (f"{unusable}; " if unusable else "") + "; ".join(tried[:6])
+                         + f". To grade it, {pythons.install_hint(first)}.")
 
 
 def _run(cmd: list[str], logf, timeout: float, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -242,7 +318,7 @@ def _tail(text: str, n: int = 15) -> str:
 
 _SMOKE = r"""
 import importlib, json, os, site, sys, tempfile
-os.environ.setdefault("SAGEMAKER_BASE_DIR", tempfile.mkdtemp(prefix="dc-smoke-"))
+os.environ.setdefault("SAGEMAKER_BASE_DIR", tempfile.mkdtemp(prefix="dc-smoke-"))  # the caller's, removed after
 sys.path.append(sys.argv[1])
 want = json.loads(sys.argv[2])
 ok, versions = [], {}
@@ -288,6 +364,9 @@ def _build(image: Image, py: pythons.FoundPython, log: Callable[[str], None] | N
         env = _load(final, image)
         if env is not None:
             return env
+        if root == SYSTEM_CACHE and not pythons.shareable(py.path):
+            # every user reads this cache: its environments must not lead into a private folder
+            py = pythons.shareable_copy(py, log)
         if final.exists():                      # stale/incomplete directory without a manifest
             shutil.rmtree(final, ignore_errors=True)
         (root / ".logs").mkdir(parents=True, exist_ok=True)
@@ -296,9 +375,10 @@ def _build(image: Image, py: pythons.FoundPython, log: Callable[[str], None] | N
         logpath = root / ".logs" / f"{name}.log"
         t0 = time.monotonic()
         if log:
-            log(f"building {image.label(py.minor)} with {py.path} ({py.how}) in {final}")
+            log(f"building the runtime environment {image.label(py.minor)} with {py.path} ({py.how}) in {final}: "
+                "first use on this machine, this takes a few minutes")
         try:
-            with open(logpath, "w") as logf:
+            with open(logpath, "w") as logf, _heartbeat(log, f"still building {image.label(py.minor)}", logpath):
                 manifest = _build_into(tmp, image, py, logf)
             manifest["build_seconds"] = round(time.monotonic() - t0, 1)
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
@@ -321,6 +401,40 @@ def _build(image: Image, py: pythons.FoundPython, log: Callable[[str], None] | N
         if log:
             log(f"built {env.label} in {manifest['build_seconds']} s")
         return env
+
+
+HEARTBEAT = 20.0               # seconds between "still building" lines
+
+
+@contextlib.contextmanager
+def _heartbeat(log: Callable[[str], None] | None, what: str, logpath: Path) -> Iterator[None]:
+    """A line every HEARTBEAT seconds while a build runs (the last line of its log, so the user sees it move)."""
+    if log is None:
+        yield
+        return
+    import threading
+    done = threading.Event()
+    t0 = time.monotonic()
+
+    def beat() -> None:
+        while not done.wait(HEARTBEAT):
+            last = ""
+            try:
+                lines = [ln for ln in logpath.read_text(errors="replace").splitlines() if ln.strip()]
+                last = lines[-1].strip() if lines else ""
+                if last.startswith("$ "):          # a command still running: say which
+                    last = "running " + " ".join(Path(w).name for w in last[2:].split()[:3])
+                last = last[:100]
+            except OSError:
+                pass
+            log(f"{what}: {time.monotonic() - t0:.0f} s" + (f" ({last})" if last else ""))
+    th = threading.Thread(target=beat, name="deploycheck-build-progress", daemon=True)
+    th.start()
+    try:
+        yield
+    finally:
+        done.set()
+        th.join(timeout=1)
 
 
 _NO_WHEEL = re.compile(r"No solution found|no wheels? (with a matching|are available)|has no wheels|"
@@ -360,7 +474,12 @@ def _build_into(tmp: Path, image: Image, py: pythons.FoundPython, logf) -> dict:
     site_dirs = json.loads(site_out.stdout) if site_out.returncode == 0 else []
     apply_patches(image, site_dirs)
     want = list(_PRELOAD) + list(_PRELOAD_KIND.get(image.kind, ()))
-    res = _run([pyexe, "-I", "-c", _SMOKE, str(INSIDE), json.dumps(want)], logf, 180, penv)
+    scratch = tempfile.mkdtemp(prefix="dc-smoke-")      # sagemaker-containers writes <base>/code at import
+    try:
+        res = _run([pyexe, "-I", "-c", _SMOKE, str(INSIDE), json.dumps(want)], logf, 180,
+                   {**penv, "SAGEMAKER_BASE_DIR": scratch})
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     try:
         smoke = json.loads(res.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -392,8 +511,15 @@ class CacheEntry:
     size: int
 
 
-def cached() -> list[CacheEntry]:
-    root = cache_root()
+def cached(every_root: bool = False) -> list[CacheEntry]:
+    """The environments of this user's cache (and, ``every_root``, of the machine's shared one)."""
+    out: list[CacheEntry] = []
+    for root in (search_roots() if every_root else [cache_root()]):
+        out += _cached_in(root)
+    return out
+
+
+def _cached_in(root: Path) -> list[CacheEntry]:
     if not root.is_dir():
         return []
     current = {env_name(im, m): im.key for im in IMAGES if im.supported for m in _minors_for(im)}

@@ -235,6 +235,7 @@ def build_server(path: str, port: int = 8080, host: str = "127.0.0.1", platform:
         if note:
             print(f"note: {note}", file=log, flush=True)
     from deploycheck.runtimes import envs
+    envs.set_progress(lambda m: print(m, file=log, flush=True))     # a first build takes minutes
     try:
         runtime = local.runtime_for(target.image)
     except envs.EnvBuildError as e:

@@ -168,12 +168,18 @@ def test_interpreter_for_the_sandbox(tmp_path, monkeypatch):
     assert all(p.startswith(str(envs.cache_root())) for p in i.sys_path)
 
 
-def test_root_builds_in_the_system_cache_every_user_reads(monkeypatch):
+def test_root_builds_in_the_system_cache_every_user_reads(tmp_path, monkeypatch):
     monkeypatch.delenv("DEPLOYCHECK_CACHE_DIR")
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     monkeypatch.setattr(os, "getuid", lambda: 0)
     assert envs.cache_root() == envs.SYSTEM_CACHE and envs.search_roots() == [envs.SYSTEM_CACHE]
     monkeypatch.setattr(os, "getuid", lambda: 65534)
     import pwd
-    monkeypatch.setattr(pwd, "getpwuid", lambda uid: type("P", (), {"pw_dir": "/home/alice"})())
-    assert envs.search_roots() == [Path("/home/alice/.cache/deploycheck/runtimes"), envs.SYSTEM_CACHE]
+    alice = tmp_path / "home" / "alice"
+    alice.mkdir(parents=True)
+    monkeypatch.setattr(pwd, "getpwuid", lambda uid: type("P", (), {"pw_dir": str(alice)})())
+    assert envs.search_roots() == [alice / ".cache/deploycheck/runtimes", envs.SYSTEM_CACHE]
+    # nobody's home is /nonexistent: its own HOME then
+    monkeypatch.setattr(pwd, "getpwuid", lambda uid: type("P", (), {"pw_dir": "/nonexistent"})())
+    monkeypatch.setenv("HOME", str(tmp_path / "scratch"))
+    assert envs.cache_root() == tmp_path / "scratch" / ".cache/deploycheck/runtimes"
