@@ -97,17 +97,48 @@ class Listeners:
         return self.tcp.getsockname()[1], self.udp.getsockname()[1]
 
 
-def _as_nobody(argv: list[str], stage: Path) -> list[str]:
-    """Run argv as nobody in a private mount namespace where /root shows only pyenv's Pythons
-    (the venv's interpreter lives there), as on a laptop whose Python is readable by its user."""
-    pyenv = os.path.realpath(os.path.join(sys.base_prefix, "..", ".."))       # .../.pyenv
-    hide = ""
-    if pyenv.startswith("/root/"):
-        hide = (f"mkdir -p {stage} && mount --bind {pyenv} {stage} && mount -t tmpfs -o mode=0755,size=1m tmpfs /root"
-                f" && mkdir -p {pyenv} && mount --move {stage} {pyenv} && ")
-    script = hide + 'exec setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"'
-    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"] + argv
+def _hidden_ancestor(path: str) -> str | None:
+    """The highest folder above ``path`` that other users cannot enter (``/root``, a 0700 home), or None."""
+    parts = Path(path).parts
+    for i in range(2, len(parts) + 1):
+        d = os.path.join(*parts[:i])
+        try:
+            if not os.stat(d).st_mode & 0o001:
+                return d
+        except OSError:
+            return None
+    return None
 
+
+def _as_nobody(argv: list[str], stage: Path) -> list[str]:
+    """Run argv as nobody in a private mount namespace where each folder nobody cannot enter that
+    holds what the run needs (/root with pyenv's Pythons, a home with this checkout and its venv)
+    is an empty tmpfs with only those paths bound back, readable, as on a laptop whose Python and
+    checkout are readable by their user. Paths may hold spaces."""
+    import shlex
+    need = {os.path.realpath(os.path.join(sys.base_prefix, "..", "..")),      # pyenv (the venv's base)
+            os.path.realpath(sys.prefix), str(PACKAGE.parent), str(HERE.parent.parent)}
+    need = {p for p in need if not any(p != q and p.startswith(q + "/") for q in need)}
+    hidden: dict[str, list[str]] = {}
+    for p in sorted(need):
+        top = _hidden_ancestor(p)
+        if top is not None:
+            hidden.setdefault(top, []).append(p)
+    q = shlex.quote
+    steps = []
+    n = 0
+    for top, paths in hidden.items():
+        for p in paths:
+            steps.append(f"mkdir -p {q(f'{stage}/{n}')} && mount --bind {q(p)} {q(f'{stage}/{n}')}")
+            n += 1
+    n = 0
+    for top, paths in hidden.items():
+        steps.append(f"mount -t tmpfs -o mode=0755,size=1m tmpfs {q(top)}")
+        for p in paths:
+            steps.append(f"mkdir -p {q(p)} && mount --move {q(f'{stage}/{n}')} {q(p)}")
+            n += 1
+    script = "".join(f"{s} && " for s in steps) + 'exec setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"'
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"] + argv
 
 
 def _run_mode(mode: str) -> dict:
