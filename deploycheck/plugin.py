@@ -430,6 +430,7 @@ class DeploycheckPlugin:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if hasattr(self.config, "workerinput") or not (self.records or any(r.error for r in self.refs)):
             return
+        from deploycheck import machine
         from deploycheck import report as rp
         s = self.settings
         self.students = rp.build_students(self.records, [*self.refs, *self.shadows], s.rubric,
@@ -446,7 +447,8 @@ class DeploycheckPlugin:
             meta = rp.RunMeta(started=self.started, finished=time.time(),
                               shard=f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
                               class_students=self.class_students, run_id=s.run_id, cloud=s.cloud,
-                              deadline=self.config.option.deadline, extra=extra)
+                              deadline=self.config.option.deadline,
+                              extra={**extra, "machine": machine.facts(self.records, self.cache.enabled)})
             try:
                 rp.write_all(self.students, s.report, meta, rp.ReportOptions.from_options(self.config.option))
                 if self.integrity:

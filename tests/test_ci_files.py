@@ -45,6 +45,22 @@ def test_action_is_a_composite_action_with_the_right_steps(action):
     assert install["env"]["DEPLOYCHECK_SRC"] == "${{ github.action_path }}"
     assert "pip install" in install["run"] and "$DEPLOYCHECK_SRC" in install["run"].replace("${DEPLOYCHECK_SRC}", "$DEPLOYCHECK_SRC")
     assert "chromium" in _step(steps, "Get Chromium")["run"]
+    # what the instructor's run uses (the same verdicts in CI): Tesseract, bubblewrap with the user
+    # namespaces it needs, the runtime environments (cached under a key of what the repo declares)
+    tools = _step(steps, "Install Tesseract and bubblewrap")["run"]
+    assert "tesseract-ocr" in tools and "bubblewrap" in tools and "apparmor_restrict_unprivileged_userns=0" in tools
+    assert "deploycheck runtimes key --for" in _step(steps, "Runtime environments cache key")["run"]
+    cache = _step(steps, uses="actions/cache@")
+    assert cache["with"]["key"] == "${{ steps.runtimes.outputs.key }}"
+    assert "~/.cache/deploycheck/runtimes" in cache["with"]["path"] and "~/.cache/deploycheck/pythons" in cache["with"]["path"]
+    assert "deploycheck runtimes build --for" in _step(steps, "Build the runtime environments")["run"]
+    names = [s.get("name") for s in steps]
+    assert names.index("Install deploycheck") < names.index("Runtime environments cache key") \
+        < names.index("Restore the runtime environments") < names.index("Build the runtime environments") \
+        < names.index("Grade")
+    # the header's example is complete: the sandbox set-up is the action's own
+    header = (ROOT / "action.yml").read_text().split("\nname:")[0]
+    assert "uses: <course-org>/deploycheck@v1" in header and "bubblewrap" in header
     grade = _step(steps, "Grade")["run"]
     assert re.search(r"deploycheck grade --repo \"\$GITHUB_WORKSPACE/\$REPO_PATH\" --report \"\$REPORT_DIR\"", grade)
     assert '--junitxml "$REPORT_DIR/junit.xml"' in grade and "pytest" not in grade
@@ -93,7 +109,7 @@ def test_student_workflow_uses_the_action():
     # no secret in any env (it would reach the grading step) and no step that exports credential files
     # for later steps (google-github-actions/auth writes GOOGLE_APPLICATION_CREDENTIALS to $GITHUB_ENV)
     assert "secrets." not in str(wf.get("env", "")) + str(job.get("env", ""))
-    assert "bubblewrap" in _step(job["steps"], "Sandbox (bubblewrap)")["run"]
+    assert not any("bubblewrap" in str(s.get("run", "")) for s in job["steps"])   # the action sets up the sandbox
     for s in job["steps"]:
         assert "secrets." not in str(s.get("env", "")) + str(s.get("if", "")), s
         assert "google-github-actions/auth" not in str(s.get("uses", ""))
@@ -206,6 +222,11 @@ def test_action_steps_run_locally(action, tmp_path, fixtures_build):
     if shutil.which("chromium") or shutil.which("google-chrome") or shutil.which("chromium-browser"):
         p = _bash(_step(steps, "Get Chromium")["run"], ws, env)   # takes a no-install branch here
         assert p.returncode == 0, p.stdout + p.stderr
+    p = _bash(_step(steps, "Runtime environments cache key")["run"], ws, {**env, "GITHUB_OUTPUT": str(tmp_path / "out")})
+    assert p.returncode == 0 and re.fullmatch(r"key=deploycheck-runtimes-linux-\S+-sagemaker_1\.2-1-[0-9a-f]{16}\n",
+                                              (tmp_path / "out").read_text()), p.stderr
+    p = _bash(_step(steps, "Build the runtime environments")["run"], ws, env)
+    assert p.returncode == 0 and "sagemaker:1.2-1: sagemaker-scikit-learn 1.2-1" in p.stdout, p.stdout + p.stderr
     p = _bash(_step(steps, "Grade")["run"], ws, env)
     assert p.returncode in (0, 1), p.stdout[-3000:] + p.stderr[-3000:]
     report = ws / "report"

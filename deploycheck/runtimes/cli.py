@@ -4,6 +4,7 @@
     deploycheck runtimes build 1.2-1 sklearn-cpu.1-2 ai-platform:2.11
     deploycheck runtimes build --for fixtures/built/classroom/complete_aws   what a repo declares
     deploycheck runtimes prune [--all] [--dry-run]   remove stale (or all) environments
+    deploycheck runtimes key --for PATH          a cache key for CI (actions/cache) of what a repo declares
 """
 from __future__ import annotations
 
@@ -81,6 +82,19 @@ def cmd_build(a: argparse.Namespace) -> int:
     return rc
 
 
+def cmd_key(a: argparse.Namespace) -> int:
+    """One line: a key that changes whenever the environments the repo(s) need would (their images,
+    pins, recipe) or the machine kind does; the Action caches ~/.cache/deploycheck under it."""
+    import hashlib
+    import platform
+    keys = sorted({k for p in a.for_ for k in _declared_keys(p)})
+    names = [envs.env_name(catalog.image(k), catalog.image(k).python) for k in keys]
+    digest = hashlib.sha256("\n".join([str(envs.RECIPE), *names]).encode()).hexdigest()[:16]
+    print(f"deploycheck-runtimes-{platform.system().lower()}-{platform.machine()}-"
+          f"{'-'.join(k.replace(':', '_') for k in keys) or 'undeclared'}-{digest}")
+    return 0
+
+
 def cmd_prune(a: argparse.Namespace) -> int:
     removed = envs.prune(everything=a.all, dry_run=a.dry_run)
     verb = "would remove" if a.dry_run else "removed"
@@ -106,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--all", action="store_true", help="remove every environment")
     p.add_argument("--dry-run", action="store_true")
     p.set_defaults(fn=cmd_prune)
+    p = sub.add_parser("key", help="a cache key for CI of the environments repos declare")
+    p.add_argument("--for", dest="for_", action="append", default=[], metavar="PATH", required=True)
+    p.set_defaults(fn=cmd_key)
     a = ap.parse_args(argv)
     envs.set_progress(lambda m: print(m, file=sys.stderr, flush=True))
     return int(a.fn(a) or 0)

@@ -147,3 +147,14 @@ def test_shipped_requirements_are_counted_and_inconclusive_offline(graded):
 def test_documented_requests_decide(graded):
     st = {c["id"]: c for c in graded[0]["csv_cli_request"]["checks"]}
     assert "aws sagemaker-runtime invoke-endpoint, text/csv" in st["predict.local"]["message"]
+
+
+def test_the_report_states_the_machine_facts_that_can_change_a_verdict(graded):
+    """A student's CI and the instructor's run that disagree show why in report.json's meta.machine."""
+    _students, out, _p = graded
+    m = json.loads((out / "report.json").read_text())["meta"]["machine"]
+    assert set(m) >= {"deploycheck", "python", "platform", "user", "ocr", "sandbox", "runtimes", "results_cache",
+                      "settings"}
+    assert m["ocr"].startswith("tesseract ") and m["results_cache"] is False
+    assert m["sandbox"] and all(s.startswith("bubblewrap") for s in m["sandbox"])
+    assert any(r.startswith("sagemaker-scikit-learn 1.2-1 (Python 3.9") for r in m["runtimes"]), m["runtimes"]
