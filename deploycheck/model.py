@@ -247,6 +247,8 @@ class StudentResult:
     # per platform graded: {"aws": {"score":, "max_score":}} when the repo had both
     platforms: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)   # roster ids, graded commit, late info...
+    # the checks of each platform graded but not counted (a repo with both deploy folders)
+    other_checks: Mapping[str, tuple[CheckResult, ...]] = field(default_factory=dict)
 
     def check(self, cid: str) -> CheckResult | None:
         for c in self.checks:
@@ -260,6 +262,8 @@ class StudentResult:
                              "checks": [c.to_json() for c in self.checks]}
         if self.platforms:
             d["platforms"] = {k: dict(v) for k, v in self.platforms.items()}
+            for k, cs in self.other_checks.items():
+                d["platforms"].setdefault(k, {})["checks"] = [c.to_json() for c in cs]
         if self.notes:
             d["notes"] = list(self.notes)
         d.update({k: v for k, v in self.extra.items() if k not in d})
@@ -272,8 +276,11 @@ class StudentResult:
                    score=float(d["score"]), max_score=float(d["max_score"]),
                    checks=tuple(CheckResult.from_json(c) for c in d.get("checks") or ()),
                    notes=tuple(d.get("notes") or ()),
-                   platforms={k: dict(v) for k, v in (d.get("platforms") or {}).items()},
-                   extra={k: v for k, v in d.items() if k not in known})
+                   platforms={k: {n: x for n, x in v.items() if n != "checks"}
+                              for k, v in (d.get("platforms") or {}).items()},
+                   extra={k: v for k, v in d.items() if k not in known},
+                   other_checks={k: tuple(CheckResult.from_json(c) for c in v.get("checks") or ())
+                                 for k, v in (d.get("platforms") or {}).items() if v.get("checks")})
 
 
 @dataclass(frozen=True)

@@ -142,8 +142,10 @@ def _row(i: int, s: model.StudentResult, ids: list[str], outdir: Path) -> dict[s
     reviews = [{"id": c.id, "message": c.message, "override": override_snippet(s.student, c.id),
                 "shot": _review_shot(c, shots)} for c in t.review]
     late = late_of(s)
-    other = [f"{p}: {fmt(v.get('score'))}/{fmt(v.get('max_score'))}" for p, v in s.platforms.items()
-             if isinstance(v, Mapping)] if len(s.platforms) > 1 else []
+    other = [f"{p}: {fmt(v.get('score'))}/{fmt(v.get('max_score'))}" + (
+        f" (not counted; failed: {', '.join(c.id for c in s.other_checks.get(p, ()) if c.status == model.FAILED)})"
+        if any(c.status == model.FAILED for c in s.other_checks.get(p, ())) else "")
+             for p, v in s.platforms.items() if isinstance(v, Mapping)] if len(s.platforms) > 1 else []
     return {"id": s.student, "name": name_of(s), "did": f"s-{i}", "platform": s.platform, "failing": failing,
             "score": s.score, "frac": frac, "score_s": fmt(s.score), "max_s": fmt(s.max_score), "cells": cells,
             "error": error_of(s), "late": late, "late_score": (f"{fmt(late['latest_score'])}/{fmt(s.max_score)}"

@@ -58,6 +58,11 @@ def student_block(s: model.StudentResult) -> list[str]:
         lines += ["### Passed", ""] + [_check_line(c) for c in t.passed] + [""]
     if t.skipped:
         lines += ["### Does not apply", ""] + [_check_line(c) for c in t.skipped] + [""]
+    for plat, cs in s.other_checks.items():
+        bad = [c for c in cs if c.status == model.FAILED and not c.error]
+        lines += [f"### Also graded on {md(plat)} (not counted: {md(s.platform or '')} scored better)", ""]
+        lines += [_check_line(c) for c in bad] if bad else ["every check passed, was awaiting review or did not apply"]
+        lines.append("")
     late = late_of(s)
     if late:
         ls = late.get("latest_score")

@@ -55,7 +55,8 @@ def build_students(records: Iterable[model.CheckRecord], refs: Iterable[RepoRef]
     """One StudentResult per ref (in ref order; students only seen in records follow, sorted).
 
     A repo graded on both platforms keeps the better one (higher fraction of its raw maximum, then
-    fewer failures, then AWS); the other's scaled totals stay in ``platforms``. Refs that could not
+    fewer failures, then AWS); the other's scaled totals stay in ``platforms`` and its checks in
+    ``other_checks`` (reported, not counted). Refs that could not
     be graded (``error``) get a row with no checks and ``extra.error``; shadow refs (the latest
     commit of a late student) add ``latest_score`` to their student's ``extra.late``."""
     refs = list(refs)
@@ -129,8 +130,11 @@ def _one(sid: str, plats: Mapping[str | None, Mapping[str, model.CheckResult]], 
         extra["incomplete"] = incomplete
     if raw_max == 0:
         notes = (*notes, "nothing could be graded on this platform (every check was skipped or an error of the run)")
+    others = {str(p): tuple(sorted(cs.values(), key=lambda c: rb.order_key(c.id))) for p, cs in plats.items()
+              if p != best and p is not None}
     return model.StudentResult(student=sid, repo=repo, platform=best, score=scaled(raw, raw_max, common),
-                               max_score=common, checks=checks, notes=notes, platforms=platforms, extra=extra)
+                               max_score=common, checks=checks, notes=notes, platforms=platforms, extra=extra,
+                               other_checks=others)
 
 
 # ---------------------------------------------------------------- "fix this first"

@@ -118,6 +118,11 @@ def student_detail(s: model.StudentResult, width: int | None = None) -> list[str
         out += [""] + _wrap(f"PASSED ({len(t.passed)}): " + ", ".join(c.id for c in t.passed), "", w)
     if t.skipped:
         out += _wrap("DOES NOT APPLY: " + ", ".join(c.id for c in t.skipped), "", w)
+    for plat, cs in s.other_checks.items():
+        bad = [c for c in cs if c.status == model.FAILED and not c.error]
+        out += [""] + _wrap(f"ALSO GRADED ON {tx(plat, 10).upper()} (not counted: {tx(s.platform or '', 10)} scored "
+                            f"better): " + ("; ".join(f"{c.id} failed: {tx(c.message, 300)}" for c in bad)
+                                            if bad else "no check failed"), "", w)
     for note in s.notes:
         out += _wrap(f"note: {tx(note, 400)}", "", w)
     late = late_of(s)

@@ -158,3 +158,13 @@ def test_the_report_states_the_machine_facts_that_can_change_a_verdict(graded):
     assert m["ocr"].startswith("tesseract ") and m["results_cache"] is False
     assert m["sandbox"] and all(s.startswith("bubblewrap") for s in m["sandbox"])
     assert any(r.startswith("sagemaker-scikit-learn 1.2-1 (Python 3.9") for r in m["runtimes"]), m["runtimes"]
+
+
+def test_both_platforms_are_graded_and_reported(graded):
+    """issue 22: the better platform counts; the other one's checks are in the report too."""
+    s = graded[0]["both_platforms"]
+    assert s["platform"] == "aws" and set(s["platforms"]) == {"aws", "gcp"}
+    gcp = {c["id"]: c for c in s["platforms"]["gcp"]["checks"]}
+    assert gcp["readme.cleanup"]["status"] == "failed" and "gcp_deploy/README.md" in gcp["readme.cleanup"]["message"]
+    summary = (graded[1] / "summary.md").read_text()
+    assert "Also graded on gcp" in summary

@@ -55,6 +55,25 @@ def test_best_platform_kept_and_other_listed():
     assert s.platform == "gcp" and set(s.platforms) == {"aws", "gcp"}
 
 
+def test_the_other_platforms_checks_are_reported_not_counted():
+    """issue 22: a repo with both deploy folders: the better platform counts, and a failing check of
+    the other one appears in report.json, summary.md and the terminal."""
+    from deploycheck.report import markdown, terminal
+    records = [rec("d", "aws", c, "passed") for c in ("readme.present", "readme.cleanup")]
+    records += [rec("d", "gcp", "readme.present", "passed"),
+                rec("d", "gcp", "readme.cleanup", "failed", "gcp_deploy/README.md does not say how to delete")]
+    s, = build_students(records, [], R, {"readme.present", "readme.cleanup"})
+    assert s.platform == "aws" and [c.id for c in s.checks] == ["readme.present", "readme.cleanup"]
+    assert [c.status for c in s.other_checks["gcp"]] == ["passed", "failed"] and s.other_checks["gcp"][1].score == 0
+    doc = s.to_json()
+    assert doc["platforms"]["gcp"]["checks"][1]["message"] == "gcp_deploy/README.md does not say how to delete"
+    back = model.StudentResult.from_json(doc)
+    assert back.other_checks == s.other_checks and "checks" not in back.platforms["gcp"]
+    md = "\n".join(markdown.student_block(s))
+    assert "Also graded on gcp (not counted" in md and "does not say how to delete" in md
+    assert any("ALSO GRADED ON GCP" in ln for ln in terminal.student_detail(s, 200))
+
+
 def test_refs_order_errors_and_shadows():
     from deploycheck.classroom.refs import Commit, Late
     late = Late(2, "2024-05-03T00:00:00+00:00", Commit("b" * 40, "2024-05-03T00:00:00+00:00"), "/cache/x.latest")
