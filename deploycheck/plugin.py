@@ -24,12 +24,13 @@ from typing import TYPE_CHECKING, Any, Callable, Generator, Mapping
 import pluggy
 import pytest
 
-from deploycheck import files
+from deploycheck import errors, files
 from deploycheck import rubric as rb
 from deploycheck.discovery import Target, targets_for
 from deploycheck.model import (FAILED, REVIEW, SKIPPED, CheckRecord, Outcome, StudentResult, failed, passed,
                                run_error, skipped)
 from deploycheck import classroom
+from deploycheck.report import escape
 from deploycheck.settings import Settings, default_aws_region, env, env_flag
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ _PRINT_ID = "integrity.fingerprint"          # its key in the results cache (not
 _OUTCOME_KEY = pytest.StashKey[Outcome]()
 _CACHED_KEY = pytest.StashKey[bool]()
 _PLUGIN_KEY = pytest.StashKey["DeploycheckPlugin"]()
+MESSAGE_LIMIT = 2000                     # characters of a check's message in pytest's own output
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -311,11 +313,11 @@ class DeploycheckPlugin:
         if self.prefetch is not None:
             self.prefetch.before(target_of(item), target_of(nextitem))
 
-    # ---------------------------------------------------------------- the results cache
+    # ---------------------------------------------------------------- running a check
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
-        """A check whose repo, grader and options are unchanged since a stored run reuses that
-        outcome instead of running (and renders nothing again)."""
+        """The results cache: a check whose repo, grader, options and machine are unchanged since a
+        stored run reuses that outcome instead of running (and renders nothing again)."""
         cid = check_id_of(pyfuncitem)
         t = target_of(pyfuncitem)
         if cid is None or t is None:
@@ -325,10 +327,6 @@ class DeploycheckPlugin:
             return None
         pyfuncitem.stash[_OUTCOME_KEY] = o
         pyfuncitem.stash[_CACHED_KEY] = True
-        if o.status == FAILED:
-            pytest.fail(o.message, pytrace=False)
-        if o.status == SKIPPED:
-            pytest.skip(o.message)
         return True
 
     # ---------------------------------------------------------------- results
@@ -340,16 +338,17 @@ class DeploycheckPlugin:
         t = target_of(item)
         if cid is None or t is None:
             return
+        # what the check's process printed reaches pytest's report sections escaped, as its messages do
+        rep.sections = [(title, escape.terminal_block(text)) for title, text in rep.sections]
         if not (rep.when == "call" or (rep.when == "setup" and rep.outcome != "passed")):
             return
         stored = item.stash.get(_OUTCOME_KEY, None)
-        if stored is None:
+        if stored is None:                      # the check never ran: its setup was skipped or failed
             if rep.outcome == "skipped":
                 stored = skipped(_short(rep))
-            elif rep.outcome == "failed":
-                stored = run_error(f"internal error in deploycheck while running {cid}: {_short(rep)}")
             else:
-                stored = passed()
+                stored = run_error(f"{cid} could not start (a fixture failed: {_short(rep)})",
+                                   traceback=rep.longreprtext[-errors.TRACEBACK_LIMIT:])
             stored = printable(stored)
         rec = CheckRecord(t.student, t.platform, str(t.submission.repo), cid, stored, tuple(t.submission.notes))
         rep.user_properties.append((_PROP, json.dumps(rec.to_json(), default=str)))
@@ -553,6 +552,36 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return StudentScheduling(config, log, student_of, lambda student: images.get(student, frozenset()))
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+    """Around every check (run, or reused from the results cache by the session plugin): the
+    exception policy (:func:`deploycheck.errors.outcome_of`, its one application), then the outcome
+    becomes the test's pytest status. Messages reach pytest's own output (-v, --tb, -r) escaped like
+    every terminal sink."""
+    cid = check_id_of(pyfuncitem)
+    if cid is None or target_of(pyfuncitem) is None:
+        return (yield)
+    try:
+        yield
+    except Exception as e:  # noqa: BLE001 - the exception policy, applied here and nowhere else
+        pyfuncitem.stash[_OUTCOME_KEY] = printable(errors.outcome_of(cid, e))
+    o = pyfuncitem.stash.get(_OUTCOME_KEY, None)
+    if o is None:
+        o = run_error(f"the test of {cid} recorded no verdict (it must call record(outcome)): a bug in the rubric")
+        pyfuncitem.stash[_OUTCOME_KEY] = o
+    _conclude(o)
+    return True
+
+
+def _conclude(o: Outcome) -> None:
+    """The outcome as the test's pytest status (failed, skipped; passed and review return), its
+    message escaped for pytest's own output."""
+    if o.status == FAILED:
+        pytest.fail(escape.terminal(o.message, MESSAGE_LIMIT), pytrace=False)
+    if o.status == SKIPPED:
+        pytest.skip(escape.terminal(o.message, MESSAGE_LIMIT))
+
+
 def printable(o: Outcome) -> Outcome:
     """``o`` with every string of its message and data printable: a student's file name that is not
     UTF-8 reaches a verdict as surrogate escapes, which no terminal, cache or report can encode;
@@ -587,10 +616,7 @@ def record(request: pytest.FixtureRequest) -> Callable[[Outcome], Outcome]:
             outcome = _with_proof(request, outcome, "local" if cid == "predict.local" else "cloud")
         outcome = printable(outcome)
         request.node.stash[_OUTCOME_KEY] = outcome
-        if outcome.status == FAILED:
-            pytest.fail(outcome.message, pytrace=False)
-        if outcome.status == SKIPPED:
-            pytest.skip(outcome.message)
+        _conclude(outcome)                              # the first verdict recorded is the check's
         return outcome
     return _record
 

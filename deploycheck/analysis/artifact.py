@@ -24,6 +24,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Callable
 
 from deploycheck import files
+from deploycheck.errors import StudentInputError
 from deploycheck.analysis import pickles
 from deploycheck.analysis.pickle_compression import MAX_DECOMPRESSED, compression_kind
 from deploycheck.analysis.pickle_safety import is_safe
@@ -435,8 +436,8 @@ def inspect_artifact(folder: DeployFolder) -> ArtifactInfo | None:
     info = _Build(kind=kind, rel=rel, symlink=is_link, expected=expected)
     try:
         _build(folder, info, extra)
-    except Exception as e:  # never let one hostile repo raise
-        info.problems.append(f"{folder.repo_rel(rel)} could not be inspected ({type(e).__name__}: {e})")
+    except StudentInputError as e:       # a bounded problem with the file itself (anything else is the run's)
+        info.problems.append(f"{folder.repo_rel(rel)} could not be inspected: {e}")
         info.scan_error = info.scan_error or "could not be inspected"
     return info.freeze()
 

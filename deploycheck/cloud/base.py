@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Concatenate, Iterable, ParamSpec, Protocol, TypeVar
 
+from deploycheck.errors import RunError, StudentInputError
 from deploycheck.model import Platform, Prediction, Request
 
 if TYPE_CHECKING:
@@ -41,12 +42,14 @@ README_GCP = "README.md, section 'Real cloud runs' > 'GCP roles'"
 
 
 # ---------------------------------------------------------------------- errors
-class CloudError(Exception):
-    """A cloud step failed; ``str(e)`` is one line saying what is wrong and what to change."""
+class CloudError(RunError):
+    """A cloud step failed; ``str(e)`` is one line saying what is wrong and what to change. Unless it
+    is a :class:`StudentError`, an error of the run (deploycheck's exception policy, :mod:`deploycheck.errors`)."""
 
 
-class StudentError(CloudError):
-    """The deploy folder itself cannot be deployed (or its model fails on the serving image)."""
+class StudentError(CloudError, StudentInputError):
+    """The deploy folder itself cannot be deployed (or its model fails on the serving image): the
+    check fails with the message."""
 
 
 class AccessError(CloudError):

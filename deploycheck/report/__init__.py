@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from deploycheck import model
-from deploycheck.report import canvas, csv, github, gradescope, html, json, markdown
 from deploycheck.report.results import build_students, roster_of, triage
 
 __all__ = ["ReportError", "ReportOptions", "RunMeta", "write_all", "build_students", "triage"]
@@ -77,6 +76,7 @@ def write_all(students: list[model.StudentResult], outdir: Path | str, meta: Run
               options: ReportOptions = ReportOptions()) -> Path:
     """Every file of the report; one writer that fails never keeps the others (report.json first)
     from writing every student: :class:`ReportError` names what failed, after the rest is written."""
+    from deploycheck.report import canvas, csv, github, gradescope, html, json, markdown   # Jinja2: only when writing
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     m = meta.to_json()

@@ -20,6 +20,13 @@ def terminal(text: object, limit: int = 500) -> str:
     return s[:limit] + ("…" if len(s) > limit else "")
 
 
+def terminal_block(text: object) -> str:
+    """Several lines for a terminal (captured output, a traceback): escape sequences and control
+    characters removed, newlines and tabs kept."""
+    s = _ANSI.sub("", str(text)).replace("\r\n", "\n").replace("\r", "\n")
+    return _CTRL.sub(lambda m: m.group(0) if m.group(0) in "\n\t" else "", s)
+
+
 # Markdown (GitHub's cmark-gfm in $GITHUB_STEP_SUMMARY): backslash-escape every character that can
 # start markup (HTML tags, links, images, emphasis, code, tables, headings, lists), and break the
 # extended autolinks (https://, www., e-mail) with a zero-width space so no student text becomes a link.

@@ -171,7 +171,8 @@ def _crow(c: model.CheckResult, blocked: bool = False) -> dict[str, Any]:
     label = "error of the run" if c.error else (f"blocked by {c.blocked_by}" if blocked and c.blocked_by else
                                                 "needs review" if c.needs_review else c.status)
     return {"id": c.id, "cls": "skipped" if c.error else c.status, "label": label,
-            "points": f"{fmt(c.score)}/{fmt(c.max_score)}", "message": c.message, "blocked": blocked}
+            "points": f"{fmt(c.score)}/{fmt(c.max_score)}", "message": c.message, "blocked": blocked,
+            "traceback": c.traceback}
 
 
 def _evidence_image(s: model.StudentResult | None, rel: str, outdir: Path) -> str:

@@ -1,32 +1,18 @@
 """Verdicts: each rubric check compares facts (``folder.facts``) with the rubric and returns a
-:class:`deploycheck.model.Outcome`. Verdict modules never read student files themselves.
+:class:`deploycheck.model.Outcome` (``passed``, ``failed``, ``review``, ``skipped``, ``blocked``,
+``run_error``). Verdict modules never read student files themselves.
 
-One module per check-id prefix; every public verdict takes a :class:`~deploycheck.discovery.Target`
-and never raises (:func:`guarded`).
+One module per check-id prefix; every public verdict takes a :class:`~deploycheck.discovery.Target`.
+A verdict never catches ``Exception``: a bounded student-input problem is raised as
+:class:`deploycheck.errors.StudentInputError` (the check fails with its message), and anything else
+that escapes is an error of the run (:mod:`deploycheck.errors`, applied by the plugin).
 """
 from __future__ import annotations
 
-import functools
-from typing import Callable, ParamSpec
-
 from deploycheck.discovery import LAB_NAMES, DeployFolder, Target
-from deploycheck.model import Outcome, blocked, failed, skipped
+from deploycheck.model import Outcome, blocked, skipped
 
 STRUCTURE = "structure.deploy_folder"
-_P = ParamSpec("_P")
-
-
-def guarded(fn: Callable[_P, Outcome]) -> Callable[_P, Outcome]:
-    """Any exception while judging one repo becomes a failed Outcome naming the check (hostile
-    input must never raise out of a check and stop the run)."""
-    @functools.wraps(fn)
-    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> Outcome:
-        try:
-            return fn(*args, **kwargs)
-        except Exception as e:  # noqa: BLE001 - the safety net for one broken repo
-            return failed(f"{fn.__name__.replace('_', ' ')}: could not analyse this repo ({type(e).__name__}: {e}); "
-                          "check that the deploy folder holds ordinary files")
-    return wrapper
 
 
 def where_to_deploy(t: Target) -> str:

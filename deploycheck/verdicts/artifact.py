@@ -8,7 +8,7 @@ from deploycheck.analysis.artifact import (GCP_NAMES, ArtifactInfo, find_gcp, fi
                                            norm_member)
 from deploycheck.discovery import DeployFolder, Target
 from deploycheck.model import AWS, Outcome, blocked, failed, passed
-from deploycheck.verdicts import folder_of, guarded, no_folder
+from deploycheck.verdicts import folder_of, no_folder
 
 
 def _artifact(t: Target) -> Outcome | tuple[DeployFolder, ArtifactInfo]:
@@ -24,7 +24,6 @@ def _artifact(t: Target) -> Outcome | tuple[DeployFolder, ArtifactInfo]:
     return f, info
 
 
-@guarded
 def artifact_present(t: Target) -> Outcome:
     if (o := no_folder(t)) is not None:
         return o
@@ -56,7 +55,6 @@ def artifact_present(t: Target) -> Outcome:
                   f"and commit {d}model.joblib (the file you upload to the bucket)")
 
 
-@guarded
 def artifact_valid(t: Target) -> Outcome:
     got = _artifact(t)
     if isinstance(got, Outcome):
@@ -148,7 +146,6 @@ def _kind_name(kind: str) -> str:
             "vertex": "Vertex prebuilt scikit-learn container"}[kind]
 
 
-@guarded
 def artifact_version(t: Target) -> Outcome:
     got = _artifact(t)
     if isinstance(got, Outcome):
@@ -226,7 +223,6 @@ def artifact_version(t: Target) -> Outcome:
                   f"scikit-learn {pickled}: {fix}", **data)
 
 
-@guarded
 def artifact_safe(t: Target) -> Outcome:
     got = _artifact(t)
     if isinstance(got, Outcome):

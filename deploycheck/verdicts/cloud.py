@@ -25,6 +25,7 @@ from deploycheck.cloud.base import (CloudError, CloudOptions, CostGuardError, Re
 from deploycheck.cloud.ledger import pending
 from deploycheck.model import (Outcome, Platform, Prediction, Request, blocked, failed, passed, review, run_error,
                                skipped)
+from deploycheck.report.escape import terminal
 
 if TYPE_CHECKING:
     from deploycheck.discovery import Target
@@ -79,24 +80,18 @@ class _Check:
 
 def _verdict(check: str, audit: bool = False) -> Callable[[Callable[[_Check], Outcome]], Verdict]:
     """Applicability first (``audit``: the account audit's rule, else :func:`_not_applicable`); then the
-    check on a :class:`_Check`. Whatever escapes is the run's error, never the student's failure."""
+    check on a :class:`_Check`. What escapes follows deploycheck's one exception policy
+    (:mod:`deploycheck.errors`): a :class:`StudentError` fails the check, any other error is the run's."""
     def deco(fn: Callable[[_Check], Outcome]) -> Verdict:
         @wraps(fn)
         def wrapper(t: Target, dc: Settings) -> Outcome:
-            try:
-                o = options_from(dc)
-                na = _audit_not_applicable(t, o) if audit else _not_applicable(t, o, check)
-                if na is not None or t.platform is None:
-                    return na or skipped(f"{check} does not apply")
-                sess = sessions.session_for(o)
-                return fn(_Check(t, "aws" if t.platform == "aws" else "gcp", o, dc, sess,
-                                 sess.slot(t.student, t.platform)))
-            except StudentError as e:
-                return failed(str(e))
-            except CloudError as e:
-                return run_error(f"{check}: {e}")
-            except Exception as e:  # noqa: BLE001 - a bug in deploycheck never fails a student
-                return run_error(f"{check}: deploycheck's cloud code failed ({type(e).__name__}: {e})")
+            o = options_from(dc)
+            na = _audit_not_applicable(t, o) if audit else _not_applicable(t, o, check)
+            if na is not None or t.platform is None:
+                return na or skipped(f"{check} does not apply")
+            sess = sessions.session_for(o)
+            return fn(_Check(t, "aws" if t.platform == "aws" else "gcp", o, dc, sess,
+                             sess.slot(t.student, t.platform)))
         return wrapper
     return deco
 
@@ -162,8 +157,8 @@ def cloud_deploy(c: _Check) -> Outcome:
         provider = sess.provider(c.platform)
         slot.provider = provider
         where = "moto/offline" if provider.offline else provider.region
-        print(f"deploycheck cloud: run {sess.run_id}: deploying {t.student} {folder.rel}/ to {c.platform} ({where}); "
-              f"{estimate}; ledger {sess.ledger.path}", file=sys.__stderr__, flush=True)
+        print(terminal(f"deploycheck cloud: run {sess.run_id}: deploying {t.student} {folder.rel}/ to {c.platform} "
+                       f"({where}); {estimate}; ledger {sess.ledger.path}", 1000), file=sys.__stderr__, flush=True)
         dep = provider.deploy(bundle)
     except CloudError as e:
         slot.failure, slot.failure_kind = str(e), "student" if isinstance(e, StudentError) else "run"

@@ -11,10 +11,9 @@ from deploycheck.analysis.handlers import HANDLERS, hidden_defs, module_defs, si
 from deploycheck.analysis.imports import IMPORT_TO_DIST, ImportUse, image_of, local_modules, removed_api_notes
 from deploycheck.discovery import DeployFolder, Target
 from deploycheck.model import Outcome, blocked, failed, passed
-from deploycheck.verdicts import aws_only, folder_label, folder_of, guarded
+from deploycheck.verdicts import aws_only, folder_label, folder_of
 
 
-@guarded
 def entry_point_model_fn(t: Target) -> Outcome:
     o = aws_only(t, "entry_point.model_fn")
     if o:
@@ -84,7 +83,6 @@ def entry_point_model_fn(t: Target) -> Outcome:
                   entry_point=info.rel, handlers=["model_fn"] + extra, how=info.how)
 
 
-@guarded
 def entry_point_imports(t: Target) -> Outcome:
     o = aws_only(t, "entry_point.imports")
     if o:

@@ -14,7 +14,6 @@ from deploycheck.analysis.sources import logical_lines
 from deploycheck import files
 from deploycheck.discovery import Target, subdirs
 from deploycheck.model import Outcome, failed, passed
-from deploycheck.verdicts import guarded
 
 _DOCKER_TAG = re.compile(r"\bdocker\s+(?:image\s+)?tag\b")
 _DOCKER_PUSH = re.compile(r"\bdocker\s+(?:image\s+)?push\b")
@@ -34,7 +33,6 @@ def _has_dockerfile(repo: Path) -> str | None:
     return None
 
 
-@guarded
 def custom_image(t: Target) -> Outcome:
     sub = t.submission
     repo = Path(t.repo)

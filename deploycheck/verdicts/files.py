@@ -7,10 +7,9 @@ from deploycheck import files as fs
 from deploycheck.analysis.refs import MAX_REFS, is_local_name, locate_ref
 from deploycheck.discovery import Target
 from deploycheck.model import Outcome, failed, passed
-from deploycheck.verdicts import folder_of, guarded, no_folder
+from deploycheck.verdicts import folder_of, no_folder
 
 
-@guarded
 def files_referenced(t: Target) -> Outcome:
     o = no_folder(t)
     if o:

@@ -18,7 +18,7 @@ from deploycheck.analysis.plan import ServingPlan, Unservable
 from deploycheck.discovery import DeployFolder, Target
 from deploycheck.model import Outcome, blocked, failed, passed, review, run_error, skipped
 from deploycheck.settings import Settings
-from deploycheck.verdicts import folder_of, guarded, no_folder
+from deploycheck.verdicts import folder_of, no_folder
 
 if TYPE_CHECKING:
     from deploycheck.analysis.samples import SampleRequest
@@ -35,7 +35,6 @@ def limits_of(dc: Settings | None) -> Limits:
                           memory_mb=getattr(dc, "sandbox_memory_mb", None) or sandbox.DEFAULT_MEMORY_MB)
 
 
-@guarded
 def predict_local(t: Target, dc: Settings | None = None) -> Outcome:
     if (o := no_folder(t)) is not None:
         return o

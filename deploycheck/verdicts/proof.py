@@ -27,7 +27,7 @@ from deploycheck.analysis import screenshot as ss
 from deploycheck.analysis import ocr
 from deploycheck.analysis import screenshot_text as st
 from deploycheck.discovery import Target
-from deploycheck.model import Outcome, Screenshot, failed, passed, run_error
+from deploycheck.model import Outcome, Screenshot, failed, passed
 from deploycheck.settings import Settings
 from deploycheck.verdicts import folder_of, no_folder
 
@@ -221,13 +221,10 @@ def proof_screenshot(t: Target, dc: Settings | None = None, known: st.KnownOutpu
     if o:
         return o
     folder = folder_of(t)
-    try:
-        facts = folder.facts.screenshot
-        if known is None:
-            known = ss.model_outputs(folder) or _local_outputs(t, dc)
-        return verdict(facts, known)
-    except Exception as e:  # noqa: BLE001 - our own bug: an error of the run, never the student's failure
-        return run_error(f"{CHECK} could not analyse the images of {folder.rel}/ ({type(e).__name__}: {e})")
+    facts = folder.facts.screenshot
+    if known is None:
+        known = ss.model_outputs(folder) or _local_outputs(t, dc)
+    return verdict(facts, known)
 
 
 def _local_outputs(t: Target, dc: Settings | None) -> st.KnownOutputs | None:

@@ -6,7 +6,7 @@ from deploycheck.analysis.commands import STEP_ORDER, Hit, aws_cleanup_categorie
 from deploycheck.analysis.readme import MIN_WORDS, README_LIMIT, README_NAMES, ReadmeDoc
 from deploycheck.discovery import Target
 from deploycheck.model import Outcome, blocked, failed, passed
-from deploycheck.verdicts import folder_label, folder_of, guarded, no_folder
+from deploycheck.verdicts import folder_label, folder_of, no_folder
 
 STEP_NAMES = {
     "aws": {"upload": "upload of model.tar.gz to S3 (aws s3 cp / upload_data)",
@@ -55,7 +55,6 @@ def _summ(hits: list[Hit], limit: int = 4) -> str:
 
 # ------------------------------------------------------------------------------- checks
 
-@guarded
 def readme_present(t: Target) -> Outcome:
     o = no_folder(t)
     if o:
@@ -100,7 +99,6 @@ def readme_present(t: Target) -> Outcome:
                   readme=info.path, words=info.words, code_blocks=len(info.code_blocks))
 
 
-@guarded
 def readme_instructions(t: Target) -> Outcome:
     o, info = _readme_or_blocked(t, "readme.instructions")
     if o:
@@ -155,7 +153,6 @@ GCP_FIX_VERTEX = {
 }
 
 
-@guarded
 def readme_cleanup(t: Target) -> Outcome:
     o, info = _readme_or_blocked(t, "readme.cleanup")
     if o:

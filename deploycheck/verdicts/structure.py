@@ -3,10 +3,8 @@ from __future__ import annotations
 
 from deploycheck.discovery import LAB_NAMES, Target
 from deploycheck.model import Outcome, failed, passed
-from deploycheck.verdicts import guarded
 
 
-@guarded
 def deploy_folder(t: Target) -> Outcome:
     sub = t.submission
     if sub.problem:

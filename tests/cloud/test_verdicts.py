@@ -6,7 +6,9 @@ import shutil
 
 import pytest
 
+from deploycheck import errors
 from deploycheck.cloud import offline, session
+from deploycheck.cloud.base import AccessError
 from deploycheck.model import Prediction
 from deploycheck.discovery import targets_for
 from deploycheck.verdicts import cloud
@@ -138,7 +140,9 @@ def test_account_clean_lists_billable_resources(reference, tmp_path):
 
 
 def test_account_clean_without_credentials_is_a_run_error_in_one_line(reference, tmp_path):
-    o = cloud.cloud_account_clean(target(reference, "aws"), settings(tmp_path, cloud=None, audit_account=True))
-    run_error(o, "no AWS credentials found", "aws configure", "IAM permissions")
-    assert "\n" not in o.message
+    with pytest.raises(AccessError) as e:          # a cloud error escapes the verdict; the plugin applies the policy
+        cloud.cloud_account_clean(target(reference, "aws"), settings(tmp_path, cloud=None, audit_account=True))
+    o = errors.outcome_of("cloud.account_clean", e.value)
+    run_error(o, "cloud.account_clean: no AWS credentials found", "aws configure", "IAM permissions")
+    assert "\n" not in o.message and "AccessError" in o.traceback
     json.dumps(o.data)

@@ -1,0 +1,106 @@
+"""deploycheck's one exception policy (deploycheck/errors.py), applied around every check by the plugin:
+a bounded student-input problem fails the check with its message; anything else is an error of the
+run, with the traceback for the instructor only; and nothing a check says reaches pytest's own output
+unescaped."""
+import json
+import re
+
+import pytest
+
+from deploycheck import errors
+from deploycheck.analysis import artifact
+from tests.helpers import make_target
+
+pytest_plugins = ["pytester"]
+
+
+def test_the_policy():
+    o = errors.outcome_of("artifact.valid", errors.StudentInputError("aws_deploy/model.tar.gz is 3 GB: pack only the model"))
+    assert o.status == "failed" and not o.error and o.message == "aws_deploy/model.tar.gz is 3 GB: pack only the model"
+    try:
+        {}["model"]
+    except KeyError as e:
+        bug = e
+    o = errors.outcome_of("readme.cleanup", bug)
+    assert o.status == "skipped" and o.error and "not your fault" in o.message and "KeyError" in o.message
+    assert "Traceback" in o.traceback and "test_the_policy" in o.traceback
+    o = errors.outcome_of("cloud.deploy", errors.RunError("missing IAM permission sagemaker:CreateModel"))
+    assert o.error and o.message.endswith("cloud.deploy: missing IAM permission sagemaker:CreateModel")
+
+
+def test_artifact_facts_report_only_student_input_problems(tmp_path, monkeypatch):
+    """analysis/artifact.py turns a bounded problem with the file into an artifact problem, and leaves
+    any other exception (a bug) to the policy: never 'a problem with the student's artifact'."""
+    t = make_target(tmp_path, {"aws_deploy/model.tar.gz": b"\x1f\x8b" + b"\0" * 64})
+
+    def bug(*a, **k):
+        raise AttributeError("'NoneType' object has no attribute 'members'")
+    monkeypatch.setattr(artifact, "_inspect_tar", bug)
+    with pytest.raises(AttributeError):
+        artifact.inspect_artifact(t.folder)
+
+    def too_big(*a, **k):
+        raise errors.StudentInputError("it declares 40 GB of members: pack only the model file")
+    monkeypatch.setattr(artifact, "_inspect_tar", too_big)
+    info = artifact.inspect_artifact(t.folder)
+    assert info.problems == ("aws_deploy/model.tar.gz could not be inspected: it declares 40 GB of members: pack "
+                             "only the model file",) and not info.loadable
+
+
+CHECKS = r'''
+import pytest
+from deploycheck import errors
+from deploycheck.analysis import Facts
+from deploycheck.model import failed, skipped
+from deploycheck.verdicts import readme
+
+ESC = "\x1b[2J\x1b[H\x1b]0;owned\x07 24/24 all checks passed\r\n"
+
+@pytest.mark.check("readme.present")
+def test_readme_present(target, record, monkeypatch):
+    # a bug deep in the facts while judging with a real verdict module
+    monkeypatch.setattr(Facts, "readme_rel", property(lambda self: {}["readme"]))
+    record(readme.readme_present(target))
+
+@pytest.mark.check("readme.cleanup")
+def test_readme_cleanup(target, record):
+    raise errors.StudentInputError("aws_deploy/README.md is 90 MB" + ESC + ": keep the README under 1 MB")
+
+@pytest.mark.check("files.referenced")
+def test_files_referenced(target, record):
+    print("student output" + ESC)
+    record(failed("README names " + ESC + "data.csv, which is not in aws_deploy/: add it"))
+
+@pytest.mark.check("security.secrets")
+def test_security_secrets(target, record):
+    record(skipped("nothing to scan" + ESC))
+'''
+
+
+def test_plugin_applies_the_policy_and_escapes_pytest_output(pytester, tmp_path):
+    repo = tmp_path / "mallory"
+    (repo / "aws_deploy").mkdir(parents=True)
+    (repo / "aws_deploy" / "README.md").write_text("# deploy\n")
+    pytester.makepyfile(test_fake_checks=CHECKS)
+    out = tmp_path / "out"
+    res = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--repo", str(repo), "--report", str(out),
+                                        "-v", "--tb=long", "-rA")
+    text = res.stdout.str() + res.stderr.str()
+    assert "\x1b" not in text and "\x07" not in text and "owned" not in text, text
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", text), repr(text)
+    doc = json.loads((out / "report.json").read_text())["students"][0]
+    c = {c["id"]: c for c in doc["checks"]}
+    bug = c["readme.present"]
+    assert bug["status"] == "skipped" and bug["error"] is True and bug["score"] == 0 and bug["max_score"] == 1
+    assert "not your fault" in bug["message"] and "KeyError" in bug["message"]
+    assert "Traceback" in bug["traceback"] and "readme_present" in bug["traceback"]
+    assert doc["incomplete"] == ["readme.present"] and res.ret == 1
+    student = c["readme.cleanup"]
+    assert student["status"] == "failed" and not student.get("error") and "keep the README under 1 MB" in student["message"]
+    # the traceback is for the instructor: report.json and the class page, never what a student reads
+    assert "Traceback" in (out / "index.html").read_text()
+    for name in ("summary.md", "results/mallory.json"):
+        assert "Traceback" not in (out / name).read_text(), name
+    assert "Traceback" not in res.stdout.str()
+    # pytest's own lines still carry the (escaped) messages
+    assert "README names" in text and "keep the README under 1 MB" in text and "student output" in text
