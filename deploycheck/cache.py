@@ -1,15 +1,24 @@
 """The results cache: re-grading an unchanged repo reuses each check's outcome (and predict.local's
 proof images) instead of computing it again.
 
-An entry is keyed by everything the outcome depends on: the repo's content (a content hash of every
-file, symlinks by their link text; per-file hashes are remembered by size, mtime and inode so an
-unchanged file is not read again), the student and the repo's path (entries are never shared between
-students), the grader itself (a hash of deploycheck's own source and data files, so any change of
-the grader, its rubric texts or its image catalog invalidates everything), the check id, and the
-run options the check reads, and what of the machine shapes an outcome (the sandbox's isolation or
-refusal, whether Chromium is there). Cloud checks (they act on an account) and errors of the run
-(they should be tried again) are never stored. ``--no-cache`` (or ``DEPLOYCHECK_NO_CACHE=1``)
-grades everything afresh.
+An entry is keyed by everything an outcome depends on:
+
+* **the grader**: a hash of deploycheck's own files (code, templates, data, the image catalog) and of
+  the rubric's check modules (``checks/``);
+* **the rubric**: what of it can change a verdict (which checks exist and are enabled, their
+  prerequisites, platforms and options; not their points: scoring happens after the cache, in
+  :mod:`deploycheck.report.results`, with the run's rubric);
+* **the student's inputs**: the repo's content (a content hash of every file, symlinks by their link
+  text; per-file hashes are remembered by size, mtime and inode so an unchanged file is not read
+  again), the student, the platform and the repo's path (entries are never shared between
+  students), the check id and the run options the checks read;
+* **this machine**: every fact of :data:`MACHINE_FACTS` (how student code is isolated, the browser,
+  the OCR engine and its version, the runtime environment of each serving image, the grader's Python
+  and libraries). A fact that changes verdicts is added there, one line.
+
+Never stored: cloud checks (they act on an account), errors of the run (they should be tried again)
+and provisional outcomes (an approximate runtime, an inconclusive run, a timeout: this machine may
+decide better later). ``--no-cache`` (or ``DEPLOYCHECK_NO_CACHE=1``) grades everything afresh.
 
 Entries live under ``DEPLOYCHECK_RESULTS_DIR``, else ``settings.cache_dir()/results``; writes are
 atomic, so parallel xdist workers and concurrent runs never read half an entry.
@@ -19,15 +28,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from deploycheck import files
 from deploycheck.discovery import Target, list_tree
 from deploycheck.model import Outcome
+from deploycheck.rubric import Rubric
 from deploycheck.settings import Settings, cache_dir
 
 NEVER = ("cloud.",)                     # check-id prefixes never cached
@@ -37,13 +50,20 @@ _OPTIONS = ("platform", "sandbox_timeout", "sandbox_memory_mb", "allow_unsandbox
 
 @lru_cache(maxsize=1)
 def grader_hash() -> str:
-    """A hash of deploycheck's own files (code, templates, static files, generated tables)."""
-    root = Path(__file__).resolve().parent
+    """A hash of deploycheck's own files (code, templates, static files, generated tables) and of the
+    rubric's check modules (``checks/`` of a checkout; an installed wheel holds them in the package)."""
+    here = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc",):
-            h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    for root in (here, here.parent / "checks"):
+        for p in sorted(root.rglob("*")) if root.is_dir() else ():
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc",):
+                h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()[:20]
+
+
+def rubric_identity(r: Rubric) -> list[list[Any]]:
+    """What of the rubric can change a verdict (not points or the scale: scoring comes after the cache)."""
+    return [[s.id, s.enabled, list(s.requires), sorted(s.platforms), s.option] for s in r.specs.values()]
 
 
 def _root() -> Path:
@@ -52,18 +72,76 @@ def _root() -> Path:
     return Path(d) if d else cache_dir() / "results"
 
 
-@lru_cache(maxsize=1)
-def machine() -> tuple[str, bool]:
-    """What of this machine shapes an outcome: how student code is isolated (or refused), and
-    whether proof images can be rendered."""
+# ---------------------------------------------------------------- what of this machine can change a verdict
+
+def _isolation() -> str:
     from deploycheck import sandbox
+    iso = sandbox.isolation()
+    return f"{iso.mode}:{iso.label}"
+
+
+def _browser() -> str:
     from deploycheck.proof import browser
-    try:
-        iso = sandbox.isolation()
-        label = f"{iso.mode}:{iso.label}"
-    except Exception as e:  # noqa: BLE001
-        label = f"unknown:{type(e).__name__}"
-    return label, browser.available()[0]
+    path, how, _reason = browser.find_chromium()
+    return f"{how}:{path or ''}"
+
+
+def _ocr() -> str:
+    from deploycheck.analysis import ocr
+    return ocr.engine().cache_id
+
+
+def _runtimes() -> list[list[Any]]:
+    from deploycheck.runtimes import catalog, envs
+    out: list[list[Any]] = []
+    for im in catalog.images():
+        env = envs.existing(im) if im.supported else None
+        out.append([im.key, env.root.name if env else None, env.python_version if env else None,
+                    sorted(env.versions.items()) if env else None])
+    return out
+
+
+def _python() -> str:
+    return sys.version
+
+
+def _libraries() -> list[list[str]]:
+    from importlib import metadata
+    out = []
+    for req in metadata.requires("deploycheck") or ():
+        name = re.split(r"[\s;<>=!~\[(]", req, maxsplit=1)[0]
+        try:
+            out.append([name, metadata.version(name)])
+        except metadata.PackageNotFoundError:
+            out.append([name, ""])
+    return sorted(out)
+
+
+# Every fact of this machine that can change a verdict: a cached outcome is reused only where each is
+# unchanged. A new fact is one line here (tests/test_cache.py changes each one and sees a miss).
+MACHINE_FACTS: dict[str, Callable[[], Any]] = {
+    "isolation": _isolation,     # how student code runs, or is refused (bubblewrap, unprivileged, none)
+    "browser": _browser,         # the Chromium that renders deploycheck's proof images (or none)
+    "ocr": _ocr,                 # the engine that reads screenshots, its version and preprocessing
+    "runtimes": _runtimes,       # each serving image's runtime environment here: the one a folder actually runs in
+    "python": _python,           # the grader's Python (it parses the student's code)
+    "libraries": _libraries,     # the grader's libraries (Markdown, images, pickles, ...)
+}
+
+
+@lru_cache(maxsize=1)
+def machine() -> dict[str, Any]:
+    """Each of :data:`MACHINE_FACTS` on this machine (probed once per process). A probe that fails
+    gives a fact of its own ("unknown: ..."), never a crash of the cache."""
+    def fact(probe: Callable[[], Any]) -> Any:
+        try:
+            return probe()
+        except Exception as e:  # noqa: BLE001 - an unknown fact is a fact too: it keys its own entries
+            return f"unknown: {type(e).__name__}"
+    # the probes mostly wait for programs they start (the sandbox, tesseract): side by side
+    with ThreadPoolExecutor(max_workers=len(MACHINE_FACTS), thread_name_prefix="deploycheck-machine") as pool:
+        futures = {name: pool.submit(fact, probe) for name, probe in MACHINE_FACTS.items()}
+        return {name: f.result() for name, f in futures.items()}
 
 
 # ---------------------------------------------------------------- the repo's content
@@ -147,7 +225,8 @@ class ResultsCache:
         if tree is None:
             return None
         opts = {k: getattr(self.settings, k) for k in _OPTIONS}
-        blob = json.dumps([grader_hash(), machine(), cid, t.student, t.platform, repo, tree, opts], default=str)
+        blob = json.dumps([grader_hash(), rubric_identity(self.settings.rubric), machine(), cid, t.student, t.platform,
+                           repo, tree, opts], default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def _dir(self, t: Target, key: str) -> Path:
@@ -188,7 +267,7 @@ class ResultsCache:
 
     def put(self, t: Target, cid: str, o: Outcome) -> None:
         key = self._key(t, cid)
-        if key is None or o.error:
+        if key is None or o.error or o.provisional:
             return
         d = self._dir(t, key)
         try:

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from dataclasses import replace
+
+from deploycheck import cache
 from deploycheck.cache import ResultsCache
 from deploycheck.discovery import targets_for
-from deploycheck.model import failed, passed, run_error
+from deploycheck.model import Screenshot, failed, passed, review, run_error, skipped
 from deploycheck.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,3 +83,99 @@ def test_entries_are_never_shared_between_students_and_skip_cloud_and_errors(tmp
     assert c.get(ta, "predict.local") is None                       # errors of the run are tried again
     assert ResultsCache(Settings(), enabled=False).get(ta, "readme.present") is None
     assert ResultsCache(Settings(sandbox_timeout=5)).get(ta, "readme.present") is None   # other options
+
+
+# ---------------------------------------------------------------- the key: machine, rubric, what is never stored
+
+@pytest.fixture
+def entry(tmp_path, cache_env):
+    """A stored outcome for one student, and a fresh machine probe before and after the test."""
+    repo = tmp_path / "amy"
+    shutil.copytree(CLASSROOM / "complete_aws", repo)
+    (t,) = targets_for("amy", str(repo))
+    cache.machine.cache_clear()
+    c = ResultsCache(Settings())
+    c.put(t, "proof.screenshot", passed("aws_deploy/prediction.png shows a prediction"))
+    assert c.get(t, "proof.screenshot") is not None
+    yield c, t
+    cache.machine.cache_clear()
+
+
+@pytest.mark.parametrize("fact", sorted(cache.MACHINE_FACTS))
+def test_every_machine_fact_is_part_of_the_key(entry, monkeypatch, fact):
+    c, t = entry
+    with monkeypatch.context() as m:
+        m.setitem(cache.MACHINE_FACTS, fact, lambda: "another machine")
+        cache.machine.cache_clear()
+        assert c.get(t, "proof.screenshot") is None, fact
+    cache.machine.cache_clear()
+    assert c.get(t, "proof.screenshot") is not None, fact
+
+
+def _other_isolation(monkeypatch):
+    from deploycheck import sandbox
+    real = sandbox.isolation()
+    monkeypatch.setattr(sandbox, "isolation", lambda *a, **k: replace(real, mode="none", label="UNSANDBOXED"))
+
+
+def _other_browser(monkeypatch, tmp_path):
+    chrome = tmp_path / "chrome"
+    chrome.write_text("#!/bin/sh\nexec /usr/bin/chromium \"$@\"\n")
+    chrome.chmod(0o755)
+    monkeypatch.setenv("DEPLOYCHECK_CHROMIUM", str(chrome))
+
+
+def _no_runtimes(monkeypatch, tmp_path):
+    monkeypatch.setenv("DEPLOYCHECK_CACHE_DIR", str(tmp_path / "empty-cache"))   # no environment built here
+
+
+@pytest.mark.parametrize("change", ["ocr off", "isolation", "browser", "runtimes"])
+def test_a_real_change_of_the_machine_misses(entry, monkeypatch, tmp_path, change):
+    """The facts change the way they do on a real machine: OCR switched off (or installed later),
+    another isolation, another Chromium, runtime environments built or removed."""
+    c, t = entry
+    before = cache.machine()
+    if change == "ocr off":
+        monkeypatch.setenv("DEPLOYCHECK_OCR", "off")
+    elif change == "isolation":
+        _other_isolation(monkeypatch)
+    elif change == "browser":
+        _other_browser(monkeypatch, tmp_path)
+    else:
+        _no_runtimes(monkeypatch, tmp_path)
+    cache.machine.cache_clear()
+    assert cache.machine() != before
+    assert c.get(t, "proof.screenshot") is None
+
+
+def test_the_rubric_keys_what_can_change_a_verdict_not_points(entry):
+    c, t = entry
+    from deploycheck import rubric as rb
+    assert ResultsCache(Settings(rubric=rb.parse({"checks": {"proof.screenshot": {"points": 5}}, "total": 50}))
+                        ).get(t, "proof.screenshot") is not None          # points are applied after the cache
+    assert ResultsCache(Settings(rubric=rb.parse({"checks": {"extras.custom_image": {"enabled": True}}}))
+                        ).get(t, "proof.screenshot") is None
+
+
+def test_provisional_and_error_outcomes_are_never_stored_review_is(entry):
+    c, t = entry
+    c.put(t, "predict.local", replace(passed("approximate (scikit-learn 1.2.1 instead of 1.4.2)"), provisional=True))
+    assert c.get(t, "predict.local") is None
+    c.put(t, "predict.local", skipped("inconclusive: version skew", provisional=True))
+    assert c.get(t, "predict.local") is None
+    c.put(t, "predict.local", run_error("the sandbox did not start"))
+    assert c.get(t, "predict.local") is None
+    c.put(t, "readme.cleanup", review("cannot tell", screenshot=Screenshot("aws_deploy/p.png", "x")))
+    assert c.get(t, "readme.cleanup").screenshot == Screenshot("aws_deploy/p.png", "x")
+
+
+def test_ocr_installed_after_a_run_without_it_grades_the_screenshot_again(tmp_path, cache_env):
+    """Issue 20's case: graded with OCR off, the screenshot passes as 'content not read'; once OCR
+    works, the cached pass is not reused and the image is read."""
+    repo = tmp_path / "sam"
+    shutil.copytree(CLASSROOM / "screenshot_no_prediction", repo)
+    _, first = grade({**cache_env, "DEPLOYCHECK_OCR": "off"}, repo, tmp_path / "out1", "--no-proof")
+    assert first["proof.screenshot"]["status"] == "passed" and "not read" in first["proof.screenshot"]["message"]
+    p2, second = grade(cache_env, repo, tmp_path / "out2", "--no-proof")
+    assert second["proof.screenshot"]["status"] == "failed", second["proof.screenshot"]["message"]
+    assert "reused" not in p2.stdout

@@ -9,6 +9,7 @@ a sandbox that cannot start) are errors of the run, never the student's failure.
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 import json
 import re
 from typing import TYPE_CHECKING, Any
@@ -50,7 +51,9 @@ def predict_local(t: Target, dc: Settings | None = None) -> Outcome:
             return run_error(f"{CHECK} did not run student code: {e}")
         raise
     assert not isinstance(run, Unservable)
-    return _interpret(t, f, plan, f.facts.sample, run)
+    o = _interpret(t, f, plan, f.facts.sample, run)
+    # a run in an approximate environment is not the declared image's verdict: never cached
+    return replace(o, provisional=True) if run.runtime is not None and run.runtime.approximate else o
 
 
 def local_prediction(t: Target, dc: Settings | None = None) -> model.Prediction | None:
@@ -151,7 +154,7 @@ def _interpret(t: Target, f: DeployFolder, plan: ServingPlan, sample: SampleRequ
     if run.machine_error:
         return run_error(f"{CHECK} could not run {where}: {run.machine_error}", **data)
     if run.inconclusive:
-        return skipped(f"{run.inconclusive} ({where})", inconclusive=True, **data)
+        return skipped(f"{run.inconclusive} ({where})", inconclusive=True, provisional=True, **data)
     # ---- the sandbox itself stopped the code
     if run.sandbox_status == "timeout":
         what = "model_fn" if plat == "aws" else "loading your model"
