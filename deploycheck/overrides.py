@@ -50,18 +50,22 @@ class Overrides:
     def get(self, student: str, check: str) -> Entry | None:
         return self.entries.get((student, check))
 
-    def warnings(self, students: Iterable[str]) -> list[str]:
-        """One line per entry whose check id is not in the rubric or whose student is not in
-        ``students`` (the class of this run, before sharding)."""
+    def warnings(self, students: Iterable[str], graded: Mapping[str, Iterable[str]]) -> list[str]:
+        """One line per entry that was not applied: its check id is not in the rubric, its student is
+        not in ``students`` (the class of this run, before sharding), or that check of that student has
+        no verdict in this run (``graded``: student -> checks with a verdict)."""
         known = set(students)
         out = []
         for e in self.entries.values():
+            what = f"{self.source}: the override of {e.check!r} for {e.student!r} was not applied"
             if e.check not in rb.RUBRIC:
-                out.append(f"{self.source}: override for {e.student} names no check {e.check!r}"
-                           f"{rb.did_you_mean(e.check, rb.CHECK_IDS)}; it was not applied")
+                out.append(f"{what}: there is no check {e.check!r}{rb.did_you_mean(e.check, rb.CHECK_IDS)}")
             elif e.student not in known:
-                out.append(f"{self.source}: override of {e.check} for {e.student!r}: no such student in this class"
-                           f"{rb.did_you_mean(e.student, known)}; it was not applied")
+                out.append(f"{what}: there is no student {e.student!r} in this class"
+                           f"{rb.did_you_mean(e.student, known)}")
+            elif e.check not in set(graded.get(e.student, ())):
+                out.append(f"{what}: that check was not graded for that student in this run (a shard, -k, a "
+                           "disabled check, or the student could not be graded)")
         return out
 
 

@@ -25,6 +25,7 @@ import pluggy
 import pytest
 
 from deploycheck import errors, files
+from deploycheck import overrides as ov
 from deploycheck import rubric as rb
 from deploycheck.discovery import Target, targets_for
 from deploycheck.model import (FAILED, REVIEW, SKIPPED, CheckRecord, Outcome, StudentResult, failed, passed,
@@ -57,6 +58,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--platform", choices=["auto", "aws", "gcp"], default="auto",
                 help="grade only this platform's deploy folder (default: every one found, best score kept)")
     g.addoption("--rubric", metavar="FILE.toml", help="points and enabled flag per check id (see README)")
+    g.addoption("--overrides", metavar="FILE.toml",
+                help="instructors' decisions ([[override]] student, check, status, reason), applied after grading")
     g.addoption("--report", metavar="DIR", help="write report.json, grades.csv, results/, summary.md, index.html here")
     g.addoption("--shard", metavar="K/N", help="grade only the K-th of N deterministic slices of the class")
     g.addoption("--no-proof", action="store_true", help="do not render proof screenshots")
@@ -126,7 +129,8 @@ def _parse_shard(s: str | None) -> tuple[int, int] | None:
 def settings_from(o: argparse.Namespace) -> Settings:
     try:
         rubric = rb.load(o.rubric)
-    except rb.RubricError as e:
+        decisions = ov.load(o.overrides)
+    except (rb.RubricError, ov.OverrideError) as e:
         raise pytest.UsageError(str(e)) from None
     return Settings(
         platform=o.platform, report=Path(o.report) if o.report else None,
@@ -137,7 +141,7 @@ def settings_from(o: argparse.Namespace) -> Settings:
         instance_type=o.instance_type, allow_instance_type=o.allow_instance_type,
         max_deployments=o.max_deployments, run_id=_run_id(o), audit_account=o.audit_account,
         audit_trail=bool(o.audit_trail), trail_since=o.trail_since, trail_until=o.trail_until,
-        rubric=rubric, canvas=bool(o.canvas or o.canvas_assignment), cache=not (o.no_cache or env_flag("NO_CACHE")))
+        rubric=rubric, overrides=decisions, canvas=bool(o.canvas or o.canvas_assignment), cache=not (o.no_cache or env_flag("NO_CACHE")))
 
 
 def check_id_of(item: pytest.Item) -> str | None:
@@ -184,6 +188,7 @@ class DeploycheckPlugin:
         self._targets_lock = threading.Lock()
         self._crashed: set[str] = set()
         self.students: list[StudentResult] = []
+        self.override_warnings: list[str] = []
         self.report_error: str | None = None
         from deploycheck.cache import ResultsCache
         self.cache = ResultsCache(self.settings, enabled=self.settings.cache)
@@ -433,8 +438,14 @@ class DeploycheckPlugin:
         from deploycheck import report as rp
         s = self.settings
         self.students = rp.build_students(self.records, [*self.refs, *self.shadows], s.rubric,
-                                          {r.check for r in self.records})
+                                          {r.check for r in self.records}, s.overrides)
+        graded: dict[str, set[str]] = {}
+        for r in self.records:
+            graded.setdefault(r.student, set()).add(r.check)
+        self.override_warnings = s.overrides.warnings(self.class_students, graded)
         extra: dict[str, Any] = {}
+        if self.override_warnings:
+            extra["override_warnings"] = self.override_warnings
         if self.integrity:
             # the class's integrity signals: no points, only evidence side by side (classroom.integrity)
             from deploycheck.classroom import integrity
@@ -474,6 +485,8 @@ class DeploycheckPlugin:
         terminalreporter.section("deploycheck grades")
         for line in terminal.lines(self.students):
             terminalreporter.write_line(line)
+        for w in self.override_warnings:
+            terminalreporter.write_line(f"deploycheck: warning: {escape.terminal(w, 400)}", yellow=True)
         if self.reused:
             terminalreporter.write_line(f"reused {self.reused} of {len(self.records)} check results from the cache "
                                         "(repos unchanged since the last run; --no-cache grades everything afresh)")

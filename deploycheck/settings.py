@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from deploycheck import overrides as ov
 from deploycheck import rubric as rb
 
 ENV_PREFIX = "DEPLOYCHECK_"
@@ -58,6 +59,7 @@ class Settings:
     rubric: rb.Rubric = field(default_factory=lambda: rb.Rubric(dict(rb.RUBRIC)))
     canvas: bool = False
     cache: bool = True                  # reuse outcomes of unchanged repos (--no-cache: grade afresh)
+    overrides: ov.Overrides = ov.NONE   # --overrides FILE.toml: instructors' decisions, applied after grading
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def option_on(self, name: str | None) -> bool:

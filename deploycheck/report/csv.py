@@ -1,6 +1,7 @@
 """grades.csv: one row per student, one column per check id (points earned; empty when the check
 was skipped or did not run), the raw and scaled totals, the graded commit, the late columns and
-``review`` (the checks awaiting an instructor's decision: they keep their points until then).
+``review`` (the checks awaiting an instructor's decision: they keep their points until then) and
+``overrides`` (the checks an instructor decided, with deploycheck's own verdict and the reason).
 review.csv: one row per check awaiting review, with what the instructor needs to decide it (the
 message, the student's screenshot and its OCR text) and the override to paste."""
 from __future__ import annotations
@@ -16,7 +17,7 @@ from deploycheck.report.results import check_ids, commit_of, error_of, fmt, late
 def rows(students: list[model.StudentResult]) -> tuple[list[str], list[list[str]]]:
     ids = check_ids(students)
     header = ["student", "name", "platform", "graded_commit", *ids, "raw_score", "raw_max_score", "score", "max_score",
-              "late_commits", "last_late_commit", "latest_commit_score", "review", "error"]
+              "late_commits", "last_late_commit", "latest_commit_score", "review", "overrides", "error"]
     out = []
     for s in students:
         byid = {c.id: c for c in s.checks}
@@ -32,8 +33,14 @@ def rows(students: list[model.StudentResult]) -> tuple[list[str], list[list[str]
                     "" if err else fmt(s.score), fmt(s.max_score),
                     str(late.get("count", "")) if late else "", str(late.get("last_time", "")) if late else "",
                     fmt(late["latest_score"]) if late.get("latest_score") is not None else "",
-                    " ".join(c.id for c in s.checks if c.needs_review), err or ""])
+                    " ".join(c.id for c in s.checks if c.needs_review), overrides_cell(s), err or ""])
     return header, out
+
+
+def overrides_cell(s: model.StudentResult) -> str:
+    """``readme.cleanup: passed (deploycheck: failed; reason ...)`` for each check an instructor decided."""
+    return "; ".join(f"{c.id}: {c.status} (deploycheck: {c.override.machine_status}; {c.override.reason})"
+                     for c in s.checks if c.override is not None)
 
 
 REVIEW_HEADER = ("student", "name", "check", "points", "message", "screenshot", "ocr_text", "override")

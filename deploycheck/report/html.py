@@ -122,6 +122,7 @@ def _row(i: int, s: model.StudentResult, ids: list[str], outdir: Path) -> dict[s
     t = triage(s)
     byid = {c.id: c for c in s.checks}
     failing = " ".join(c.id for c in s.checks if c.status == model.FAILED and not c.error)
+    decided = sum(1 for c in s.checks if c.override is not None)
     frac = s.score / s.max_score if s.max_score else 0.0
     cells: list[dict[str, str] | None] = []
     for cid in ids:
@@ -152,7 +153,7 @@ def _row(i: int, s: model.StudentResult, ids: list[str], outdir: Path) -> dict[s
                                                               if late and late.get("latest_score") is not None else ""),
             "commit": commit_of(s), "repo": str(s.extra.get("source") or s.repo), "notes": list(s.notes),
             "other": other, "first": t.first, "first_file": fix_file(t.first) if t.first else "",
-            "shots": shots, "checks": checks, "reviews": reviews, "review": " ".join(c.id for c in t.review)}
+            "shots": shots, "checks": checks, "reviews": reviews, "decided": decided, "review": " ".join(c.id for c in t.review)}
 
 
 def _review_shot(c: model.CheckResult, shots: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -170,9 +171,13 @@ def _review_shot(c: model.CheckResult, shots: list[dict[str, Any]]) -> dict[str,
 def _crow(c: model.CheckResult, blocked: bool = False) -> dict[str, Any]:
     label = "error of the run" if c.error else (f"blocked by {c.blocked_by}" if blocked and c.blocked_by else
                                                 "needs review" if c.needs_review else c.status)
+    if c.override is not None:
+        label += " (your decision)"
     return {"id": c.id, "cls": "skipped" if c.error else c.status, "label": label,
             "points": f"{fmt(c.score)}/{fmt(c.max_score)}", "message": c.message, "blocked": blocked,
-            "traceback": c.traceback}
+            "traceback": c.traceback,
+            "machine": (f"deploycheck's own verdict: {c.override.machine_status}: {c.override.machine_message}"
+                        if c.override is not None else "")}
 
 
 def _evidence_image(s: model.StudentResult | None, rel: str, outdir: Path) -> str:

@@ -17,7 +17,10 @@ ICON = {"passed": "✅", "failed": "❌", "skipped": "⏭️", "review": "🔎"}
 
 
 def _check_line(c: model.CheckResult, indent: str = "") -> str:
-    return f"{indent}- `{c.id}` {ICON[c.status]} {fmt(c.score)}/{fmt(c.max_score)}: {md(c.message or c.status, 400)}"
+    line = f"{indent}- `{c.id}` {ICON[c.status]} {fmt(c.score)}/{fmt(c.max_score)}: {md(c.message or c.status, 400)}"
+    if c.override is not None:
+        line += f" (deploycheck's own verdict was {c.override.machine_status})"
+    return line
 
 
 def _blocked_line(b: model.CheckResult, g: Group, indent: str = "") -> str:

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping
 
-from deploycheck import model, rubric as rb
+from deploycheck import model, overrides as ov, rubric as rb
 from deploycheck.classroom.refs import SHADOW_SUFFIX, RepoRef
 
 NOT_GRADED = "not graded"
@@ -50,9 +50,19 @@ def _totals(checks: Iterable[model.CheckResult]) -> tuple[float, float, int]:
             sum(1 for c in cs if c.status == model.FAILED and not c.error))
 
 
+def decided(cid: str, o: model.Outcome, entry: ov.Entry, r: rb.Rubric) -> model.CheckResult:
+    """An instructor's override of the machine's verdict ``o``, scored by :func:`score`; the machine's
+    status and message are kept beside the reason."""
+    result = score(cid, model.Outcome(entry.status, f"decided by your instructor: {entry.reason}", o.data, file=o.file,
+                                      screenshot=o.screenshot, proof=o.proof), r)
+    return replace(result, override=model.Override(entry.reason, o.status, o.message))
+
+
 def build_students(records: Iterable[model.CheckRecord], refs: Iterable[RepoRef], rubric: rb.Rubric,
-                   active_ids: Iterable[str]) -> list[model.StudentResult]:
+                   active_ids: Iterable[str], overrides: ov.Overrides = ov.NONE) -> list[model.StudentResult]:
     """One StudentResult per ref (in ref order; students only seen in records follow, sorted).
+    ``overrides`` (``--overrides``) replace the machine's verdict of their (student, check), also on
+    the shadow run of a late student's latest commit.
 
     A repo graded on both platforms keeps the better one (higher fraction of its raw maximum, then
     fewer failures, then AWS); the other's scaled totals stay in ``platforms`` and its checks in
@@ -64,8 +74,11 @@ def build_students(records: Iterable[model.CheckRecord], refs: Iterable[RepoRef]
     by: dict[str, dict[str | None, dict[str, model.CheckResult]]] = defaultdict(lambda: defaultdict(dict))
     repo_of: dict[str, str] = {}
     notes_of: dict[str, tuple[str, ...]] = {}
+    owner = {r.student: r.shadow_of for r in refs if r.shadow_of}
     for rec in records:
-        by[rec.student][rec.platform][rec.check] = score(rec.check, rec.outcome, rubric)
+        entry = overrides.get(owner.get(rec.student, rec.student), rec.check)
+        by[rec.student][rec.platform][rec.check] = (score(rec.check, rec.outcome, rubric) if entry is None else
+                                                    decided(rec.check, rec.outcome, entry, rubric))
         repo_of.setdefault(rec.student, rec.repo)
         if rec.notes:
             notes_of[rec.student] = tuple(rec.notes)

@@ -123,6 +123,10 @@ def student_detail(s: model.StudentResult, width: int | None = None) -> list[str
         out += [""] + _wrap(f"ALSO GRADED ON {tx(plat, 10).upper()} (not counted: {tx(s.platform or '', 10)} scored "
                             f"better): " + ("; ".join(f"{c.id} failed: {tx(c.message, 300)}" for c in bad)
                                             if bad else "no check failed"), "", w)
+    decided = [c for c in s.checks if c.override is not None]
+    if decided:
+        out += _wrap("DECIDED BY YOUR INSTRUCTOR: " + ", ".join(
+            f"{c.id} {c.status} (deploycheck said {c.override.machine_status})" for c in decided if c.override), "", w)
     for note in s.notes:
         out += _wrap(f"note: {tx(note, 400)}", "", w)
     late = late_of(s)
