@@ -42,6 +42,7 @@ from sandbox_sys import (CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, 
                          write_maps)
 
 LIFELINE_FD = 5             # J's end of the pipe whose other end only the server holds
+CHANNEL_FD = 6              # the job's end of the grader's conversation channel (sandbox.run(talk=...))
 KEYRING_FILES = ("/proc/keys", "/proc/key-users")
 
 FRAME_MAGIC = b"DCJ1"
@@ -51,10 +52,13 @@ JOB_UID = 1000              # what the job's code sees as its uid/gid (inside it
 class JobContext(object):
     """What a job function gets as ``ctx``: ``folder`` (the private copy of the deploy folder, also
     the cwd), ``extracted`` (the safely extracted model archive, or None), ``tmp`` (scratch),
-    ``home``; ``work``/``model_dir``/``root`` are the same paths under their older names."""
+    ``home``, ``channel`` (the descriptor of its conversation channel with the grader, a
+    SOCK_SEQPACKET socket, when it was run with a ``talk``); ``work``/``model_dir``/``root`` are the
+    same paths under their older names."""
 
-    def __init__(self, root, folder, extracted, limits):
+    def __init__(self, root, folder, extracted, limits, channel=None):
         self.root = root
+        self.channel = channel           # fd of the conversation channel with the grader, or None
         self.folder = folder
         self.extracted = extracted
         self.tmp = os.path.join(root, "tmp")
@@ -176,7 +180,7 @@ def _job_setup(cfg, msg):
         if msg.get("has_model"):
             extracted = os.path.join(root, "model")
             _copy_in(os.open("model", os.O_RDONLY | os.O_DIRECTORY, dir_fd=src), extracted, budget)
-        close_fds_except({0, 1, 2, 3, 4, src})
+        close_fds_except({0, 1, 2, 3, 4, src} | _channel(msg))
     else:
         folder = os.path.join(root, "folder") if msg.get("has_folder") else None
         extracted = os.path.join(root, "model") if msg.get("has_model") else None
@@ -184,7 +188,7 @@ def _job_setup(cfg, msg):
     with os.fdopen(fd, "rb") as fh:
         args = json.loads(fh.read().decode("utf-8"))
     os.close(src)
-    close_fds_except({0, 1, 2, 3, 4})
+    close_fds_except({0, 1, 2, 3, 4} | _channel(msg))
     # ---- limits and environment
     setrlimit(resource.RLIMIT_AS, vmsize() + int(limits["memory_mb"]) * 1024 * 1024)
     setrlimit(resource.RLIMIT_CPU, cpu_seconds(limits))
@@ -210,7 +214,11 @@ def _job_setup(cfg, msg):
         # the last step before any job code: no keyring calls at all (and no nested user namespace)
         # for the job and everything it starts
         install_filter(filter_program())
-    return JobContext(root, folder, extracted, limits), args
+    return JobContext(root, folder, extracted, limits, CHANNEL_FD if msg.get("channel") else None), args
+
+
+def _channel(msg):
+    return {CHANNEL_FD} if msg.get("channel") else set()
 
 
 def _count_own_processes():
@@ -292,8 +300,8 @@ def _run_job(cfg, msg):
 
 
 def start(cfg, msg, fds, own_pidns):
-    """In the server: fork J with the job's four pipes ``fds`` (stdout, stderr, answer, setup; the
-    server closes its copies) and return ``(pid, lifeline)``; the server keeps ``lifeline`` (the
+    """In the server: fork J with the job's four pipes ``fds`` (stdout, stderr, answer, setup; then
+    its end of the conversation channel when ``msg["channel"]``; the server closes its copies) and return ``(pid, lifeline)``; the server keeps ``lifeline`` (the
     write end J watches) open until it has reaped J. ``own_pidns``: a descriptor of the server's own
     PID namespace (sandboxed), None unsandboxed. Raises OSError when the PID namespace cannot be
     made (nothing is forked then)."""
@@ -346,11 +354,12 @@ def _job_main(cfg, msg, fds, life_r):
         import fcntl
         devnull = os.open(os.devnull, os.O_RDWR)
         # first out of the way (high numbers), then into place: no source is overwritten early
-        high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 200) for fd in [devnull] + list(fds) + [life_r]]
+        # (0 /dev/null, 1-4 the pipes, 5 the lifeline, 6 the conversation channel when there is one)
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 200) for fd in [devnull] + list(fds[:4]) + [life_r] + list(fds[4:5])]
         for dst, src in enumerate(high):
             os.dup2(src, dst)
         setup_fd = 4
-        close_fds_except({0, 1, 2, 3, 4, LIFELINE_FD})
+        close_fds_except({0, 1, 2, 3, 4, LIFELINE_FD} | _channel(msg))
         # a session and process group of J's own: kill(0, ...) or killpg(getpgrp(), ...) in the job
         # reach only the job's processes, never the server (whose group J was forked into) or the
         # jobs of other students on it; unsandboxed, the server kills this group on a timeout

@@ -1,15 +1,21 @@
 """SageMaker scikit-learn container's request path, run INSIDE the sandbox under the image's Python.
 
-Job: ``sagemaker_job:serve`` (``fn(ctx, **args)``, see PLAN.md). Runs with the image's own runtime
-environment (its Python, scikit-learn, numpy... and ``sagemaker-containers`` 2.8.6.post2, the
-library every scikit-learn image serves with). Python 3.7 compatible; stdlib + that environment.
+Job: ``sagemaker_job:serve`` (``fn(ctx, **args)``), run with a conversation channel
+(``ctx.channel``, see ``deploycheck/serving/local.py``). Runs with the image's own runtime environment
+(its Python, scikit-learn, numpy... and ``sagemaker-containers`` 2.8.6.post2, the library every
+scikit-learn image serves with, with its gunicorn and gevent). Python 3.7 compatible; stdlib + that
+environment.
 
 What comes from the library (not re-implemented): handler wrapping (``_functions.error_wrapper``),
 ``Transformer`` (default handlers, 415/406 error bodies, tuple results), the Flask ``Worker`` app
 (routes, ``Request.content_type``/``accept``/``content`` rules, Flask's own 500 page and response
-conversion), ``encoders``/``decoders``, and gunicorn's own error page (``gunicorn.util.write_error``)
-for an exception that escapes the WSGI app. Requests are driven in-process through Werkzeug's test
-client (no network).
+conversion), ``encoders``/``decoders``, and gunicorn's gevent worker, which serves every request
+(``GeventWorker.handle``: gunicorn's request parser, ``wsgi.create``, the response writer that sends
+the status line and headers and then each body item -- ``TypeError: 0 is not a byte`` for an item
+that is not bytes, after the headers went out --, its error page for an exception that escapes the
+WSGI app). The grader hands over each connection (the request written as the container's nginx
+forwards it) and reads the answer from it itself, byte for byte; this job only reports, after each
+request, the student's error and the loaded model (for messages: never a status or an answer).
 
 What is reproduced here, because it lives in the image and not in a library (cited):
 
@@ -25,19 +31,18 @@ What is reproduced here, because it lives in the image and not in a library (cit
   before gunicorn starts; if that import fails the container exits and the endpoint never becomes
   InService (reported as ``startup``). The start also ``pip install``s the code directory and its
   requirements.txt: there is no network in the sandbox, so the module is imported from its folder
-  instead (the only deliberate difference; see serving/local.py).
+  instead (the only deliberate difference; see serving/local.py); gunicorn's command line
+  (``-k gevent``, ``--log-level info``, bound to ``unix:/tmp/gunicorn.sock`` behind nginx).
 
 The working directory is an empty scratch directory, like the container's ``/`` (a model_fn that
 opens a relative path fails there too).
 """
-import base64
 import importlib
 import io
 import json
 import logging
 import os
 import sys
-import time
 import traceback
 import warnings
 
@@ -52,10 +57,10 @@ from sagemaker_containers.beta.framework import (  # noqa: E402,F401 (the import
     content_types, encoders, env, modules, transformer, worker, server)
 from sagemaker_containers import _env, _errors  # noqa: E402
 
-from job_util import cleaner, model_info  # noqa: E402 (deploycheck/inside)
+from job_util import Channel, cleaner, model_info  # noqa: E402 (deploycheck/inside)
 
-BODY_LIMIT = 4 * 1024 * 1024          # bytes of each response body returned to the grader
 TRACEBACK_LINES = 12
+MODEL_SERVER_TIMEOUT = 60             # sagemaker_containers' SAGEMAKER_MODEL_SERVER_TIMEOUT default
 
 
 class UserError(Exception):
@@ -155,45 +160,42 @@ def user_module_transformer_for(user_module, mode):
     return user_module_transformer(user_module, mode)
 
 
-# ------------------------------------------------------------------ gunicorn's answer to a crash
+# ------------------------------------------------------------------ gunicorn, as the container runs it
 
-class _ErrorSocket(object):
-    """Collects what ``gunicorn.util.write_error`` writes (it expects a socket)."""
+class _Listener(object):
+    """The socket gunicorn listens on in the container (sagemaker_containers ``_server.UNIX_SOCKET_BIND``,
+    behind nginx); gunicorn asks it only for its name."""
 
-    def __init__(self):
-        self.data = b""
-
-    def gettimeout(self):
-        return None
-
-    def setblocking(self, flag):
-        pass
-
-    def sendall(self, data):
-        self.data += data
-
-    def send(self, data):
-        self.data += data
-        return len(data)
+    def getsockname(self):
+        return "/tmp/gunicorn.sock"
 
 
-def gunicorn_error_response():
-    """(status, content type, body) gunicorn sends when the WSGI app raises before responding
-    (``Worker.handle_error`` -> ``util.write_error(client, 500, "Internal Server Error", "")``)."""
-    from gunicorn import util
-    sock = _ErrorSocket()
-    util.write_error(sock, 500, "Internal Server Error", "")
-    head, _, body = sock.data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = dict(l.split(": ", 1) for l in lines[1:] if ": " in l)
-    return status, headers.get("Content-Type"), body
+def gunicorn_worker(app, capture):
+    """gunicorn's gevent worker configured as the container's command line configures it
+    (sagemaker_containers ``_server.start``: ``gunicorn --timeout 60 -k gevent -b unix:/tmp/gunicorn.sock
+    --worker-connections 1000 -w 1 --log-level info``), serving ``app``; its error log (the exceptions
+    it answers with its own error page, or after which it closes the connection) also goes to
+    ``capture``."""
+    from gunicorn import config, glogging
+    from gunicorn.workers.ggevent import GeventWorker
+    cfg = config.Config()
+    for name, value in (("worker_class", "gevent"), ("loglevel", "info"), ("timeout", MODEL_SERVER_TIMEOUT),
+                        ("worker_connections", 1000), ("workers", 1),
+                        # the defaults are the ids of the process that imported gunicorn (the fork server)
+                        ("user", os.geteuid()), ("group", os.getegid())):
+        cfg.set(name, value)
+    log = glogging.Logger(cfg)
+    log.error_log.addHandler(capture)
+    worker = GeventWorker(1, os.getppid(), [], None, MODEL_SERVER_TIMEOUT, cfg, log)
+    worker.wsgi = app                      # what init_process -> load_wsgi sets from the app's main
+    return worker
 
 
 # ------------------------------------------------------------------ the job
 
 class _Capture(logging.Handler):
-    """Exceptions Flask logs while answering (``app.log_exception``), for the grader's messages."""
+    """Exceptions Flask (``app.log_exception``) or gunicorn log while answering, for the grader's
+    messages."""
 
     def __init__(self):
         logging.Handler.__init__(self, level=logging.ERROR)
@@ -239,77 +241,17 @@ def _encode_rows(rows, content_type):
     return json.dumps(rows).encode()
 
 
-def _versions():
-    """The runtime's versions (computed once, when the sandbox's fork server preloads this module)."""
-    global _VERSIONS
-    if _VERSIONS is None:
-        _VERSIONS = _read_versions()
-    return dict(_VERSIONS)
-
-
-_VERSIONS = None
-
-
-def _read_versions():
-    out = {"python": "%d.%d.%d" % sys.version_info[:3]}
-    for name in ("sklearn", "numpy", "scipy", "pandas", "joblib", "flask", "werkzeug"):
-        mod = sys.modules.get(name)
-        if mod is None and name == "pandas":     # imported on demand only: its version, not the module
-            version = _distribution_version(name)
-            if version:
-                out[name] = version
-            continue
-        if mod is None:
-            try:
-                mod = importlib.import_module(name)
-            except Exception:  # noqa: BLE001 - e.g. pandas missing from the image
-                continue
-        out[name] = getattr(mod, "__version__", "?")
-    try:
-        import pkg_resources
-        out["sagemaker_containers"] = pkg_resources.get_distribution("sagemaker_containers").version
-    except Exception:  # noqa: BLE001
-        pass
-    return out
-
-
-
-def _distribution_version(name):
-    try:
-        from importlib.metadata import version     # Python 3.8+
-        return version(name)
-    except ImportError:
-        pass
-    except Exception:  # noqa: BLE001 - not installed
-        return None
-    try:
-        import pkg_resources
-        return pkg_resources.get_distribution(name).version
-    except Exception:  # noqa: BLE001
-        return None
-
-
-_versions()
-
-
-def serve(ctx, entry, transform_fn="exclusive", model_rel=None, requests=(), boot=True, synthesize=None,
-          code_dir_rel=None):
-    """Start the container like SageMaker does and answer ``requests`` in order.
+def serve(ctx, entry, transform_fn="exclusive", model_rel=None, boot=True, code_dir_rel=None):
+    """Start the container like SageMaker does, then serve each connection the grader hands over on
+    ``ctx.channel`` through gunicorn's own worker, until the grader has no more.
 
     ``entry``: the entry point relative to the deploy folder ("inference.py"); ``transform_fn``:
     the image's glue ("ignored" before 1.2-1, "exclusive" from 1.2-1); ``model_rel``: the model
     directory inside the folder when there is no archive (``ctx.extracted`` otherwise);
-    ``requests``: ``[{"method", "path", "headers": [[name, value]...], "body_b64"}]``;
-    ``synthesize``: ``{"values": [1.0, 0.5], "content_type": ..., "accept": ...}`` to append a
-    request built from the loaded model's ``n_features_in_`` when no request was documented;
     ``code_dir_rel``: where the entry point's code lives ("code" inside the archive, as the SDK
-    repacks it), else the entry point's folder."""
-    from werkzeug.test import Client
-    try:
-        from werkzeug.wrappers import Response as _WResponse
-    except ImportError:  # pragma: no cover
-        from werkzeug.wrappers import BaseResponse as _WResponse
-
+    repacks it), else the entry point's folder. Reports on the channel: ``ready`` (after the start,
+    with the start-up failure if any), then ``done`` after each request (the student's error, the
+    model once loaded); returns the warnings."""
     folder = os.path.abspath(ctx.folder)
     model_dir = os.path.abspath(ctx.extracted) if ctx.extracted else os.path.join(folder, model_rel or ".")
     entry_dir, entry_file = os.path.split(entry)
@@ -332,9 +274,9 @@ def serve(ctx, entry, transform_fn="exclusive", model_rel=None, requests=(), boo
     os.makedirs(scratch, exist_ok=True)
     os.chdir(scratch)
 
-    out = {"runtime": _versions(), "startup": None, "model": None, "load_ms": None, "responses": [],
-           "synthesized": None, "warnings": [], "module": module_name}
+    channel = Channel(ctx.channel)
     capture = _Capture()
+    startup = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         # 1. container start: sagemaker_containers _server.start imports the user module first
@@ -343,61 +285,31 @@ def serve(ctx, entry, transform_fn="exclusive", model_rel=None, requests=(), boo
             try:
                 _install_and_import(code_dir, module_name)
             except Exception as e:  # noqa: BLE001
-                out["startup"] = _describe(e, "import", clean)
+                startup = _describe(e, "import", clean)
             for name in [m for m in set(sys.modules) - preloaded
                          if str(getattr(sys.modules[m], "__file__", None) or "").startswith(code_dir + os.sep)]:
                 del sys.modules[name]           # gunicorn's worker is a fresh process: imports again
         # after the import: a student's module finds the root logger unconfigured, as in the container
         logging.getLogger().addHandler(capture)
         glue = Glue(transform_fn)
-        client = Client(glue.main, _WResponse)
-        reqs = list(requests)
-        i = 0
+        worker = gunicorn_worker(glue.main, capture)
+        channel.report(op="ready", startup=startup)
+        # 2. gunicorn serves each request (the grader wrote it into the connection and reads the answer)
+        listener = _Listener()
+        reported_model = False
         while True:
-            if i >= len(reqs):
-                if synthesize and out["synthesized"] is None and glue.transformer is not None \
-                        and out["model"] and out["model"].get("n_features_in_"):
-                    n = out["model"]["n_features_in_"]
-                    rows = [[float(v)] * n for v in synthesize.get("values", (1.0, 0.5))]
-                    ctype = synthesize.get("content_type") or "application/x-npy"
-                    body = _encode_rows(rows, ctype)
-                    out["synthesized"] = {"body_b64": base64.b64encode(body).decode(), "content_type": ctype,
-                                          "accept": synthesize.get("accept"), "n_rows": len(rows)}
-                    hdrs = [["Content-Type", ctype]] + ([["Accept", synthesize["accept"]]] if synthesize.get("accept") else [])
-                    reqs.append({"method": "POST", "path": "/invocations", "headers": hdrs,
-                                 "body_b64": out["synthesized"]["body_b64"]})
-                else:
-                    break
-            req = reqs[i]
-            i += 1
-            body = base64.b64decode(req.get("body_b64") or "")
-            headers = [(str(k), str(v)) for k, v in req.get("headers") or ()]
+            client = channel.next_connection()
+            if client is None:
+                break
             del capture.records[:]
-            loading = glue.app is None
-            t0 = time.perf_counter()
-            error = None
-            try:
-                resp = client.open(req.get("path", "/invocations"), method=req.get("method", "POST"),
-                                   headers=headers, data=body if body or req.get("method", "POST") != "GET" else None)
-                status, ctype, data = resp.status_code, resp.headers.get("Content-Type"), resp.get_data()
-            except Exception as e:  # noqa: BLE001 - escaped the WSGI app: gunicorn answers
-                status, ctype, data = gunicorn_error_response()
-                error = _describe(e, glue.step or "request", clean)
-            elapsed = (time.perf_counter() - t0) * 1000.0
-            if loading and glue.app is not None:
-                out["load_ms"] = round(elapsed, 2)
-                model = getattr(glue.transformer, "_model", None)
-                if model is not None:
-                    out["model"] = model_info(model)
-            if error is None and capture.records:
-                error = _describe(capture.records[-1], "request", clean)
-            out["responses"].append({
-                "status": status, "content_type": ctype, "body_b64": base64.b64encode(data[:BODY_LIMIT]).decode(),
-                "body_len": len(data), "latency_ms": round(elapsed, 2), "error": error})
+            worker.handle(listener, client, "")
+            error = _describe(capture.records[-1], glue.step or "request", clean) if capture.records else None
+            model = getattr(glue.transformer, "_model", None) if not reported_model else None
+            reported_model = reported_model or model is not None
+            channel.report(op="done", error=error, model=model_info(model) if model is not None else None)
     logging.getLogger().removeHandler(capture)
-    out["warnings"] = [clean(("%s: %s" % (w.category.__name__, w.message))[:600]) for w in caught
-                       if w.category.__name__ not in ("DeprecationWarning", "PendingDeprecationWarning")][:8]
-    return out
+    return {"warnings": [clean(("%s: %s" % (w.category.__name__, w.message))[:600]) for w in caught
+                         if w.category.__name__ not in ("DeprecationWarning", "PendingDeprecationWarning")][:8]}
 
 
 # ------------------------------------------------------------------ once per fork server
@@ -415,6 +327,12 @@ WARM_UP = []       # what the warm-up answered, for the tests: "<content type> <
 
 
 def _warm_up():
+    try:                                 # gunicorn's gevent worker and its HTTP parser, once per server
+        import gunicorn.config  # noqa: F401
+        import gunicorn.glogging  # noqa: F401
+        import gunicorn.workers.ggevent  # noqa: F401
+    except Exception:  # noqa: BLE001 - then every job imports them itself
+        pass
     try:
         gpus = _env.num_gpus()
         _env.num_gpus = lambda: gpus

@@ -252,10 +252,12 @@ def serve(cfg):
                 conns.append(socket.socket(fileno=fcntl.fcntl(fds[0], fcntl.F_DUPFD_CLOEXEC, 100)))
                 os.close(fds[0])
             elif op == "run":
-                if len(fds) != 4:
+                expected = 5 if msg.get("channel") else 4      # the pipes, and the conversation channel
+                if len(fds) != expected:
                     for fd in fds:
                         os.close(fd)
-                    send(conn, {"op": "exit", "id": msg.get("id"), "status": -1, "error": "expected 4 descriptors"})
+                    send(conn, {"op": "exit", "id": msg.get("id"), "status": -1,
+                                "error": "expected %d descriptors" % expected})
                     continue
                 try:
                     pid, life = job_process.start(cfg, msg, fds, cfg["_own_pidns"])

@@ -1,6 +1,9 @@
 """Vertex AI / AI Platform prebuilt scikit-learn prediction, run INSIDE the sandbox under the
-image's Python. Job: ``vertex_job:predict`` (``fn(ctx, **args)``). Python 3.7 compatible; stdlib +
-the runtime environment (numpy, scikit-learn, joblib).
+image's Python. Job: ``vertex_job:predict`` (``fn(ctx, **args)``), run with a conversation channel
+(``ctx.channel``): it loads the model, then answers each connection the grader hands over with the
+standard library's HTTP server code (``http.server.BaseHTTPRequestHandler``: status line, headers,
+body as bytes); the grader reads the answer from the connection itself. Python 3.7 compatible;
+stdlib + the runtime environment (numpy, scikit-learn, joblib).
 
 Google's prebuilt container server is not public. The closest public code is Google's Cloud ML
 prediction library that the gcloud SDK ships (``lib/third_party/ml_sdk/cloud/ml/prediction``;
@@ -27,16 +30,14 @@ prediction library that the gcloud SDK ships (``lib/third_party/ml_sdk/cloud/ml/
   is not JSON, or has fields other than "instances"/"parameters", is rejected by the API front end
   with 400 INVALID_ARGUMENT before it reaches the container.
 """
-import base64
 import json
 import os
 import pickle
 import sys
-import time
 import traceback
 import warnings
 
-from job_util import cleaner, model_info  # deploycheck/inside
+from job_util import Channel, cleaner, model_info  # deploycheck/inside
 
 MODEL_PATH_LABEL = "/tmp/model/0001"    # where the service copies the artifacts (error messages show it)
 JSON_UTF8 = "application/json; charset=UTF-8"
@@ -153,10 +154,49 @@ def answer(model, body):
     return 200, JSON_UTF8, out, None
 
 
-def predict(ctx, model_rel=".", requests=(), synthesize=None):
-    """Load the model like the service, then answer each ``{"body_b64"}`` in ``requests``.
-    ``synthesize``: ``{"values": [1.0, 0.5]}`` adds ``{"instances": [[v]*n_features_in_ ...]}``."""
-    import sklearn
+def _http_server(model, startup, errors):
+    """The HTTP side of the container: POST -> :func:`answer`; GET (the health route) -> 200 once the
+    model loaded, 500 otherwise. ``errors`` collects each request's student error."""
+    from http.server import BaseHTTPRequestHandler
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"
+
+        def log_message(self, *args):
+            pass
+
+        def _reply(self, status, ctype, data):
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):  # noqa: N802
+            if model is None:
+                self._reply(*_api_error(500, "INTERNAL", startup or "the model is not loaded"))
+            else:
+                self._reply(200, JSON_UTF8, b"{}")
+
+        def do_POST(self):  # noqa: N802
+            try:
+                n = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                n = 0
+            body = self.rfile.read(n) if n > 0 else b""
+            if model is None:
+                status, ctype, data, err = _api_error(500, "INTERNAL", startup or "the model is not loaded") + (None,)
+            else:
+                status, ctype, data, err = answer(model, body)
+            errors.append(err)
+            self._reply(status, ctype, data)
+    return Handler
+
+
+def predict(ctx, model_rel="."):
+    """Load the model like the service, report ``ready`` on ``ctx.channel`` (the load failure, or
+    the model), then answer each connection the grader hands over, reporting ``done`` (the student's
+    error) after each; returns the warnings."""
     import numpy as np
     folder = os.path.abspath(ctx.folder)
     model_dir = os.path.abspath(ctx.extracted) if ctx.extracted else os.path.join(folder, model_rel or ".")
@@ -165,40 +205,36 @@ def predict(ctx, model_rel=".", requests=(), synthesize=None):
     clean = cleaner(((model_dir, MODEL_PATH_LABEL), (folder + "/", ""), (site, "<site-packages>")))
 
     os.chdir(ctx.tmp)
-    out = {"runtime": {"python": "%d.%d.%d" % sys.version_info[:3], "sklearn": sklearn.__version__,
-                       "numpy": np.__version__},
-           "startup": None, "model": None, "load_ms": None, "responses": [], "synthesized": None, "warnings": []}
+    channel = Channel(ctx.channel)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        t0 = time.perf_counter()
+        startup = None
         try:
             model = load_model(model_dir)
         except PredictionError as e:
             tb = traceback.format_exc().strip().splitlines()[-TRACEBACK_LINES:]
-            out["startup"] = {"phase": "load", "error_type": "PredictionError", "error": clean(str(e)),
-                              "traceback": clean("\n".join(tb))}
+            startup = {"phase": "load", "error_type": "PredictionError", "error": clean(str(e)),
+                       "traceback": clean("\n".join(tb))}
             model = None
-        out["load_ms"] = round((time.perf_counter() - t0) * 1000.0, 2)
-        if model is not None:
-            out["model"] = model_info(model)
-            reqs = list(requests)
-            n = out["model"].get("n_features_in_")
-            if synthesize and n:
-                rows = [[float(v)] * n for v in synthesize.get("values", (1.0, 0.5))]
-                body = json.dumps({"instances": rows}).encode()
-                out["synthesized"] = {"body_b64": base64.b64encode(body).decode(), "content_type": "application/json",
-                                      "n_rows": len(rows)}
-                reqs.append({"body_b64": out["synthesized"]["body_b64"]})
-            for req in reqs:
-                t1 = time.perf_counter()
-                status, ctype, data, err = answer(model, base64.b64decode(req.get("body_b64") or ""))
-                if err:
-                    err = dict(err, phase="request", error=clean(err.get("error", "")),
-                               traceback=clean(err.get("traceback", "")))
-                out["responses"].append({"status": status, "content_type": ctype,
-                                         "body_b64": base64.b64encode(data).decode(), "body_len": len(data),
-                                         "latency_ms": round((time.perf_counter() - t1) * 1000.0, 2), "error": err})
-    out["warnings"] = [clean(("%s: %s" % (w.category.__name__, w.message))[:600]) for w in caught
-                       if w.category.__name__ not in ("DeprecationWarning", "PendingDeprecationWarning",
-                                                      "FutureWarning")][:8]
-    return out
+        channel.report(op="ready", startup=startup, model=model_info(model) if model is not None else None)
+        errors = []
+        handler = _http_server(model, startup and startup["error"], errors)
+        while True:
+            client = channel.next_connection()
+            if client is None:
+                break
+            del errors[:]
+            try:
+                handler(client, ("", 0), None)
+            except OSError:
+                pass                             # the grader went away (its deadline)
+            finally:
+                client.close()
+            err = errors[-1] if errors else None
+            if err:
+                err = dict(err, phase="request", error=clean(err.get("error", "")),
+                           traceback=clean(err.get("traceback", "")))
+            channel.report(op="done", error=err)
+    return {"warnings": [clean(("%s: %s" % (w.category.__name__, w.message))[:600]) for w in caught
+                         if w.category.__name__ not in ("DeprecationWarning", "PendingDeprecationWarning",
+                                                        "FutureWarning")][:8]}

@@ -19,7 +19,7 @@ from deploycheck.sandbox import isolation as iso
 from deploycheck.sandbox import broker as _broker
 from deploycheck.sandbox.forkserver import AttachedServer, Server, ServerError
 from deploycheck.sandbox.isolation import Isolation, IsolationUnavailable
-from deploycheck.sandbox.records import Interpreter, JobResult, Limits
+from deploycheck.sandbox.records import Interpreter, JobResult, Limits, Talk
 
 _ENV_NAME = re.compile(r"^(SAGEMAKER|SM|AIP|CLOUD_ML|MODEL|DEPLOYCHECK_JOB)_[A-Z0-9_]+$")
 
@@ -166,11 +166,13 @@ def job_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 def run(job: str, args: Mapping[str, Any] | None = None, *, interpreter: Interpreter | None = None,
         folder: str | os.PathLike[str] | None = None, extract: str | os.PathLike[str] | None = None,
         limits: Limits | None = None, job_paths: tuple[str, ...] | list[str] = (),
-        env: Mapping[str, str] | None = None, preload: tuple[str, ...] = ()) -> JobResult:
+        env: Mapping[str, str] | None = None, preload: tuple[str, ...] = (), talk: Talk | None = None) -> JobResult:
     """Run ``job`` ("module:function", a module in deploycheck/inside/ or in ``job_paths``) as
     ``function(ctx, **args)`` in a fresh isolated child of ``interpreter``'s fork server.
     ``preload``: modules the job will import; those the interpreter imports on demand are imported
     by its server first (once), as a real container's long-lived worker would have them.
+    ``talk``: the grader's side of a conversation with the running job (:data:`~.records.Talk`; the
+    job's end is ``ctx.channel``); what it returns is ``JobResult.talk``.
 
     Never raises for anything the job does. Raises :class:`IsolationUnavailable` when no isolation
     works here and unsandboxed runs are not allowed. A failure of the sandbox itself is status
@@ -185,7 +187,7 @@ def run(job: str, args: Mapping[str, Any] | None = None, *, interpreter: Interpr
         try:
             srv = _server(interp, paths, mode)
             return srv.run(job, dict(args or {}), Path(folder) if folder else None,
-                           Path(extract) if extract else None, limits, environment, tuple(preload))
+                           Path(extract) if extract else None, limits, environment, tuple(preload), talk)
         except (ServerError, OSError, ValueError) as e:
             with _LOCK:
                 srv_ = _SERVERS.pop(_key(interp, paths, mode), None)

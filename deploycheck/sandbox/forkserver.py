@@ -26,13 +26,14 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from deploycheck.sandbox import isolation as iso
 from deploycheck.sandbox import jobs, protocol
 from deploycheck.sandbox.isolation import Isolation
-from deploycheck.sandbox.records import Interpreter, JobResult, Limits
+from deploycheck.sandbox.records import Interpreter, JobResult, Limits, Talk
 
 START_TIMEOUT = 180.0           # a server importing scikit-learn on a busy machine
 INSIDE_DIR = Path(__file__).resolve().parent.parent / "inside"
@@ -244,7 +245,8 @@ class Server:
         self.loaded.update(want)
 
     def run(self, job: str, args: Mapping[str, Any], folder: Path | None, extract: Path | None,
-            limits: Limits, env: dict[str, str], preload: tuple[str, ...] = ()) -> JobResult:
+            limits: Limits, env: dict[str, str], preload: tuple[str, ...] = (), talk: Talk | None = None
+            ) -> JobResult:
         with self.lock:
             t0 = time.monotonic()
             self.wait_ready()
@@ -264,20 +266,26 @@ class Server:
                 name = extract.name if extract is not None else "the archive"
                 return result("error", error_type="ExtractError", error=f"could not extract {name}: {e}")
             try:
-                return self._exchange(job_id, job, prep, limits, env, result)
+                return self._exchange(job_id, job, prep, limits, env, result, talk)
             finally:
                 shutil.rmtree(job_dir, ignore_errors=True)
 
     def _exchange(self, job_id: str, job: str, prep: jobs.PreparedJob, limits: Limits,
-                  env: dict[str, str], result: protocol.MakeResult) -> JobResult:
+                  env: dict[str, str], result: protocol.MakeResult, talk: Talk | None = None) -> JobResult:
         assert self.ctl is not None
-        msg = protocol.run_message(job_id, job, prep, limits, env)
+        conv = protocol.Conversation(talk, time.monotonic() + limits.timeout + protocol.KILL_GRACE) if talk else None
+        msg = protocol.run_message(job_id, job, prep, limits, env, channel=conv is not None)
         pipes = [os.pipe() for _ in range(4)]                   # stdout, stderr, answer, setup
         try:
-            protocol.send(self.ctl, msg, pipes)
+            protocol.send(self.ctl, msg, pipes, conv.theirs if conv else None)
         except OSError as e:
+            if conv is not None:
+                conv.close()
             raise ServerError(f"the sandbox server is gone ({e}): {self._log_tail()}") from e
+        if conv is not None:
+            conv.start()
         seen = protocol.collect(self.ctl, job_id, pipes, limits.timeout)
+        talked, talk_error = conv.finish() if conv is not None else (None, "")
         if seen.server_gone:
             why = self._log_tail()
             self.kill()
@@ -287,7 +295,7 @@ class Server:
                 # the job again on a new server
                 when = "during the job" if seen.setup else "before the job started"
                 raise ServerError(f"the sandbox server exited {when}{': ' + why if why else ''}")
-        return protocol.decide(result, seen, prep.notes)
+        return replace(protocol.decide(result, seen, prep.notes), talk=talked, talk_error=talk_error)
 
     def kill(self) -> None:
         p = self.proc

@@ -5,6 +5,10 @@ the server reports the job's exit (output kept bounded; a kill at the timeout), 
 The grader alone decides every status: from the setup pipe (closed by the job process before any job
 code runs), the job's wait status (reported by the server), its own wall clock, and one validated
 answer frame (``DCJ1`` + 8-byte length + JSON) whose only trusted content is the job's own data.
+
+A job run with a ``talk`` also gets one end of a ``SOCK_SEQPACKET`` socket pair (:class:`Conversation`):
+the grader's side runs ``talk`` in a thread while the job runs (the serving jobs get each HTTP
+connection over it, so the grader reads the container's answers itself, byte for byte).
 """
 from __future__ import annotations
 
@@ -14,12 +18,13 @@ import select
 import signal
 import socket
 import struct
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from deploycheck.sandbox import jobs
-from deploycheck.sandbox.records import JobResult, Limits
+from deploycheck.sandbox.records import JobResult, Limits, Talk
 
 OUTPUT_TAIL = 64 * 1024         # bytes of stdout/stderr kept
 OUTPUT_CAP = 16 * 1024 * 1024   # bytes of stdout/stderr read; then the pipe is closed
@@ -32,28 +37,79 @@ FRAME_MAGIC = b"DCJ1"
 MakeResult = Callable[..., JobResult]
 
 
-def run_message(job_id: str, job: str, prep: jobs.PreparedJob, limits: Limits, env: dict[str, str]) -> dict[str, Any]:
-    """The ``run`` message of one job (its pipes travel with it: :func:`send`)."""
+def run_message(job_id: str, job: str, prep: jobs.PreparedJob, limits: Limits, env: dict[str, str],
+                channel: bool = False) -> dict[str, Any]:
+    """The ``run`` message of one job (its pipes, and its end of the conversation channel when
+    ``channel``, travel with it: :func:`send`)."""
     return {"op": "run", "id": job_id, "job": job, "env": env,
             "limits": {"timeout": limits.timeout, "memory_mb": limits.memory_mb, "disk_mb": limits.disk_mb,
                        "nproc": limits.nproc, "nofile": limits.nofile,
                        "cpu": limits.cpu_budget},
             "input_bytes": prep.input_bytes, "input_files": prep.input_files,
-            "has_folder": prep.has_folder, "has_model": prep.has_model}
+            "has_folder": prep.has_folder, "has_model": prep.has_model, "channel": channel}
 
 
-def send(ctl: socket.socket, msg: dict[str, Any], pipes: list[tuple[int, int]]) -> None:
-    """Send ``msg`` with the write ends of ``pipes`` (stdout, stderr, answer, setup), then close the
-    grader's copies of them. On failure every end is closed and the OSError raised."""
+def send(ctl: socket.socket, msg: dict[str, Any], pipes: list[tuple[int, int]], channel: socket.socket | None = None
+         ) -> None:
+    """Send ``msg`` with the write ends of ``pipes`` (stdout, stderr, answer, setup) and the job's end
+    of the conversation ``channel``, then close the grader's copies of them. On failure every end is
+    closed and the OSError raised."""
+    fds = [w for _, w in pipes] + ([channel.fileno()] if channel is not None else [])
     try:
-        socket.send_fds(ctl, [json.dumps(msg).encode()], [w for _, w in pipes])
+        socket.send_fds(ctl, [json.dumps(msg).encode()], fds)
     except OSError:
         for r, w in pipes:
             os.close(r)
             os.close(w)
         raise
+    finally:
+        if channel is not None:
+            channel.close()
     for _, w in pipes:
         os.close(w)
+
+
+class Conversation:
+    """The grader's side of a job's conversation channel: ``talk(sock, deadline)`` in a thread of its
+    own while the job runs (``theirs`` travels to the job with its pipes)."""
+
+    def __init__(self, talk: Talk, deadline: float) -> None:
+        self.mine, self.theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.result: Any = None
+        self.error = ""
+        self.thread = threading.Thread(target=self._run, args=(talk, deadline), daemon=True,
+                                       name="deploycheck-sandbox-talk")
+
+    def _run(self, talk: Talk, deadline: float) -> None:
+        try:
+            self.result = talk(self.mine, deadline)
+        except Exception as e:  # noqa: BLE001 - deploycheck's own failure: the caller reports it
+            self.error = f"{type(e).__name__}: {e}"[:2000]
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def finish(self, grace: float = DRAIN_GRACE) -> tuple[Any, str]:
+        """(what talk returned, its error) once the job is over (its end of the channel is closed)."""
+        if self.thread.ident is not None:
+            self.thread.join(grace)
+            if self.thread.is_alive():        # still waiting on the channel: end it
+                try:
+                    self.mine.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                self.thread.join(grace)
+        self.close()
+        if self.thread.is_alive():
+            return None, "the conversation with the job did not end"
+        return self.result, self.error
+
+    def close(self) -> None:
+        for s in (self.mine, self.theirs):
+            try:
+                s.close()
+            except OSError:
+                pass
 
 
 class Tail:

@@ -1,15 +1,24 @@
 """The typed records across the sandbox's seam: :class:`Interpreter` (a Python to run jobs with),
 :class:`Limits` (what one job may use) and :class:`JobResult` (what happened to it, every status
-decided by the grader), with their defaults.
+decided by the grader), with their defaults, and :data:`Talk` (the grader's side of a conversation
+with a running job).
 """
 from __future__ import annotations
 
 import functools
 import os
+import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+# The grader's side of a conversation with a running job (``sandbox.run(talk=...)``): called in a
+# thread of the grader with its end of a SOCK_SEQPACKET socket pair whose other end the job holds
+# (``ctx.channel``) and the monotonic time by which the job will have been stopped; what it returns
+# is ``JobResult.talk``. It may be called more than once for one run() (a job run again on a new
+# server): it keeps no state between calls.
+Talk = Callable[[socket.socket, float], Any]
 
 DEFAULT_TIMEOUT = 20.0          # seconds of wall clock per job
 DEFAULT_MEMORY_MB = 2048        # address space a job may add to the pre-imported libraries
@@ -99,6 +108,8 @@ class JobResult:
     cpu_s: float | None = None           # the CPU time limit when it was not the timeout
     memory_mb: int = DEFAULT_MEMORY_MB
     notes: tuple[str, ...] = ()
+    talk: Any = None                     # what the caller's ``talk`` returned (sandbox.run(talk=...))
+    talk_error: str = ""                 # the exception ``talk`` raised (deploycheck's own failure)
 
     @property
     def ok(self) -> bool:

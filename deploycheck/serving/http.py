@@ -40,6 +40,9 @@ if TYPE_CHECKING:
     from deploycheck.sandbox import Limits
 
 MAX_BODY = local.MAX_REQUEST
+# what a proxy does not pass on (RFC 9110 7.6.1), and what this server writes itself
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade",
+                        "content-length", "server", "date"})
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _AWS_ROUTE = re.compile(r"^/(ping|invocations|execution-parameters)")          # the image's nginx.conf
 _GCP_PREDICT = re.compile(r"^/(predict|v1/models/[^/:]+:predict|v1/projects/[^/]+/(locations/[^/]+/endpoints/[^/:]+"
@@ -122,10 +125,12 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt: str, *a: Any) -> None:
         print("%s - %s" % (self.address_string(), fmt % a), file=self.server.log, flush=True)
 
-    def _send(self, status: int, body: bytes, ctype: str | None) -> None:
+    def _send(self, status: int, body: bytes, ctype: str | None, headers: list[tuple[str, str]] | None = None) -> None:
         self.send_response(status)
         if ctype:
             self.send_header("Content-Type", ctype)
+        for k, v in headers or ():
+            self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
@@ -204,7 +209,9 @@ class Handler(BaseHTTPRequestHandler):
         a = run.answers[-1]
         if a.failure:
             srv.tell(f"{a.failure.phase}: {a.failure.error.splitlines()[0] if a.failure.error else a.failure.error_type}")
-        self._send(a.status or 500, a.body, a.content_type)
+        # as the container's front proxy passes it on: its status, headers and body (the framing is ours)
+        self._send(a.status or 500, a.body, a.content_type,
+                   [(k, v) for k, v in a.headers if k.lower() not in HOP_BY_HOP and k.lower() != "content-type"])
 
     def _trouble(self, run: local.LocalRun) -> bool:
         if run.machine_error:

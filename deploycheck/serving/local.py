@@ -6,10 +6,13 @@ and ``deploycheck serve``.
     run = local.run(target, [local.HttpRequest.invocation(req)])   # -> LocalRun (frozen)
 
 The student's code runs only in the sandbox (``deploycheck.sandbox.run(job, args,
-interpreter=env.interpreter(), folder=..., extract=..., limits=...)``), under the declared image's
-runtime environment (:mod:`deploycheck.runtimes.envs`), through the container's own request path
-(``deploycheck/inside/sagemaker_job.py``, ``vertex_job.py``). Everything in a :class:`LocalRun`
-besides the response status/content type/body and the student's error text is decided here.
+interpreter=env.interpreter(), folder=..., extract=..., limits=..., talk=...)``), under the declared
+image's runtime environment (:mod:`deploycheck.runtimes.envs`), through the container's own request
+path (``deploycheck/inside/sagemaker_job.py``, ``vertex_job.py``). The grader sends each request
+itself and reads the container's answer from the connection, byte for byte
+(:mod:`deploycheck.serving.exchange`): every value of a :class:`LocalRun` (statuses, bodies, runtime
+label and versions, timings) is computed here from those bytes and from what the grader started;
+the job's own reports give only the student's error text and the loaded model's feature count.
 
 Honest fallback: when no environment can be had for the declared image (unsupported image, no
 usable Python), the run is *approximate*: SageMaker runs in the nearest SageMaker image's
@@ -31,10 +34,11 @@ Google's API errors (status code and shape verified, text not).
 """
 from __future__ import annotations
 
-import base64
+import functools
 import io
 import json
 import os
+import platform as _platform
 import re
 import tarfile
 from dataclasses import dataclass, field, replace
@@ -44,6 +48,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 from deploycheck import model
 from deploycheck.runtimes import catalog, envs
 from deploycheck.runtimes.catalog import Image
+from deploycheck.serving.exchange import (NO_ANSWER_STATUS, Conversation, Exchange, HttpRequest,
+                                          Talk, n_features, read_answer)
 
 if TYPE_CHECKING:
     from deploycheck.analysis.artifact import ArtifactInfo
@@ -51,10 +57,10 @@ if TYPE_CHECKING:
     from deploycheck.analysis.samples import SampleRequest
     from deploycheck.discovery import DeployFolder
     from deploycheck.sandbox import Interpreter, JobResult, Limits
+    from deploycheck.sandbox.records import Talk as TalkFn
 
 JOB_SAGEMAKER = "sagemaker_job:serve"
 JOB_VERTEX = "vertex_job:predict"
-SYNTH_VALUES = (1.0, 0.5)
 MAX_REQUEST = 6 * 1024 * 1024        # SageMaker InvokeEndpoint / Vertex online prediction payload limits
 # errors that scikit-learn/numpy version skew produces when a pickle meets another release
 SKEW_TYPES = {"AttributeError", "ModuleNotFoundError", "ImportError", "ValueError", "TypeError", "KeyError",
@@ -62,38 +68,6 @@ SKEW_TYPES = {"AttributeError", "ModuleNotFoundError", "ImportError", "ValueErro
 
 
 # ---------------------------------------------------------------------------- records
-
-@dataclass(frozen=True)
-class HttpRequest:
-    """One HTTP request to the emulated container."""
-    method: str = "POST"
-    path: str = "/invocations"
-    headers: tuple[tuple[str, str], ...] = ()
-    body: bytes = b""
-
-    @classmethod
-    def ping(cls) -> HttpRequest:
-        return cls("GET", "/ping")
-
-    @classmethod
-    def invocation(cls, req: model.Request, platform: str = "aws") -> HttpRequest:
-        headers: list[tuple[str, str]] = []
-        if req.content_type:
-            headers.append(("Content-Type", req.content_type))
-        if req.accept:
-            headers.append(("Accept", req.accept))
-        return cls("POST", "/invocations" if platform == "aws" else "/predict", tuple(headers), req.body)
-
-    def header(self, name: str) -> str | None:
-        for k, v in self.headers:
-            if k.lower() == name.lower():
-                return v
-        return None
-
-    def as_job(self) -> dict[str, Any]:
-        return {"method": self.method, "path": self.path, "headers": [list(h) for h in self.headers],
-                "body_b64": base64.b64encode(self.body).decode()}
-
 
 @dataclass(frozen=True)
 class Failure:
@@ -106,12 +80,17 @@ class Failure:
 
 @dataclass(frozen=True)
 class Answer:
+    """One request and the container's answer to it: status, Content-Type and body parsed by the
+    grader from ``raw``, the bytes the container's server sent (status line and headers included);
+    ``failure``: the student's error behind it (or why no complete answer came)."""
     request: HttpRequest
     status: int | None
     content_type: str | None
     body: bytes
     latency_ms: float | None = None
     failure: Failure | None = None
+    raw: bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()      # the answer's headers, as sent
 
     @property
     def ok(self) -> bool:
@@ -189,7 +168,8 @@ class LocalRun:
 class Runner(Protocol):
     """Runs a serving job for :func:`run` (the production one is :func:`sandbox_runner`)."""
     def __call__(self, job: str, args: Mapping[str, Any], *, runtime: Runtime, folder: Path, extract: Path | None,
-                 limits: Limits | None = None, preload: tuple[str, ...] = ()) -> JobResult: ...
+                 limits: Limits | None = None, preload: tuple[str, ...] = (), talk: TalkFn | None = None
+                 ) -> JobResult: ...
 
 
 # ---------------------------------------------------------------------------- the target
@@ -258,11 +238,12 @@ def interpreter_of(runtime: Runtime) -> Interpreter:
 
 
 def sandbox_runner(job: str, args: Mapping[str, Any], *, runtime: Runtime, folder: Path, extract: Path | None,
-                   limits: Limits | None = None, preload: tuple[str, ...] = ()) -> JobResult:
+                   limits: Limits | None = None, preload: tuple[str, ...] = (), talk: TalkFn | None = None
+                   ) -> JobResult:
     """Run ``job`` in the sandbox under ``runtime``'s interpreter (the production runner)."""
     from deploycheck import sandbox
     return sandbox.run(job, dict(args), interpreter=interpreter_of(runtime), folder=folder, extract=extract,
-                       limits=limits, preload=preload)
+                       limits=limits, preload=preload, talk=talk)
 
 
 # ---------------------------------------------------------------------------- running
@@ -287,19 +268,15 @@ def run(target: Target, requests: Sequence[HttpRequest] = (), *, synthesize: Map
     if target.platform == "aws":
         job = JOB_SAGEMAKER
         args: dict[str, Any] = {"entry": target.entry or "inference.py", "transform_fn": image.transform_fn or "exclusive",
-                                "model_rel": target.model_rel, "code_dir_rel": target.code_dir_rel,
-                                "requests": [r.as_job() for r in reqs], "boot": boot}
-        if synthesize is not None:
-            args["synthesize"] = {"values": list(SYNTH_VALUES), "content_type": synthesize.get("content_type"),
-                                  "accept": synthesize.get("accept")}
+                                "model_rel": target.model_rel, "code_dir_rel": target.code_dir_rel, "boot": boot}
     else:
         job = JOB_VERTEX
-        args = {"model_rel": target.model_rel, "requests": [{"body_b64": base64.b64encode(r.body).decode()} for r in reqs]}
-        if synthesize is not None:
-            args["synthesize"] = {"values": list(SYNTH_VALUES)}
+        args = {"model_rel": target.model_rel}
+    # the grader's side of the exchange: it sends every request and reads every answer itself
+    talk = Talk(target.platform, reqs, synthesize, stop_on_startup_failure=target.platform != "aws")
     try:
         res = (runner or sandbox_runner)(job, args, runtime=runtime, folder=target.folder,
-                                         extract=target.extract, limits=limits, preload=target.imports)
+                                         extract=target.extract, limits=limits, preload=target.imports, talk=talk)
         if _starved(res):
             # a starved machine, not the model, may have run out the clock: once more with RETRY_WALL
             # times the wall clock but the same CPU time, so code that computes for too long still
@@ -309,7 +286,8 @@ def run(target: Target, requests: Sequence[HttpRequest] = (), *, synthesize: Map
             lim = limits or Limits()
             longer = replace(lim, timeout=first.timeout * RETRY_WALL, cpu_s=lim.cpu_budget)
             res = (runner or sandbox_runner)(job, args, runtime=runtime, folder=target.folder,
-                                             extract=target.extract, limits=longer, preload=target.imports)
+                                             extract=target.extract, limits=longer, preload=target.imports,
+                                             talk=talk)
             if res.cpu_exhausted:         # its CPU time was one timeout: "longer than <timeout> s"
                 res = replace(res, timeout=first.timeout, cpu_s=None)
             still = _starved(res)
@@ -362,10 +340,13 @@ def _failure(d: Mapping[str, Any] | None) -> Failure | None:
 
 def _interpret(target: Target, runtime: Runtime, reqs: list[HttpRequest], res: JobResult) -> LocalRun:
     base = LocalRun(target=target, runtime=runtime, isolation=res.isolation, limit_s=res.timeout,
-                    elapsed_ms=res.elapsed_ms, stdout_tail=res.stdout_tail or "", stderr_tail=res.stderr_tail or "")
+                    elapsed_ms=res.elapsed_ms, stdout_tail=res.stdout_tail or "", stderr_tail=res.stderr_tail or "",
+                    versions=runtime_versions(runtime))
     status = res.status
     if status == "machine":
         return replace(base, machine_error=f"the sandbox failed: {res.error}")
+    if res.talk_error:
+        return replace(base, machine_error=f"the exchange with the container failed: {res.talk_error}")
     if status != "ok" or not isinstance(res.data, dict):
         if status == "error" and res.error_type == "ExtractError":
             return replace(base, sandbox_status="error", sandbox_detail=res.error,
@@ -374,23 +355,24 @@ def _interpret(target: Target, runtime: Runtime, reqs: list[HttpRequest], res: J
         if status == "error":       # the job itself raised: deploycheck's job code failed
             return replace(base, machine_error=f"the serving job failed: {res.error}\n{res.traceback[-1500:]}")
         return replace(base, sandbox_status=status, sandbox_detail=detail)
-    d = res.data
-    synth = d.get("synthesized")
-    synthesized = None
-    all_reqs = list(reqs)
-    if synth:
-        body = base64.b64decode(synth["body_b64"])
-        synthesized = model.Request(body, synth.get("content_type") or "application/json", synth.get("accept") or "")
-        all_reqs.append(HttpRequest.invocation(synthesized, target.platform))
-    answers = []
-    for i, a in enumerate(d.get("responses") or []):
-        req = all_reqs[i] if i < len(all_reqs) else HttpRequest()
-        answers.append(Answer(req, a.get("status"), a.get("content_type"), base64.b64decode(a.get("body_b64") or ""),
-                              a.get("latency_ms"), _failure(a.get("error"))))
-    run_ = replace(base, startup=_failure(d.get("startup")), answers=tuple(answers),
-                   model_info=dict(d.get("model") or {}), synthesized=synthesized,
-                   versions=dict(d.get("runtime") or {}), warnings=tuple(d.get("warnings") or ()),
-                   load_ms=d.get("load_ms"))
+    conv = res.talk if isinstance(res.talk, Conversation) else Conversation(None, None)
+    ready = conv.ready or {}
+    startup = _failure(ready.get("startup"))
+    answers = tuple(_answer(x) for x in conv.exchanges)
+    info: Any = ready.get("model")
+    for x in conv.exchanges:
+        info = x.report.get("model") or info
+    warnings = res.data.get("warnings")
+    run_ = replace(base, startup=startup, answers=answers,
+                   model_info=_model_info(info), synthesized=conv.synthesized,
+                   warnings=tuple(str(w)[:600] for w in warnings[:8]) if isinstance(warnings, list) else (),
+                   load_ms=(answers[0].latency_ms if answers else None) if target.platform == "aws" else conv.ready_ms)
+    sent = len(reqs) + (conv.synthesized is not None)
+    undeployed = startup is not None and target.platform != "aws"     # the grader asked nothing then
+    if not undeployed and (len(answers) < sent or conv.ended):
+        # the container stopped before it answered every request, yet the job ended as if it had
+        return replace(run_, sandbox_status="killed", sandbox_detail=(
+            f"{conv.ended or 'the container stopped answering'} ({len(answers)} of {sent} requests answered)"))
     if runtime.approximate:
         why = _skew(run_)
         if why:
@@ -401,6 +383,64 @@ def _interpret(target: Target, runtime: Runtime, reqs: list[HttpRequest], res: J
                 f"could not provide on this machine ({runtime.note}). A pickle made for one release often does not "
                 "load in another, so this is not counted against you."))
     return run_
+
+
+def _answer(x: Exchange) -> Answer:
+    """The grader's reading of one exchange: the answer parsed from the bytes the container sent;
+    when they are not one complete HTTP answer, the front proxy's 502 (nginx: "upstream prematurely
+    closed connection"), with the job's account of the student's error, else why, as the failure."""
+    got = read_answer(x.raw, x.request.method, x.cut)
+    failure = _failure(x.report.get("error"))
+    if got.status is None:
+        return Answer(x.request, NO_ANSWER_STATUS, None, b"", x.latency_ms,
+                      failure or Failure("request", "NoAnswer", got.problem), x.raw)
+    if got.problem and failure is None:
+        failure = Failure("request", "IncompleteAnswer", got.problem)
+    return Answer(x.request, got.status, got.content_type, got.body, x.latency_ms, failure, x.raw, got.headers)
+
+
+def _model_info(info: Any) -> dict[str, Any]:
+    """What the job said about the loaded model, kept only in the shapes messages use."""
+    if not isinstance(info, Mapping):
+        return {}
+    out: dict[str, Any] = {}
+    if isinstance(info.get("class"), str):
+        out["class"] = info["class"][:300]
+    n = n_features(info)
+    if n is not None:
+        out["n_features_in_"] = n
+    names = info.get("feature_names_in_")
+    if isinstance(names, list):
+        out["feature_names_in_"] = [str(x)[:200] for x in names[:200]]
+    if isinstance(info.get("first_step"), str):
+        out["first_step"] = info["first_step"][:200]
+    return out
+
+
+VERSION_DISTRIBUTIONS = {"sklearn": "scikit-learn", "numpy": "numpy", "scipy": "scipy", "pandas": "pandas",
+                         "joblib": "joblib", "flask": "flask", "werkzeug": "werkzeug",
+                         "sagemaker_containers": "sagemaker-containers", "gunicorn": "gunicorn"}
+
+
+def runtime_versions(runtime: Runtime | None) -> dict[str, str]:
+    """The versions the run used (Python and the serving libraries), read by the grader from the
+    environment it started the job in (its installed distributions), never from the job."""
+    if runtime is None:
+        return {}
+    if runtime.env is not None:
+        return dict(_env_versions(runtime.env.python_version, tuple(runtime.env.site_dirs)))
+    return dict(_env_versions(_platform.python_version(), ()))
+
+
+@functools.lru_cache(maxsize=32)
+def _env_versions(python: str, site_dirs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    from importlib import metadata
+    dists = metadata.distributions(path=list(site_dirs)) if site_dirs else metadata.distributions()
+    installed: dict[str, str] = {}
+    for d in dists:
+        name = str(d.metadata["Name"] or "").lower().replace("_", "-")
+        installed.setdefault(name, d.version)
+    return (("python", python),) + tuple((k, installed[v]) for k, v in VERSION_DISTRIBUTIONS.items() if v in installed)
 
 
 def _skew(r: LocalRun) -> str:

@@ -250,6 +250,22 @@ def _interpret(t: Target, f: DeployFolder, plan: ServingPlan, sample: SampleRequ
                           f"against you: add the exact command or code you used to predict to {f.rel}/README.md "
                           f"(e.g. {_EXAMPLE[plat]}) so it can be checked.", **data)
         return fail(f"{said}{hint} {_last_lines(tb)}")
+    cut = answer.failure if answer.failure and answer.failure.error_type == "IncompleteAnswer" else None
+    if not answer.body or cut:
+        # what the container's server really sent: gunicorn writes the status line and headers, then
+        # fails on a body item that is not bytes and closes the connection (the client gets no predictions)
+        err = answer.failure.error if answer.failure else ""
+        hint = (f" output_fn in {where} must return a str/bytes body (with its content type) or a worker Response; "
+                "an array (or a list) as the body is iterated item by item, and gunicorn cannot send numbers."
+                if "is not a byte" in err else "")
+        said = (f"{serving} ({runtime}) answered HTTP {status} with {'an incomplete' if cut else 'an empty'} body to "
+                f"{req_desc}" + (f": its server failed while sending it ({_trunc(err, 300)})" if err else "")
+                + f"; the client gets no predictions.{hint}")
+        if not sample.decides:
+            return review(f"{said} This is not a request you documented, so it is not counted against you: add the "
+                          f"exact command or code you used to predict to {f.rel}/README.md (e.g. {_EXAMPLE[plat]}) so "
+                          "it can be checked.", **data)
+        return fail(f"{said} {_last_lines(answer.failure.traceback if answer.failure else '')}")
     if n_pred is not None and n_rows is not None and n_pred != n_rows and sample.decides:
         return fail(f"{req_desc} had {n_rows} row(s) but the response holds {n_pred} prediction(s) "
                     f"({_trunc(response_text, 200)}): return one prediction per input row.")

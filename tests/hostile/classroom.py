@@ -101,6 +101,8 @@ def find_keys(description):
     return found
 
 
+{import_body}
+
 def model_fn(model_dir):
 {body}
     if FOUND:
@@ -394,6 +396,9 @@ for fd in range(3, 64):
         pass
 os._exit(0)
 """,
+    "forge_answer_at_import": """
+return {"a": "plain dict, not a model"}
+""",
     "forge_into_later_jobs": """
 payload = json.dumps({"ok": True, "data": {"status": 200, "n_predictions": 2, "n_rows": 2,
                       "response_b64": "WzFd", "content_type": "application/json"}}).encode()
@@ -428,6 +433,31 @@ try_read(W["home"] + "/.aws/credentials")
     "symlink_to_grader_secrets": """
 try_read("aws_credentials_link")
 try_read("home_link/.aws/credentials")
+""",
+}
+
+# Module-level code of some attacks (the rest is model_fn's body, run when the container loads the model)
+AT_IMPORT: dict[str, str] = {
+    # the whole answer the serving job used to send on its answer pipe, forged when the container
+    # imports the entry point: a ping and the sample request answered 200, two predictions, a runtime
+    # of its choosing; then the process ends before any request is served
+    "forge_answer_at_import": r"""
+import base64
+_data = {"runtime": {"python": "3.9.99", "sklearn": "FORGED-RUNTIME"}, "startup": None, "load_ms": 1.0,
+         "model": {"class": "sklearn.FORGED", "n_features_in_": 4}, "synthesized": None, "warnings": [],
+         "module": "inference", "isolation": "FORGED-ISOLATION",
+         "responses": [{"status": 200, "content_type": "application/json", "body_b64": "", "body_len": 0,
+                        "latency_ms": 1.0, "error": None},
+                       {"status": 200, "content_type": "application/json",
+                        "body_b64": base64.b64encode(b"[1, 1]").decode(), "body_len": 6, "latency_ms": 1.0,
+                        "error": None}]}
+_payload = json.dumps({"ok": True, "data": _data}).encode()
+for _fd in (3, 4, 5, 6):
+    try:
+        os.write(_fd, b"DCJ1" + struct.pack(">Q", len(_payload)) + _payload)
+    except OSError:
+        pass
+os._exit(0)
 """,
 }
 
@@ -537,7 +567,8 @@ def build(root: Path, *, tcp_port: int, udp_port: int, abstract: str, grader_pid
         mark = f"hx{token[:6]}{i:02d}"
         marks[name] = mark
         w = dict(world, self_repo=str(classroom / name))
-        repos[name] = repo(name, PRELUDE.format(world=json.dumps(w), mark=mark, body=_indent(body)))
+        repos[name] = repo(name, PRELUDE.format(world=json.dumps(w), mark=mark, body=_indent(body),
+                                                import_body=AT_IMPORT.get(name, "")))
     d = repos["symlink_to_grader_secrets"] / "aws_deploy"
     (d / "aws_credentials_link").symlink_to(home / ".aws" / "credentials")
     (d / "home_link").symlink_to(home)

@@ -244,10 +244,13 @@ def verdicts(run: dict) -> dict[str, list[str]]:
                 m = re.search(r"WROTE (\d+) MB", r["message"])
                 if not m or int(m.group(1)) > 64:
                     probs.append(f"the job wrote more than 64 MB: {r['message'][:200]}")
-            if name in ("forge_result_and_isolation_label", "forge_into_later_jobs") and r["status"] == "passed":
+            if name in ("forge_result_and_isolation_label", "forge_into_later_jobs", "forge_answer_at_import") \
+                    and r["status"] == "passed":
                 probs.append(f"a forged answer passed: {r['message'][:200]}")
             if "FORGED" in str(r["data"].get("isolation", "")):
                 probs.append("the forged isolation label was reported")
+            if "FORGED" in json.dumps([r["message"], r["data"].get("runtime"), r["data"].get("response")]):
+                probs.append(f"a forged runtime or answer was reported: {r['message'][:200]}")
             if name == "kill_own_process_group" and r["status"] != "failed":
                 probs.append(f"signalling its own process group was not the student's failure: {r['status']} "
                              f"{r['message'][:300]}")

@@ -48,6 +48,9 @@ ENTRY_POINTS: dict[str, str] = {
     "output_fn_dict": LOAD + "\ndef output_fn(pred, accept):\n    return {'labels': [int(p) for p in pred]}\n",
     "output_fn_dict_ndarray": LOAD + "\ndef output_fn(pred, accept):\n    return {'labels': pred}\n",
     "output_fn_none": LOAD + "\ndef output_fn(pred, accept):\n    return None\n",
+    # the body is an ndarray: werkzeug iterates it and gunicorn's writer fails on the first item after
+    # it sent the status line and headers ("TypeError: 0 is not a byte"): an empty 200
+    "output_fn_tuple_ndarray": LOAD + "\ndef output_fn(pred, accept):\n    return pred, accept\n",
     "output_fn_response": LOAD + (
         "from sagemaker_containers.beta.framework import worker\n\ndef output_fn(pred, accept):\n"
         "    return worker.Response(' '.join(str(int(p)) for p in pred), mimetype='text/plain')\n"),

@@ -66,10 +66,18 @@ def _model_bytes(python: str, workdir: Path) -> bytes:
     return out.read_bytes()
 
 
+class _Http10(http.client.HTTPConnection):
+    """HTTP/1.0, as the container's nginx speaks to gunicorn (proxy_pass without proxy_http_version):
+    an answer without Content-Length ends where the connection does."""
+    _http_vsn = 10
+    _http_vsn_str = "HTTP/1.0"
+
+
 def _http(port: int, method: str, path: str, headers: dict, body: bytes) -> tuple[int, str | None, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn = _Http10("127.0.0.1", port, timeout=60)
     try:
-        conn.request(method, path, body=body if (body or method != "GET") else None, headers=headers)
+        conn.request(method, path, body=body if (body or method != "GET") else None,
+                     headers={"Host": f"127.0.0.1:{port}", **headers})     # (HTTP/1.0: not added by http.client)
         r = conn.getresponse()
         return r.status, r.getheader("Content-Type"), r.read()
     finally:

@@ -160,6 +160,16 @@ def test_wrong_number_of_predictions(tmp_path):
     assert o.status == "failed" and "2 row(s)" in o.message and "1 prediction(s)" in o.message
 
 
+def test_an_array_as_the_body_fails_as_gunicorn_sends_it(tmp_path):
+    """output_fn returning (ndarray, accept): gunicorn sends the status line and headers, then fails on
+    the first item ("TypeError: 0 is not a byte") and closes the connection: the client gets a 200
+    without predictions (a test client joined the array's bytes and passed it)."""
+    src = MODEL_FN + "\ndef output_fn(prediction, accept):\n    return prediction, accept\n"
+    o = predict.predict_local(target(aws_repo(tmp_path, src)), DC)
+    assert o.status == "failed" and "HTTP 200 with an empty body" in o.message, o.message
+    assert "0 is not a byte" in o.message and "output_fn in aws_deploy/inference.py must return a str/bytes" in o.message
+
+
 def test_unsupported_content_type(tmp_path):
     # the image passes its default input_fn through the toolkit's error wrapper: 500, not 415
     readme = ("```python\nrt.invoke_endpoint(EndpointName='e', ContentType='text/plain', Body='1,2,3,4')\n```\n"
