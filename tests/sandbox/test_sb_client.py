@@ -294,7 +294,8 @@ def test_a_job_whose_server_dies_under_it_runs_again_on_a_new_server(run, interp
     the job with it: the job is run again on a new server, never reported as the student's or as an
     error of the run."""
     marker = f"sbrerun{uuid.uuid4().hex[:6]}"
-    src = f"import ctypes, time\nctypes.CDLL(None).prctl(15, b'{marker}', 0, 0, 0)\ntime.sleep(1.5)\nresult = 'done'"
+    # (long enough that the job is still running when the server is killed, however busy the machine)
+    src = f"import ctypes, time\nctypes.CDLL(None).prctl(15, b'{marker}', 0, 0, 0)\ntime.sleep(8)\nresult = 'done'"
     run("result = 0")                                       # the server is up
     (old,) = [s for k, s in client._SERVERS.items() if k[0] == interp]
     assert old.proc is not None
