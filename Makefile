@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip $(PIPQ)
 	$(PY) -m pip install -q -e '.[cloud,proof,test]' $(PIPQ)
-	$(PY) -c "import deploycheck, sklearn, boto3, moto, google.cloud.aiplatform, playwright, pytesseract, matplotlib"
+	$(PY) -c "import deploycheck, sklearn, boto3, moto, google.cloud.aiplatform, playwright, matplotlib"
 	touch $@
 
 venv: $(VENV)/.installed

@@ -16,6 +16,6 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
    (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends $pkgs >/dev/null 2>&1)) \
     && has_eng tesseract && { echo "tesseract: $(command -v tesseract) (apt)"; exit 0; }
 fi
-echo "tesseract: none found; proof.screenshot will check images without reading them. Install tesseract-ocr" \
+echo "tesseract: none found; proof.screenshot will leave images it cannot read for review. Install tesseract-ocr" \
      "(Debian/Ubuntu: apt-get install tesseract-ocr; macOS: brew install tesseract) or set DEPLOYCHECK_TESSERACT." >&2
 exit 0

@@ -8,7 +8,7 @@ computed from facts already gathered and kept small enough to travel in a shard'
   re-compressed or re-archived has the same digest;
 * **shots**: each screenshot that was read: its SHA-256, perceptual hashes (pHash, ``imagehash``) of
   the whole image and of five slightly cropped views, computed from the 64x64 grayscale thumbnail
-  the image worker returned (the grader never decodes a student's image itself), and the word
+  the OCR job returned (the grader never decodes a student's image itself), and the word
   trigrams of its OCR text;
 * **texts**: the README and the entry point as winnowed fingerprints of word shingles (Schleimer,
   Wilkerson, Aiken: "Winnowing: local algorithms for document fingerprinting", SIGMOD 2003, the

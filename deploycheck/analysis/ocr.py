@@ -1,71 +1,74 @@
-"""Reading an untrusted image: its size from the header, then decoding, statistics and OCR in a
-limited worker process (:mod:`deploycheck.analysis.ocr_worker`), cached by content.
+"""Reading an untrusted image: its size (and deploycheck's own mark) from the header, then decoding,
+statistics and OCR in a sandbox job (``deploycheck/inside/ocr_job.py``), cached by content.
 
 1. **Header** (:func:`header_size`): the size is taken from the header *before* decoding; bombs over
-   :data:`MAX_PIXELS` are refused there, as are images too small to show anything.
-2. **Worker**: a child of this process's image worker, ``python -I -S ocr_worker.py --server CONFIG``
-   (a fork server: an allowlisted environment, never the grader's credentials; its own session;
-   Pillow, the OCR binding and Tesseract's model loaded once). Every image gets a fresh forked child
-   with its own session that lowers its rlimits (address space, CPU seconds, file size, open files,
-   no core dumps) before decoding, and whose whole group is killed after :data:`WALL_SECONDS`.
-   Tesseract (the library in the child, or the program as the child's child, OpenMP threads capped
-   at 1) only ever sees an image the child re-encoded (grayscale, upscaled ×2 for 1× screenshots,
-   at most :data:`OCR_MAX_PIXELS`).
-3. **Cache**: the worker's result (OCR text + image statistics) is stored under
+   :data:`MAX_PIXELS` are refused there, as are images too small to show anything. deploycheck's own
+   proof images carry a PNG text chunk (:data:`MARK_KEY`) that is read here too.
+2. **Sandbox job**: one job of the sandbox (:mod:`deploycheck.sandbox`: bubblewrap, no network, its
+   own user/PID/mount/IPC/UTS namespaces, a job tmpfs, the sandbox's allowlisted environment, never the
+   grader's credentials) per image, on a fork server of its own (the grader's Python with only Pillow
+   and Tesseract's model preloaded). The job's address space, CPU seconds (:data:`CPU_SECONDS`) and
+   wall clock (:data:`WALL_SECONDS`) are limited. Where no isolation works (and
+   ``--allow-unsandboxed`` is not given), no image is decoded: the result says why (``machine_error``).
+   Tesseract only ever sees a re-encoded grey image of at most :data:`OCR_MAX_PIXELS`; an image of
+   random noise (which no OCR reads, and which keeps Tesseract busy for minutes) is recognised by its
+   edges and not read.
+3. **Cache**: the job's result (OCR text + image statistics), and a read that ran out of its CPU or
+   memory limit (the image's doing, the same on every machine), are stored under
    ``$DEPLOYCHECK_CACHE_DIR/ocr`` (default ``$XDG_CACHE_HOME/deploycheck/ocr``, i.e.
-   ``~/.cache/deploycheck/ocr``), keyed by the SHA-256 of the image bytes and the engine id
-   (engine + version + language + page-segmentation mode + preprocessing version); written atomically
-   (temp file + ``os.replace``), so parallel xdist workers never see half a file. Re-grading an
-   unchanged class runs no OCR.
+   ``~/.cache/deploycheck/ocr``), keyed by the SHA-256 of the image bytes, the engine id (engine +
+   version + language + page-segmentation mode + preprocessing version) and the variant read; written
+   atomically (temp file + ``os.replace``), so parallel xdist workers never see half a file.
+   Re-grading an unchanged class runs no OCR, and a hostile image costs its CPU limit once. A wall-clock
+   timeout (a busy machine) and a failure of the sandbox are never stored.
 
-The OCR engine is Tesseract 5. Where the ``tesserocr`` wheel is installed (Linux, Windows), the worker
-reads with that library (its own Tesseract 5.5, the English data of the installed ``tesseract``):
-no Tesseract process and no temporary image per screenshot, 0.14 instead of 0.26 CPU seconds for a
-1280x800 screenshot at x2, with the same classification of every fixture screenshot. Elsewhere, or when
-``DEPLOYCHECK_TESSERACT`` names a binary, it runs the ``tesseract`` program (Debian
-``tesseract-ocr``) through ``pytesseract``. ``benchmarks/ocr.py`` has the measurements. Settings
-(environment, read through :mod:`deploycheck.settings`): ``DEPLOYCHECK_OCR`` = ``tesseract``
-(default) | ``tesseract-cli`` (always the program) | ``off``; ``DEPLOYCHECK_TESSERACT`` = path of
-the tesseract binary; ``DEPLOYCHECK_CACHE_DIR``.
+The OCR engine is Tesseract 5. Where the ``tesserocr`` wheel is installed (Linux, Windows), the job
+reads with that library (its own Tesseract 5.5, the English data of the installed ``tesseract``): no
+Tesseract process and no temporary image per screenshot. Elsewhere, or when ``DEPLOYCHECK_TESSERACT``
+names a binary, it runs the ``tesseract`` program (Debian ``tesseract-ocr``) inside the sandbox.
+``benchmarks/ocr.py`` has the measurements. Settings (environment, read through
+:mod:`deploycheck.settings`): ``DEPLOYCHECK_OCR`` = ``tesseract`` (default) | ``tesseract-cli`` (always
+the program) | ``off``; ``DEPLOYCHECK_TESSERACT`` = path of the tesseract binary; ``DEPLOYCHECK_CACHE_DIR``.
+
+Variants (:mod:`deploycheck.inside.ocr_job` prepares them): ``screen`` (a screenshot: x2, Otsu) and
+``photo`` (a photo of a screen: scaled to a long side of 2400, Sauvola). The job picks by the image's
+statistics unless asked for one; :mod:`deploycheck.analysis.screenshot` asks for the other one when
+the first reading shows no prediction.
 """
 from __future__ import annotations
 
-import atexit
 import hashlib
 import io
 import json
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from deploycheck import files
-from deploycheck.analysis import ocr_worker
-
-WORKER = Path(__file__).resolve().with_name("ocr_worker.py")
 
 # The only decoders Pillow may use, whatever the bytes claim (no EPS -> Ghostscript, no exotic plugins).
 FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP")
 MIN_W, MIN_H = 300, 200            # smaller cannot show a readable prediction
 MAX_BYTES = 25_000_000             # bytes read per image
-MAX_PIXELS = 40_000_000            # refused before decoding (an 8K screenshot is 33 Mpx)
-OCR_MAX_PIXELS = 12_000_000        # what Tesseract is given at most (after scaling)
+MAX_PIXELS = 40_000_000            # refused before decoding (an 8K screenshot is 33 Mpx, a phone photo 12-48)
+OCR_MAX_PIXELS = 8_300_000         # what Tesseract is given at most (after scaling): a 4K screen, 1080p at x2
 UPSCALE_MAX_SIDE = 2200            # images up to this size are 1x screenshots: OCR at 2x
 BLANK_STDDEV = 2.0                 # grayscale standard deviation below this = a single colour
-WALL_SECONDS = 60.0                # worker wall clock (a 1920x1080 screenshot takes ~1 s at idle)
-CPU_SECONDS = 60                   # RLIMIT_CPU of the worker and of tesseract
-MEMORY_BYTES = 2 * 1024 ** 3       # RLIMIT_AS of the worker and of tesseract
-FILE_BYTES = 64 * 1024 ** 2        # RLIMIT_FSIZE (pytesseract's temp PNG + text output)
-PREP_VERSION = "p2"                # bump when the preprocessing or the result changes (part of the cache key)
+NOISE_EDGES = 0.40                 # share of sharp edges from which an image is noise, not a screen
+PHOTO_DOMINANT = 0.40              # a photo: no colour covers this share (a screenshot's background does)
+WALL_SECONDS = 90.0                # wall clock of one read (a 1920x1080 screenshot takes ~0.3 s of CPU)
+CPU_SECONDS = 20                   # CPU seconds of one read (RLIMIT_CPU: the image's doing, on any machine)
+MEMORY_MB = 1536                   # what one read may add to the preloaded reader
+FOLDER_CPU_SECONDS = 40.0          # OCR CPU seconds spent on one folder's images at most
+PREP_VERSION = "p2"                # bump when the preprocessing or the limits change (part of the cache key)
 TESSERACT_PSM = "6"                # one uniform block: best on the fixtures (benchmarks/ocr.py)
+MARK_KEY = "deploycheck-proof"     # PNG text chunk of deploycheck's own proof images (card, README snapshot)
 
 ENV_ENGINE = "DEPLOYCHECK_OCR"            # named in messages; read through deploycheck.settings.env
 ENV_TESSERACT = "DEPLOYCHECK_TESSERACT"
@@ -93,8 +96,8 @@ class OcrEngine:
     @property
     def cache_id(self) -> str:
         if not self.available:
-            return f"none-{PREP_VERSION}"
-        return f"{self.name}-{self.version}-eng-psm{TESSERACT_PSM}-{PREP_VERSION}"
+            return f"none-{PREP_VERSION}-{reader_hash()}"
+        return f"{self.name}-{self.version}-eng-psm{TESSERACT_PSM}-{PREP_VERSION}-{reader_hash()}"
 
     @property
     def label(self) -> str:
@@ -103,13 +106,28 @@ class OcrEngine:
         return f"tesseract {self.version} (tesserocr)" if self.name == "tesserocr" else f"{self.name} {self.version}"
 
 
+def reader_hash() -> str:
+    """8 hex digits of the reading code (the sandbox job's source and the limits it is given): any change
+    to how an image is read makes new cache entries."""
+    global _SOURCE_HASH
+    if _SOURCE_HASH is None:
+        _SOURCE_HASH = hashlib.sha256(JOB_SOURCE.read_bytes()).hexdigest()
+    h = hashlib.sha256(_SOURCE_HASH.encode())
+    h.update(repr((FORMATS, MAX_PIXELS, OCR_MAX_PIXELS, UPSCALE_MAX_SIDE, BLANK_STDDEV, NOISE_EDGES,
+                   PHOTO_DOMINANT, CPU_SECONDS, MEMORY_MB)).encode())
+    return h.hexdigest()[:8]
+
+
+_SOURCE_HASH: str | None = None
+JOB_SOURCE = Path(__file__).resolve().parent.parent / "inside" / "ocr_job.py"
+
+
 # ------------------------------------------------------------------------------------ engine
 
 _ENGINE_MEMO: dict[tuple[str, str, str], OcrEngine] = {}
 _ENGINE_LOCK = threading.Lock()
 
-INSTALL_HINT = ("install Tesseract (Debian/Ubuntu: `apt-get install tesseract-ocr`; macOS: `brew install "
-                "tesseract`) and the Python binding (`pip install pytesseract`, part of deploycheck)")
+INSTALL_HINT = "install Tesseract (Debian/Ubuntu: `apt-get install tesseract-ocr`; macOS: `brew install tesseract`)"
 
 
 def engine() -> OcrEngine:
@@ -131,8 +149,6 @@ def _probe_engine(choice: str, binary: str) -> OcrEngine:
         return OcrEngine("none", False, detail=f"{ENV_ENGINE}={choice} is not an OCR engine deploycheck knows "
                                                "(use tesseract, tesseract-cli or off)")
     import importlib.util
-    if importlib.util.find_spec("pytesseract") is None:
-        return OcrEngine("none", False, detail=f"the pytesseract package is missing: {INSTALL_HINT}")
     if binary:
         path = binary if os.path.isfile(binary) and os.access(binary, os.X_OK) else ""
         if not path:
@@ -177,7 +193,7 @@ def _probe_engine(choice: str, binary: str) -> OcrEngine:
 
 
 def _child_env() -> dict[str, str]:
-    """Allowlisted environment for the worker and tesseract (never the grader's credentials)."""
+    """Allowlisted environment for the engine probe (never the grader's credentials)."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
            "OMP_THREAD_LIMIT": "1"}
     for k in ("TMPDIR", "TESSDATA_PREFIX", "SYSTEMROOT"):
@@ -195,12 +211,12 @@ def cache_dir() -> Path:
     return settings.cache_dir() / "ocr"
 
 
-def _cache_path(sha: str, eng: OcrEngine) -> Path:
-    return cache_dir() / sha[:2] / f"{sha}.{eng.cache_id}.json"
+def _cache_path(sha: str, eng: OcrEngine, variant: str | None = None) -> Path:
+    return cache_dir() / sha[:2] / f"{sha}.{eng.cache_id}{'.' + variant if variant else ''}.json"
 
 
-def _cache_get(sha: str, eng: OcrEngine) -> dict[str, Any] | None:
-    p = _cache_path(sha, eng)
+def _cache_get(sha: str, eng: OcrEngine, variant: str | None = None) -> dict[str, Any] | None:
+    p = _cache_path(sha, eng, variant)
     try:
         with open(p, "rb") as fh:
             doc = json.loads(fh.read(1_000_000))
@@ -211,9 +227,9 @@ def _cache_get(sha: str, eng: OcrEngine) -> dict[str, Any] | None:
     return doc
 
 
-def _cache_put(sha: str, eng: OcrEngine, doc: dict[str, Any]) -> str:
+def _cache_put(sha: str, eng: OcrEngine, variant: str | None, doc: dict[str, Any]) -> str:
     """Write atomically; returns "" or why it could not be written."""
-    p = _cache_path(sha, eng)
+    p = _cache_path(sha, eng, variant)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         files.atomic_write(p, json.dumps(dict(doc, sha256=sha, engine=eng.cache_id)).encode())
@@ -225,15 +241,17 @@ def _cache_put(sha: str, eng: OcrEngine, doc: dict[str, Any]) -> str:
 
 # ------------------------------------------------------------------------------------ header check
 
-def header_size(data: bytes) -> tuple[int, int, str] | str:
-    """(width, height, format) read from the header only (nothing is decoded), or the problem."""
+def header_size(data: bytes) -> tuple[int, int, str, str] | str:
+    """(width, height, format, deploycheck's mark or "") read from the header only (nothing is decoded;
+    a PNG's text chunks before its pixels are read with it), or the problem."""
     import warnings
     from PIL import Image
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=FORMATS) as img:   # lazy: reads the header
-                return img.size[0], img.size[1], img.format or ""
+                mark = img.info.get(MARK_KEY)
+                return img.size[0], img.size[1], img.format or "", mark[:200] if isinstance(mark, str) else ""
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return "bomb"
     except Exception as e:  # noqa: BLE001 - any garbage
@@ -241,148 +259,94 @@ def header_size(data: bytes) -> tuple[int, int, str] | str:
 
 
 
-# ------------------------------------------------------------------------------------ the worker
+# ------------------------------------------------------------------------------------ the sandbox job
 
-_PATHS: list[str] | None = None
-
-
-def _worker_paths() -> list[str]:
-    """The folders Pillow and pytesseract are imported from (the worker runs without ``site``)."""
-    global _PATHS
-    if _PATHS is None:
-        import importlib.util
-        found: list[str] = []
-        for mod in ("PIL", "pytesseract", "tesserocr"):
-            spec = importlib.util.find_spec(mod)
-            if spec is None:
-                continue        # the worker reports the missing package itself
-            locs = list(spec.submodule_search_locations or [])
-            where = Path(locs[0]).parent if locs else Path(spec.origin).parent if spec.origin else None
-            if where is not None and str(where) not in found:
-                found.append(str(where))
-        _PATHS = found
-    return _PATHS
+def _interpreter() -> Any:
+    """The OCR fork server's Python: the grader's own, with its site-packages (Pillow, tesserocr) bound
+    read-only, and only ``ocr_job`` preloaded (no scikit-learn, no deploycheck)."""
+    from deploycheck.sandbox import Interpreter
+    g = Interpreter.grader()
+    return Interpreter(python=g.python, sys_path=g.sys_path, preload=("ocr_job",),
+                       label="the OCR reader (Pillow, Tesseract)")
 
 
-class _Server:
-    """This process's image worker (:mod:`deploycheck.analysis.ocr_worker` as a fork server), started
-    on first use with the engine's configuration; one request at a time (a lock), restarted after
-    any failure. Closing its stdin (at exit, or when this process dies) ends it."""
-
-    def __init__(self, cfg: dict[str, Any]) -> None:
-        self.cfg = cfg
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.lock = threading.Lock()
-
-    def _start(self) -> subprocess.Popen[bytes]:
-        # -I -S: no site, no PYTHON* variables, not even the script's own folder on sys.path (the config
-        # names Pillow's and the binding's folders); the environment is allowlisted (_child_env)
-        return subprocess.Popen([sys.executable, "-I", "-S", str(WORKER), "--server", json.dumps(self.cfg)],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                env=_child_env(), start_new_session=True, cwd=tempfile.gettempdir())
-
-    def ask(self, data: bytes, wall: float) -> dict[str, Any]:
-        with self.lock:
-            if self.proc is None or self.proc.poll() is not None:
-                try:
-                    self.proc = self._start()
-                except OSError as e:
-                    return {"machine_error": f"could not start the image worker ({e.strerror or e})"}
-            p = self.proc
-            assert p.stdin is not None and p.stdout is not None
-            try:
-                ocr_worker.write_frame(p.stdin.fileno(), json.dumps({"wall": wall}).encode())
-                ocr_worker.write_frame(p.stdin.fileno(), data)
-                reply = ocr_worker.read_frame(p.stdout.fileno(), time.monotonic() + wall + SERVER_GRACE)
-            except (OSError, EOFError, TimeoutError, ValueError) as e:
-                self.stop()
-                return {"ocr_error": f"the image worker stopped ({type(e).__name__})"}
-        try:
-            doc = json.loads(reply.decode("utf-8", "replace"))
-        except ValueError:
-            return {"ocr_error": "the image worker returned no result"}
-        return doc if isinstance(doc, dict) else {"ocr_error": "the image worker returned no result"}
-
-    def stop(self) -> None:
-        p, self.proc = self.proc, None
-        if p is not None:
-            _kill_group(p)
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
+def _job_paths(eng: OcrEngine) -> tuple[str, ...]:
+    """Folders the job must see besides /usr: Tesseract's data or program when installed elsewhere."""
+    out = []
+    for p in (eng.tessdata, os.path.dirname(eng.path) if eng.path else ""):
+        if p and not os.path.realpath(p).startswith("/usr/") and os.path.isdir(p):
+            out.append(os.path.realpath(p))
+    return tuple(dict.fromkeys(out))
 
 
-SERVER_GRACE = 10.0                 # beyond a request's wall clock before the server itself is stopped
-_SERVERS: dict[str, _Server] = {}
-_SERVERS_LOCK = threading.Lock()
+def job_config(eng: OcrEngine, variant: str | None) -> dict[str, Any]:
+    return {"max_bytes": MAX_BYTES, "max_pixels": MAX_PIXELS, "ocr_max_pixels": OCR_MAX_PIXELS,
+            "blank_stddev": BLANK_STDDEV, "noise_edges": NOISE_EDGES, "photo_dominant": PHOTO_DOMINANT,
+            "upscale_max_side": UPSCALE_MAX_SIDE, "psm": TESSERACT_PSM, "mark_key": MARK_KEY,
+            "engine": eng.name if eng.available else "none", "tesseract": eng.path, "tessdata": eng.tessdata,
+            "variant": variant or ""}
 
 
-def _server(eng: OcrEngine) -> _Server:
-    cfg = {"memory": MEMORY_BYTES, "cpu": CPU_SECONDS, "fsize": FILE_BYTES, "max_bytes": MAX_BYTES,
-           "max_pixels": MAX_PIXELS, "ocr_max_pixels": OCR_MAX_PIXELS, "formats": FORMATS,
-           "blank_stddev": BLANK_STDDEV, "upscale_max_side": UPSCALE_MAX_SIDE, "psm": TESSERACT_PSM,
-           "tesseract": eng.path if eng.available else "", "engine": eng.name, "tessdata": eng.tessdata,
-           "paths": _worker_paths()}
-    key = json.dumps(cfg, sort_keys=True)
-    with _SERVERS_LOCK:
-        if key not in _SERVERS:
-            _SERVERS[key] = _Server(cfg)
-        return _SERVERS[key]
-
-
-def _run_worker(data: bytes, eng: OcrEngine) -> dict[str, Any]:
-    """Decode + OCR ``data`` in a child of the limited image worker. Never raises."""
+def _run_job(data: bytes, eng: OcrEngine, variant: str | None) -> dict[str, Any]:
+    """Decode + OCR ``data`` in a sandbox job. Never raises. ``transient``: not to be cached."""
+    from deploycheck import sandbox
     _count("worker_runs")
     if eng.available:
         _count("ocr_runs")
-    return _server(eng).ask(data, WALL_SECONDS)
-
-
-def stop_workers() -> None:
-    """Stop this process's image workers (at exit; the next read starts one again)."""
-    with _SERVERS_LOCK:
-        servers = list(_SERVERS.values())
-    for srv in servers:
-        with srv.lock:
-            srv.stop()
-
-
-atexit.register(stop_workers)
-
-
-def _kill_group(p: subprocess.Popen) -> None:
+    tmp = tempfile.mkdtemp(prefix="deploycheck-ocr-")
     try:
-        os.killpg(p.pid, signal.SIGKILL)
-    except (OSError, AttributeError):
+        with open(os.path.join(tmp, "image"), "wb") as fh:
+            fh.write(data)
+        limits = sandbox.Limits(timeout=WALL_SECONDS, memory_mb=MEMORY_MB, disk_mb=8, nproc=16, nofile=64,
+                                cpu_s=CPU_SECONDS)
         try:
-            p.kill()
-        except OSError:
-            pass
+            res = sandbox.run("ocr_job:read", {"name": "image", "cfg": job_config(eng, variant)},
+                              interpreter=_interpreter(), folder=tmp, limits=limits, job_paths=_job_paths(eng))
+        except sandbox.IsolationUnavailable as e:
+            return {"machine_error": f"images are read only in the sandbox, which is not available here "
+                                     f"({e.isolation.detail})", "transient": True}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if res.ok and isinstance(res.data, dict):
+        return res.data
+    if res.status == "machine":
+        return {"machine_error": f"the OCR sandbox failed ({res.error[:300]})", "transient": True}
+    if res.cpu_exhausted:
+        return {"ocr_error": f"reading it took more than {CPU_SECONDS} s of CPU time", "limit": "cpu"}
+    if res.status == "memory":
+        return {"ocr_error": f"reading it needed more than {MEMORY_MB} MB of memory", "limit": "memory"}
+    if res.status == "timeout":
+        return {"ocr_error": f"reading it was still running after {WALL_SECONDS:g} s (the machine may be busy)",
+                "transient": True}
+    return {"ocr_error": f"the OCR job failed: {res.describe()[:300]}", "transient": True}
 
 
-def read_image(data: bytes, eng: OcrEngine | None = None) -> tuple[dict[str, Any], bool, str]:
-    """(worker result, from cache?, cache note) for image bytes: header check, then cache, then worker."""
+def read_image(data: bytes, eng: OcrEngine | None = None, variant: str | None = None
+               ) -> tuple[dict[str, Any], bool, str]:
+    """(result, from cache?, cache note) for image bytes: header check, then cache, then the sandbox job.
+    ``variant``: "screen" | "photo" | None (the job chooses by the image's statistics)."""
     eng = eng or engine()
     head = header_size(data)
     if isinstance(head, str):
         return {"problem": head}, False, ""
-    w, h, fmt = head
+    w, h, fmt, mark = head
+    base: dict[str, Any] = {"width": w, "height": h, "format": fmt}
+    if mark:
+        return dict(base, mark=mark), False, ""          # deploycheck's own image: nothing to decode
     if w * h > MAX_PIXELS:
-        return {"width": w, "height": h, "format": fmt, "problem": "too_large"}, False, ""
+        return dict(base, problem="too_large"), False, ""
     if max(w, h) < MIN_W or min(w, h) < MIN_H:
-        return {"width": w, "height": h, "format": fmt, "problem": "too_small"}, False, ""
+        return dict(base, problem="too_small"), False, ""
     sha = hashlib.sha256(data).hexdigest()
-    hit = _cache_get(sha, eng)
+    hit = _cache_get(sha, eng, variant)
     if hit is not None:
         _count("cache_hits")
         return hit, True, ""
-    doc = _run_worker(data, eng)
+    doc = _run_job(data, eng, variant)
     note = ""
-    if "machine_error" not in doc and "ocr_error" not in doc:
-        note = _cache_put(sha, eng, doc)
+    if not doc.get("transient"):
+        note = _cache_put(sha, eng, variant, doc)
     return doc, False, note
-
 
 
 def clear_cache() -> None:

@@ -5,28 +5,33 @@ Pipeline (:func:`screenshot_facts`):
 
 1. **Candidates** (:func:`find_candidates`): images the README embeds (local paths, also outside the
    folder; GitHub-hosted uploads ``user-images.githubusercontent.com`` / ``github.com/user-attachments/
-   assets`` count as present but are *remote, not checked*), then the folder's own images. Ignored:
-   static web assets (``static/``, ``public/``, ``assets/`` when the README does not embed them),
-   ``logo*`` / ``favicon*`` / ``apple-touch-icon*`` files, images a script or README code block of the
-   folder writes (``savefig`` / ``imsave`` / ``imwrite`` / ``write_image`` / ``write_png``), symlinks.
-   Preferred: README-embedded images, then names such as screenshot / prediction / endpoint / invoke.
+   assets`` are remote), then the folder's own images. Ignored: static web assets (``static/``,
+   ``public/``, ``assets/`` when the README does not embed them), ``logo*`` / ``favicon*`` /
+   ``apple-touch-icon*`` files, images a script or README code block of the folder writes (``savefig`` /
+   ``imsave`` / ``imwrite`` / ``write_image`` / ``write_png``), symlinks. Preferred: README-embedded
+   images, then names such as screenshot / prediction / endpoint / invoke.
 2. **Reading** (untrusted bytes, :mod:`deploycheck.analysis.ocr`): at most ``MAX_BYTES`` are read
-   without following symlinks; the header is checked, then a limited worker process decodes, measures
-   and OCRs the image; the result is cached by content.
-3. **Classification** (:mod:`deploycheck.analysis.screenshot_text`, pure functions of the OCR text):
-   prediction, cloud context or unrelated, with quoted evidence.
+   without following symlinks; the header is checked (deploycheck's own mark too), then a sandbox job
+   decodes, measures and OCRs the image; the result is cached by content. When the first reading shows a
+   call or an endpoint but no output (or a photo with words and nothing recognised), the image is read a
+   second time the other way (as a photo / as a screenshot) and the better reading counts. A folder's
+   images get :data:`~deploycheck.analysis.ocr.FOLDER_CPU_SECONDS` of OCR in all.
+3. **Classification** (:mod:`deploycheck.analysis.screenshot_text`, pure functions of the OCR text and
+   its confidences): prediction, uncertain, cloud context or unrelated, with quoted evidence; the endpoint
+   names the README and the deploy scripts use (:func:`named_endpoints`) for comparing.
 """
 from __future__ import annotations
 
 import hashlib
 import os
 import re
+import time
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
 
-from deploycheck.analysis.ocr import MAX_BYTES, OcrEngine, engine, read_image
+from deploycheck.analysis.ocr import CPU_SECONDS, FOLDER_CPU_SECONDS, MAX_BYTES, OcrEngine, engine, read_image
 from deploycheck.analysis.screenshot_text import (ImageStats, KnownOutputs, TextFacts, classify_text, normalise,
                                                   redact, seems_like)
 
@@ -36,10 +41,11 @@ if TYPE_CHECKING:
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp")
 MAX_CANDIDATES = 20                # candidates listed per folder
 MAX_OCR = 4                        # images read with OCR per folder (the best candidates)
+REMOTE_FOLDER_SECONDS = 30.0       # time spent fetching one folder's remote images at most
 TEXT_LIMIT = 1500                  # characters of OCR text kept in the facts / the report
 
-Classification = Literal["prediction", "cloud", "unrelated", "not_read", "unusable", "remote", "excluded",
-                         "not_examined"]
+Classification = Literal["prediction", "cloud", "unrelated", "uncertain", "not_read", "unusable", "remote",
+                         "excluded", "not_examined", "deploycheck"]
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,11 @@ class ImageFacts:
     seems: str = ""                          # for unrelated images: what it looks like
     cached: bool = False
     sha256: str = ""
-    thumb: bytes = b""                       # 64x64 grayscale pixels, from the image worker (integrity hashes)
+    thumb: bytes = b""                       # 64x64 grayscale pixels, from the OCR job (integrity hashes)
+    confidence: float | None = None          # Tesseract's mean word confidence (0-100)
+    variant: str = ""                        # how it was read: "screen" | "photo" (deploycheck.inside.ocr_job)
+    transient: bool = False                  # not_read for a reason of this run (busy machine, no sandbox)
+    cpu_s: float = 0.0                       # OCR CPU seconds this image cost (0 when cached)
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,7 @@ class ScreenshotFacts:
     best: ImageFacts | None = None
     symlinks: tuple[str, ...] = ()           # image symlinks in the folder (never followed)
     cache_note: str = ""                     # why results could not be cached, when so
+    endpoints: tuple[str, ...] = ()          # endpoint names / ids the README and the deploy scripts use
 
 
 # ------------------------------------------------------------------------------------ adapter
@@ -128,10 +139,38 @@ def model_outputs(folder: DeployFolder) -> KnownOutputs | None:
     return None
 
 
+_ENDPOINT_NAMES = (
+    re.compile(r"\bendpoint_name\s*=\s*[rfbu]?[\"']([A-Za-z0-9][\w-]{1,62})[\"']"),
+    re.compile(r"\bEndpointName\s*=\s*[rfbu]?[\"']([A-Za-z0-9][\w-]{1,62})[\"']"),
+    re.compile(r"--endpoint-name[=\s]+[\"']?([A-Za-z0-9][\w-]{1,62})"),
+    re.compile(r"\bgcloud\s+ai\s+endpoints\s+(?:predict|describe|deploy-model|raw-predict)\s+([A-Za-z0-9][\w-]{1,62})"),
+    re.compile(r"\bendpoints/(\d{6,})"),
+    re.compile(r"\bEndpoint(?:\.create)?\s*\(\s*(?:display_name\s*=\s*|endpoint_name\s*=\s*)?[\"']"
+               r"(?:projects/[^\"']*/endpoints/)?([A-Za-z0-9][\w-]{1,62})[\"']"),
+)
+
+
+def named_endpoints(inputs: FolderInputs) -> tuple[str, ...]:
+    """Endpoint names and ids the README's code blocks and the deploy scripts use (for comparing with the
+    endpoint a screenshot shows; shell variables such as ``$ENDPOINT`` are left out)."""
+    out: list[str] = []
+    for _rel, text, _line in inputs.code:
+        for rx in _ENDPOINT_NAMES:
+            for m in rx.finditer(text[:2_000_000]):
+                if m.group(1) not in out and len(out) < 20:
+                    out.append(m.group(1))
+    return tuple(out)
+
+
 # ------------------------------------------------------------------------------------ candidates
 
 _GITHUB_UPLOAD = re.compile(r"^https?://(?:(?:private-)?user-images\.githubusercontent\.com/|"
                             r"github\.com/user-attachments/(?:assets|files)/|github\.com/[^/\s]+/[^/\s]+/assets/)", re.I)
+# other remote images a README embeds that may be a screenshot (an image file's URL), but not badges
+_REMOTE_IMAGE = re.compile(r"^https?://[^\s/]+/\S*\.(?:png|jpe?g|gif|webp|bmp)(?:[?#]\S*)?$", re.I)
+_BADGE = re.compile(r"shields\.io|badgen\.net|badge\.fury\.io|travis-ci\.|circleci\.com|codecov\.io|coveralls\.io|"
+                    r"/badges?[/.]|badge\.(?:svg|png)|/workflows/|colab-badge|mybinder\.org|codacy\.com|"
+                    r"sonarcloud\.io|readthedocs\.org/projects/", re.I)
 _GITHUB_FILE = re.compile(r"^https?://(?:raw\.githubusercontent\.com/[^/]+/[^/]+/[^/]+/|github\.com/[^/]+/[^/]+/"
                           r"(?:raw|blob)/[^/]+/)(?P<path>[^?#]+)", re.I)
 _ASSET_DIRS = {"static", "public", "assets", "node_modules", "dist", "build", "_site", "site-packages"}
@@ -207,7 +246,7 @@ def find_candidates(folder: DeployFolder, inputs: FolderInputs | None = None) ->
         bases: tuple[Path, ...] = (Path(folder.path), repo)
         if gh:                              # a link to a file of (presumably) this repo: read it here
             name, bases = clean_link(gh.group("path")), (repo,)
-        elif _GITHUB_UPLOAD.match(raw):
+        elif _GITHUB_UPLOAD.match(raw) or (_REMOTE_IMAGE.match(raw) and not _BADGE.search(raw)):
             if raw not in seen:
                 seen.add(raw)
                 out.append(Candidate(raw, "readme", line, remote=True))
@@ -245,8 +284,8 @@ def find_candidates(folder: DeployFolder, inputs: FolderInputs | None = None) ->
 
 # ------------------------------------------------------------------------------------ facts
 
-_ORDER = {"prediction": 0, "remote": 1, "not_read": 2, "cloud": 3, "unrelated": 4, "unusable": 5,
-          "excluded": 6, "not_examined": 7}
+_ORDER = {"prediction": 0, "uncertain": 1, "remote": 2, "not_read": 3, "cloud": 4, "deploycheck": 5, "unrelated": 6,
+          "unusable": 7, "excluded": 8, "not_examined": 9}
 
 
 def _stats(doc: Mapping[str, Any]) -> ImageStats | None:
@@ -262,6 +301,7 @@ PROBLEMS = {
     "too_large": "is {w}×{h} pixels, too large to check",
     "bomb": "declares an enormous size (a decompression bomb) and was not decoded",
     "blank": "is blank (a single colour)",
+    "noise": "is random noise, not a screenshot",
 }
 
 
@@ -277,7 +317,7 @@ def _problem_text(doc: Mapping[str, Any]) -> str:
 
 
 def _thumb(doc: Mapping[str, Any]) -> bytes:
-    """The worker's 64x64 grayscale thumbnail (exactly 4096 bytes), else b""."""
+    """The OCR job's 64x64 grayscale thumbnail (exactly 4096 bytes), else b""."""
     import base64
     import binascii
     try:
@@ -287,30 +327,87 @@ def _thumb(doc: Mapping[str, Any]) -> bytes:
     return raw if len(raw) == 64 * 64 else b""
 
 
-def examine(repo: Path, c: Candidate, eng: OcrEngine) -> tuple[ImageFacts, str]:
-    """Facts about one candidate image (reads, decodes and OCRs it, through the cache). Never raises."""
+def examine(repo: Path, c: Candidate, eng: OcrEngine, cpu_left: float = FOLDER_CPU_SECONDS) -> tuple[ImageFacts, str]:
+    """Facts about one candidate image (reads, decodes and OCRs it, through the cache). Never raises.
+    ``cpu_left``: OCR CPU seconds this folder may still spend (a second reading needs some left)."""
     data, problem, truncated = _read(repo, c.path)
     if data is None:
         return ImageFacts(c, "unusable", problem=problem or "cannot be read"), ""
     if truncated or len(data) > MAX_BYTES:
         return ImageFacts(c, "unusable", problem=f"is larger than {MAX_BYTES // 1_000_000} MB"), ""
+    return examine_bytes(c, data, eng, cpu_left)
+
+
+def examine_remote(c: Candidate, eng: OcrEngine, cpu_left: float = FOLDER_CPU_SECONDS) -> tuple[ImageFacts, str]:
+    """A remote image the README embeds: fetched by the grader (:mod:`.screenshot_remote`) and read like a
+    committed one, or "remote" with why it could not be fetched."""
+    from deploycheck.analysis import screenshot_remote
+    got = screenshot_remote.fetch(c.path)
+    if got.data is None:
+        return ImageFacts(c, "remote", problem=got.problem, transient=True), ""
+    return examine_bytes(c, got.data, eng, cpu_left)
+
+
+def _cost(doc: Mapping[str, Any], cached: bool) -> float:
+    if cached:
+        return 0.0
+    return float(CPU_SECONDS) if doc.get("limit") == "cpu" else float(doc.get("cpu_s") or 0.0)
+
+
+_RANK = {"deploycheck": 0, "prediction": 1, "uncertain": 2, "cloud": 3, "unrelated": 4}
+
+
+def examine_bytes(c: Candidate, data: bytes, eng: OcrEngine, cpu_left: float = FOLDER_CPU_SECONDS
+                  ) -> tuple[ImageFacts, str]:
+    """Facts about one image's bytes (a local file's or a fetched remote image's)."""
     doc, cached, note = read_image(data, eng)
     sha = hashlib.sha256(data).hexdigest()
     stats = _stats(doc)
+    cost = _cost(doc, cached)
+    if doc.get("mark"):
+        return ImageFacts(c, "deploycheck", problem=f"deploycheck's own {doc['mark']} (marked as such in the file)",
+                          stats=stats, cached=cached, sha256=sha), note
     if doc.get("problem"):
-        return ImageFacts(c, "unusable", problem=_problem_text(doc), stats=stats, cached=cached, sha256=sha), note
+        return ImageFacts(c, "unusable", problem=_problem_text(doc), stats=stats, cached=cached, sha256=sha,
+                          cpu_s=cost, thumb=_thumb(doc)), note
     if doc.get("machine_error") or doc.get("ocr_error"):
         why = str(doc.get("machine_error") or doc.get("ocr_error"))
-        return ImageFacts(c, "not_read", problem=f"OCR failed: {why}", stats=stats, cached=cached, sha256=sha), note
+        return ImageFacts(c, "not_read", problem=f"OCR failed: {why}", stats=stats, cached=cached, sha256=sha,
+                          transient=bool(doc.get("transient")), cpu_s=cost, thumb=_thumb(doc)), note
     if not eng.available or "text" not in doc:
         return ImageFacts(c, "not_read", problem=eng.detail, stats=stats, cached=cached, sha256=sha,
-                          thumb=_thumb(doc)), note
-    raw = str(doc.get("text") or "")
-    facts = classify_text(raw)
+                          transient=True, thumb=_thumb(doc)), note
+    facts, raw, variant = _classify(doc), str(doc.get("text") or ""), str(doc.get("variant") or "")
+    # a second reading, the other way (a screenshot read as a photo, or the reverse), when the first shows
+    # a call or an endpoint but no output, or a photo with words but nothing recognised
+    photo = variant == "photo"
+    if facts.classification in ("cloud", "uncertain") or (photo and facts.classification == "unrelated"
+                                                          and facts.words >= 3):
+        if cpu_left - cost > 2.0:
+            other = "screen" if photo else "photo"
+            doc2, cached2, note2 = read_image(data, eng, other)
+            cost += _cost(doc2, cached2)
+            note = note or note2
+            if "text" in doc2 and not doc2.get("ocr_error"):
+                facts2 = _classify(doc2)
+                if _RANK[facts2.classification] < _RANK[facts.classification]:
+                    facts, raw, variant, doc, cached = facts2, str(doc2.get("text") or ""), other, doc2, cached and cached2
     text = redact("\n".join(normalise(raw)))[:TEXT_LIMIT]
+    if facts.classification == "deploycheck":
+        return ImageFacts(c, "deploycheck", problem=f"deploycheck's own proof picture ({facts.note})", stats=stats,
+                          text=text, facts=facts, cached=cached, sha256=sha, cpu_s=cost, thumb=_thumb(doc)), note
     seems = seems_like(stats, facts, raw) if facts.classification == "unrelated" else ""
-    return ImageFacts(c, facts.classification, stats=stats, text=text, facts=facts, seems=seems,
-                      cached=cached, sha256=sha, thumb=_thumb(doc)), note
+    conf = doc.get("conf")
+    return ImageFacts(c, facts.classification, stats=stats, text=text, facts=facts, seems=seems, cached=cached,
+                      sha256=sha, confidence=float(conf) if isinstance(conf, (int, float)) else None,
+                      variant=variant, cpu_s=cost, thumb=_thumb(doc)), note
+
+
+def _classify(doc: Mapping[str, Any]) -> TextFacts:
+    lines = doc.get("lines")
+    confs = [float(x[1]) for x in lines if isinstance(x, list) and len(x) == 2 and str(x[0]).strip()] \
+        if isinstance(lines, list) else None
+    return classify_text(str(doc.get("text") or ""), confs, photo=doc.get("variant") == "photo")
 
 
 def screenshot_facts(folder: DeployFolder, max_ocr: int = MAX_OCR) -> ScreenshotFacts:
@@ -323,25 +420,30 @@ def screenshot_facts(folder: DeployFolder, max_ocr: int = MAX_OCR) -> Screenshot
     notes: list[str] = []
     read = 0
     found = False
+    cpu_left = FOLDER_CPU_SECONDS
+    fetch_left = REMOTE_FOLDER_SECONDS
     for c in cands:
         if c.excluded:
             images.append(ImageFacts(c, "excluded", problem=c.excluded))
             continue
+        if found or read >= max_ocr or cpu_left <= 0 or (c.remote and fetch_left <= 0):
+            images.append(ImageFacts(c, "not_examined", problem="" if found or read >= max_ocr else
+                                     f"not read: this folder's images already took {FOLDER_CPU_SECONDS:g} s of OCR"
+                                     if cpu_left <= 0 else f"not fetched: this folder's remote images already took "
+                                                           f"{REMOTE_FOLDER_SECONDS:g} s"))
+            continue
+        t0 = time.monotonic()
+        fi, note = examine_remote(c, eng, cpu_left) if c.remote else examine(repo, c, eng, cpu_left)
         if c.remote:
-            images.append(ImageFacts(c, "remote", problem="a remote image, not checked (deploycheck reads no "
-                                                            "images from the network)"))
-            continue
-        if found or read >= max_ocr:
-            images.append(ImageFacts(c, "not_examined"))
-            continue
-        fi, note = examine(repo, c, eng)
+            fetch_left -= time.monotonic() - t0
+        cpu_left -= fi.cpu_s
         if note:
             notes.append(note)
-        if fi.classification != "unusable":
+        if fi.classification not in ("unusable", "deploycheck"):
             read += 1
         images.append(fi)
         found = fi.classification == "prediction"
     best = min((i for i in images if i.classification not in ("excluded", "not_examined")),
                key=lambda i: _ORDER[i.classification], default=None)
     return ScreenshotFacts(folder.rel, folder.platform, eng, cands, tuple(images), best, links,
-                           notes[0] if notes else "")
+                           notes[0] if notes else "", named_endpoints(inputs))

@@ -91,7 +91,8 @@ def _render(t: Target, settings: Settings, mode: str) -> dict[str, Any]:
     notes: list[str] = []
     png = out_dir / f"{plat}-{mode}.png"
     try:
-        card.capture(card.card_html(c), png)
+        card.capture(card.card_html(c), png, what="proof card of its local emulation" if mode == "local" else
+                     "proof card of a cloud prediction it made")
     except browser.BrowserUnavailable as e:
         return {"proof_note": str(e)}
     bad = card.png_problem(png)

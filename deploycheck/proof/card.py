@@ -6,6 +6,12 @@ response, latency, when, which deploycheck); :func:`card_html` renders it with t
 ``templates/card.html.j2`` (autoescaped; no script, no network) and :func:`capture` screenshots it
 on the process's reused page. A local card is marked "LOCAL EMULATION — not a cloud deployment" and
 an offline cloud card "OFFLINE CLOUD EMULATION", so neither can pass for a real endpoint.
+
+Every card carries deploycheck's mark twice, so that ``proof.screenshot`` refuses it as a student's proof
+(issue 21: ``--report`` writes one for every student): a PNG text chunk
+(:data:`deploycheck.analysis.ocr.MARK_KEY`, read from the header without decoding) and visible text OCR
+reads even when the file is re-saved or the banner cropped off (the banner, "(sent by deploycheck)" and
+the response's origin above each box, the footer).
 """
 from __future__ import annotations
 
@@ -46,6 +52,7 @@ class Card:
     response: str
     footer: str
     error: str = ""
+    mark: str = "deploycheck's local emulation"     # where the response came from, above its box
 
 
 # ---------------------------------------------------------------- formatting helpers
@@ -178,21 +185,21 @@ def card_for(p: Prediction, *, student: str, repo: str, folder: str | None, offl
             ("content type / accept", " / ".join(x for x in (p.request.content_type, p.request.accept) if x) or None),
             ("latency", f"{p.latency_ms:.1f} ms" if p.latency_ms is not None else None), ("time", when)]
     if local:
-        banner, cls = LOCAL_BANNER, "local"
+        banner, cls, mark = LOCAL_BANNER, "local", "deploycheck's local emulation"
         foot = " — this card shows deploycheck's own emulation of the serving container, run on the student's files"
     elif offline:
-        banner, cls = OFFLINE_BANNER, "local"
+        banner, cls, mark = OFFLINE_BANNER, "local", "deploycheck's offline cloud emulation"
         foot = " — request sent by deploycheck to an offline stand-in of the cloud API"
     else:
         banner = f"CLOUD PREDICTION — {PLATFORM_NAMES.get(plat, plat or 'cloud')}" + (f", {region}" if region else "")
-        cls, foot = "cloud", " — request sent to the deployed endpoint by deploycheck"
+        cls, foot, mark = "cloud", " — request sent to the deployed endpoint by deploycheck", "received by deploycheck"
     status = str(p.status) if p.status is not None else ("OK" if p.ok else "ERROR")
     return Card(title=f"Prediction proof: {student or 'student'}", banner=banner, banner_class=cls, ok=p.ok,
                 status=status, rows=tuple((k, str(v)) for k, v in rows if v not in (None, "")),
                 request=truncate(pretty(p.request.body, p.request.content_type)),
                 response=truncate(pretty(p.response, p.response_content_type)),
                 footer=f"rendered by deploycheck {version} at {when}{foot}",
-                error="" if p.ok else truncate(p.message, 15, 1500))
+                error="" if p.ok else truncate(p.message, 15, 1500), mark=mark)
 
 
 @lru_cache(maxsize=1)
@@ -218,9 +225,30 @@ def open_page() -> None:
     browser.with_page("card", _card_context, lambda page: None)
 
 
-def capture(html_text: str, out_png: Path, selector: str = "#card") -> Path:
-    """Screenshot ``html_text`` (a card) to ``out_png`` on the reused card page. Raises
-    BrowserUnavailable without Chromium."""
+def mark_png(data: bytes, what: str) -> bytes:
+    """``data`` (a PNG) with deploycheck's mark: a ``tEXt`` chunk right after the header, so that it is
+    read without decoding the pixels. Pillow writes text chunks only when it re-encodes the whole image;
+    inserting one chunk leaves the pixels' bytes as they are."""
+    import struct
+    import zlib
+
+    from deploycheck.analysis.ocr import MARK_KEY
+    sig, ihdr_end = b"\x89PNG\r\n\x1a\n", 8 + 4 + 4 + 13 + 4
+    if not data.startswith(sig) or data[12:16] != b"IHDR":
+        return data
+    body = b"tEXt" + MARK_KEY.encode("latin-1") + b"\0" + what.encode("latin-1", "replace")
+    chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+    return data[:ihdr_end] + chunk + data[ihdr_end:]
+
+
+def write_marked(data: bytes, out_png: Path, what: str) -> None:
+    """Write deploycheck's own picture ``data`` (a PNG) to ``out_png`` with its mark."""
+    out_png.write_bytes(mark_png(data, what))
+
+
+def capture(html_text: str, out_png: Path, selector: str = "#card", what: str = "proof card") -> Path:
+    """Screenshot ``html_text`` (a card) to ``out_png`` on the reused card page, with deploycheck's mark
+    (``what`` it is). Raises BrowserUnavailable without Chromium."""
     from deploycheck.proof import browser
     out_png.parent.mkdir(parents=True, exist_ok=True)
 
@@ -232,7 +260,7 @@ def capture(html_text: str, out_png: Path, selector: str = "#card") -> Path:
         clip = el.bounding_box() if el is not None else None
         view = page.viewport_size
         inside = clip is not None and view is not None and clip["y"] + clip["height"] <= view["height"]
-        page.screenshot(path=str(out_png), full_page=not inside, clip=clip, timeout=15_000)
+        write_marked(page.screenshot(full_page=not inside, clip=clip, timeout=15_000), out_png, what)
     browser.with_page("card", _card_context, shoot)
     return out_png
 

@@ -144,8 +144,10 @@ def snapshot_readme(folder: DeployFolder, out_png: Path, max_height: int = 6000,
             page.set_content(page_html, wait_until="load", timeout=20_000)
             width = page.viewport_size["width"] if page.viewport_size else 1000
             # the clip keeps a hostile, endless README from becoming a gigapixel screenshot
-            page.screenshot(path=str(out_png), full_page=True, timeout=20_000,
-                            clip={"x": 0, "y": 0, "width": width, "height": max_height})
+            shot = page.screenshot(full_page=True, timeout=20_000,
+                                   clip={"x": 0, "y": 0, "width": width, "height": max_height})
+            from deploycheck.proof.card import write_marked
+            write_marked(shot, out_png, "README snapshot")
         finally:
             _current.update(folder=None, prefix=None, blocked=[])
     browser.with_page("readme", _context, shoot)
@@ -162,6 +164,11 @@ def _crop_height(path: Path, max_height: int) -> None:
             if im.height <= max_height:
                 return
             cropped = im.crop((0, 0, im.width, max_height))
-        cropped.save(path)
+        from PIL import PngImagePlugin
+
+        from deploycheck.analysis.ocr import MARK_KEY
+        info = PngImagePlugin.PngInfo()
+        info.add_text(MARK_KEY, "README snapshot")
+        cropped.save(path, pnginfo=info)
     except Exception:  # noqa: BLE001 - a too-large image stays as it is
         pass

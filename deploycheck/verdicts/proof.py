@@ -1,22 +1,24 @@
 """proof.screenshot: the deploy folder holds (or its README embeds) a screenshot whose text shows a
 prediction from the deployed model.
 
-A thin verdict over the facts of :mod:`deploycheck.analysis.screenshot` (candidates, OCR, classification).
-Policies (issue 12):
+A thin verdict over the facts of :mod:`deploycheck.analysis.screenshot` (candidates, OCR in the sandbox,
+classification). Policies (issues 12, 21, 23):
 
-* **prediction** (predicted values next to a call or cloud context) -> passed; the message quotes the call
-  and the output, names the cloud context, and says whether the values are plausible for this model when
-  its classes (or the local emulation's answer) are known. Implausible values are said, not failed on: an
-  OCR slip must not cost a correct student the point.
+* **prediction** (a call or cloud context, and an output with predicted values) -> passed; the message
+  quotes the call and the output, names the cloud context, and says whether the values shown are what
+  the student's model predicts locally (or among its classes) and whether the endpoint shown is the one
+  the README names. Evidence, never a requirement: an OCR slip or another request must not cost a
+  correct student the point.
+* **uncertain** (a call whose output is cut off or unreadable, a photo read only in part) -> review: no
+  points lost until an instructor decides; the message says what was seen and what is uncertain.
+* **not read** (no OCR engine, OCR turned off, the OCR sandbox unavailable, a read that timed out or ran
+  out of its limits; a remote image that could not be fetched) -> review, never a pass: the message says
+  why. Today's image checks (readable, not tiny, not blank, not noise) still apply.
+* **deploycheck's own image** (its proof card or README snapshot, recognised by its mark) -> failed.
 * **cloud context without a prediction** (an endpoint list, a console page, a predict call without its
-  output) -> failed: the lab asks for a prediction; the message says what was seen and what to capture.
+  output) -> failed: the message says what was seen and what to capture.
 * **unrelated** (chart, logo, photo, empty page, text without a prediction) -> failed, saying what the
   image looks like and what to capture instead.
-* **content not read** (no OCR engine on this machine, or OCR failed on the image) -> passed as
-  "present, content not read": the machine's lack must not cost the student the point; the message says
-  so and how to install the engine, and today's image checks (readable, not tiny, not blank) still apply.
-* **remote** (the README embeds a GitHub-hosted upload and no local image shows a prediction) -> passed,
-  "present, not checked": deploycheck reads nothing from the network.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from deploycheck.analysis import screenshot as ss
 from deploycheck.analysis import ocr
 from deploycheck.analysis import screenshot_text as st
 from deploycheck.discovery import Target
-from deploycheck.model import Outcome, Screenshot, failed, passed
+from deploycheck.model import Outcome, Screenshot, failed, passed, review
 from deploycheck.settings import Settings
 from deploycheck.verdicts import folder_of, no_folder
 
@@ -102,7 +104,7 @@ def _best_call(facts: st.TextFacts) -> st.Evidence | None:
 
 
 def _data(facts: ss.ScreenshotFacts, fi: ss.ImageFacts | None, known: st.KnownOutputs | None,
-          plaus: st.Plausibility | None = None) -> dict[str, Any]:
+          plaus: st.Plausibility | None = None, named: st.Plausibility | None = None) -> dict[str, Any]:
     eng = facts.engine
     d: dict[str, Any] = {
         "screenshot": Screenshot(fi.candidate.path, fi.text or "", fi.candidate.remote) if fi is not None else None,
@@ -114,6 +116,8 @@ def _data(facts: ss.ScreenshotFacts, fi: ss.ImageFacts | None, known: st.KnownOu
     if fi is not None:
         if fi.candidate.remote:
             d["screenshot_url"] = fi.candidate.path
+        else:
+            d["file"] = fi.candidate.path
         if fi.stats:
             d["width"], d["height"] = fi.stats.width, fi.stats.height
         if fi.facts:
@@ -129,6 +133,14 @@ def _data(facts: ss.ScreenshotFacts, fi: ss.ImageFacts | None, known: st.KnownOu
         d["cached"] = fi.cached
     if plaus is not None and plaus.plausible is not None:
         d["plausible"] = plaus.plausible
+    if named is not None and named.plausible is not None:
+        d["endpoint_matches"] = named.plausible
+    if facts.endpoints:
+        d["readme_endpoints"] = list(facts.endpoints[:5])
+    if fi is not None and fi.confidence is not None:
+        d["ocr_confidence"] = fi.confidence
+    if fi is not None and fi.variant:
+        d["ocr_variant"] = fi.variant
     if known is not None and known.source:
         d["known_outputs"] = known.source
     d["candidates"] = [{"path": i.candidate.path, "classification": i.classification,
@@ -155,34 +167,47 @@ def verdict(facts: ss.ScreenshotFacts, known: st.KnownOutputs | None = None) -> 
         link_hint = "; commit the image itself" if facts.symlinks and not ignored else ""
         return failed(f"no screenshot of a prediction in {folder}: {'; '.join(parts)}{more}, so none counts"
                       f"{link_hint}. Add {what}", **_data(facts, None, known))
-    path = best.candidate.path
+    path = best.candidate.path if not best.candidate.remote else _url(best.candidate.path)
     cls = best.classification
     if cls == "prediction" and best.facts is not None:
         tf = best.facts
         plaus = st.plausibility(tf.values, known)
+        named = st.endpoint_match(_shown_endpoints(tf), facts.endpoints)
         best_call = _best_call(tf)
         call = best_call.snippet if best_call else ""
-        out = next((e.snippet for e in tf.outputs if "list" in e.label or "array" in e.label or "Out" in e.label),
-                   tf.outputs[0].snippet if tf.outputs else "")
+        # the output the values came from (the last one read), rather than invoke-endpoint's metadata
+        shown = [e for e in tf.outputs if not e.label.startswith("invoke-endpoint answer")] or list(tf.outputs)
+        out = shown[-1].snippet if shown else ""
         quote = f"{_q(call)} → {_q(out)}" if call and call != out else _q(out)
         ctx = _context(tf)
-        msg = f"{path}{_size(best)} shows a prediction from your deployed model: {quote}"
+        msg = f"{_where(best)}{_size(best)} shows a prediction from your deployed model: {quote}"
         if ctx:
             msg += f" ({ctx})"
-        if plaus.sentence:
-            msg += f"; {plaus.sentence}"
-        if tf.note:
-            msg += f"; {tf.note}"
-        return passed(msg, **_data(facts, best, known, plaus))
-    if cls == "remote":
-        line = f" line {best.candidate.readme_line}" if best.candidate.readme_line else ""
-        url = path if len(path) <= 90 else path[:87] + "…"
-        return passed(f"the README{line} embeds a GitHub-hosted image ({url}): it counts as your screenshot, but "
-                      "its content was not checked (deploycheck reads no images from the network; commit the "
-                      f"image into {folder} to have it read)", **_data(facts, best, known))
+        for sentence in (plaus.sentence, named.sentence, tf.note):
+            if sentence:
+                msg += f"; {sentence}"
+        return passed(msg, **_data(facts, best, known, plaus, named))
+    if cls == "uncertain" and best.facts is not None:
+        tf = best.facts
+        call_ev = _best_call(tf)
+        ctx = _context(tf)
+        seen = f"the call {_q(call_ev.snippet)}" if call_ev is not None else f"your endpoint ({ctx})"
+        return review(f"{_where(best)}{_size(best)} shows {seen}, but {tf.note}: your instructor will look at it "
+                      f"(no points lost meanwhile). To be sure next time, capture {_short(what)} so that the output "
+                      "is sharp and whole", **_data(facts, best, known))
     if cls == "not_read":
-        return passed(f"{path}{_size(best)} is present; its content was not read ({best.problem}), so whether it "
-                      "shows a prediction was not checked", **_data(facts, best, known))
+        return review(f"{_where(best)}{_size(best)} could not be read ({_clause(best.problem)}), so whether it shows "
+                      "a prediction is for your instructor to decide (no points lost meanwhile)",
+                      provisional=best.transient, **_data(facts, best, known))
+    if cls == "remote":
+        # (provisional: the next run, with a network, may read it; never kept in the results cache)
+        return review(f"{_where(best)} could not be read ({_clause(best.problem)}): your instructor will look at it "
+                      f"(no points lost meanwhile); commit the image into {folder} to have it checked",
+                      provisional=True, **_data(facts, best, known))
+    if cls == "deploycheck":
+        return failed(f"{_where(best)} is {best.problem}, not a screenshot of your deployed endpoint: deploycheck "
+                      f"draws those itself, they are no proof of a deployment. Add {what}",
+                      **_data(facts, best, known))
     if cls == "cloud" and best.facts is not None:
         tf = best.facts
         ctx = _context(tf)
@@ -196,7 +221,7 @@ def verdict(facts: ss.ScreenshotFacts, known: st.KnownOutputs | None = None) -> 
                 "endpoint" if any(e.label in ("endpoint", "SageMaker ARN", "InService") for e in tf.cloud) else "context"
             seen = f"your {where} {kind} ({ctx}) but no prediction"
             fix = "the lab asks for a prediction"
-        return failed(f"{path} shows {seen}: {fix}. Add {what}", **_data(facts, best, known))
+        return failed(f"{_where(best)} shows {seen}: {fix}. Add {what}", **_data(facts, best, known))
     if cls == "unrelated":
         reads = ""
         lines = st.normalise(best.text)
@@ -205,13 +230,38 @@ def verdict(facts: ss.ScreenshotFacts, known: st.KnownOutputs | None = None) -> 
             wordy = [ln for ln in lines[:20] if len(re.findall(r"[A-Za-z]{3,}", ln)) >= 2]
             quote = wordy[0] if wordy else max(lines[:20], key=len)
             reads = f" (it reads {_q(st.sanitise(quote, 60))})" if len(quote) >= 4 else ""
-        return failed(f"{path}{_size(best)} looks like {best.seems or 'something else'}{reads}, not a prediction "
-                      f"from your endpoint: replace it with {what}", **_data(facts, best, known))
+        return failed(f"{_where(best)}{_size(best)} looks like {best.seems or 'something else'}{reads}, not a "
+                      f"prediction from your endpoint: replace it with {what}", **_data(facts, best, known))
     # unusable (today's image checks)
     bad = [i for i in facts.images if i.classification == "unusable"]
     more = f" ({len(bad) - 1} other images have problems too)" if len(bad) > 1 else ""
-    return failed(f"{path} {best.problem}: {_fix(best.problem)}{more}",
+    return failed(f"{_where(best)} {best.problem}: {_fix(best.problem)}{more}",
                   problems=[f"{i.candidate.path} {i.problem}" for i in bad[:10]], **_data(facts, best, known))
+
+
+def _url(u: str) -> str:
+    return u if len(u) <= 90 else u[:87] + "…"
+
+
+def _where(fi: ss.ImageFacts) -> str:
+    """How the message names the image: its path, or "the image at URL (README line N)"."""
+    if not fi.candidate.remote:
+        return fi.candidate.path
+    line = f", README line {fi.candidate.readme_line}" if fi.candidate.readme_line else ""
+    return f"the image {_url(fi.candidate.path)}{line}"
+
+
+def _clause(problem: str) -> str:
+    return problem[0].lower() + problem[1:] if problem[:1].isupper() and not problem[:4].isupper() else problem
+
+
+def _short(what: str) -> str:
+    """The first alternative of WHAT ("the notebook cell running predictor.predict(...) with its output")."""
+    return what.split(": ", 1)[-1].split(", or ")[0]
+
+
+def _shown_endpoints(tf: st.TextFacts) -> list[str]:
+    return [e.shown[len("endpoint "):] for e in tf.cloud if e.shown.startswith("endpoint ")]
 
 
 def proof_screenshot(t: Target, dc: Settings | None = None, known: st.KnownOutputs | None = None) -> Outcome:

@@ -144,6 +144,120 @@ def test_snippets_are_short_and_printable():
     assert not call.startswith("student@lab")
 
 
+# ------------------------------------------------------------------ issue 23: every common form of an output
+
+CALL = "predictor.predict([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]])"
+
+
+@pytest.mark.parametrize("text", [
+    f"[7]: {CALL}\n[7]: [0, 2]\n",                   # JupyterLab / SageMaker Studio: no "Out"
+    f"(7]: {CALL}\n(71: (0, 2]\n",                   # ... as Tesseract reads its small brackets
+    f"0 deploy.ipynb [7]: {CALL}\n[7]: [0, 2]\n",    # a file sidebar on the same line
+])
+def test_notebook_output_that_is_a_plain_list(text):
+    f = st.classify_text(text)
+    assert f.classification == "prediction" and f.values == (0, 2), f
+    assert f.calls[0].snippet.startswith(("[7]:", "(7]:")) and "deploy.ipynb" not in f.calls[0].snippet
+
+
+def test_vertex_prediction_object_and_its_printed_predictions():
+    f = st.classify_text("[12]: response = endpoint.predict(instances=[[5.1, 3.5, 1.4, 0.2]])\nresponse\n"
+                         "[12]: Prediction(predictions=[0.0, 2.0], deployed_model_id='5566778899001122334',\n"
+                         "metadata=None, model_version_id='1',\n")
+    assert f.classification == "prediction" and f.values == (0.0, 2.0)
+    assert [e.label for e in f.calls] == ["predict( call"] and "endpoint.predict(" in f.calls[0].snippet
+    f = st.classify_text("response = endpoint.predict(instances=[[5.1, 3.5, 1.4, 0.2]])\n"
+                         "print(response.predictions)\n[0.0, 2.0]\n")
+    assert f.classification == "prediction" and f.values == (0.0, 2.0)
+
+
+POSTMAN = """Collections ML lab / invoke endpoint
+POST https://runtime.sagemaker.us-east-1.amazonaws.com/endpoints/sklearn-iris-endpoint/invocations | Send
+Params Authorization Headers(9) Body Pre-request Script Tests Settings
+@raw JSONv AWS Signature: us-east-1 / sagemaker
+{request}
+Body Cookies Headers (5) Test Results Status: 200 OK Time: 87ms Size: 312B
+Pretty Raw Preview Visualize JSON v
+{response}
+"""
+
+
+def test_postman_pretty_printed_answer_with_line_numbers():
+    text = POSTMAN.format(request="1 [\n2 [5.1, 3.5, 1.4, 0.2],\n3 [6.7, 3.0, 5.2, 2.3]\n4 ]",
+                          response="1 [\n2 0,\n3 2\n4 ]")
+    f = st.classify_text(text)
+    assert f.classification == "prediction" and f.values == (0, 2), f
+    assert f.outputs[-1].snippet == "[ 0, 2 ]" and any(e.label == ":predict request" for e in f.calls)
+    assert {e.shown for e in f.cloud} >= {"endpoint sklearn-iris-endpoint", "us-east-1"}
+
+
+def test_postman_one_line_answer_is_the_response_not_the_request():
+    f = st.classify_text(POSTMAN.format(request="1 [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]", response="1 [0,2]"))
+    assert f.classification == "prediction" and f.values == (0, 2)
+    assert [e.snippet for e in f.outputs] == ["1 [0,2]"]
+
+
+def test_csv_lines_after_cat():
+    f = st.classify_text('$ aws sagemaker-runtime invoke-endpoint --endpoint-name iris-ep --content-type text/csv '
+                         '--accept text/csv --body fileb://payload.csv out.csv\n{\n"InvokedProductionVariant": '
+                         '"AllTraffic"\n}\n$ cat payload.csv\n5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n$ cat out.csv\n0\n2\n$\n')
+    assert f.classification == "prediction" and f.values == (0, 2)
+    assert any(e.label == "printed values (CSV)" and e.snippet == "0 2" for e in f.outputs)
+    assert "endpoint invoke-endpoint" not in {e.shown for e in f.cloud}       # the command is no endpoint name
+
+
+@pytest.mark.parametrize("text,values", [
+    (f"In [6]: {CALL}\nOut[6]: array([@, 2)}})\n", (0, 2)),            # a dotted zero read as @
+    (f"In (6): {CALL}\ntie array({{®, 2])\n", (0, 2)),                 # a phone photo: Out[6] unread, ® for 0
+    (f"In [6]: {CALL}\nOut[6]: array([O, 2])\n", (0, 2)),
+    (f"[8]: {CALL}\n[8]: array([[0.97, 0.03, 0. J,\nmodel.tar.gz [0.01, 0.12, 0.87]])\n",
+     (0.97, 0.03, 0.0, 0.01, 0.12, 0.87)),                               # predict_proba, a sidebar, a stray J
+    (f"[5] | print({CALL})\n0 README.md [0 2]\n", (0, 2)),              # VS Code, a sidebar before the output
+    ("$ gcloud ai endpoints predict 123 --region=us-central1 --json-request=r.json\n"
+     "[[0.97, 0.03, 0.0], [0.01, 0.12, 0.87]]\n", (0.97, 0.03, 0.0, 0.01, 0.12, 0.87)),   # probabilities
+    ('$ curl -X POST https://us-central1-aiplatform.googleapis.com/v1/projects/p/locations/us-central1/endpoints/1:predict'
+     ' -d @r.json\n{"predictions": [0, 2], "deployedModelId": "55"}\n', (0, 2)),        # compact JSON
+])
+def test_values_read_tolerantly(text, values):
+    f = st.classify_text(text)
+    assert f.classification == "prediction" and f.values == values, f
+
+
+def test_at_sign_is_a_zero_only_among_numbers():
+    assert st.parse_values("@, 2") == (0, 2) and st.parse_values("O.5, 1") == (0.5, 1)
+    assert st.parse_values("'@home'") == () and st.parse_values("Oslo") == ("Oslo",)
+
+
+def test_a_cut_off_output_is_uncertain():
+    text = f"In [6]: {CALL}\nOutlal.: sarravliTQ 771)\n"
+    f = st.classify_text(text, [92.0, 31.0])
+    assert f.classification == "uncertain" and "could not read it with confidence" in f.note
+    assert st.classify_text(text, [92.0, 91.0]).classification == "cloud"   # read with confidence: decided
+    assert st.classify_text(f"In [6]: {CALL}\n", [92.0]).classification == "cloud"   # nothing below the call
+    # an output marker whose values are unreadable: partial
+    f = st.classify_text(f"In [6]: {CALL}\nOut[6]: arr@y(L®\n", [92.0, 38.0])
+    assert f.classification == "uncertain" and "only partly visible" in f.note
+    f = st.classify_text(f"In [6]: {CALL}\nOut[6]: arr@y(L®\n", [92.0, 88.0])
+    assert f.classification == "prediction"
+
+
+def test_a_photo_read_only_in_part_is_uncertain():
+    text = "predictor.predict(rows)\nee oe Se ae\nSa ee ee :\n"
+    assert st.classify_text(text, [60.0, 20.0, 15.0], photo=True).classification == "uncertain"
+    # a screenshot with a few unsure letters below the call: no sign of an output there, decided
+    assert st.classify_text(text, [60.0, 20.0, 15.0]).classification == "cloud"
+    assert st.classify_text("Amazon SageMaker Endpoints InService\nee oe\n", [40.0, 20.0],
+                            photo=False).classification == "cloud"
+
+
+def test_endpoint_names_compared():
+    m = st.endpoint_match(["sklearn-iris-endpoint"], ["sklearn-iris-endpoint", "other"])
+    assert m.plausible and m.sentence == "the endpoint shown (sklearn-iris-endpoint) is the one your README names"
+    m = st.endpoint_match(["old-endpoint"], ["sklearn-iris-endpoint"])
+    assert m.plausible is False and "but your README names sklearn-iris-endpoint" in m.sentence
+    assert st.endpoint_match([], ["x"]).plausible is None
+
+
 # ------------------------------------------------------------------ candidates
 
 def test_candidates_order_and_exclusions(tmp_path):
@@ -216,14 +330,14 @@ def test_cache_entries_are_keyed_by_engine(tmp_path, monkeypatch):
     doc, hit, _ = ocr.read_image(data)
     assert hit
     names = [p.name for p in (tmp_path / "cache" / "ocr").rglob("*.json")]
-    assert len(names) == 1 and names[0].endswith(f".none-{ocr.PREP_VERSION}.json")
+    assert len(names) == 1 and names[0].endswith(f".none-{ocr.PREP_VERSION}-{ocr.reader_hash()}.json")
 
 
 def test_parallel_cache_writes_never_leave_half_a_file(tmp_path):
     eng = ocr.OcrEngine("tesseract", True, "5.3.0", "/usr/bin/tesseract")
     sha = "ab" * 32
     docs = [{"text": str(i) * 20_000, "width": i} for i in range(8)]
-    threads = [threading.Thread(target=ocr._cache_put, args=(sha, eng, d)) for d in docs for _ in range(3)]
+    threads = [threading.Thread(target=ocr._cache_put, args=(sha, eng, None, d)) for d in docs for _ in range(3)]
     seen: list = []
     reader = threading.Thread(target=lambda: [seen.append(ocr._cache_get(sha, eng)) for _ in range(200)])
     reader.start()
@@ -258,15 +372,15 @@ def test_pixels_are_capped_before_decoding():
 
 
 def test_worker_memory_limit_is_enforced(monkeypatch):
-    """The worker lowers its own address-space limit before decoding: a decode that needs more dies
-    inside the worker (reported, not raised), whatever the grader's own limits are."""
+    """The OCR job's address space is limited before it decodes: a decode that needs more fails inside the
+    sandbox (reported, not raised), whatever the grader's own limits are."""
     monkeypatch.setenv("DEPLOYCHECK_OCR", "off")
-    monkeypatch.setattr(ocr, "MEMORY_BYTES", 160 * 1024 ** 2)
+    monkeypatch.setattr(ocr, "MEMORY_MB", 40)
     img = Image.new("RGB", (6000, 5000), "white")
     ImageDraw.Draw(img).rectangle([10, 10, 500, 500], fill="red")
     doc, hit, _ = ocr.read_image(png(img))
-    assert not hit and "limit" in doc.get("ocr_error", ""), doc
-    monkeypatch.setattr(ocr, "MEMORY_BYTES", 2 * 1024 ** 3)
+    assert not hit and doc.get("limit") == "memory" and "memory" in doc.get("ocr_error", ""), doc
+    monkeypatch.setattr(ocr, "MEMORY_MB", 1536)
     doc, _, _ = ocr.read_image(png(img))
     assert doc.get("stddev", 0) > 0 and not doc.get("problem"), doc
 
@@ -276,7 +390,7 @@ def test_engine_settings(monkeypatch):
     e = ocr.engine()
     assert not e.available and "DEPLOYCHECK_OCR=easyocr is not an OCR engine deploycheck knows" in e.detail
     monkeypatch.setenv("DEPLOYCHECK_OCR", "off")
-    assert ocr.engine().cache_id == f"none-{ocr.PREP_VERSION}" and ocr.engine().label == "none"
+    assert ocr.engine().cache_id == f"none-{ocr.PREP_VERSION}-{ocr.reader_hash()}" and ocr.engine().label == "none"
     monkeypatch.delenv("DEPLOYCHECK_OCR")
     monkeypatch.setenv("DEPLOYCHECK_TESSERACT", "/bin/true")
     e = ocr.engine()
@@ -296,7 +410,16 @@ def test_plausibility_sentences():
     assert p.plausible and "among this model's classes (0, 1, 2)" in p.sentence
     p = st.plausibility((7,), st.KnownOutputs(classes=(0, 1, 2), source="the pickle's classes_"))
     assert p.plausible is False and p.sentence.startswith("7 is not one of this model's classes")
-    p = st.plausibility((0.37,), st.KnownOutputs(local_values=(1, 0)))
-    assert p.plausible is False and "whole numbers" in p.sentence
+    p = st.plausibility((0.37,), st.KnownOutputs(local_values=(1,)))
+    assert p.plausible is False and "whole numbers (1)" in p.sentence
+    p = st.plausibility((0, 2), st.KnownOutputs(local_values=(0, 2)))
+    assert p.plausible and p.sentence == ("the values shown (0, 2) are what your model predicts locally for the "
+                                          "README's sample request")
+    p = st.plausibility((6, 2), st.KnownOutputs(local_values=(0, 2)))          # a dotted zero read as 6
+    assert p.plausible and "match what your model predicts" in p.sentence and "digits OCR often misreads" in p.sentence
+    p = st.plausibility((1,), st.KnownOutputs(local_values=(0, 2)))
+    assert p.plausible is None and "fine if the screenshot shows another request" in p.sentence
+    p = st.plausibility(("setosa",), st.KnownOutputs(local_values=(0, 2)))
+    assert p.plausible is False and "is the screenshot from this model?" in p.sentence
     p = st.plausibility(("Setosa",), st.KnownOutputs(classes=("setosa",)))
     assert p.plausible

@@ -57,3 +57,26 @@ def test_without_chromium_one_clear_note(tmp_path, monkeypatch):
     monkeypatch.setattr(br, "playwright_browser_path", lambda refresh=False: None)
     d = proof.render_artefacts(example(tmp_path, "complete_aws"), Settings(report=tmp_path / "r"))
     assert br.ENV_VAR in d["proof_note"] and "apt-get install chromium" in d["proof_note"]
+
+
+@needs_chromium
+def test_deploycheck_s_own_pictures_are_refused_as_the_student_s_proof(tmp_path):
+    """Issue 21: ``--report`` writes a proof card of the local emulation for every student; committed into
+    the deploy folder (or its README snapshot), it is refused by its mark, without OCR."""
+    from deploycheck.analysis import ocr
+    from deploycheck.verdicts.proof import proof_screenshot
+    report = tmp_path / "report"
+    t = example(tmp_path, "complete_aws")
+    d = proof.render_artefacts(t, Settings(report=report))
+    for kind, words in (("local", "proof card of its local emulation"), ("readme", "README snapshot")):
+        folder = tmp_path / f"next-{kind}"
+        shutil.copytree(CLASSROOM / "complete_aws", folder)
+        for old in (folder / "aws_deploy").glob("*.png"):
+            old.unlink()
+        shutil.copy(report / d["proof"][kind], folder / "aws_deploy" / "screenshot.png")
+        (t2,) = targets_for(f"next-{kind}", str(folder))
+        before = ocr.STATS["worker_runs"]
+        o = proof_screenshot(t2)
+        assert o.status == "failed" and f"is deploycheck's own {words}" in o.message, o.message
+        assert "not a screenshot of your deployed endpoint" in o.message
+        assert o.data["classification"] == "deploycheck" and ocr.STATS["worker_runs"] == before
