@@ -10,6 +10,15 @@ Order (the same as scripts/ensure-chromium.sh):
 If none is found, :func:`find_chromium` says what to install in one sentence and every caller
 skips its screenshots with that sentence instead of erroring.
 
+**Chromium never runs as root without its sandbox, and never with the network** (issue 21): student
+READMEs, images, CSS and fonts go to its parsers. Playwright starts a two-line wrapper instead of the
+browser, which runs :mod:`deploycheck.proof.chromium_jail`: bubblewrap (new user/PID/mount/network/IPC/UTS
+namespaces, a read-only view of ``/usr`` and the fonts, only the browser's profile folder writable) and,
+as root, a uid no account uses; Chromium's own sandbox on inside it when it can start there, else
+bubblewrap alone. Without bubblewrap, an ordinary user's Chromium runs with its own sandbox and root's
+as that unprivileged uid with its own sandbox (``setpriv``); where neither works, no proof image is
+rendered and the note says why (they carry no points). :func:`mode` says which was used.
+
 Playwright's sync API runs its own event loop in the thread that starts it (and refuses to
 start inside a running asyncio loop), so every browser call goes through :func:`run`, which
 executes it in one dedicated thread per process. That thread starts one browser lazily, reuses
@@ -25,11 +34,15 @@ from __future__ import annotations
 import argparse
 import atexit
 import concurrent.futures
+import json
 import os
 import queue
+import shlex
 import shutil
 import sys
+import tempfile
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 if TYPE_CHECKING:       # playwright is the optional "proof" extra: imported where it is used
@@ -39,11 +52,12 @@ T = TypeVar("T")
 
 ENV_VAR = "DEPLOYCHECK_CHROMIUM"
 PATH_NAMES = ("chromium", "chromium-browser", "google-chrome")
-# Flags for running as root in a container (verified with Debian's chromium 156, see FACTS.md).
-ROOT_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--no-first-run", "--disable-sync"]
-# Harmless everywhere: no GPU in CI, no background traffic, no first-run UI.
-COMMON_ARGS = ROOT_ARGS[1:]
+# Harmless everywhere: no GPU in CI, no background traffic, no first-run UI. (--no-sandbox is added only
+# inside bubblewrap, when Chromium's own sandbox cannot start there.)
+COMMON_ARGS = ["--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run",
+               "--disable-sync"]
+JAIL = Path(__file__).resolve().with_name("chromium_jail.py")
+JAIL_UID_BASE = 1_800_000_000           # root: Chromium runs as this + pid % 10**6, a uid no account uses
 NOT_FOUND = ("no Chromium found for proof screenshots: install one (Debian/Ubuntu: "
              "`apt-get install chromium`; or `python -m playwright install chromium`) "
              f"or set {ENV_VAR} to a Chromium/Chrome executable")
@@ -111,25 +125,77 @@ def find_chromium() -> tuple[str | None, str, str]:
 
 
 def launch_args() -> list[str]:
-    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
-    return list(ROOT_ARGS if is_root else COMMON_ARGS)
+    return list(COMMON_ARGS)
+
+
+_MODE: dict[str, str] = {}
+
+
+def mode() -> str:
+    """How this process's Chromium was started ("" before it was): "bubblewrap + Chromium's sandbox",
+    "bubblewrap", "Chromium's sandbox (unprivileged uid)", "Chromium's sandbox"."""
+    return _MODE.get("mode", "")
+
+
+def jail_config(executable: str, no_sandbox: bool, use_bwrap: bool = True) -> dict[str, Any]:
+    """The configuration :mod:`deploycheck.proof.chromium_jail` starts ``executable`` with."""
+    from deploycheck.sandbox.isolation import find_bwrap
+    real = os.path.realpath(executable)
+    binds = [os.path.dirname(real)] if not real.startswith("/usr/") else []
+    return {"chromium": executable, "bwrap": (find_bwrap() or "") if use_bwrap else "",
+            "root": os.geteuid() == 0, "uid": JAIL_UID_BASE + os.getpid() % 1_000_000,
+            "setpriv": shutil.which("setpriv") or "/usr/bin/setpriv", "no_sandbox": no_sandbox, "ro_binds": binds}
+
+
+def _wrapper(cfg: dict[str, Any]) -> str:
+    """A private executable that Playwright starts as "the browser": it runs the jail."""
+    d = tempfile.mkdtemp(prefix="deploycheck-chromium-")            # 0700, this process's
+    atexit.register(shutil.rmtree, d, True)
+    conf, path = os.path.join(d, "jail.json"), os.path.join(d, "chromium")
+    with open(conf, "w") as fh:
+        json.dump(cfg, fh)
+    cmd = " ".join(shlex.quote(x) for x in (sys.executable, "-I", str(JAIL), conf))
+    with open(path, "w") as fh:
+        fh.write(f'#!/bin/sh\nexec {cmd} "$@"\n')
+    os.chmod(path, 0o700)
+    return path
 
 
 def launch(playwright: Playwright) -> Browser:
-    """Start headless Chromium with ``playwright`` (a sync Playwright object). Raises
-    :class:`BrowserUnavailable` with the reason when no browser can be found or started."""
+    """Start headless Chromium with ``playwright`` (a sync Playwright object), jailed (see the module's
+    text). Raises :class:`BrowserUnavailable` with the reason when no browser can be found or started."""
     path, how, reason = find_chromium()
     if how == "none":
         raise BrowserUnavailable(reason)
-    kw: dict[str, Any] = {"headless": True, "args": launch_args(), "timeout": 30_000}
-    if path:
-        kw["executable_path"] = path
-    try:
-        return playwright.chromium.launch(**kw)
-    except Exception as e:  # broken binary, missing libraries...
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise BrowserUnavailable(f"Chromium from {reason} did not start ({first[:200]}); "
-                                 f"set {ENV_VAR} to a working Chromium") from e
+    executable = path or playwright.chromium.executable_path
+    from deploycheck.sandbox.isolation import find_bwrap
+    root = os.geteuid() == 0
+    have_bwrap = sys.platform.startswith("linux") and find_bwrap() is not None
+    attempts: list[tuple[str, dict[str, Any] | None]] = []
+    if have_bwrap:
+        attempts += [("bubblewrap + Chromium's sandbox", jail_config(executable, False)),
+                     ("bubblewrap", jail_config(executable, True))]
+    if root and sys.platform.startswith("linux") and shutil.which("setpriv"):
+        attempts.append(("Chromium's sandbox (unprivileged uid)", jail_config(executable, False, use_bwrap=False)))
+    elif not root:
+        attempts.append(("Chromium's sandbox", None))
+    errors: list[str] = []
+    for label, cfg in attempts:
+        kw: dict[str, Any] = {"headless": True, "args": launch_args(), "timeout": 60_000, "chromium_sandbox": True,
+                              "executable_path": _wrapper(cfg) if cfg is not None else executable}
+        try:
+            b = playwright.chromium.launch(**kw)
+        except Exception as e:  # broken binary, missing libraries, a sandbox that cannot start here...
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            errors.append(f"{label}: {first[:160]}")
+            continue
+        _MODE["mode"] = label
+        return b
+    if not attempts:
+        raise BrowserUnavailable(f"Chromium from {reason} is not started: as root it needs bubblewrap or setpriv to "
+                                 "run without root's rights (install bubblewrap)")
+    raise BrowserUnavailable(f"Chromium from {reason} did not start in its sandbox ({'; '.join(errors)}); "
+                             f"install bubblewrap, or set {ENV_VAR} to a working Chromium")
 
 
 # ---------------------------------------------------------------- one browser per process
@@ -243,6 +309,28 @@ def with_page(kind: str, setup: Callable[[Browser], BrowserContext], fn: Callabl
                 pass
             raise
     return run(call)
+
+
+LOCAL_ORIGIN = "http://grader-files.deploycheck.invalid"
+
+
+def serve_folder(ctx: BrowserContext, folder: str | os.PathLike[str]) -> str:
+    """Let the pages of ``ctx`` read the grader's own files under ``folder`` (a report, say) at the URL
+    prefix this returns. Chromium runs in a jail that has none of the grader's files, so ``file://`` URLs
+    open nothing there: the files are read here and handed over through Playwright's routing (nothing
+    outside ``folder``, no symlink out of it)."""
+    from urllib.parse import unquote, urlsplit
+    root = Path(folder).resolve()
+
+    def handle(route: Any) -> None:
+        rel = unquote(urlsplit(route.request.url).path).lstrip("/")
+        p = (root / rel).resolve()
+        if root in p.parents and p.is_file():
+            route.fulfill(path=str(p))
+        else:
+            route.fulfill(status=404, body=b"")
+    ctx.route(LOCAL_ORIGIN + "/**", handle)
+    return LOCAL_ORIGIN + "/"
 
 
 def available() -> tuple[bool, str]:

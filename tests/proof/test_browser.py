@@ -53,12 +53,23 @@ def test_nothing_found_gives_one_clear_reason(empty_path):
     assert br.available() == (False, reason)
 
 
-def test_launch_args_as_root(monkeypatch):
-    monkeypatch.setattr(os, "geteuid", lambda: 0)
-    assert br.launch_args() == ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                "--disable-component-update", "--no-first-run", "--disable-sync"]
-    monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    assert "--no-sandbox" not in br.launch_args() and "--disable-gpu" in br.launch_args()
+def test_the_jail_as_root_and_as_a_user():
+    """chromium_jail's command line: every namespace (the network too), the profile folder the only
+    writable folder of the grader's, as root a private uid with no capability, --no-sandbox only when asked."""
+    from deploycheck.proof import chromium_jail as jail
+    cfg = {"bwrap": "/usr/bin/bwrap", "root": True, "uid": 1800000042, "setpriv": "/usr/bin/setpriv",
+           "chromium": "/usr/bin/chromium", "no_sandbox": False, "ro_binds": []}
+    a = jail.argv(cfg, ["--headless", "--user-data-dir=/tmp/playwright_chromiumdev_profile-x", "--remote-debugging-pipe"])
+    assert a[0] == "/usr/bin/bwrap" and "--unshare-net" in a and "--unshare-pid" in a and "--die-with-parent" in a
+    assert [a[i + 1] for i, x in enumerate(a) if x == "--bind"] == ["/tmp/playwright_chromiumdev_profile-x"]
+    i = a.index("/usr/bin/setpriv")
+    assert a[i:i + 5] == ["/usr/bin/setpriv", "--reuid", "1800000042", "--regid", "1800000042"]
+    assert "--inh-caps=-all" in a and "--no-sandbox" not in a and a[-3:] == [
+        "--headless", "--user-data-dir=/tmp/playwright_chromiumdev_profile-x", "--remote-debugging-pipe"]
+    a = jail.argv(dict(cfg, root=False, no_sandbox=True), ["--headless"])
+    assert "--unshare-all" in a and "/usr/bin/setpriv" not in a and a[-2:] == ["--no-sandbox", "--headless"]
+    a = jail.argv(dict(cfg, bwrap=""), ["--headless"])             # root without bubblewrap: setpriv alone
+    assert a[0] == "/usr/bin/setpriv" and a[-2:] == ["/usr/bin/chromium", "--headless"]
 
 
 def test_launch_without_browser_raises_unavailable(empty_path):
@@ -109,3 +120,42 @@ def test_errors_in_the_callback_reach_the_caller():
     with pytest.raises(ValueError, match="nope"):
         br.run(boom)
     assert br.run(lambda b: b.is_connected())
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _as_nobody(argv, stage):
+    """argv as nobody in a private mount namespace where /root shows only pyenv's Pythons (the venv's
+    interpreter lives there), as on a laptop whose Python is readable by its user."""
+    pyenv = os.path.realpath(os.path.join(sys.base_prefix, "..", ".."))
+    hide = ""
+    if pyenv.startswith("/root/"):
+        hide = (f"mkdir -p {stage} && mount --bind {pyenv} {stage} && mount -t tmpfs -o mode=0755,size=1m tmpfs /root"
+                f" && mkdir -p {pyenv} && mount --move {stage} {pyenv} && ")
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            hide + 'exec setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"', "sh"] + argv
+
+
+@needs_chromium
+@pytest.mark.parametrize("who", ["root", "nobody"])
+def test_chromium_never_runs_as_root_and_has_no_network(tmp_path, who):
+    """Issue 21: Chromium parses student files. It runs as an unprivileged uid (never 0), in a network
+    namespace of its own (a page cannot reach a server on the grader's loopback), and renders."""
+    if who == "nobody" and os.geteuid() != 0:
+        pytest.skip("switching to nobody needs the suite to run as root")
+    argv = [sys.executable, os.path.join(ROOT, "tests", "proof", "jail_probe.py"), ROOT]
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(tmp_path)}
+    if who == "nobody":
+        os.chmod(tmp_path, 0o777)
+        argv = _as_nobody(argv, tmp_path / "stage")
+    p = subprocess.run(argv, env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    res = __import__("json").loads(p.stdout.strip().splitlines()[-1])
+    assert res["euid"] == (0 if who == "root" else 65534)
+    assert res["png"] > 100 and res["procs"], res
+    assert all(x["uid"] != 0 for x in res["procs"]), res["procs"]
+    if res["mode"].startswith("bubblewrap"):
+        assert all(x["own_net"] for x in res["procs"]) and not res["reached"] and res["hits"] == [], res
+    if not res["mode"].startswith("bubblewrap"):          # no bubblewrap here: Chromium's own sandbox, always
+        assert not any(x["no_sandbox"] for x in res["procs"]), res
