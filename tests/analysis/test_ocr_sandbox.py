@@ -103,7 +103,7 @@ def test_the_reader_runs_in_the_sandbox_as_root_and_as_a_user(who):
     import tempfile
     if who == "nobody" and os.geteuid() != 0:
         pytest.skip("switching to nobody needs the suite to run as root")
-    from tests.proof.test_browser import _as_nobody
+    from tests.world import as_nobody
     base = Path(tempfile.mkdtemp(prefix="ocr-probe-", dir="/tmp"))      # traversable by nobody
     try:
         os.chmod(base, 0o777)
@@ -114,7 +114,7 @@ def test_the_reader_runs_in_the_sandbox_as_root_and_as_a_user(who):
         argv = [sys.executable, str(ROOT / "tests" / "analysis" / "ocr_probe.py"), str(ROOT)]
         if who == "nobody":
             os.chmod(base, 0o777)
-            argv = _as_nobody(argv, base / "stage")
+            argv = as_nobody(argv, base / "stage", (str(ROOT),))
         p = subprocess.run(argv, env=env, cwd=str(base), capture_output=True, text=True, timeout=600)
         assert p.returncode == 0, p.stderr[-3000:]
         res = json.loads(p.stdout.strip().splitlines()[-1])

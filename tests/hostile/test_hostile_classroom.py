@@ -36,6 +36,7 @@ from pathlib import Path
 import pytest
 
 import classroom as cr
+from tests.world import as_nobody
 
 HERE = Path(__file__).resolve().parent
 PACKAGE = Path(__import__("deploycheck").__file__).resolve().parent
@@ -97,50 +98,6 @@ class Listeners:
         return self.tcp.getsockname()[1], self.udp.getsockname()[1]
 
 
-def _hidden_ancestor(path: str) -> str | None:
-    """The highest folder above ``path`` that other users cannot enter (``/root``, a 0700 home), or None."""
-    parts = Path(path).parts
-    for i in range(2, len(parts) + 1):
-        d = os.path.join(*parts[:i])
-        try:
-            if not os.stat(d).st_mode & 0o001:
-                return d
-        except OSError:
-            return None
-    return None
-
-
-def _as_nobody(argv: list[str], stage: Path) -> list[str]:
-    """Run argv as nobody in a private mount namespace where each folder nobody cannot enter that
-    holds what the run needs (/root with pyenv's Pythons, a home with this checkout and its venv)
-    is an empty tmpfs with only those paths bound back, readable, as on a laptop whose Python and
-    checkout are readable by their user. Paths may hold spaces."""
-    import shlex
-    need = {os.path.realpath(os.path.join(sys.base_prefix, "..", "..")),      # pyenv (the venv's base)
-            os.path.realpath(sys.prefix), str(PACKAGE.parent), str(HERE.parent.parent)}
-    need = {p for p in need if not any(p != q and p.startswith(q + "/") for q in need)}
-    hidden: dict[str, list[str]] = {}
-    for p in sorted(need):
-        top = _hidden_ancestor(p)
-        if top is not None:
-            hidden.setdefault(top, []).append(p)
-    q = shlex.quote
-    steps = []
-    n = 0
-    for top, paths in hidden.items():
-        for p in paths:
-            steps.append(f"mkdir -p {q(f'{stage}/{n}')} && mount --bind {q(p)} {q(f'{stage}/{n}')}")
-            n += 1
-    n = 0
-    for top, paths in hidden.items():
-        steps.append(f"mount -t tmpfs -o mode=0755,size=1m tmpfs {q(top)}")
-        for p in paths:
-            steps.append(f"mkdir -p {q(p)} && mount --move {q(f'{stage}/{n}')} {q(p)}")
-            n += 1
-    script = "".join(f"{s} && " for s in steps) + 'exec setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"'
-    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"] + argv
-
-
 def _run_mode(mode: str) -> dict:
     if mode in ("unprivileged", "userns-denied", "root-userns-denied") and not ROOT:
         if mode != "userns-denied":
@@ -178,7 +135,7 @@ def _run_mode(mode: str) -> dict:
             argv = [sys.executable, str(HERE / "nouserns.py")] + argv
             env["HOSTILE_CONTROL_UNSANDBOXED"] = "1"
         if mode in ("unprivileged", "userns-denied", "control-unsandboxed") and ROOT:
-            argv = _as_nobody(argv, base / "stage")
+            argv = as_nobody(argv, base / "stage", (str(PACKAGE.parent), str(HERE.parent.parent)))
         proc = subprocess.run(argv, env=env, cwd=str(base), capture_output=True, text=True, timeout=900)
         results = json.loads((out / "results.json").read_text()) if (out / "results.json").exists() else {}
         temp_leftovers = [str(p) for d in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/run/user/0")

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from deploycheck.proof import browser as br
+from tests.world import as_nobody
 
 
 def _fake_exe(path):
@@ -125,18 +126,6 @@ def test_errors_in_the_callback_reach_the_caller():
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def _as_nobody(argv, stage):
-    """argv as nobody in a private mount namespace where /root shows only pyenv's Pythons (the venv's
-    interpreter lives there), as on a laptop whose Python is readable by its user."""
-    pyenv = os.path.realpath(os.path.join(sys.base_prefix, "..", ".."))
-    hide = ""
-    if pyenv.startswith("/root/"):
-        hide = (f"mkdir -p {stage} && mount --bind {pyenv} {stage} && mount -t tmpfs -o mode=0755,size=1m tmpfs /root"
-                f" && mkdir -p {pyenv} && mount --move {stage} {pyenv} && ")
-    return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-            hide + 'exec setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"', "sh"] + argv
-
-
 @needs_chromium
 @pytest.mark.parametrize("who", ["root", "nobody"])
 def test_chromium_never_runs_as_root_and_has_no_network(tmp_path, who):
@@ -148,7 +137,7 @@ def test_chromium_never_runs_as_root_and_has_no_network(tmp_path, who):
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(tmp_path)}
     if who == "nobody":
         os.chmod(tmp_path, 0o777)
-        argv = _as_nobody(argv, tmp_path / "stage")
+        argv = as_nobody(argv, tmp_path / "stage", (ROOT,))
     p = subprocess.run(argv, env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-3000:]
     res = __import__("json").loads(p.stdout.strip().splitlines()[-1])
