@@ -28,7 +28,7 @@ from deploycheck import errors, files
 from deploycheck import overrides as ov
 from deploycheck import rubric as rb
 from deploycheck.discovery import Target, targets_for
-from deploycheck.model import (FAILED, REVIEW, SKIPPED, CheckRecord, Outcome, StudentResult, failed, passed,
+from deploycheck.model import (FAILED, PLATFORMS, REVIEW, SKIPPED, CheckRecord, Outcome, StudentResult, failed, passed,
                                run_error, skipped)
 from deploycheck import classroom
 from deploycheck.report import escape
@@ -187,6 +187,8 @@ class DeploycheckPlugin:
         self._by_test_id: dict[str, Target] = {}
         self._targets_lock = threading.Lock()
         self._crashed: set[str] = set()
+        self._expected: dict[str, None] = {}     # node ids of the checks this run selected (in order)
+        self._recorded: set[str] = set()         # node ids that brought a record
         self.students: list[StudentResult] = []
         self.override_warnings: list[str] = []
         self.report_error: str | None = None
@@ -258,6 +260,12 @@ class DeploycheckPlugin:
             return (order.get(t.test_id, -1) if t is not None else -1, rb.order_key(cid))
         keep.sort(key=key)
         items[:] = keep
+        self._expected.update((it.nodeid, None) for it in keep if check_id_of(it) and target_of(it) is not None)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """The controller of a class run learns what each worker selected (the same for all)."""
+        self._expected.update((i, None) for i in ids if _check_of_nodeid(i) is not None)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -387,6 +395,7 @@ class DeploycheckPlugin:
         for name, value in report.user_properties:
             if name == _PROP:
                 self.records.append(CheckRecord.from_json(json.loads(str(value))))
+                self._recorded.add(report.nodeid)
                 got = True
             elif name == _PRINT_PROP:
                 doc = json.loads(str(value))
@@ -420,25 +429,41 @@ class DeploycheckPlugin:
                 pass
 
     def _record_crash(self, nodeid: str) -> None:
-        fn, _, rest = nodeid.partition("::")[2].partition("[")
-        cid = _BY_FUNCTION.get(fn)
-        t = self.target_by_test_id(rest.rstrip("]"))
+        self._record_error(nodeid, "the grader's worker process died twice while running {cid} on this repo (out of "
+                                   "memory or a crash); the check was not graded")
+
+    def _record_error(self, nodeid: str, message: str) -> None:
+        """An error of the run for the check ``nodeid`` that brought no verdict (``{cid}`` in ``message``)."""
+        cid, test_id = _check_of_nodeid(nodeid) or (None, "")
+        t = self.target_by_test_id(test_id)
         if cid is None or t is None:
             return
-        o = run_error(f"the grader's worker process died twice while running {cid} on this repo (out of memory "
-                      "or a crash); the check was not graded")
-        self.records.append(CheckRecord(t.student, t.platform, str(t.submission.repo), cid, o,
-                                        tuple(t.submission.notes)))
+        self.records.append(CheckRecord(t.student, t.platform, str(t.submission.repo), cid,
+                                        run_error(message.format(cid=cid)), tuple(t.submission.notes)))
+        self._recorded.add(nodeid)
+
+    def _record_missing(self) -> None:
+        """Every check this run selected has a record: one that brought none (the run stopped, a worker
+        died and was not replaced) is an error of the run, so its student is never scored on a partial
+        set (the check stays in the maximum, the student is incomplete, the run exits 1)."""
+        for nodeid in self._expected:
+            if nodeid not in self._recorded:
+                self._record_error(nodeid, "{cid} did not run: the grading run stopped before it (interrupted, or "
+                                           "its worker process died); grade again")
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if hasattr(self.config, "workerinput") or not (self.records or any(r.error for r in self.refs)):
+        if hasattr(self.config, "workerinput") or not (self.records or self._expected or any(r.error for r in self.refs)):
             return
         from deploycheck import machine
         from deploycheck import report as rp
         s = self.settings
+        self._record_missing()
+        # the scale comes from the rubric's points of the checks this run selected, never from the
+        # records that exist
+        selected = {c for c in (_check_of_nodeid(n) for n in self._expected) if c is not None}
         self.students = rp.build_students(self.records, [*self.refs, *self.shadows], s.rubric,
-                                          {r.check for r in self.records}, s.overrides)
+                                          {cid for cid, _t in selected} | {r.check for r in self.records}, s.overrides)
         graded: dict[str, set[str]] = {}
         for r in self.records:
             graded.setdefault(r.student, set()).add(r.check)
@@ -495,6 +520,14 @@ class DeploycheckPlugin:
                                         f"(index.html, grades.csv, summary.md, results/)")
 
 
+def _check_of_nodeid(nodeid: str) -> tuple[str, str] | None:
+    """(check id, test id) of a check's node id ``checks/test_x.py::test_<id>[<test id>]``, else None
+    (the naming rule lets the controller name a check it never ran)."""
+    fn, _, rest = nodeid.partition("::")[2].partition("[")
+    cid = _BY_FUNCTION.get(fn)
+    return (cid, rest[:-1] if rest.endswith("]") else rest) if cid is not None and rest else None
+
+
 def _short(rep: pytest.TestReport) -> str:
     if rep.outcome == "skipped" and isinstance(rep.longrepr, tuple):
         return str(rep.longrepr[2]).removeprefix("Skipped: ")
@@ -527,6 +560,14 @@ def pytest_configure(config: pytest.Config) -> None:
         from deploycheck.sandbox import client as sandbox_client
         sandbox_client.share_servers()
         config.add_cleanup(sandbox_client.stop_sharing)
+        if config.option.maxworkerrestart is None:
+            # xdist gives up after 4 crashed workers per process and leaves the rest of the class
+            # ungraded; deploycheck's scheduler runs a check at most twice, so the crashes a class
+            # can cause are bounded by its checks: replace every crashed worker up to that bound
+            n = len(plugin.refs) + len(plugin.shadows)
+            config.option.maxworkerrestart = str(2 * len(PLATFORMS) * n * len(rb.CHECK_IDS)
+                                                 + 4 * (config.option.numprocesses if isinstance(
+                                                     config.option.numprocesses, int) else 1))
     # A class run prints one line per student in "deploycheck grades" (and every message is in the
     # report); pytest's per-failure section would repeat hundreds of messages and its teardown
     # lookup is quadratic in the number of reports. A single repo keeps the full messages.

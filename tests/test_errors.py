@@ -104,3 +104,28 @@ def test_plugin_applies_the_policy_and_escapes_pytest_output(pytester, tmp_path)
     assert "Traceback" not in res.stdout.str()
     # pytest's own lines still carry the (escaped) messages
     assert "README names" in text and "keep the README under 1 MB" in text and "student output" in text
+
+
+def test_student_output_never_reaches_the_graders_terminal_raw(tmp_path):
+    """Issue 21: with the README's own `deploycheck grade -v --tb=short`, what a student's model_fn
+    raises (screen clear, a window title, a fake '24/24 all checks passed') reaches pytest's own
+    output through predict.local's failure message: escaped."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    repo = tmp_path / "mallory"
+    shutil.copytree(root / "fixtures" / "built" / "classroom" / "complete_aws", repo)
+    (repo / "aws_deploy" / "inference.py").write_text(
+        "def model_fn(model_dir):\n"
+        "    print('\\x1b[2J\\x1b[H\\x1b]0;owned\\x07')\n"
+        "    raise ValueError('\\x1b[2J\\x1b[1;1H\\x1b[32m24/24 all checks passed\\x1b[0m\\r')\n")
+    p = subprocess.run([sys.executable, "-m", "deploycheck.cli", "grade", "--repo", str(repo), "-v", "--tb=short",
+                        "-rA", "--no-proof"], capture_output=True, text=True, cwd=root, timeout=900,
+                       env={**os.environ, "DEPLOYCHECK_NO_CACHE": "1"})
+    out = p.stdout + p.stderr
+    assert "predict_local[mallory] FAILED" in out, out[-3000:]
+    assert "model_fn in aws_deploy/inference.py raised" in out
+    assert "\x1b" not in out and "\x07" not in out and "owned" not in out, repr(out[-2000:])

@@ -306,3 +306,74 @@ def pytest_runtest_logreport(report):
     by = {s["student"]: s for s in json.loads((out / "report.json").read_text())["students"]}
     # the report's points are the rubric file's (POINTS): a failing check earns nothing
     assert by["bob"]["score"] == 0 and by["alice"]["score"] == by["alice"]["max_score"] == 3
+
+
+KILLING = """
+import os, signal
+from pathlib import Path
+import pytest
+from deploycheck.model import passed
+
+@pytest.mark.check("readme.present")
+def test_readme_present(target, record):
+    flag = Path(os.environ["CRASH_FLAG_DIR"]) / target.student
+    if target.student.startswith("oom") and not flag.exists():
+        flag.write_text("killed once")
+        os.kill(os.getpid(), signal.SIGKILL)         # the worker is OOM-killed while grading this student
+    record(passed("fine"))
+
+@pytest.mark.check("files.referenced")
+def test_files_referenced(target, record):
+    record(passed("fine"))
+"""
+
+
+def _killing_room(tmp_path, monkeypatch, attackers, honest):
+    room = tmp_path / "room"
+    for name in [f"oom{i:02d}" for i in range(attackers)] + [f"ok{i:02d}" for i in range(honest)]:
+        (room / name / "aws_deploy").mkdir(parents=True)
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    monkeypatch.setenv("CRASH_FLAG_DIR", str(flags))
+    return room
+
+
+def test_many_dead_workers_never_leave_a_student_ungraded(pytester, tmp_path, monkeypatch):
+    """More worker deaths than xdist allows by default (4 per process): every student is still graded on
+    the whole rubric (the interrupted ones re-run in a fresh worker), on one scale."""
+    room = _killing_room(tmp_path, monkeypatch, attackers=10, honest=4)
+    out = tmp_path / "out"
+    res = _run(pytester, "--classroom", str(room), "--report", str(out), "-n", "2", checks=KILLING, rubric=None)
+    doc = json.loads((out / "report.json").read_text())
+    assert len(doc["students"]) == 14, res.stdout.str()[-3000:]
+    for s in doc["students"]:
+        st = {c["id"]: c["status"] for c in s["checks"]}
+        assert st == {"readme.present": "passed", "files.referenced": "passed"}, (s["student"], s["checks"])
+        assert s["score"] == s["max_score"] == 2
+    assert "maximum crashed workers" not in res.stdout.str() and res.ret == 0
+
+
+def test_checks_that_never_ran_are_errors_of_the_run_never_dropped(pytester, tmp_path, monkeypatch):
+    """xdist told to give up at the first dead worker: the checks that never ran still get a record
+    (an error of the run, kept in the maximum), and no student is said to have passed everything."""
+    room = _killing_room(tmp_path, monkeypatch, attackers=1, honest=5)
+    out = tmp_path / "out"
+    res = _run(pytester, "--classroom", str(room), "--report", str(out), "-n", "2", "--max-worker-restart", "0",
+               checks=KILLING, rubric=None)
+    doc = json.loads((out / "report.json").read_text())
+    assert len(doc["students"]) == 6
+    missing = 0
+    for s in doc["students"]:
+        assert {c["id"] for c in s["checks"]} == {"readme.present", "files.referenced"}, s
+        assert s["max_score"] == 2 and s["raw_max_score"] == 2                 # the maximum never drops
+        for c in s["checks"]:
+            if c.get("error"):
+                missing += 1
+                assert s["incomplete"] and s["score"] < s["max_score"]
+                assert "did not run" in c["message"] or "died" in c["message"]
+    assert missing >= 1 and res.ret != 0
+    text = res.stdout.str()
+    for s in doc["students"]:
+        if s.get("incomplete"):
+            line = next(ln for ln in text.splitlines() if ln.startswith(s["student"]))
+            assert "all checks passed" not in line, line
