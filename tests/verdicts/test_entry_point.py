@@ -411,3 +411,11 @@ def test_requirements_given_as_a_dependency_count(tmp_path):
                                "aws_deploy/deps/requirements.txt": "lightgbm\n"})
     o = entry_point_imports(t)
     assert o.status == "passed" and "aws_deploy/deps/requirements.txt" in o.message, o.message
+
+
+def test_requirements_at_the_root_of_source_dir_count_for_a_nested_entry_point(tmp_path):
+    readme = DECLARED.format("").replace("entry_point='inference.py'", "entry_point='app/inference.py', source_dir='code'")
+    t = make_target(tmp_path, {"aws_deploy/README.md": readme, "aws_deploy/code/app/inference.py": "import lightgbm\n" + GOOD,
+                               "aws_deploy/code/requirements.txt": "lightgbm\n"})
+    o = entry_point_imports(t)
+    assert o.status == "passed" and "aws_deploy/code/requirements.txt" in o.message, o.message
