@@ -185,28 +185,21 @@ GCP_CLEAN = [
     _p("bucket", "blob/bucket.delete()", r"\b(?:blob|bucket)\w*\.delete\s*\(|\.delete_blobs?\s*\("),
 ]
 
-# What creates each resource the clean-up patterns delete (category: the clean-up categories it
-# creates, space-separated): a delete followed by one of these in the same file is not clean-up.
-AWS_CREATE = [
-    _p("endpoint config model", ".deploy(...)", r"\.deploy\s*\("),
-    _p("endpoint", "create_endpoint(...)", r"\bcreate_endpoint\s*\("),
-    _p("config", "create_endpoint_config(...)", r"\bcreate_endpoint_config\s*\("),
-    _p("model", "create_model(...)", r"\bcreate_model\s*\("),
-    _p("endpoint", "aws sagemaker create-endpoint", r"\baws\s+sagemaker\s+create-endpoint(?!-config)\b"),
-    _p("config", "aws sagemaker create-endpoint-config", r"\baws\s+sagemaker\s+create-endpoint-config\b"),
-    _p("model", "aws sagemaker create-model", r"\baws\s+sagemaker\s+create-model\b"),
-    _p("bucket", "aws s3 cp / upload", r"\baws\s+s3\s+(?:cp|sync|mv)\b|\.upload_(?:data|file)\s*\("),
-]
-GCP_CREATE = [
-    _p("version", "gcloud ai-platform versions create", GCLOUD + r"ai-platform\s+versions\s+create\b"),
-    _p("legacy_model", "gcloud ai-platform models create", GCLOUD + r"ai-platform\s+models\s+create\b"),
-    _p("model", "gcloud ai models upload", GCLOUD + r"ai\s+models\s+upload\b|\bModel\.upload\w*\s*\("),
-    _p("endpoint", "gcloud ai endpoints create", GCLOUD + r"ai\s+endpoints\s+create\b|\bEndpoint\.create\s*\("),
-    _p("undeploy", "gcloud ai endpoints deploy-model", GCLOUD + r"ai\s+endpoints\s+deploy-model\b"),
-    _p("undeploy endpoint", ".deploy(...)", r"\.deploy\s*\("),
-    _p("bucket", "gsutil cp / upload", r"\bgsutil\s+(?:-\w+\s+)*(?:cp|rsync|mv)\b|" + GCLOUD +
-       r"storage\s+(?:cp|rsync|mv)\b|\.upload_from_filename\s*\("),
-]
+# What creates each resource the clean-up patterns delete: the deployment steps above (their
+# regexes), each with the clean-up categories it creates, space-separated. A delete that a create of
+# the same resource follows in the same file is not clean-up (:func:`not_recreated`).
+_AWS_CREATES = {".deploy(...)": "endpoint config model", "create_endpoint(...)": "endpoint",
+                "create_endpoint_config(...)": "config", "create_model(...)": "model",
+                "aws sagemaker create-endpoint": "endpoint", "aws sagemaker create-endpoint-config": "config",
+                "aws sagemaker create-model": "model", "aws s3 cp": "bucket", "upload_data(...)": "bucket",
+                "upload_file(...)": "bucket"}
+_GCP_CREATES = {"gcloud ai-platform versions create": "version", "gcloud ai-platform models create": "legacy_model",
+                "gcloud ai models upload": "model", "aiplatform.Model.upload(...)": "model",
+                "gcloud ai endpoints create": "endpoint", "aiplatform.Endpoint.create(...)": "endpoint",
+                "gcloud ai endpoints deploy-model": "undeploy", ".deploy(...)": "undeploy endpoint",
+                "gsutil cp": "bucket", "gcloud storage cp": "bucket", "upload_from_filename(...)": "bucket"}
+AWS_CREATE = [Pattern(_AWS_CREATES[p.label], p.label, p.regex) for p in AWS_STEPS if p.label in _AWS_CREATES]
+GCP_CREATE = [Pattern(_GCP_CREATES[p.label], p.label, p.regex) for p in GCP_STEPS if p.label in _GCP_CREATES]
 
 # Prose ("delete the endpoint, the endpoint configuration and the model in the console"):
 # a delete verb followed, in the same sentence, by the resource's name.

@@ -66,7 +66,8 @@ def _lit(node: ast.AST | None) -> str | None:
     return None
 
 
-def _call_name(func: ast.AST) -> str:
+def call_name(func: ast.AST) -> str:
+    """The name a call uses: ``f`` of ``f(...)`` and of ``x.f(...)`` ("" otherwise)."""
     if isinstance(func, ast.Name):
         return func.id
     if isinstance(func, ast.Attribute):
@@ -120,7 +121,7 @@ def python_refs(text: str) -> tuple[list[tuple[str, int, str]], set[str]]:
             continue
         if not isinstance(node, ast.Call):
             continue
-        name = _call_name(node.func)
+        name = call_name(node.func)
         kws = {kw.arg: kw.value for kw in node.keywords if kw.arg}
         line = getattr(node, "lineno", 1)
         src_dir = _lit(kws.get("source_dir"))

@@ -61,7 +61,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from deploycheck import files
-from deploycheck.analysis.refs import in_cwd, shell_commands
+from deploycheck.analysis.refs import call_name, in_cwd, shell_commands
 from deploycheck.analysis.sources import Source, python_tree, split_cell
 
 if TYPE_CHECKING:
@@ -178,14 +178,6 @@ def _dtype(node: ast.AST | None) -> str | None:
     return None
 
 
-def _fname(node: ast.AST) -> str:
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    if isinstance(node, ast.Name):
-        return node.id
-    return ""
-
-
 class _Values:
     """Values of expressions in one piece of code, from literals and the variables assigned to
     literals before (``ast`` only; never executed)."""
@@ -244,7 +236,7 @@ class _Values:
         return UNKNOWN
 
     def _call(self, node: ast.Call, depth: int) -> Any:
-        fname = _fname(node.func)
+        fname = call_name(node.func)
         recv = node.func.value if isinstance(node.func, ast.Attribute) else None
         kw = {k.arg: k.value for k in node.keywords if k.arg}
         arg0 = node.args[0] if node.args else None
@@ -274,7 +266,7 @@ class _Values:
                 if isinstance(sep, str) and items is not UNKNOWN and all(isinstance(i, str) for i in items):
                     return sep.join(items)
                 return UNKNOWN
-            if fname == "read" and isinstance(recv, ast.Call) and _fname(recv.func) == "open":
+            if fname == "read" and isinstance(recv, ast.Call) and call_name(recv.func) == "open":
                 ref = self._open(recv, depth)
                 return _FileRef(ref.name, False) if isinstance(ref, _FileRef) else UNKNOWN
             base = self.eval(recv, depth + 1)
@@ -298,7 +290,7 @@ class _Values:
             except (ValueError, TypeError):
                 return UNKNOWN
             return UNKNOWN
-        if fname == "dumps" and arg0 is not None and (recv is None or _fname(recv) == "json"):
+        if fname == "dumps" and arg0 is not None and (recv is None or call_name(recv) == "json"):
             data = self.eval(arg0, depth + 1)
             if data is UNKNOWN or isinstance(data, _FileRef):
                 return UNKNOWN
@@ -323,7 +315,7 @@ class _Values:
         return UNKNOWN
 
     def _items(self, node: ast.AST | None, depth: int) -> Any:
-        if isinstance(node, ast.Call) and _fname(node.func) == "map" and len(node.args) == 2 \
+        if isinstance(node, ast.Call) and call_name(node.func) == "map" and len(node.args) == 2 \
                 and isinstance(node.args[0], ast.Name) and node.args[0].id == "str":
             items = self.eval(node.args[1], depth + 1)
             return [str(i) for i in items] if isinstance(items, (list, tuple)) else UNKNOWN
@@ -424,7 +416,7 @@ def _serializer_of(node: ast.AST, vals: _Values) -> tuple[str | None, str | None
     if isinstance(node, ast.Constant) and node.value is None:
         return "identity", None, None
     call = node if isinstance(node, ast.Call) else None
-    name = _fname(call.func if call else node)
+    name = call_name(call.func if call else node)
     kind, ctype = SERIALIZERS.get(name, (None, None))
     dtype = None
     if call is not None:
@@ -439,7 +431,7 @@ def _serializer_of(node: ast.AST, vals: _Values) -> tuple[str | None, str | None
 
 def _accept_of(node: ast.AST, vals: _Values) -> str | None:
     call = node if isinstance(node, ast.Call) else None
-    accept = DESERIALIZERS.get(_fname(call.func if call else node))
+    accept = DESERIALIZERS.get(call_name(call.func if call else node))
     if call is not None:
         for k in call.keywords:
             if k.arg == "accept":
@@ -592,10 +584,10 @@ class _PyScanner:
     def _predictor_made_by(self, value: ast.AST) -> _Predictor | str | None:
         if not isinstance(value, ast.Call):
             return None
-        name = _fname(value.func)
+        name = call_name(value.func)
         kw = {k.arg: k.value for k in value.keywords if k.arg}
         if self.ctx.platform != "aws":
-            owner = _fname(value.func.value) if isinstance(value.func, ast.Attribute) else ""
+            owner = call_name(value.func.value) if isinstance(value.func, ast.Attribute) else ""
             if name in ("deploy", "Endpoint") or (name == "create" and owner == "Endpoint"):
                 return "vertex"
             return None
@@ -621,7 +613,7 @@ class _PyScanner:
 
     # ---- requests
     def _call(self, node: ast.Call, src_rel: str, where: Callable[[int], str]) -> Found | None:
-        name = _fname(node.func)
+        name = call_name(node.func)
         recv = node.func.value if isinstance(node.func, ast.Attribute) else None
         kw = {k.arg: k.value for k in node.keywords if k.arg}
         at = where(node.lineno)
@@ -714,7 +706,7 @@ class _PyScanner:
 
     def _http_post(self, node: ast.Call, kw: dict[str, ast.expr], src_rel: str, at: str) -> Found | None:
         args = list(node.args)
-        if _fname(node.func) == "request":
+        if call_name(node.func) == "request":
             method = self.vals.eval(args[0]) if args else None
             if not (isinstance(method, str) and method.upper() == "POST"):
                 return None

@@ -24,7 +24,7 @@ from deploycheck.serving import local
 
 sys.path.insert(0, str(Path(__file__).parent))
 import cases  # noqa: E402
-from test_conformance import IMAGES, Reference  # noqa: E402
+from test_conformance import ref  # noqa: E402,F401  (the reference container of each image, per module)
 
 ROW = "5.1,3.5,1.4,0.2"
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
@@ -67,20 +67,6 @@ FORMS: dict[str, tuple[str, dict[str, str], str, int]] = {
     "curl_data_binary_csv": (f"```bash\ncurl -X POST {URL} -H 'Content-Type: text/csv' --data-binary @rows.csv\n```\n",
                              {"rows.csv": f"{ROW}\n6.7,3.0,5.2,2.3\n"}, cases.LOAD, 200),
 }
-
-
-@pytest.fixture(scope="module", params=IMAGES)
-def ref(request, tmp_path_factory):
-    image = catalog.image(request.param)
-    try:
-        env = envs.ensure(image)
-    except envs.EnvUnavailable as e:
-        pytest.skip(f"{image.label()}: {e}")
-    if env.substituted:
-        pytest.skip(f"{image.label()}: Python {image.python} not found (would use {env.python_minor})")
-    r = Reference(image, env, tmp_path_factory.mktemp(image.slug))
-    yield r
-    r.close()
 
 
 def _folder(tmp_path: Path, readme: str, extra: dict[str, str], entry: str, model: bytes):
