@@ -44,7 +44,8 @@ _TABLE: tuple[CheckSpec, ...] = (
               "case, `_` or `-`; up to two levels down); a folder found by its contents under another name "
               "(`AWS/`, `sagemaker/`) fails only this check and is graded"),
     CheckSpec("readme.present", 1, "that folder has a README (.md/.rst/.txt) with real content; a README under "
-              "another name (`Reedme.md`, `serving_AI.md`) fails only this check and is graded",
+              "another name (`Reedme.md`, `serving_AI.md`, a notebook `README.ipynb`) fails only this check and is "
+              "graded",
               requires=("structure.deploy_folder",)),
     CheckSpec("readme.instructions", 2,
               "the README gives concrete deployment commands or SDK code for the platform",
@@ -54,32 +55,36 @@ _TABLE: tuple[CheckSpec, ...] = (
               "steps in words; a delete that only clears the way for a re-deploy does not count)",
               requires=("readme.present",)),
     CheckSpec("files.referenced", 1, "every local file the README or deploy scripts name (links, `python x.py`, "
-              "`uv run`, `./x.sh`, `make`, `%run`...) exists in the folder",
+              "`uv run`, `./x.sh`, `make`, `%run`...) exists in the folder (names read after `cd`; one found only "
+              "elsewhere in the repo is named as such)",
               requires=("structure.deploy_folder",)),
     CheckSpec("entry_point.model_fn", 2,
               "AWS: the serving entry point defines `model_fn(model_dir)` and names nothing undefined; "
-              "handler signatures are right",
+              "handler signatures are right by position and name, as the container calls them",
               platforms=frozenset({AWS}), requires=("structure.deploy_folder",)),
     CheckSpec("entry_point.imports", 1,
               "AWS: the entry point imports nothing the serving image lacks (`sklearn.externals.joblib`!) "
-              "unless a requirements.txt beside it provides it",
+              "unless a requirements.txt the SDK ships provides it (`source_dir`'s, `code/` in model.tar.gz, "
+              "`dependencies=`)",
               platforms=frozenset({AWS}), requires=("entry_point.model_fn",)),
     CheckSpec("artifact.present", 1, "AWS: `model.tar.gz` (or a model file to pack); GCP: a model file",
               requires=("structure.deploy_folder",)),
     CheckSpec("artifact.valid", 2,
-              "tar.gz is gzip, files at the archive root, no links/`..`/absolute members, the file "
-              "`model_fn` loads is in it; GCP: exactly one of `model.joblib`, `model.pkl`, `model.bst`",
+              "tar.gz is gzip, no links/`..`/absolute members, the files `model_fn` loads are in it where it "
+              "opens them (else the model at the archive root); GCP: exactly one of `model.joblib`, `model.pkl`, "
+              "`model.bst`",
               requires=("artifact.present",)),
     CheckSpec("artifact.version", 2,
               "the scikit-learn version in the pickle matches the declared serving runtime",
               requires=("artifact.present",)),
     CheckSpec("artifact.safe", 2,
-              "the pickle references only scikit-learn / numpy / scipy / joblib / safe builtins "
-              "(flagged pickles are never loaded)",
+              "the pickle references only scikit-learn / numpy / scipy / joblib / safe builtins and the "
+              "student's own modules shipped with the entry point (flagged pickles are never loaded)",
               requires=("artifact.present",)),
     CheckSpec("predict.local", 3,
               "the student's code and model, run in the declared image's runtime through the container's "
-              "own request path in the sandbox, answer a sample request as the cloud endpoint would",
+              "own request path in the sandbox, answer the request the student documents (sent unchanged) as "
+              "the cloud endpoint would",
               requires=("artifact.present", "artifact.valid", "artifact.safe", "entry_point.model_fn")),
     CheckSpec("proof.screenshot", 1,
               "the folder holds (or its README embeds) a screenshot whose text shows a prediction from the "
