@@ -10,7 +10,10 @@ the class was spread check by check. This is xdist's own scope scheduling (``loa
 the student as the scope, through xdist's ``pytest_xdist_make_scheduler`` hook. A worker that dies is
 handled like xdist's ``load`` does for a crashed test: the student's unfinished checks go back in the
 queue once (the plugin's ``pytest_handlecrashitem`` then expects a re-run); after a second death of
-the same check it is not queued again, and the plugin records it as an error of the run.
+the same check it is not queued again, and the plugin records it as an error of the run. Whatever
+the order of crashes, replacements and collections, no worker is left holding a single check it
+cannot start (``StudentScheduling._reschedule``; tests/test_schedule.py plays xdist's own controller
+through every order of worker events).
 
 Students go to workers by serving image, where the load allows: every worker starts one sandbox
 server per image it meets (0.3-1 s of CPU each, the price of a dozen jobs), so a worker asking for
@@ -76,11 +79,27 @@ class StudentScheduling(LoadScopeScheduling):
         return f"student:{student}" if student is not None else super()._split_scope(nodeid)
 
     def _reschedule(self, node: WorkerController) -> None:
-        """A worker that replaces a crashed one gets work only once its collection is in: xdist's own
+        """Maybe give ``node`` more work (xdist's rule), and never leave it holding a single check.
+
+        A worker that replaces a crashed one gets work only once its collection is in: xdist's own
         ``_reschedule`` looks that collection up and raised ``KeyError`` (an internal error ending the
-        whole run) when another worker's collection or crash came first."""
-        if node in self.registered_collections:
-            super()._reschedule(node)
+        whole run) when another worker's collection or crash came first.
+
+        An xdist worker starts a test only once it has been sent the test after it, or a shutdown
+        (pytest's ``nextitem``), and asks for nothing more until a test completes. xdist's initial
+        ``schedule`` gives every worker two units for this reason; a later assignment gives one, so a
+        replacement worker given a student with a single check left (the rest of a student whose check
+        killed two workers) waited for ever while other students were still queued and no other
+        worker was alive: the class run hung. So a worker holding fewer than two checks is given
+        another student, or, when none is queued, its shutdown (it then runs what it holds)."""
+        if node not in self.registered_collections:
+            return
+        super()._reschedule(node)
+        while not node.shutting_down and self._pending_of(self.assigned_work[node]) < 2:
+            if self.workqueue:
+                self._assign_work_unit(node)
+            else:
+                node.shutdown()
 
     def mark_test_pending(self, item: str) -> None:
         """A crashed check is run again: ``remove_node`` already put it back in the queue with the
@@ -88,11 +107,11 @@ class StudentScheduling(LoadScopeScheduling):
         self._retried.add(item)
 
     def remove_node(self, node: WorkerController) -> str | None:
-        self._serves.pop(node, None)
         """A worker is gone. Finished: nothing to do. Crashed: its student's unfinished checks go back in
         the queue, finished students' units do not (xdist's own requeued them, and a queue holding
         only finished units never empties: the run hung); a check that crashed a worker for the
         second time is not run again."""
+        self._serves.pop(node, None)
         workload = self.assigned_work.pop(node)
         if not self._pending_of(workload):
             return None

@@ -3,6 +3,7 @@ that ended a class run with an internal error when two workers crashed close tog
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Callable
 
 from deploycheck.schedule import StudentScheduling, param_id
 
@@ -142,3 +143,176 @@ def test_the_images_a_class_declares_are_read_without_opening_any_model():
     assert found == {"complete_aws": {"sagemaker:1.2-1"}, "complete_vertex": {"vertex:sklearn-cpu.1-2"},
                      "complete_aiplatform": {"ai-platform:2.11"}}
     assert all("artifact" not in t.folder.facts.__dict__ for t in targets if t.folder is not None)
+
+
+# --- the whole controller (xdist's own DSession) with workers that follow xdist's worker loop ---------------
+
+class Worker:
+    """An xdist worker as its controller sees it, following ``xdist.remote.WorkerInteractor``'s loop:
+    it starts a test only once it has been sent the test after it, or a shutdown (pytest's
+    ``nextitem``). It starts, reports ready, sends its collection, runs, then finishes or dies."""
+
+    def __init__(self, name: str):
+        self.gateway = SimpleNamespace(id=name, spec=SimpleNamespace(id=name))
+        self.queue: list[int] = []
+        self.state = "starting"               # -> ready -> collected -> finished | dead
+        self._shutdown_sent = self._down = False
+        self.workeroutput = {"exitstatus": 0, "shouldfail": False, "shouldstop": False}
+
+    @property
+    def shutting_down(self) -> bool:
+        return self._down or self._shutdown_sent
+
+    def send_runtest_some(self, indexes: list[int]) -> None:
+        assert not self._shutdown_sent, "tests sent after a shutdown are never run"
+        self.queue += indexes
+
+    def shutdown(self) -> None:
+        if not self._down:
+            self._shutdown_sent = True
+
+    def runnable(self) -> bool:
+        return self.state == "collected" and (len(self.queue) >= 2 or bool(self.queue) and self._shutdown_sent)
+
+    def __repr__(self) -> str:
+        return self.gateway.id
+
+
+class Controller:
+    """xdist's DSession, unchanged, around deploycheck's scheduler and crash hook; each worker event
+    is processed as it happens (the order of events is the test's to choose)."""
+
+    def __init__(self, collection: list[str], crashes: dict[str, int]):
+        from xdist.dsession import DSession
+
+        from deploycheck.plugin import DeploycheckPlugin
+        self.collection, self.crashes = collection, dict(crashes)   # nodeid -> how many times it kills its worker
+        self.workers: list[Worker] = []
+        self.completed: list[str] = []
+        self.crash_reports: list[str] = []
+        crash_hook = SimpleNamespace(_crashed=set())
+        noop = lambda **kw: None  # noqa: E731
+        hook = SimpleNamespace(
+            pytest_testnodeready=noop, pytest_testnodedown=noop, pytest_xdist_node_collection_finished=noop,
+            pytest_handlecrashitem=lambda **kw: DeploycheckPlugin.pytest_handlecrashitem(crash_hook, **kw),
+            pytest_runtest_logreport=lambda report: report.outcome == "failed" and self.crash_reports.append(report.nodeid))
+        option = SimpleNamespace(debug=False, maxworkerrestart=None, numprocesses=2, loadscopereorder=False)
+        config = SimpleNamespace(option=option, hook=hook, pluginmanager=SimpleNamespace(getplugin=lambda name: None),
+                                 getvalue=lambda name: {"tx": ["2*popen"], "maxfail": 0}[name])
+        self.ds = DSession(config)  # type: ignore[arg-type]
+        self.ds.sched = StudentScheduling(config, None, lambda pid: pid.split("-")[0])  # type: ignore[arg-type]
+        self.ds._session = SimpleNamespace(testscollected=0)  # type: ignore[assignment]
+        self.ds.nodemanager = SimpleNamespace(  # type: ignore[assignment]
+            group=SimpleNamespace(allocate_id=lambda spec: None), setup_node=lambda spec, putevent: self._start())
+        self.ds.shouldstop = False
+        for _ in range(2):
+            self.ds._active_nodes.add(self._start())
+
+    def _start(self) -> Worker:
+        w = Worker(f"gw{len(self.workers)}")
+        self.workers.append(w)
+        return w
+
+    def _event(self, name: str, **kwargs: object) -> None:
+        self.ds.queue.put((name, kwargs))
+        self.ds.loop_once()
+
+    def ready(self, w: Worker) -> None:
+        assert w.state == "starting"
+        w.state = "ready"
+        self._event("workerready", node=w, workerinfo={})
+
+    def collect(self, w: Worker) -> None:
+        assert w.state == "ready"
+        w.state = "collected"
+        self._event("collectionfinish", node=w, ids=self.collection)
+
+    def run(self, w: Worker) -> None:
+        """``w`` runs its next test: it passes, or its worker dies (the test's next crash)."""
+        assert w.runnable(), (w, w.queue)
+        nodeid = self.collection[w.queue.pop(0)]
+        if self.crashes.get(nodeid, 0) > 0:
+            self.crashes[nodeid] -= 1
+            w.state, w._down = "dead", True
+            self._event("errordown", node=w, error="Not properly terminated")
+        else:
+            self.completed.append(nodeid)
+            self._event("runtest_protocol_complete", node=w, item_index=self.collection.index(nodeid), duration=0.0)
+
+    def finish(self, w: Worker) -> None:
+        assert w.state == "collected" and w._shutdown_sent and not w.queue
+        w.state, w._down = "finished", True
+        self._event("workerfinished", node=w)
+
+    def actions(self) -> list[tuple[Callable[[Worker], None], Worker]]:
+        """What may happen next: any worker may be the next to speak."""
+        out: list[tuple[Callable[[Worker], None], Worker]] = []
+        for w in self.workers:
+            if w.state == "starting":
+                out.append((self.ready, w))
+            elif w.state == "ready":
+                out.append((self.collect, w))
+            elif w.runnable():
+                out.append((self.run, w))
+            elif w.state == "collected" and w._shutdown_sent and not w.queue:
+                out.append((self.finish, w))
+        return out
+
+    def drain(self) -> None:
+        while not self.ds.session_finished and (todo := self.actions()):
+            action, w = todo[0]
+            action(w)
+
+
+ROOM = [f"checks/test_{c}.py::test_{c}[{s}-aws]" for c in ("readme", "files") for s in ("alice", "crash_always", "crash_once")]
+README, FILES = {s: f"checks/test_readme.py::test_readme[{s}-aws]" for s in ("alice", "crash_always", "crash_once")}, \
+    {s: f"checks/test_files.py::test_files[{s}-aws]" for s in ("alice", "crash_always", "crash_once")}
+CRASHES = {README["crash_always"]: 2, README["crash_once"]: 1}
+
+
+def assert_every_student_graded(c: Controller) -> None:
+    stuck = [(w, [c.collection[i] for i in w.queue]) for w in c.workers if w.state in ("starting", "ready", "collected")]
+    assert c.ds.session_finished, f"the class run waits forever: live workers {stuck}, queue {list(c.ds.sched.workqueue)}"
+    assert sorted(c.completed) == sorted(set(ROOM) - {README["crash_always"]})     # each test once
+    assert c.crash_reports.count(README["crash_always"]) == 1                     # the second death: an error
+
+
+def test_a_replacement_worker_given_a_single_check_while_students_wait_does_not_hang_the_class():
+    """The interleaving of the hung whole-suite run (py-spy: the controller waiting on its queue, one
+    replacement worker in run_one_test -> TestQueue.get, one finished worker, three dead): a second
+    death leaves crash_always with one check to run; the replacement that gets it cannot start it
+    (no next test, no shutdown) while crash_once still waits in the queue and no other worker lives."""
+    c = Controller(ROOM, CRASHES)
+    gw0, gw1 = c.workers
+    for w in (gw0, gw1):
+        c.ready(w)
+    for w in (gw0, gw1):
+        c.collect(w)
+    c.run(gw1)                                     # gw1 dies on crash_always's readme; gw2 replaces it
+    gw2 = c.workers[2]
+    c.run(gw0)                                     # alice
+    c.run(gw0)
+    c.run(gw0)                                     # gw0 dies on crash_once's readme; gw3 replaces it
+    gw3 = c.workers[3]
+    c.ready(gw2)
+    c.collect(gw2)                                 # gw2 is given crash_always (the retry) ...
+    c.ready(gw3)
+    c.collect(gw3)                                 # ... and crash_once; gw3 has nothing to do
+    c.run(gw2)                                     # crash_always's readme kills gw2 as well: gw4
+    c.drain()
+    assert_every_student_graded(c)
+
+
+def test_every_order_of_worker_events_ends_with_every_student_graded():
+    """Any worker may speak next: 400 orders of the same class (seeded, so a failure replays)."""
+    import random
+    for seed in range(400):
+        c = Controller(ROOM, CRASHES)
+        rnd = random.Random(seed)
+        while not c.ds.session_finished and (todo := c.actions()):
+            action, w = rnd.choice(todo)
+            action(w)
+        try:
+            assert_every_student_graded(c)
+        except AssertionError as e:
+            raise AssertionError(f"seed {seed}: {e}") from None
