@@ -919,6 +919,10 @@ class _ShScanner:
         if data is None:
             return Unreproducible(at, form, JSON, None, why)
         req, refused = gcloud_request(data, flag, vertex)
+        if refused and vertex and flag == "--json-request" and "not in JSON format" in refused:
+            # `gcloud ai endpoints predict` reads the file as YAML (a superset of JSON;
+            # command_lib/ai/endpoints_util.ReadRequest): not JSON is not refused there
+            return Unreproducible(at, form, JSON, None, f"{o[flag]} (read as YAML by gcloud)")
         if refused:
             return SampleRequest(b"", JSON, None, at, form, client_error=f"gcloud refuses {o[flag]}: {refused}")
         return SampleRequest(json.dumps(req).encode(), JSON, None, at, form, n_rows_of(req), _jsonable(req))

@@ -241,3 +241,11 @@ def test_a_request_file_without_a_command_is_sent_unchanged_and_says_so(tmp_path
     assert s.body == body.encode() and s.inferred and not s.decides
     s = samples.sample_request(folder(tmp_path / "b", "aws", sample__csv="1,2\n3,4\n"))
     assert (s.body, s.content_type, s.n_rows) == (b"1,2\n3,4\n", "text/csv", 2) and "sample.csv" in s.inferred
+
+
+def test_a_yaml_request_file_for_vertex_is_not_called_refused(tmp_path):
+    """gcloud ai endpoints predict reads --json-request as YAML: deploycheck cannot, so it synthesizes
+    (never a failure) instead of reporting gcloud's refusal."""
+    readme = bash("gcloud ai endpoints predict 1 --region=r --json-request=request.yaml")
+    s = samples.sample_request(folder(tmp_path, "gcp", README__md=readme, request__yaml="instances:\n- [1.0, 2.0]\n"))
+    assert s.synthesized and not s.client_error and "YAML" in s.source
