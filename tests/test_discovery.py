@@ -6,7 +6,7 @@ import pytest
 
 from deploycheck.discovery import load_submission, platform_of, targets_for
 from deploycheck.classroom import repos_from_options
-from deploycheck.verdicts import guarded, no_folder, structure
+from deploycheck.verdicts import no_folder, structure
 
 load = load_submission.__wrapped__
 
@@ -122,11 +122,3 @@ def test_no_folder_is_the_one_prerequisite_message(tmp_path):
     ok = _mk(tmp_path / "ok", {"aws_deploy/README.md": "x"})
     [good] = targets_for("ivy", str(ok))
     assert no_folder(good) is None
-
-
-def test_guarded_turns_a_crash_into_a_failed_outcome():
-    @guarded
-    def artifact_valid(t):
-        raise RuntimeError("boom")
-    o = artifact_valid(None)
-    assert o.status == "failed" and "artifact valid" in o.message and "RuntimeError: boom" in o.message
