@@ -82,7 +82,56 @@ def isolated_environ() -> Iterator[None]:
                 os.environ[k] = v
 
 
+def version() -> str:
+    from importlib import metadata
+    try:
+        return metadata.version("deploycheck")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def short_help(full: str) -> str:
+    """``grade --help``: the usage line, deploycheck's own option groups and the few pytest options
+    a grader uses, from pytest's full help (``--help-pytest`` shows all of it)."""
+    lines = full.splitlines()
+    out = ["usage: deploycheck grade --repo PATH | --classroom DIR | --roster FILE.csv [options]", ""]
+    keep, section = False, []
+    for ln in lines:
+        if ln and not ln.startswith(" ") and ln.endswith(":"):
+            if keep:
+                out += section + [""]
+            keep, section = ln.startswith("deploycheck"), [ln]
+        elif keep:
+            section.append(ln)
+    if keep:
+        out += section + [""]
+    out += ["pytest options that work here too:",
+            "  -n N|auto             grade with N worker processes (a class)",
+            "  -k EXPRESSION         only the checks/students matching it, e.g. -k readme or -k alice",
+            "  -v --tb=short         every check and its traceback",
+            "  --junitxml FILE       a JUnit XML report",
+            "",
+            "deploycheck grade --help-pytest shows every pytest option; deploycheck --help the other commands."]
+    return "\n".join(out)
+
+
 def main(argv: list[str]) -> int:
+    if "--version" in argv or "-V" in argv:
+        import pytest
+        print(f"deploycheck {version()} (pytest {pytest.__version__})")
+        return 0
+    if "--help-pytest" in argv:
+        argv = [a if a != "--help-pytest" else "--help" for a in argv]
+    elif "-h" in argv or "--help" in argv:
+        import contextlib
+        import io
+
+        import pytest
+        buf = io.StringIO()
+        with isolated_environ(), contextlib.redirect_stdout(buf):
+            pytest.main(pytest_args(["--help"]))
+        print(short_help(buf.getvalue()))
+        return 0
     missing = optional.missing_for_grade(argv)
     if missing:
         print(missing, file=sys.stderr)

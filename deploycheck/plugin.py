@@ -66,7 +66,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--no-cache", action="store_true",
                 help="grade every check afresh (default: reuse the outcomes of repos unchanged since the last run)")
     g.addoption("--sandbox-timeout", type=float, default=20.0, metavar="SECONDS",
-                help="wall-clock limit for running one student's model (default 20)")
+                help="time limit for running one student's model: SECONDS of CPU time, and SECONDS of wall "
+                     "clock (three times that once when the machine is overloaded) (default 20)")
     g.addoption("--sandbox-memory", type=int, default=2048, metavar="MB",
                 help="memory the student's model process may use on top of the libraries (default 2048 MB)")
     g.addoption("--allow-unsandboxed", action="store_true",

@@ -200,6 +200,9 @@ def list_refs(repos: Iterable[str], classroom: str | None, rosters: Iterable[str
     refs: list[RepoRef] = []
     for r in repos or []:
         p = Path(r)
+        if not os.path.lexists(p) and not _git.is_url(r):
+            raise ValueError(f"--repo {r}: no such folder (from {os.getcwd()}); give the path of the student's "
+                             "repository, e.g. --repo . from inside it")
         name = p.absolute().resolve().name if p.exists() else p.name
         refs.append(_local_ref(name or "repo", p, name=name or "repo", source=r))
     if classroom:

@@ -195,6 +195,10 @@ def parse_deadline(text: str) -> dt.datetime:
         t = dt.datetime.fromisoformat(s[:-1] + "+00:00" if s.endswith(("Z", "z")) else s)
     except ValueError:
         raise ValueError(f"--deadline {text}: not an ISO 8601 time; use e.g. 2024-05-01T23:59:00+02:00") from None
+    if "T" not in s.upper() and " " not in s:       # a date alone: which time, in which zone?
+        raise ValueError(f"--deadline {text}: a date alone does not say when on that day, nor in which zone; give "
+                         f"the time and zone, e.g. {t.date().isoformat()}T23:59:59+00:00 (the end of that day in UTC) "
+                         f"or {t.date().isoformat()}T23:59:59-05:00")
     if t.tzinfo is None or t.utcoffset() is None:
         raise ValueError(f"--deadline {text}: give the time zone too, e.g. {s}+00:00 or {s}Z")
     return t
