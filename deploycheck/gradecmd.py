@@ -95,7 +95,7 @@ def short_help(full: str) -> str:
     a grader uses, from pytest's full help (``--help-pytest`` shows all of it)."""
     lines = full.splitlines()
     out = ["usage: deploycheck grade --repo PATH | --classroom DIR | --roster FILE.csv [options]", ""]
-    keep, section = False, []
+    keep, section = False, list[str]()
     for ln in lines:
         if ln and not ln.startswith(" ") and ln.endswith(":"):
             if keep:
