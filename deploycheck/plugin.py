@@ -193,6 +193,10 @@ class DeploycheckPlugin:
         self.students: list[StudentResult] = []
         self.override_warnings: list[str] = []
         self.report_error: str | None = None
+        if self.settings.report and not hasattr(config, "workerinput") and not config.option.collectonly:
+            # a re-used --report folder: nothing of the previous run stays beside the new gradebook
+            from deploycheck.report import clear_previous
+            clear_previous(self.settings.report)
         from deploycheck.cache import ResultsCache
         self.cache = ResultsCache(self.settings, enabled=self.settings.cache)
         self.reused = 0

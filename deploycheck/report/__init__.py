@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping
 from deploycheck import model
 from deploycheck.report.results import build_students, roster_of, triage
 
-__all__ = ["ReportError", "ReportOptions", "RunMeta", "write_all", "build_students", "triage"]
+__all__ = ["clear_previous", "ReportError", "ReportOptions", "RunMeta", "write_all", "build_students", "triage"]
 
 
 class ReportError(Exception):
@@ -70,6 +70,43 @@ class RunMeta:
                    class_students=tuple(d.get("class_students") or ()), run_id=str(d.get("run_id") or ""),
                    cloud=d.get("cloud"), deadline=d.get("deadline"), isolation=str(d.get("isolation") or ""),
                    extra={k: v for k, v in d.items() if k not in known})
+
+
+# the files of a report folder that only deploycheck writes (a re-used --report folder loses them
+# before a new run, so that nothing of the previous run sits beside the new gradebook)
+OWN_FILES = ("report.json", "grades.csv", "review.csv", "summary.md", "index.html", "canvas.csv",
+             "github-classroom.csv", "fingerprints.json")
+
+
+def clear_previous(outdir: Path | str) -> list[str]:
+    """Remove what an earlier run wrote into ``outdir``: its top-level files and, for each student its
+    report.json names, ``results/<student>.json`` and ``proof/<student>/``. Nothing else is touched
+    (a --report folder may be any folder). Returns what was removed."""
+    import json as _json
+    import shutil
+    out = Path(outdir)
+    try:
+        doc = _json.loads((out / "report.json").read_text(encoding="utf-8"))
+        students = [str(s["student"]) for s in doc["students"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []                                   # no report of deploycheck's here
+    removed = []
+    for name in OWN_FILES:
+        if (out / name).is_file() and not (out / name).is_symlink():
+            (out / name).unlink()
+            removed.append(name)
+    for sid in students:
+        if not sid or "/" in sid or sid in (".", ".."):
+            continue
+        r = out / "results" / f"{sid}.json"
+        if r.is_file() and not r.is_symlink():
+            r.unlink()
+            removed.append(f"results/{sid}.json")
+        d = out / "proof" / sid
+        if d.is_dir() and not d.is_symlink():
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(f"proof/{sid}/")
+    return removed
 
 
 def write_all(students: list[model.StudentResult], outdir: Path | str, meta: RunMeta,

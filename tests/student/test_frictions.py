@@ -59,3 +59,20 @@ def test_a_mistyped_repo_is_a_usage_error(tmp_path):
     assert p.returncode == 4, p.stdout[-1500:] + p.stderr[-1500:]
     assert "--repo no/such/repo: no such folder" in p.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_reused_report_folder_keeps_nothing_of_the_previous_run(tmp_path):
+    import shutil
+    room = tmp_path / "room"
+    for name in ("complete_aws", "no_readme"):
+        shutil.copytree(ROOT / "fixtures/built/classroom" / name, room / name)
+    out = tmp_path / "out"
+    p = dc("grade", "--classroom", str(room), "--report", str(out), "--canvas", "--no-cache", cwd=tmp_path)
+    assert (out / "canvas.csv").is_file() and (out / "results" / "no_readme.json").is_file(), p.stdout[-2000:]
+    assert (out / "proof" / "complete_aws").is_dir()
+    (out / "mine.txt").write_text("the instructor's own notes")
+    p = dc("grade", "--repo", str(room / "no_readme"), "--report", str(out), "--no-cache", cwd=tmp_path)
+    assert (out / "report.json").is_file(), p.stdout[-2000:]
+    assert not (out / "canvas.csv").exists() and not (out / "results" / "complete_aws.json").exists()
+    assert not (out / "proof" / "complete_aws").exists()
+    assert (out / "results" / "no_readme.json").is_file() and (out / "mine.txt").is_file()
