@@ -51,7 +51,13 @@ def result(s: model.StudentResult) -> dict[str, Any]:
         add(c)
     for c in t.skipped:
         add(c)
-    return {"score": 0.0 if err else s.score, "output": "\n".join(lines), "tests": tests, "visibility": "visible"}
+    doc: dict[str, Any] = {"output": "\n".join(lines), "tests": tests, "visibility": "visible"}
+    if err:
+        # not graded (no repo, a clone that failed): no score at all, never a zero; say why
+        doc["extra_data"] = {"deploycheck": "not graded", "reason": err}
+    else:
+        doc["score"] = s.score
+    return doc
 
 
 def write(students: list[model.StudentResult], out: Path) -> None:
