@@ -84,6 +84,8 @@ def test_safe_id_and_unique_ids_unit():
     ('student,repo\nalice,room/a\n"bob,room/b\ncarol,room/c\n', "r.csv:3", "never closed"),
     # ...or up to the next quote, several rows later
     ('student,repo\nalice,room/a\n"bob,room/b\ncarol,"room/c\n', "r.csv:3", "closed only on line 4"),
+    # ...or at the end of a later line: a valid CSV record that swallowed a row
+    ('student,repo\nalice,room/a\n"bob,room/b\ncarol",room/c\ndave,room/d\n', "r.csv:3", "closed only on line 4"),
     ('student,repo\nalice,room/a\n ,room/b\n', "r.csv:3", "no student id (the student cell is empty)"),
     ('student,repo\nalice,room/a\nbob,room/b\nalice,room/c\n', "r.csv:4",
      "alice again (first on line 2) with another repo (room/c, not room/a)"),
