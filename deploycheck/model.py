@@ -249,6 +249,16 @@ class StudentResult:
     extra: Mapping[str, Any] = field(default_factory=dict)   # roster ids, graded commit, late info...
     # the checks of each platform graded but not counted (a repo with both deploy folders)
     other_checks: Mapping[str, tuple[CheckResult, ...]] = field(default_factory=dict)
+    name: str = ""                         # display name (roster), else the student id is shown
+    source: str | None = None              # where the repo came from (a clone's URL), when not ``repo``
+    error: str | None = None               # not graded, and why (no checks then)
+    raw_score: float | None = None         # before scaling to the common maximum
+    raw_max_score: float | None = None
+    incomplete: tuple[str, ...] = ()       # checks that were errors of the run: grade again
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.student
 
     def check(self, cid: str) -> CheckResult | None:
         for c in self.checks:
@@ -266,12 +276,24 @@ class StudentResult:
                 d["platforms"].setdefault(k, {})["checks"] = [c.to_json() for c in cs]
         if self.notes:
             d["notes"] = list(self.notes)
+        if self.raw_score is not None:
+            d["raw_score"], d["raw_max_score"] = self.raw_score, self.raw_max_score
+        if self.name:
+            d["name"] = self.name
+        if self.source:
+            d["source"] = self.source
+        if self.error:
+            d["error"] = self.error
+        if self.incomplete:
+            d["incomplete"] = list(self.incomplete)
         d.update({k: v for k, v in self.extra.items() if k not in d})
         return d
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> StudentResult:
-        known = {"student", "repo", "platform", "score", "max_score", "checks", "platforms", "notes"}
+        known = {"student", "repo", "platform", "score", "max_score", "checks", "platforms", "notes", "name", "source",
+                 "error", "raw_score", "raw_max_score", "incomplete"}
+        raw, raw_max = d.get("raw_score"), d.get("raw_max_score")
         return cls(student=str(d["student"]), repo=str(d.get("repo") or ""), platform=d.get("platform"),
                    score=float(d["score"]), max_score=float(d["max_score"]),
                    checks=tuple(CheckResult.from_json(c) for c in d.get("checks") or ()),
@@ -280,7 +302,11 @@ class StudentResult:
                               for k, v in (d.get("platforms") or {}).items()},
                    extra={k: v for k, v in d.items() if k not in known},
                    other_checks={k: tuple(CheckResult.from_json(c) for c in v.get("checks") or ())
-                                 for k, v in (d.get("platforms") or {}).items() if v.get("checks")})
+                                 for k, v in (d.get("platforms") or {}).items() if v.get("checks")},
+                   name=str(d.get("name") or ""), source=d.get("source") or None, error=d.get("error") or None,
+                   raw_score=float(raw) if raw is not None else None,
+                   raw_max_score=float(raw_max) if raw_max is not None else None,
+                   incomplete=tuple(d.get("incomplete") or ()))
 
 
 @dataclass(frozen=True)

@@ -500,7 +500,7 @@ class DeploycheckPlugin:
         # exit status: 0 when every enabled check of each student's graded platform passed and every
         # student could be graded
         all_ok = all(not (c.status == FAILED or c.error) for st in self.students for c in st.checks) and \
-            not any(st.extra.get("error") for st in self.students)
+            not any(st.error for st in self.students)
         if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             session.exitstatus = pytest.ExitCode.OK if all_ok else pytest.ExitCode.TESTS_FAILED
 

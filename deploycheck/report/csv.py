@@ -29,7 +29,8 @@ def rows(students: list[model.StudentResult]) -> tuple[list[str], list[list[str]
         late = late_of(s) or {}
         commit = commit_of(s) or {}
         out.append([s.student, name_of(s), s.platform or "", commit.get("sha", ""), *cells,
-                    fmt(s.extra.get("raw_score", "")), fmt(s.extra.get("raw_max_score", "")),
+                    fmt(s.raw_score if s.raw_score is not None else ""),
+                    fmt(s.raw_max_score if s.raw_max_score is not None else ""),
                     "" if err else fmt(s.score), fmt(s.max_score),
                     str(late.get("count", "")) if late else "", str(late.get("last_time", "")) if late else "",
                     fmt(late["latest_score"]) if late.get("latest_score") is not None else "",

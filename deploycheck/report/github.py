@@ -22,7 +22,7 @@ def rows(students: list[model.StudentResult]) -> tuple[list[str], list[list[str]
     body = []
     for s in students:
         r = roster_of(s)
-        src = str(s.extra.get("source") or s.repo or "")
+        src = str(s.source or s.repo or "")
         row = [r.get("assignment_name", ""), r.get("assignment_url", ""), r.get("starter_code_url", ""),
                r.get("github_username") or s.student, r.get("identifier", ""),
                r.get("student_repository_name", ""), src if "://" in src or "@" in src else "",

@@ -27,7 +27,7 @@ def result(s: model.StudentResult) -> dict[str, Any]:
     if t.review and not err:
         lines.append(f"Awaiting your instructor's review (no points lost): {', '.join(c.id for c in t.review)}")
     lines.append(f"Platform: {s.platform or 'none found'}; score {fmt(s.score)}/{fmt(s.max_score)} "
-                 f"(raw {fmt(s.extra.get('raw_score', 0))}/{fmt(s.extra.get('raw_max_score', 0))})")
+                 f"(raw {fmt(s.raw_score or 0)}/{fmt(s.raw_max_score or 0)})")
     tests: list[dict[str, Any]] = []
 
     def add(c: model.CheckResult, prefix: str = "") -> None:

@@ -151,7 +151,7 @@ def _row(i: int, s: model.StudentResult, ids: list[str], outdir: Path) -> dict[s
             "score": s.score, "frac": frac, "score_s": fmt(s.score), "max_s": fmt(s.max_score), "cells": cells,
             "error": error_of(s), "late": late, "late_score": (f"{fmt(late['latest_score'])}/{fmt(s.max_score)}"
                                                               if late and late.get("latest_score") is not None else ""),
-            "commit": commit_of(s), "repo": str(s.extra.get("source") or s.repo), "notes": list(s.notes),
+            "commit": commit_of(s), "repo": str(s.source or s.repo), "notes": list(s.notes),
             "other": other, "first": t.first, "first_file": fix_file(t.first) if t.first else "",
             "shots": shots, "checks": checks, "reviews": reviews, "decided": decided, "review": " ".join(c.id for c in t.review)}
 

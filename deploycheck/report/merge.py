@@ -90,8 +90,8 @@ def combine(docs: list[tuple[str, list[model.StudentResult], RunMeta]], allow_pa
     for sid in missing_students:
         by[sid] = model.StudentResult(
             student=sid, repo="", platform=None, score=0.0, max_score=common,
-            extra={"error": "this student's shard report is missing from the merge"
-                            + (f" ({', '.join(missing_shards)})" if missing_shards else "")})
+            error="this student's shard report is missing from the merge"
+                  + (f" ({', '.join(missing_shards)})" if missing_shards else ""))
     order = roster + sorted(s for s in by if s not in roster)
     students = [by[s] for s in order if s in by]
     metas = [m for _n, _s, m in docs]

@@ -109,10 +109,11 @@ def _with_extra(s: model.StudentResult, **extra: Any) -> model.StudentResult:
 def _one(sid: str, plats: Mapping[str | None, Mapping[str, model.CheckResult]], ref: RepoRef | None, repo: str,
          notes: tuple[str, ...], common: float) -> model.StudentResult:
     extra: dict[str, Any] = {}
+    typed: dict[str, Any] = {}
     if ref is not None:
-        extra["name"] = ref.display
+        typed["name"] = ref.display
         if ref.source and ref.source != repo:
-            extra["source"] = ref.source
+            typed["source"] = ref.source
         roster = ref.roster.to_json()
         if roster:
             extra["roster"] = roster
@@ -122,12 +123,11 @@ def _one(sid: str, plats: Mapping[str | None, Mapping[str, model.CheckResult]], 
         if ref.dates:
             extra["dates"] = dict(ref.dates)         # GitHub's push time of the graded commit (classroom.pushes)
         notes = tuple(dict.fromkeys((*ref.notes, *notes)))
-        if ref.error:
-            extra["error"] = ref.error
     if not plats or (ref is not None and ref.error):
         return model.StudentResult(student=sid, repo=repo, platform=None, score=0.0, max_score=common, checks=(),
-                                   notes=notes, extra={**extra, "raw_score": 0.0, "raw_max_score": 0.0,
-                                                       "error": extra.get("error") or f"{NOT_GRADED}: no check ran"})
+                                   notes=notes, extra=extra, raw_score=0.0, raw_max_score=0.0,
+                                   error=(ref.error if ref is not None else None) or f"{NOT_GRADED}: no check ran",
+                                   **typed)
     totals = {p: _totals(cs.values()) for p, cs in plats.items()}
     best = max(plats, key=lambda p: ((totals[p][0] / totals[p][1]) if totals[p][1] else 0.0, -totals[p][2],
                                      p == model.AWS))
@@ -137,17 +137,14 @@ def _one(sid: str, plats: Mapping[str | None, Mapping[str, model.CheckResult]], 
     if len(plats) > 1:
         platforms = {str(p): {"score": scaled(t[0], t[1], common), "max_score": common,
                               "raw_score": t[0], "raw_max_score": t[1]} for p, t in totals.items()}
-    extra.update(raw_score=raw, raw_max_score=raw_max)
-    incomplete = [c.id for c in checks if c.error]
-    if incomplete:
-        extra["incomplete"] = incomplete
     if raw_max == 0:
         notes = (*notes, "nothing could be graded on this platform (every check was skipped or an error of the run)")
     others = {str(p): tuple(sorted(cs.values(), key=lambda c: rb.order_key(c.id))) for p, cs in plats.items()
               if p != best and p is not None}
     return model.StudentResult(student=sid, repo=repo, platform=best, score=scaled(raw, raw_max, common),
                                max_score=common, checks=checks, notes=notes, platforms=platforms, extra=extra,
-                               other_checks=others)
+                               other_checks=others, raw_score=raw, raw_max_score=raw_max,
+                               incomplete=tuple(c.id for c in checks if c.error), **typed)
 
 
 # ---------------------------------------------------------------- "fix this first"
@@ -238,20 +235,11 @@ def waits_for(c: model.CheckResult, group: Group) -> str:
 # a repo-relative path in a message: `aws_deploy/README.md`, `.env`, `gcp_deploy/model.joblib`
 # (not a URL, not a dotted module name): a file (with an extension) wins over a folder
 _PATH = re.compile(r"(?<![\w/.:@-])((?:[\w.-]+/)+[\w.-]*|\.[\w.-]+)")
-_DATA_KEYS = ("file", "readme", "where")
-
-
 def fix_file(c: model.CheckResult) -> str:
-    """The file to change for a failing check: ``data.file`` when the check recorded it, else the
-    file its data or message names first (a file before a folder), else ""."""
-    data = c.data if isinstance(c.data, Mapping) else {}
-    for key in _DATA_KEYS:
-        v = data.get(key)
-        if isinstance(v, str) and v:
-            return v.split(":")[0] if key == "where" else v
-    findings = data.get("findings")
-    if isinstance(findings, list) and findings and isinstance(findings[0], Mapping) and findings[0].get("path"):
-        return str(findings[0]["path"])
+    """The file to change for a failing check: the one the verdict named (``file``), else the file
+    its message names first (a file before a folder), else ""."""
+    if c.file:
+        return c.file
     found = [m.group(1).rstrip(".") for m in _PATH.finditer(c.message or "")]
     found = [f for f in found if f not in (".", "..") and not f.startswith("../") and "://" not in f]
     files = [f for f in found if not f.endswith("/") and "." in f.rsplit("/", 1)[-1]]
@@ -264,7 +252,7 @@ def fix_file(c: model.CheckResult) -> str:
 # ---------------------------------------------------------------- typed views of StudentResult.extra
 
 def name_of(s: model.StudentResult) -> str:
-    return str(s.extra.get("name") or s.student)
+    return s.display_name
 
 
 def roster_of(s: model.StudentResult) -> Mapping[str, str]:
@@ -273,8 +261,7 @@ def roster_of(s: model.StudentResult) -> Mapping[str, str]:
 
 
 def error_of(s: model.StudentResult) -> str | None:
-    e = s.extra.get("error")
-    return str(e) if e else None
+    return s.error
 
 
 def commit_of(s: model.StudentResult) -> Mapping[str, str] | None:

@@ -182,7 +182,7 @@ def artifact_version(t: Target) -> Outcome:
                           f"to SKLearnModel {fix_in}", sklearn_version=pickled)
         return failed(f"{where} which runtime serves the model (pickled with scikit-learn {pickled}): "
                       f"{_gcp_fix(pickled)} ({fix_in})", sklearn_version=pickled)
-    data = {"sklearn_version": pickled, "declared": d.value, "where": d.where,
+    data = {"sklearn_version": pickled, "declared": d.value, "where": d.where, "file": d.where.split(":")[0],
             "ignored": [o.where for o in choice.ignored]}
     note = f" ({choice.note})" if choice.note else ""
     image, fit = choice.image, f.facts.image_fit

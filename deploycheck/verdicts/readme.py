@@ -70,7 +70,7 @@ def readme_present(t: Target) -> Outcome:
         return failed(f"no README in {folder.rel}/: add {folder.rel}/README.md with the steps you ran to deploy "
                       f"and delete your model{hint}", folder=folder.rel)
     if info.problem:
-        return failed(info.problem, readme=info.path)
+        return failed(info.problem, file=info.path)
     if folder.facts.readme_near_miss:
         where = folder.facts.readme_near_miss
         if info.kind == "notebook":
@@ -79,16 +79,16 @@ def readme_present(t: Target) -> Outcome:
                           f"words): save it as {folder.rel}/README.md (in {folder.rel}/: `jupyter nbconvert --to "
                           f"markdown {base} --output README`, or Jupyter's File > Save and Export Notebook As > "
                           "Markdown); its cells were graded for readme.instructions and readme.cleanup",
-                          readme=info.path, near_miss=True)
+                          file=info.path, near_miss=True)
         dest = "README.md" if "/" not in where else f"{folder.rel}/README.md (move it up from {where})"
         return failed(f"{folder.rel}/ has no README, but {info.path} looks like it ({info.words} words): rename it to "
                       f"{dest}; its steps were graded for readme.instructions and readme.cleanup",
-                      readme=info.path, near_miss=True)
+                      file=info.path, near_miss=True)
     has_code = any(b.content.strip() for b in info.code_blocks)
     if info.words < MIN_WORDS and not has_code:
         return failed(f"{info.path} only has {info.words} words: describe how you deployed (the commands or "
                       "code you ran, how you predicted, how you deleted the resources)",
-                      readme=info.path, words=info.words)
+                      file=info.path, words=info.words)
     extra = []
     if info.truncated:
         extra.append(f"only the first {README_LIMIT // 1000} KB were read")
@@ -96,7 +96,7 @@ def readme_present(t: Target) -> Outcome:
         extra.append(info.note)
     tail = f" ({'; '.join(extra)})" if extra else ""
     return passed(f"{info.path}: {info.words} words, {len(info.code_blocks)} code blocks{tail}",
-                  readme=info.path, words=info.words, code_blocks=len(info.code_blocks))
+                  file=info.path, words=info.words, code_blocks=len(info.code_blocks))
 
 
 def readme_instructions(t: Target) -> Outcome:
@@ -120,18 +120,18 @@ def readme_instructions(t: Target) -> Outcome:
             h = elsewhere[0]
             return failed(f"{folder_of(t).rel}/ deploys to {h.category} ({h.label}, {h.where}), not to {service}: the "
                           f"lab asks for a {service} deployment of your model; add the code or commands you ran for "
-                          f"it, {EXAMPLE_DEPLOY[plat]}", readme=info.path, other_service=h.category)
+                          f"it, {EXAMPLE_DEPLOY[plat]}", file=info.path, other_service=h.category)
         if other_deploy:
             hint = (f"; {other_deploy[0].where} has a deploy step: name that file in the README "
                     f"(e.g. 'run {other_deploy[0].rel}') or copy the steps into it")
         return failed(f"{info.path} has no concrete {service} deployment step{have}: missing "
                       f"{'; '.join(missing)}. Add the code or commands you ran, {EXAMPLE_DEPLOY[plat]}{hint}",
-                      readme=info.path, found=sorted(cats), missing=[c for c in STEP_ORDER if c not in cats])
+                      file=info.path, found=sorted(cats), missing=[c for c in STEP_ORDER if c not in cats])
     shown = [found[c][0] for c in STEP_ORDER if found[c]]
     msg = f"found {', '.join(f'{h.label} in {h.where}' for h in shown)}"
     if "predict" not in cats:
         msg += f" (tip: also show {STEP_NAMES[plat]['predict']})"
-    return passed(msg, readme=info.path, found=sorted(cats))
+    return passed(msg, file=info.path, found=sorted(cats))
 
 
 # ------------------------------------------------------------------------------ cleanup
@@ -176,11 +176,11 @@ def readme_cleanup(t: Target) -> Outcome:
             have = f" (found {_summ(hits)})" if hits else ""
             return failed(f"{info.path} does not say how to delete everything you deployed{have}: add {what}; "
                           "an idle endpoint is billed by the hour" + hint,
-                          readme=info.path, found=sorted(cats), missing=missing)
+                          file=info.path, found=sorted(cats), missing=missing)
         msg = f"found {_summ(hits)}"
         if "bucket" not in cats:
             msg += " (tip: also remove the model.tar.gz from S3, e.g. `aws s3 rm s3://<bucket>/model.tar.gz`)"
-        return passed(msg, readme=info.path, found=sorted(cats))
+        return passed(msg, file=info.path, found=sorted(cats))
     cats = {h.category for h in hits}
     flavour = gcp_flavour(folder)
     legacy_ok = {"version", "legacy_model"} <= cats or ("version" in cats and "model" in cats)
@@ -197,11 +197,11 @@ def readme_cleanup(t: Target) -> Outcome:
             what = " and ".join(GCP_FIX_VERTEX[c] for c in missing)
         return failed(f"{info.path} does not say how to delete what you deployed{have}: add {what}; a deployed "
                       "model is billed while it is up" + hint,
-                      readme=info.path, found=sorted(cats), missing=missing, flavour=flavour)
+                      file=info.path, found=sorted(cats), missing=missing, flavour=flavour)
     msg = f"found {_summ(hits)}"
     if "bucket" not in cats:
         msg += " (tip: also delete the uploaded model, e.g. `gsutil rm -r gs://<bucket>/model/`)"
-    return passed(msg, readme=info.path, found=sorted(cats), flavour=flavour)
+    return passed(msg, file=info.path, found=sorted(cats), flavour=flavour)
 
 
 # ----------------------------------------------------------------------- files.referenced

@@ -38,6 +38,7 @@ def security_secrets(t: Target) -> Outcome:
                       f"({'; '.join(rotate)}) and purge them from git history (git filter-repo or BFG): "
                       "anything pushed to GitHub is found by bots within minutes; use `aws configure` / "
                       "`gcloud auth` instead of keys in files",
+                      file=res.findings[0].path,
                       findings=[{"path": f.path, "line": f.line, "kind": f.kind} for f in res.findings[:50]])
     if (o := no_folder(t)) is not None:
         return o

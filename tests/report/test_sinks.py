@@ -19,19 +19,18 @@ HOSTILE = ("<script>alert(1)</script> ![x](https://evil.example/p.png) [click](j
            "mail@evil.example <img src=x onerror=alert(2)> &lt;b&gt; \u202etxt.exe <!-- x --> ~~s~~ _i_ **b**")
 
 
-def hostile_student(sid="mallory", **extra):
+def hostile_student(sid="mallory", error=None):
     checks = (model.CheckResult("structure.deploy_folder", "passed", 1, 1, HOSTILE),
-              model.CheckResult("readme.present", "failed", 0, 1, HOSTILE, data={"file": HOSTILE}),
+              model.CheckResult("readme.present", "failed", 0, 1, HOSTILE, file=HOSTILE),
               model.CheckResult("readme.cleanup", "failed", 0, 2, HOSTILE, blocked_by="readme.present"),
               model.CheckResult("predict.local", "skipped", 0, 0, HOSTILE, error=True))
-    return model.StudentResult(sid, HOSTILE, "aws", 1.0, 24.0, checks, notes=(HOSTILE,),
-                               extra={"name": HOSTILE, "raw_score": 1, "raw_max_score": 4,
-                                      "roster": {"name": "=cmd|' /C calc'!A0", "canvas_id": "+1", "sis_user_id": "-2",
+    return model.StudentResult(sid, HOSTILE, "aws", 1.0, 24.0, checks, notes=(HOSTILE,), name=HOSTILE, raw_score=1,
+                               raw_max_score=4, error=error,
+                               extra={"roster": {"name": "=cmd|' /C calc'!A0", "canvas_id": "+1", "sis_user_id": "-2",
                                                  "sis_login_id": "@x", "section": "\tLab", "github_username": "\rgh",
                                                  "assignment_name": "=HYPERLINK(\"https://evil\")"},
                                       "commit": {"sha": "a" * 40, "time": "2024-05-01T00:00:00+00:00"},
-                                      "late": {"count": 1, "last_time": HOSTILE, "latest_score": 2.0},
-                                      **extra})
+                                      "late": {"count": 1, "last_time": HOSTILE, "latest_score": 2.0}})
 
 
 @pytest.mark.parametrize("n", [1, 2])
@@ -92,7 +91,7 @@ def test_gradescope_output_starts_with_fix_first(tmp_path):
 
 
 def test_canvas_without_assignment_id_creates_an_assignment(tmp_path):
-    s = model.StudentResult("zoe", "/r", "aws", 12.5, 24.0, extra={"name": "Zoë Núñez", "roster": {"canvas_id": "7"}})
+    s = model.StudentResult("zoe", "/r", "aws", 12.5, 24.0, name="Zoë Núñez", extra={"roster": {"canvas_id": "7"}})
     write_all([s], tmp_path, RunMeta(), ReportOptions(canvas_assignment="Deploy lab"))
     assert (tmp_path / "canvas.csv").read_bytes() == (
         "Student,ID,SIS User ID,SIS Login ID,Section,Deploy lab\r\n"

@@ -35,17 +35,27 @@ def test_a_check_whose_rubric_prerequisite_failed_waits_for_it():
     assert t.first.id == "artifact.safe" and [g.check.id for g in t.groups] == ["artifact.safe", "artifact.version"]
 
 
-@pytest.mark.parametrize("msg,data,expected", [
-    ("aws_deploy/ has no model.tar.gz: ... and commit aws_deploy/model.tar.gz", {}, "aws_deploy/model.tar.gz"),
-    ("no README in aws_deploy/: add aws_deploy/README.md with the steps", {}, "aws_deploy/README.md"),
-    ("credentials committed", {"findings": [{"path": "src/.env", "line": 1}]}, "src/.env"),
-    ("x", {"where": "aws_deploy/README.md:27"}, "aws_deploy/README.md"),
-    ("x", {"file": "gcp_deploy/model.pkl", "readme": "gcp_deploy/README.md"}, "gcp_deploy/model.pkl"),
-    ("no aws_deploy/ or gcp_deploy/ folder found", {}, ""),
-    ("imports joblib from sklearn.externals; see https://scikit-learn.org/stable/a/b.html", {}, ""),
+@pytest.mark.parametrize("msg,file,expected", [
+    ("aws_deploy/ has no model.tar.gz: ... and commit aws_deploy/model.tar.gz", None, "aws_deploy/model.tar.gz"),
+    ("no README in aws_deploy/: add aws_deploy/README.md with the steps", None, "aws_deploy/README.md"),
+    ("credentials committed in aws_deploy/x.py", "src/.env", "src/.env"),      # the verdict's file wins
+    ("no aws_deploy/ or gcp_deploy/ folder found", None, ""),
+    ("imports joblib from sklearn.externals; see https://scikit-learn.org/stable/a/b.html", None, ""),
 ])
-def test_the_file_to_change(msg, data, expected):
-    assert fix_file(c("artifact.present", msg=msg, data=data)) == expected
+def test_the_file_to_change(msg, file, expected):
+    assert fix_file(c("artifact.present", msg=msg, file=file)) == expected
+
+
+def test_verdicts_name_the_file_to_change(tmp_path):
+    """The report takes the file from the outcome's typed field, which the verdicts fill."""
+    from deploycheck.verdicts import readme, security
+    from tests.helpers import make_target
+    t = make_target(tmp_path, {"aws_deploy/README.md": "# My model\n\nIt predicts iris species.\n",
+                               "src/.env": "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY9\n"
+                                           "AWS_ACCESS_KEY_ID=AKIAQWERTYUIOPASDFGH\n"})
+    assert readme.readme_cleanup(t).file == "aws_deploy/README.md"
+    o = security.security_secrets(t)
+    assert o.status == "failed" and o.file == "src/.env"
 
 
 @pytest.fixture(scope="module")
