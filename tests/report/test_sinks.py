@@ -110,7 +110,7 @@ def test_markdown_ids_stay_readable_but_safe():
 
 def test_gradescope_not_graded_has_no_score_never_a_zero(tmp_path):
     """README: a student who could not be graded gets no score (an empty cell), never a zero."""
-    s = model.StudentResult("ghost", "", None, 0.0, 23.0, (), extra={"error": "no repository for ghost in r.csv"})
+    s = model.StudentResult("ghost", "", None, 0.0, 23.0, (), error="no repository for ghost in r.csv")
     write_all([s], tmp_path, RunMeta())
     doc = json.loads((tmp_path / "results" / "ghost.json").read_text())
     assert "score" not in doc and doc["tests"] == [] and "Not graded: no repository" in doc["output"]
