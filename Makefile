@@ -8,11 +8,12 @@ EXAMPLE ?= fixtures/built/classroom/complete_aws
 EXAMPLE_RUNTIME ?= sagemaker:1.2-1      # the serving image $(EXAMPLE) declares (framework_version)
 REPORT  ?= out/grade
 PIPQ    := 2>&1 | grep -v -e 'is ignored: it is neither' -e '^$$' || true
-# serving images whose runtime environments the test suite uses (built once into
+# serving images whose runtime environments the test suite uses (KEY@DATE: the image's build of that
+# day, for tests/runtimes/test_eras.py; built once into
 # /var/cache/deploycheck/runtimes as root, else ~/.cache/deploycheck/runtimes;
 # `deploycheck runtimes list|build|prune`)
 TEST_RUNTIMES ?= sagemaker:1.2-1 sagemaker:1.0-1 sagemaker:0.23-1 ai-platform:2.11 vertex:sklearn-cpu.1-2 \
-                 sagemaker:1.4-2 vertex:sklearn-cpu.1-6
+                 sagemaker:1.4-2 vertex:sklearn-cpu.1-6 sagemaker:1.2-1@2023-05-15
 
 .PHONY: grade test typecheck venv chromium bubblewrap ocr fixtures clean bench bench-ocr runtimes runtimes-example
 

@@ -45,7 +45,7 @@ from deploycheck.settings import Settings, cache_dir
 
 NEVER = ("cloud.",)                     # check-id prefixes never cached
 TREE_LIMIT = 20_000                     # files hashed per repo; a bigger repo is not cached
-_OPTIONS = ("platform", "sandbox_timeout", "sandbox_memory_mb", "allow_unsandboxed", "proof")
+_OPTIONS = ("platform", "sandbox_timeout", "sandbox_memory_mb", "allow_unsandboxed", "proof", "as_of")
 
 
 @lru_cache(maxsize=1)

@@ -59,6 +59,7 @@ class DeployFolder:
     truncated: bool = False                     # more than MAX_FILES files: listing was cut
     named: bool = True                          # its name follows the lab's <platform>_deploy pattern
     evidence: str = ""                          # for a folder found by its contents: what showed it
+    as_of: str = ""                             # grade against the images as they were on this ISO date ("": today)
 
     @property
     def depth(self) -> int:
@@ -213,10 +214,11 @@ def _find_folders(repo: Path) -> list[tuple[Platform, Path]]:
     return found
 
 
-def make_folder(platform: Platform, path: Path, repo: Path, named: bool = True, evidence: str = "") -> DeployFolder:
+def make_folder(platform: Platform, path: Path, repo: Path, named: bool = True, evidence: str = "",
+                as_of: str = "") -> DeployFolder:
     listed, links, truncated = list_tree(path)
     return DeployFolder(platform, path, path.relative_to(repo).as_posix(), repo, listed, links, truncated,
-                        named, evidence)
+                        named, evidence, as_of)
 
 
 # ---------------------------------------------------------------- folders found by their contents
@@ -303,8 +305,9 @@ def platform_of_words(name: str) -> Platform | None:
 
 
 @lru_cache(maxsize=None)
-def load_submission(student: str, repo: str) -> Submission:
-    """Build the Submission for one repo (cached for the whole session)."""
+def load_submission(student: str, repo: str, as_of: str = "") -> Submission:
+    """Build the Submission for one repo (cached for the whole session); ``as_of`` (an ISO date, from
+    ``--deadline`` or the rubric's ``as_of``): its folders run on the images as they were then."""
     path = Path(repo)
     if not os.path.lexists(path):
         return Submission(student, path.absolute(),
@@ -325,12 +328,12 @@ def load_submission(student: str, repo: str) -> Submission:
             notes.append(f"also found {rel}/ for {plat}; graded {chosen[plat].relative_to(root).as_posix()}/")
             continue
         chosen[plat] = p
-    folders = [make_folder(plat, chosen[plat], root) for plat in PLATFORMS if plat in chosen]
+    folders = [make_folder(plat, chosen[plat], root, as_of=as_of) for plat in PLATFORMS if plat in chosen]
     if not folders:
         # no folder named after the lab: a folder whose contents are clearly the deployment
         for plat, p, what in _near_misses(root, set(chosen.values())):
             if plat not in {f.platform for f in folders}:
-                folders.append(make_folder(plat, p, root, named=False, evidence=what))
+                folders.append(make_folder(plat, p, root, named=False, evidence=what, as_of=as_of))
         folders.sort(key=lambda f: PLATFORMS.index(f.platform))
     notes.extend(odd_names_note(f) for f in folders if any(map(fs.undecodable, (*f.files, *f.symlinks))))
     problem = hint = None
@@ -359,8 +362,8 @@ def odd_names_note(folder: DeployFolder) -> str:
             f"rename {'it' if one else 'them'} (git mv) to a plain UTF-8 name")
 
 
-def targets_for(student: str, repo: str, platform: str = "auto") -> list[Target]:
-    sub = load_submission(student, repo)
+def targets_for(student: str, repo: str, platform: str = "auto", as_of: str = "") -> list[Target]:
+    sub = load_submission(student, repo, as_of)
     plats = [f.platform for f in sub.folders]
     if platform in PLATFORMS:
         plats = [platform]

@@ -142,7 +142,22 @@ def settings_from(o: argparse.Namespace) -> Settings:
         instance_type=o.instance_type, allow_instance_type=o.allow_instance_type,
         max_deployments=o.max_deployments, run_id=_run_id(o), audit_account=o.audit_account,
         audit_trail=bool(o.audit_trail), trail_since=o.trail_since, trail_until=o.trail_until,
-        rubric=rubric, overrides=decisions, canvas=bool(o.canvas or o.canvas_assignment), cache=not (o.no_cache or env_flag("NO_CACHE")))
+        rubric=rubric, overrides=decisions, canvas=bool(o.canvas or o.canvas_assignment), cache=not (o.no_cache or env_flag("NO_CACHE")),
+        as_of=_as_of(rubric, getattr(o, "deadline", None)))
+
+
+def _as_of(rubric: rb.Rubric, deadline: str | None) -> str:
+    """The date the serving images are taken as of: the rubric's ``as_of``, else ``--deadline``'s
+    date (in its own time zone), else "" (today's images)."""
+    if rubric.as_of:
+        return rubric.as_of
+    if not deadline:
+        return ""
+    from deploycheck.classroom.git import parse_deadline
+    try:
+        return parse_deadline(deadline).date().isoformat()
+    except ValueError as e:
+        raise pytest.UsageError(str(e)) from None
 
 
 def check_id_of(item: pytest.Item) -> str | None:
@@ -218,7 +233,7 @@ class DeploycheckPlugin:
                 ts: list[Target] = []
                 for r in [*self.refs, *self.shadows]:
                     if not r.error:
-                        ts.extend(targets_for(r.student, r.path, self.settings.platform))
+                        ts.extend(targets_for(r.student, r.path, self.settings.platform, self.settings.as_of))
                 self._by_test_id = {t.test_id: t for t in ts}
                 self._targets = ts
             return self._targets

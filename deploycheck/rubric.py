@@ -5,6 +5,8 @@ take their facts from :data:`RUBRIC`; nothing else holds points or order.
 A ``--rubric FILE.toml`` overrides points and enabled flags per check and the common scale::
 
     total = 24                    # every student's score is out of this (default: largest platform max)
+    as_of = 2023-05-01            # grade against the serving images as they were that day (default:
+                                  # the --deadline's date, else today's images)
     [checks."readme.cleanup"]
     points = 3
     [checks."extras.custom_image"]
@@ -75,7 +77,8 @@ _TABLE: tuple[CheckSpec, ...] = (
               "`model.bst`",
               requires=("artifact.present",)),
     CheckSpec("artifact.version", 2,
-              "the scikit-learn version in the pickle matches the declared serving runtime",
+              "the pickle loads on the declared serving image: its scikit-learn release, numpy, joblib format and "
+              "pickle protocol match the image (as built on the grading date)",
               requires=("artifact.present",)),
     CheckSpec("artifact.safe", 2,
               "the pickle references only scikit-learn / numpy / scipy / joblib / safe builtins and the "
@@ -123,7 +126,7 @@ RETIRED = {
 }
 
 _CHECK_KEYS = {"points", "enabled"}
-_TOP_KEYS = {"checks", "total"}
+_TOP_KEYS = {"checks", "total", "as_of"}
 
 
 class RubricError(ValueError):
@@ -151,6 +154,7 @@ class Rubric:
     """The effective rubric of a run: the table with a file's overrides applied."""
     specs: Mapping[str, CheckSpec]
     total: float | None = None          # common scale; None -> the largest platform maximum
+    as_of: str | None = None            # ISO date: the serving images as they were then (None: --deadline / today)
 
     def spec(self, cid: str) -> CheckSpec:
         return self.specs[cid]
@@ -186,7 +190,7 @@ def parse(data: Mapping[str, Any], where: str = "rubric") -> Rubric:
         if k in RUBRIC or k in RETIRED or "." in k:
             raise RubricError(f"{where}: put check settings under [checks.\"{k}\"]")
         raise RubricError(f"{where}: unknown key {k!r}{did_you_mean(k, _TOP_KEYS)}; "
-                          "allowed: total, [checks.\"<id>\"]")
+                          "allowed: total, as_of, [checks.\"<id>\"]")
     specs = dict(RUBRIC)
     table = data.get("checks", {})
     if not isinstance(table, Mapping):
@@ -218,7 +222,22 @@ def parse(data: Mapping[str, Any], where: str = "rubric") -> Rubric:
         total = _number(total, f"{where}: total")
         if total == 0:
             raise RubricError(f"{where}: total must be greater than 0")
-    return Rubric(specs, total)
+    return Rubric(specs, total, _as_of(data.get("as_of"), where))
+
+
+def _as_of(v: object, where: str) -> str | None:
+    """A rubric's ``as_of``: a TOML date (2023-05-01) or an ISO date string."""
+    import datetime as dt
+    if v is None:
+        return None
+    if isinstance(v, dt.datetime):
+        return v.date().isoformat()
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    try:
+        return dt.date.fromisoformat(str(v)).isoformat()
+    except ValueError:
+        raise RubricError(f"{where}: as_of must be a date such as 2023-05-01, not {v!r}") from None
 
 
 def load(path: str | Path | None) -> Rubric:

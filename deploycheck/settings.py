@@ -60,6 +60,7 @@ class Settings:
     canvas: bool = False
     cache: bool = True                  # reuse outcomes of unchanged repos (--no-cache: grade afresh)
     overrides: ov.Overrides = ov.NONE   # --overrides FILE.toml: instructors' decisions, applied after grading
+    as_of: str = ""                     # ISO date: serving images as they were then (rubric as_of, else --deadline)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def option_on(self, name: str | None) -> bool:

@@ -148,13 +148,14 @@ class Facts:
         def pickled() -> str | None:             # read only when no known image is declared
             art = self.artifact
             return art.sklearn_version if art else None
-        return runtimes.choose_image(self.folder.platform, self.runtimes, pickled)
+        return runtimes.choose_image(self.folder.platform, self.runtimes, pickled, self.folder.as_of)
 
     @cached_property
     def image_fit(self) -> Fit | None:
         """Whether the model loads on :attr:`image` (None: no image or no scikit-learn version)."""
         from deploycheck.analysis.image_fit import image_fit
-        return image_fit(self.artifact, self.image.image)
+        choice = self.image
+        return image_fit(self.artifact, choice.build if choice.image is not None else None)
 
     @cached_property
     def sample(self) -> SampleRequest:

@@ -27,6 +27,7 @@ from deploycheck import files
 from deploycheck.errors import StudentInputError
 from deploycheck.analysis import pickles
 from deploycheck.analysis.pickle_compression import MAX_DECOMPRESSED, compression_kind
+from deploycheck.analysis.pickle_format import PickleFormat, pickle_format
 from deploycheck.analysis.pickle_safety import is_safe
 from deploycheck.model import AWS, GCP
 
@@ -72,6 +73,7 @@ class _Build:
     code_sources: dict[str, str] = field(default_factory=dict)   # the archive's code/*.py (relative to code/)
     own_globals: list[str] = field(default_factory=list)         # globals of the student's shipped modules
     own_modules: list[str] = field(default_factory=list)         # where each is defined
+    pickle: PickleFormat | None = None          # the model file's format facts
 
     def freeze(self) -> ArtifactInfo:
         return ArtifactInfo(self.kind, self.rel, tuple(self.members), self.model_member, self.sklearn_version,
@@ -79,7 +81,7 @@ class _Build:
                             self.symlink, self.link_target, self.link_escapes, self.scan_error,
                             tuple(self.scanned), None if self.expected is None else tuple(self.expected),
                             self.bomb, self.top, self.params, self.code_requirements, tuple(self.own_globals),
-                            tuple(self.own_modules))
+                            tuple(self.own_modules), self.pickle)
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ class ArtifactInfo:
     own_globals: tuple[str, ...] = ()           # classes/functions of the student's own modules shipped with the
     own_modules: tuple[str, ...] = ()           # entry point (allowed: student code runs only in the sandbox), and
                                                 # the files defining them
+    pickle: PickleFormat | None = None          # the model file's format facts (analysis.pickle_format)
 
     @property
     def loadable(self) -> bool:
@@ -116,7 +119,8 @@ class ArtifactInfo:
     def to_data(self) -> dict[str, object]:
         return {"artifact": self.rel, "kind": self.kind, "model_member": self.model_member,
                 "sklearn_version": self.sklearn_version, "format": self.format,
-                "unsafe_globals": list(self.unsafe_globals[:20])}
+                "unsafe_globals": list(self.unsafe_globals[:20]),
+                **({"pickle": self.pickle.to_data()} if self.pickle is not None else {})}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -229,6 +233,7 @@ def _absorb(info: _Build, name: str, scan: pickles.PickleScan, primary: bool,
         info.scan_error = scan.error
         info.top = scan.top
         info.params = scan.params
+        info.pickle = pickle_format(scan)
     elif scan.error and not info.scan_error:
         info.scan_error = f"{name}: {scan.error}"
 

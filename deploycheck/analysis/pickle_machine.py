@@ -52,6 +52,7 @@ class Walker:
         self._seen_v: set[str] = set()
         self.ops = 0
         self.joblib = False
+        self.aligned: bool | None = None   # joblib arrays: True when written with alignment padding (joblib >= 1.2)
 
     # -- bookkeeping
     def add_global(self, module: Any, name: Any) -> Global:
@@ -409,7 +410,9 @@ class Walker:
         if itemsize is None:
             raise BadPickle("NumpyArrayWrapper with an unreadable dtype")
         pos = self.pos
-        if "numpy_array_alignment_bytes" in st and st["numpy_array_alignment_bytes"] is not None:
+        padded = "numpy_array_alignment_bytes" in st and st["numpy_array_alignment_bytes"] is not None
+        self.aligned = bool(self.aligned) or padded
+        if padded:
             if pos >= len(self.data):
                 raise BadPickle("truncated joblib array")
             pos += 1 + self.data[pos]

@@ -9,7 +9,10 @@ The scan reports
   of each estimator (scikit-learn ``sklearn/base.py``), so the version that pickled the model is in
   the stream;
 * the container format: plain pickle, joblib, or joblib compressed with zlib/gzip/bz2/xz/lzma/lz4;
+* the pickle protocol, and whether joblib wrote its arrays with alignment padding (joblib >= 1.2);
 * why the walk stopped early, if it did.
+
+:mod:`deploycheck.analysis.pickle_format` turns these into the facts an image's loader depends on.
 
 Compressed files are decompressed in memory with a hard cap (:mod:`deploycheck.analysis.pickle_compression`);
 the stream is walked by a symbolic stack machine that never imports or calls anything
@@ -38,6 +41,8 @@ class PickleScan:
     error: str | None = None        # why the walk stopped early (None: the whole stream was read)
     top: str | None = None          # "module.Class" of the top-level object, when known
     params: str | None = None       # digest of the fitted parameters (deploycheck.analysis.pickle_params)
+    protocol: int | None = None     # pickle protocol of the (first) stream: PROTO's argument, 0 without one (0-1)
+    aligned: bool | None = None     # joblib arrays written with alignment padding (joblib >= 1.2); None: no arrays
 
     @property
     def sklearn_version(self) -> str | None:
@@ -63,6 +68,7 @@ def scan_pickle(data: bytes, max_decompressed: int = MAX_DECOMPRESSED) -> Pickle
         if not data:
             scan.error = "the file is empty"
             return scan
+        scan.protocol = data[1] if data[:1] == b"\x80" and len(data) > 1 else 0      # no PROTO: protocol 0 or 1
         w = Walker(data, scan.globals, scan.sklearn_versions)
         try:
             top = w.run()
@@ -74,6 +80,7 @@ def scan_pickle(data: bytes, max_decompressed: int = MAX_DECOMPRESSED) -> Pickle
             scan.error = f"not a readable pickle: {e}"
         if w.joblib and not kind:
             scan.format = "joblib"
+        scan.aligned = w.aligned
     except Exception as e:  # defensive: hostile bytes must never raise out of here
         scan.error = f"not a readable pickle: {type(e).__name__}: {e}"
     return scan

@@ -15,7 +15,8 @@ The rule when a folder declares several images (:func:`choose_image`):
    the variable it was assigned to; ``create_model(...)``; ``aws sagemaker create-model``;
    ``gcloud ai-platform versions create``; ``gcloud ai models upload``; ``Model.upload(...)``), or
    a variable assigned the value and passed to that call (``framework_version=FRAMEWORK_VERSION``,
-   ``--runtime-version=$RUNTIME_VERSION``); when several deploy calls use one, the last of them;
+   ``--runtime-version=$RUNTIME_VERSION``); when several deploy calls use one, the last of them (a
+   ``.deploy()`` on a Graviton instance type runs the image's arm64 variant, as the SDK picks it);
 2. else the last declaration in document order (the student's final choice: a README that tried
    one image and then settled on another).
 
@@ -48,6 +49,7 @@ class DeclaredRuntime:
     line: int                 # 1-based (within the cell for a notebook)
     cell: int | None = None   # 1-based notebook cell
     used_by: str = ""         # the deploy call that uses this declaration ("" when none does)
+    form: str = ""            # how it was written: "" (framework_version / --runtime-version), "retrieve", "uri"
 
     @property
     def where(self) -> str:
@@ -58,6 +60,10 @@ class DeclaredRuntime:
         """How the student wrote it: 'framework_version="1.2-1"', 'AI Platform --runtime-version 2.11',
         'the Vertex container sklearn-cpu.1-2'."""
         if self.kind == "sagemaker":
+            if self.form == "uri":
+                return f"the image sagemaker-scikit-learn:{self.value}-cpu-py3"
+            if self.form == "retrieve":
+                return f"image_uris.retrieve(\"sklearn\", ..., \"{self.value}\")"
             return f"framework_version=\"{self.value}\""
         if self.kind == "ai_platform":
             return f"AI Platform --runtime-version {self.value}"
@@ -69,20 +75,20 @@ _SCAN_SUFFIXES = (".py", ".ipynb", ".sh", ".bash", ".txt", ".yaml", ".yml", ".js
                   ".toml", ".env")
 _Q = r"\\?[\"']"           # a quote, possibly JSON-escaped (raw notebook text)
 
-_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+_PATTERNS: list[tuple[str, str, re.Pattern[str]]] = [
     # SKLearnModel(..., framework_version="1.2-1") / FRAMEWORK_VERSION = "1.2-1" / "framework_version": "1.2-1"
-    ("sagemaker", re.compile(rf"\b\w*framework_version{_Q}?\s*[=:]\s*{_Q}([\w.\-]+){_Q}", re.I)),
+    ("sagemaker", "", re.compile(rf"\b\w*framework_version{_Q}?\s*[=:]\s*{_Q}([\w.\-]+){_Q}", re.I)),
     # sagemaker.image_uris.retrieve("sklearn", region, "1.2-1") / version="1.2-1"
-    ("sagemaker", re.compile(rf"image_uris\.retrieve\(\s*(?:framework\s*=\s*)?{_Q}sklearn{_Q}[^)]*?"
-                             rf"(?:version\s*=\s*)?{_Q}(\d+\.\d+(?:[.\-]\d+)?){_Q}\s*[,)]", re.I)),
+    ("sagemaker", "retrieve", re.compile(rf"image_uris\.retrieve\(\s*(?:framework\s*=\s*)?{_Q}sklearn{_Q}[^)]*?"
+                                         rf"(?:version\s*=\s*)?{_Q}(\d+\.\d+(?:[.\-]\d+)?){_Q}\s*[,)]", re.I)),
     # .../sagemaker-scikit-learn:1.2-1-cpu-py3, :1.4-2-py312-cpu-py3, :1.0-1-arm64-cpu-py3
-    ("sagemaker", re.compile(r"sagemaker-scikit-learn:([\d.]+(?:-\d+)?(?:-py3\d+|-arm64)?)-cpu")),
+    ("sagemaker", "uri", re.compile(r"sagemaker-scikit-learn:([\d.]+(?:-\d+)?(?:-py3\d+|-arm64)?)-cpu")),
     # gcloud ai-platform versions create --runtime-version 2.11 / --runtime-version=2.11 / "2.11"
-    ("ai_platform", re.compile(rf"--runtime-version(?:\s*=\s*|\s+){_Q}?(\d+\.\d+(?:\.\d+)?)")),
+    ("ai_platform", "", re.compile(rf"--runtime-version(?:\s*=\s*|\s+){_Q}?(\d+\.\d+(?:\.\d+)?)")),
     # runtimeVersion: "2.11" / "runtimeVersion": "2.11" / runtime_version="2.11" / RUNTIME_VERSION=2.11
-    ("ai_platform", re.compile(rf"\b\w*runtime_?version{_Q}?\s*[=:]\s*{_Q}?(\d+\.\d+(?:\.\d+)?)", re.I)),
+    ("ai_platform", "", re.compile(rf"\b\w*runtime_?version{_Q}?\s*[=:]\s*{_Q}?(\d+\.\d+(?:\.\d+)?)", re.I)),
     # serving_container_image_uri=".../sklearn-cpu.1-2:latest", --container-image-uri=..., bare tag
-    ("vertex", re.compile(r"(sklearn-cpu\.\d+-\d+)")),
+    ("vertex", "uri", re.compile(r"(sklearn-cpu\.\d+-\d+)")),
 ]
 # lines about another framework's container (an XGBoostModel's framework_version is not scikit-learn's)
 _OTHER_FRAMEWORK = re.compile(r"xgboost|pytorch|tensorflow|huggingface|mxnet", re.I)
@@ -182,7 +188,7 @@ def _deploy_spans(text: str) -> list[tuple[int, int, str]]:
             if o >= 0:
                 ctor = _CALL_BEFORE.search(before[:o])
                 spans.append((lo + o, lo + len(before), f"{ctor.group(1) if ctor else ''}(...).deploy() (line "
-                                                        f"{_line_at(text, m.start())})"))
+                                                        f"{_line_at(text, m.start())}){_graviton(text, m.end() - 1)}"))
             continue
         var = _NAME_BEFORE.search(before)
         if var is None:
@@ -193,7 +199,8 @@ def _deploy_spans(text: str) -> list[tuple[int, int, str]]:
         if call is None:
             continue
         k = call.end() - 1
-        spans.append((k, _close(text, k), f"{var.group(1)}.deploy() (line {_line_at(text, m.start())})"))
+        spans.append((k, _close(text, k), f"{var.group(1)}.deploy() (line {_line_at(text, m.start())})"
+                                          f"{_graviton(text, m.end() - 1)}"))
     for label, rx in _DEPLOYING_CALLS:
         for m in _first(rx.finditer(text)):
             k = m.end() - 1
@@ -202,6 +209,18 @@ def _deploy_spans(text: str) -> list[tuple[int, int, str]]:
         for m in _first(rx.finditer(text)):
             spans.append((m.start(), _logical_end(text, m.start()), f"{label} (line {_line_at(text, m.start())})"))
     return spans
+
+
+# Instance families on which the SageMaker SDK deploys scikit-learn 1.0-1 as its arm64 (Graviton)
+# image ([SM-SDK] image_uris._get_image_tag, GRAVITON_ALLOWED_TARGET_INSTANCE_FAMILY)
+_GRAVITON = re.compile(r"\bml\.(?:m6g|m6gd|c6g|c6gd|c6gn|c7g|r6g|r6gd)\.\w+")
+GRAVITON = " on Graviton"
+
+
+def _graviton(text: str, open_paren: int) -> str:
+    """" on Graviton (ml.c6g.large)" when the deploy call at ``open_paren`` names a Graviton instance type."""
+    m = _GRAVITON.search(text, open_paren, _close(text, open_paren))
+    return f"{GRAVITON} ({m.group(0)})" if m else ""
 
 
 def _first(it: Iterator[re.Match[str]], n: int = 0) -> Iterator[re.Match[str]]:
@@ -254,7 +273,7 @@ def _scan(text: str, file: str, found: list[DeclaredRuntime],
         if budget <= 0:
             break
         scan = line[:20000]
-        for kind, pat in _PATTERNS:
+        for kind, form, pat in _PATTERNS:
             for m in pat.finditer(scan):
                 value = m.group(1)
                 if kind == "sagemaker" and _OTHER_FRAMEWORK.search(scan) and "scikit" not in scan.lower() \
@@ -264,7 +283,7 @@ def _scan(text: str, file: str, found: list[DeclaredRuntime],
                     spans = _deploy_spans(text)
                 lineno, cell = origin[index] if origin else (index + 1, None)
                 d = DeclaredRuntime(kind, value, resolve(kind, value), file, lineno, cell,
-                                    _used_by(text, offset + m.start(1), spans))
+                                    _used_by(text, offset + m.start(1), spans), form)
                 if d not in found:
                     found.append(d)
                 budget -= 1
@@ -352,11 +371,30 @@ class ImageChoice:
     assumed: str = ""                           # why an image was assumed (no usable declaration)
     declared: tuple[DeclaredRuntime, ...] = field(default=(), repr=False)   # every declaration considered
     fallback: Image | None = None               # an unknown declared value: what a local run approximates with
+    as_of: str = ""                             # the date the images are taken as of ("" today)
 
     @property
     def runs_on(self) -> Image | None:
         """The image a local run uses: the chosen one, else (unknown value) the fallback."""
         return self.image or self.fallback
+
+    @property
+    def build(self) -> Image | None:
+        """The build of :attr:`runs_on` in force on :attr:`as_of` (today's when unset); an arm64
+        variant runs as its x86_64 image, whose pins it shares."""
+        im = self.runs_on
+        if im is None:
+            return None
+        return catalog.build_at(catalog.image(im.alias_of) if im.alias_of else im, self.as_of or None)
+
+    @property
+    def era(self) -> str:
+        """"as of 2023-05-15, the build of 2023-04-12..2023-11-13 (Python 3.8)" when an earlier build
+        is used ("" for today's)."""
+        b = self.build
+        if b is None or b.current:
+            return ""
+        return f"as of {self.as_of}, {b.build} (Python {b.python})"
 
     @property
     def unknown(self) -> bool:
@@ -395,35 +433,42 @@ def choose_declaration(decls: Iterable[DeclaredRuntime]) -> DeclaredRuntime | No
 
 
 def choose_image(platform: str, declared: Iterable[DeclaredRuntime],
-                 pickled: Callable[[], str | None] = lambda: None) -> ImageChoice:
+                 pickled: Callable[[], str | None] = lambda: None, as_of: str = "") -> ImageChoice:
     """The image a deploy folder of ``platform`` runs on (use ``folder.facts.image``); ``pickled``
-    gives the pickle's scikit-learn version, read only when no known image is declared."""
+    gives the pickle's scikit-learn version, read only when no known image is declared; ``as_of``:
+    the date whose builds run (--deadline / the rubric's as_of)."""
     kinds = PLATFORM_KINDS.get(platform, ())
     decls = tuple(d for d in declared if d.kind in kinds)
     d = choose_declaration(decls)
     if d is not None:
         ignored = tuple(o for o in decls if o is not d and (o.kind, o.value) != (d.kind, d.value))
         image = catalog.for_declared(d.kind, d.value)
+        if image is not None and GRAVITON in d.used_by:       # the SDK picks the arm64 image there
+            image = catalog.for_declared(d.kind, f"{d.value}-arm64") or image
         if image is not None:
-            return ImageChoice(platform, image, d, ignored, declared=decls)
+            return ImageChoice(platform, image, d, ignored, declared=decls, as_of=as_of)
         fallback, why = assumed_image(platform, pickled())
-        return ImageChoice(platform, None, d, ignored, declared=decls, fallback=fallback,
+        return ImageChoice(platform, None, d, ignored, declared=decls, fallback=fallback, as_of=as_of,
                            assumed=f"{d.where} declares {d.value!r}, which is not a known serving image; {why}")
     image, why = assumed_image(platform, pickled())
-    return ImageChoice(platform, image, assumed=f"no serving image is declared; {why}", declared=decls)
+    return ImageChoice(platform, image, assumed=f"no serving image is declared; {why}", declared=decls, as_of=as_of)
 
 
 def assumed_image(platform: str, pickled_sklearn: str | None) -> tuple[Image | None, str]:
-    """(image, "assumed X, the one for ...") for a folder that declares no known image: the one whose
-    scikit-learn is nearest the pickle's (the newer on a tie); without a readable version, the newest."""
+    """(image, "assumed X, the one for ...") for a folder that declares no known image: the still
+    supported one whose scikit-learn is nearest the pickle's (the newer on a tie); without a readable
+    version, the newest."""
     kinds = ("sagemaker",) if platform == "aws" else ("vertex",)
     rows = [im for im in catalog.IMAGES if im.kind in kinds and im.supported and not im.alias_of]
     if not rows:
         return None, "none assumed"
     if catalog.major_minor(pickled_sklearn):
-        best = catalog.nearest(rows, pickled_sklearn or "")
-        same = catalog.major_minor(best.sklearn) == catalog.major_minor(pickled_sklearn)
-        return best, (f"assumed {best.title}, {'the one' if same else 'the nearest'} for the pickle's "
+        exact = [im for im in rows if catalog.major_minor(im.sklearn) == catalog.major_minor(pickled_sklearn)]
+        live = [im for im in rows if catalog.retirement(im) is None]
+        # the same release, a still supported one first; else the nearest still supported one
+        best = (sorted(exact, key=lambda im: (catalog.retirement(im) is not None, -im.python_tuple[1]))[0] if exact
+                else catalog.nearest(live or rows, pickled_sklearn or ""))
+        return best, (f"assumed {best.title}, {'the one' if exact else 'the nearest'} for the pickle's "
                       f"scikit-learn {pickled_sklearn}")
     newest = max(rows, key=lambda im: catalog.mm(im.sklearn) or (0, 0))
     return newest, f"assumed the newest, {newest.title}"

@@ -1,7 +1,7 @@
 """``deploycheck runtimes list|build|prune``: the serving images' runtime environments.
 
-    deploycheck runtimes list                    every image: Python, scikit-learn, environment state
-    deploycheck runtimes build 1.2-1 sklearn-cpu.1-2 ai-platform:2.11
+    deploycheck runtimes list [--sources]        every image: its builds, pins, sources, environments
+    deploycheck runtimes build 1.2-1 sklearn-cpu.1-2 ai-platform:2.11 [--as-of 2023-05-15]
     deploycheck runtimes build --for fixtures/built/classroom/complete_aws   what a repo declares
     deploycheck runtimes prune [--all] [--dry-run]   remove stale (or all) environments
     deploycheck runtimes key --for PATH          a cache key for CI (actions/cache) of what a repo declares
@@ -25,18 +25,47 @@ def cmd_list(a: argparse.Namespace) -> int:
     print("environments in " + " and ".join(str(r) for r in envs.search_roots()))
     print("Pythons: " + ", ".join(f"{m} {'-> ' + p.path + ' (' + p.how + ')' if p else 'not found'}"
                                   for m, p in pys.items()))
+    used: list[str] = []
     for im in catalog.IMAGES:
         if a.kind and im.kind != a.kind:
             continue
-        if not im.supported:
-            state = "no environment (needs Python < 3.7): approximate runs only"
-        else:
-            env = envs.existing(im)
-            size = built.get(str(env.root)) if env else None
-            state = f"built: {env.label} ({_mb(size.size) if size else '?'})" if env else "not built"
-        flag = "" if im.verified else "  [pins partly assumed]"
-        print(f"{im.key:28} Python {im.python:5} scikit-learn {im.sklearn:13} {state}{flag}")
+        print(f"{im.key:28} Python {im.python:5} scikit-learn {im.sklearn:13} {_state(im, built)}"
+              f"{'' if im.verified else '  [assumed: ' + ', '.join(im.assumed) + ']'}")
+        print(f"{'':30}numpy {im.numpy}, scipy {im.scipy}, pandas {im.pandas or '-'}, joblib {im.joblib or '-'}; "
+              f"since {im.since or '?'}; source [{im.source}]"
+              + "".join(f", {f} [{s}]" for f, s in im.facts if s in catalog.SOURCES))
+        used += [im.source] + [s for _f, s in im.facts if s in catalog.SOURCES]
+        if im.retired:
+            print(f"{'':30}{im.retired.what} {im.retired.date} [{im.retired.source}]"
+                  + (f": declare {im.retired.instead} instead" if im.retired.instead else ""))
+            used.append(im.retired.source)
+        if im.alias_of:
+            print(f"{'':30}runs in the {im.alias_of} environment (same pins)")
+        for b in catalog.builds(im)[:-1]:
+            changed = ", ".join(f"{f} {getattr(b, f)}" for f in ("python", "numpy", "scipy", "pandas", "joblib")
+                                if getattr(b, f) != getattr(im, f))
+            extra = "; transform_fn ignored" if b.transform_fn != im.transform_fn else ""
+            print(f"{'':30}{b.since}..{b.until}: {changed or 'the same pins'}{extra} {_state(b, built)}"
+                  + "".join(f" [{s}]" for _f, s in b.facts if s not in catalog.SOURCES))
+    if a.sources:
+        print("sources:")
+        for sid in dict.fromkeys(used):
+            print(f"  [{sid}] {catalog.SOURCES[sid]}")
+    else:
+        print("(deploycheck runtimes list --sources prints each source)")
     return 0
+
+
+def _state(im: catalog.Image, built: dict) -> str:
+    if not im.supported:
+        return "no environment (needs Python < 3.7): approximate runs only"
+    if im.alias_of:
+        return ""
+    env = envs.existing(im)
+    if env is None:
+        return "not built"
+    e = built.get(str(env.root))
+    return f"built: Python {env.python_minor} ({_mb(e.size) if e else '?'})"
 
 
 def _declared_keys(path: str) -> list[str]:
@@ -64,15 +93,16 @@ def cmd_build(a: argparse.Namespace) -> int:
         return 2
     rc = 0
     for k in keys:             # one at a time: a build already uses every core it can
+        name, _, when = k.partition("@")          # "sagemaker:1.2-1@2023-05-15": that day's build
         try:
-            im = catalog.image(k)
+            im = catalog.build_at(catalog.image(name), when or a.as_of or None)
         except KeyError as e:
             print(f"deploycheck runtimes: {e.args[0]}", file=sys.stderr)
             rc = 2
             continue
         try:
             env = envs.ensure(im, log=lambda m: print(m, flush=True))
-            print(f"{im.key}: {env.label} at {env.root}")
+            print(f"{k}: {env.label} at {env.root}")
         except envs.EnvUnavailable as e:
             print(f"{im.key}: unavailable here: {e}", file=sys.stderr)
             rc = rc or 1
@@ -107,14 +137,18 @@ def cmd_prune(a: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="deploycheck runtimes", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("list", help="every serving image and its environment")
+    p = sub.add_parser("list", help="every serving image, its builds, sources and environments")
     p.add_argument("--kind", choices=catalog.KINDS)
+    p.add_argument("--sources", action="store_true", help="print the text of every source cited")
     p.set_defaults(fn=cmd_list)
     p = sub.add_parser("build", help="build environments (on first use they are built anyway)")
-    p.add_argument("images", nargs="*", help="1.2-1, sagemaker:1.2-1, sklearn-cpu.1-2, ai-platform:2.11 ...")
+    p.add_argument("images", nargs="*", help="1.2-1, sagemaker:1.2-1, sklearn-cpu.1-2, ai-platform:2.11 ...; "
+                                             "KEY@YYYY-MM-DD: the image's build of that day")
     p.add_argument("--for", dest="for_", action="append", default=[], metavar="PATH",
                    help="the image(s) a repo or deploy folder declares")
     p.add_argument("--all", action="store_true", help="every image that can have an environment")
+    p.add_argument("--as-of", metavar="DATE", default="",
+                   help="the builds in force on DATE (YYYY-MM-DD), as a class graded with --deadline DATE uses")
     p.set_defaults(fn=cmd_build)
     p = sub.add_parser("prune", help="remove environments of old pins/recipes and half-built leftovers")
     p.add_argument("--all", action="store_true", help="remove every environment")

@@ -1,4 +1,5 @@
-"""One cached virtual environment per serving image: the image's Python minor version and its pins.
+"""One cached virtual environment per serving image build: the build's Python minor version and its
+pins (builds with the same Python and pins share one).
 
     env = envs.ensure(catalog.image("sagemaker:1.2-1"))      # builds on first use, then reuses
     env.interpreter()   # -> sandbox.Interpreter(python=..., sys_path=..., preload=..., label=...)
@@ -39,7 +40,7 @@ from typing import Callable, Iterator
 
 from deploycheck import files
 from deploycheck.runtimes import pythons
-from deploycheck.runtimes.catalog import IMAGES, MIN_PYTHON, Image
+from deploycheck.runtimes.catalog import MIN_PYTHON, Image, all_builds
 
 RECIPE = 1                     # bump when the way environments are built changes (new hash -> rebuild)
 MANIFEST = "deploycheck-env.json"
@@ -148,8 +149,11 @@ def search_roots() -> list[Path]:
 
 
 def env_name(image: Image, python_minor: str) -> str:
-    spec = json.dumps({"recipe": RECIPE, "python": python_minor, "requirements": list(image.requirements()),
-                       "patches": list(image.patches)}, sort_keys=True)
+    parts = {"recipe": RECIPE, "python": python_minor, "requirements": list(image.requirements()),
+             "patches": list(image.patches)}
+    if image.overrides:                  # only where set: the other environments keep their names
+        parts["overrides"] = list(image.overrides)
+    spec = json.dumps(parts, sort_keys=True)
     return f"{image.slug}-{hashlib.sha256(spec.encode()).hexdigest()[:12]}"
 
 
@@ -280,6 +284,9 @@ def ensure(image: Image, *, build: bool = True, log: Callable[[str], None] | Non
         raise EnvUnavailable(f"the runtime environment for {image.label()} is not built "
                              f"(deploycheck runtimes build {image.key})" + (f"; {unusable}" if unusable else ""))
     log = log or _progress
+    if image.overrides and not pythons.uv_bin():
+        raise EnvUnavailable(f"{image.label()} overrides its serving libraries' pins ({', '.join(image.overrides)}), "
+                             "which only uv can install: pip install uv")
     tried: list[str] = []
     minors = _minors_for(image)
     for minor in minors:
@@ -457,6 +464,9 @@ def _build_into(tmp: Path, image: Image, py: pythons.FoundPython, logf) -> dict:
         cmd = [uv, "pip", "install", "--python", pyexe, "--no-progress"]
         for b in _BINARY_ONLY:
             cmd += ["--only-binary", b]
+        if image.overrides:          # the image's own lock overrules a dependency's pin (uv override-dependencies)
+            (tmp / "overrides.txt").write_text("\n".join(image.overrides) + "\n")
+            cmd += ["--override", str(tmp / "overrides.txt")]
         res = _run(cmd + reqs, logf, BUILD_TIMEOUT, penv)
     else:
         res = _run([py.path, "-m", "venv", str(tmp)], logf, 120, penv)
@@ -522,7 +532,8 @@ def cached(every_root: bool = False) -> list[CacheEntry]:
 def _cached_in(root: Path) -> list[CacheEntry]:
     if not root.is_dir():
         return []
-    current = {env_name(im, m): im.key for im in IMAGES if im.supported for m in _minors_for(im)}
+    # every build of every image is current: a class graded as of an earlier date uses its era's build
+    current = {env_name(im, m): im.key for im in all_builds() if im.supported for m in _minors_for(im)}
     out = []
     for p in sorted(root.iterdir()):
         if p.name in (".locks", ".logs"):

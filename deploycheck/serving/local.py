@@ -103,7 +103,7 @@ class Target:
     platform: str                     # "aws" | "gcp"
     folder: Path
     rel: str                          # the folder as the student knows it ("aws_deploy")
-    image: Image | None               # the declared image (None: none declared / unknown)
+    image: Image | None               # the build of the folder's image that runs (facts.image.build)
     declared: str = ""                # "aws_deploy/README.md:31" (empty when assumed)
     assumed: str = ""                 # why an image was assumed when none (known) was declared
     image_note: str = ""              # which declaration was used and which were ignored (several)
@@ -190,7 +190,7 @@ def target_for(folder: DeployFolder, artifact: ArtifactInfo | None, entry_rel: s
     ep = folder.facts.entry_point if entry_rel else None
     if ep is not None and ep.rel == entry_rel:
         imports = tuple(sorted({u.module for u in ep.imports}))
-    return Target(platform=platform, folder=Path(folder.path), rel=folder.rel, image=choice.runs_on,
+    return Target(platform=platform, folder=Path(folder.path), rel=folder.rel, image=choice.build,
                   declared=choice.where if choice.image is not None else "", assumed=choice.assumed,
                   image_note=choice.note, entry=entry_rel, model_rel=model_rel, extract=extract,
                   code_dir_rel=code_dir, imports=imports)

@@ -3,7 +3,9 @@ model file (GCP), its layout, the scikit-learn version in the pickle against the
 runtime, and the pickle's globals against the allowlist. Facts: ``folder.facts.artifact``."""
 from __future__ import annotations
 
+from deploycheck.analysis.image_fit import declare, fitting_images, retrain
 from deploycheck.runtimes import catalog
+from deploycheck.runtimes.catalog import Image
 from deploycheck.analysis.artifact import (GCP_NAMES, ArtifactInfo, find_gcp, find_tar, model_files,
                                            norm_member)
 from deploycheck.discovery import DeployFolder, Target
@@ -118,32 +120,31 @@ def _gcp_keep(folder: DeployFolder, names: list[str]) -> str:
     return "model.joblib" if "model.joblib" in names else names[0]
 
 
-def _aws_fix(pickled: str) -> str:
-    fv = catalog.best_sagemaker_framework_for(pickled)
-    mm = catalog.major_minor(pickled)
-    if fv:
-        return f"use framework_version=\"{fv}\" (scikit-learn {catalog.SAGEMAKER_SKLEARN[fv]})"
-    newest = list(catalog.SAGEMAKER_SKLEARN)[-1]
-    return (f"no SageMaker scikit-learn image has scikit-learn {mm}: retrain and save the model with scikit-learn "
-            f"{catalog.major_minor(catalog.SAGEMAKER_SKLEARN[newest])} (pip install "
-            f"\"scikit-learn=={catalog.SAGEMAKER_SKLEARN[newest]}\") and use framework_version=\"{newest}\"")
-
-
-def _gcp_fix(pickled: str, region: str = "us-central1") -> str:
-    tag = catalog.vertex_exact_tag(pickled)
-    mm = catalog.major_minor(pickled)
-    if tag:
-        return (f"deploy it on Vertex AI with --container-image-uri="
-                f"{catalog.vertex_container_uri(pickled, region)}")
-    uri = catalog.vertex_container_uri(pickled, region) or ""
-    near = catalog.vertex_sklearn_version(uri) or "1.6"
-    return (f"no prebuilt Vertex container has scikit-learn {mm}: retrain and save the model with scikit-learn "
-            f"{near} (pip install \"scikit-learn=={near}.*\") and use --container-image-uri={uri}")
-
-
 def _kind_name(kind: str) -> str:
     return {"sagemaker": "SageMaker scikit-learn framework_version", "ai_platform": "AI Platform runtime version",
             "vertex": "Vertex prebuilt scikit-learn container"}[kind]
+
+
+def _how(info: ArtifactInfo, platform: str) -> str:
+    """How to declare an image that loads the model as it is, else the re-training for the newest one."""
+    pickled = info.sklearn_version or ""
+    fits = fitting_images(info.pickle, pickled, platform)
+    if fits:
+        return declare(fits[0])
+    kinds = ("sagemaker",) if platform == AWS else ("vertex",)
+    rows = [im for im in catalog.IMAGES if im.kind in kinds and not im.alias_of and catalog.retirement(im) is None]
+    newest = max(rows, key=lambda im: catalog.mm(im.sklearn) or (0, 0))
+    serving = "SageMaker scikit-learn image" if platform == AWS else "prebilt Vertex container"
+    return (f"no {serving} loads it as it is (scikit-learn {catalog.major_minor(pickled)}): {retrain(newest, pickled)}, "
+            f"and {declare(newest)}")
+
+
+def _retired(image: Image | None) -> str:
+    r = catalog.retirement(image) if image is not None else None
+    if r is None or image is None:
+        return ""
+    return (f"; note: {image.title} {r.what} {r.date} (the vendor's support policy)"
+            + (f": declare {r.instead} instead" if r.instead else ""))
 
 
 def artifact_version(t: Target) -> Outcome:
@@ -176,51 +177,48 @@ def artifact_version(t: Target) -> Outcome:
         else:
             where = f"no README or script in {f.rel}/ says"
             fix_in = f"in {f.rel}/README.md (add the README with the steps you ran)"
+        how = _how(info, f.platform)
         if f.platform == AWS:
             return failed(f"{where} which SageMaker scikit-learn image serves the model (pickled with scikit-learn "
-                          f"{pickled}): {_aws_fix(pickled).replace('use framework_version', 'pass framework_version', 1)} "
-                          f"to SKLearnModel {fix_in}", sklearn_version=pickled)
+                          f"{pickled}): {how.replace('use framework_version', 'pass framework_version', 1)} "
+                          f"{'to SKLearnModel ' if how.startswith('use framework_version') else ''}{fix_in}",
+                          sklearn_version=pickled)
         return failed(f"{where} which runtime serves the model (pickled with scikit-learn {pickled}): "
-                      f"{_gcp_fix(pickled)} ({fix_in})", sklearn_version=pickled)
-    data = {"sklearn_version": pickled, "declared": d.value, "where": d.where, "file": d.where.split(":")[0],
-            "ignored": [o.where for o in choice.ignored]}
+                      f"{how} ({fix_in})", sklearn_version=pickled)
+    data = {"sklearn_version": pickled, "declared": d.value, "where": d.where, "file": d.file,
+            "ignored": [o.where for o in choice.ignored],
+            **({"pickle": info.pickle.to_data()} if info.pickle is not None else {})}
     note = f" ({choice.note})" if choice.note else ""
     image, fit = choice.image, f.facts.image_fit
     if image is None or fit is None:
         return failed(f"{d.where} declares {d.label}, which is not a known {_kind_name(d.kind)} value{note}; valid "
                       f"values: {', '.join(catalog.valid_values(d.kind))}; for a model pickled with scikit-learn "
-                      f"{pickled} {_aws_fix(pickled) if d.kind == 'sagemaker' else _gcp_fix(pickled)}", **data)
-    label = d.label
+                      f"{pickled} {_how(info, f.platform)}", **data)
+    b = fit.image                            # the build in force on the grading date
+    era = f"; {choice.era}" if choice.era else ""
+    if b is not image:
+        data["build"] = b.build
+    aip = ""
+    if d.kind == "ai_platform":
+        uri = catalog.vertex_container_uri(pickled)
+        aip = (f"; note: AI Platform Prediction is retired, on Vertex AI use {uri}" if uri else
+               "; note: AI Platform Prediction is retired, use Vertex AI")
     if fit.ok:
-        msg = (f"{where} was pickled with scikit-learn {pickled}; {choice.described} (scikit-learn {image.sklearn})"
-               + (f"; note: {fit.note}" if fit.note else ""))
-        if d.kind == "ai_platform":
-            uri = catalog.vertex_container_uri(pickled)
-            msg += (f"; note: AI Platform Prediction is retired, on Vertex AI use {uri}" if uri else
-                    "; note: AI Platform Prediction is retired, use Vertex AI")
-        return passed(msg, **data)
-    pm = catalog.major_minor(pickled)
-    dsk = image.sklearn
-    dmm = catalog.major_minor(dsk)
-    pin = dsk if dsk.count(".") >= 2 else f"{dsk}.*"
-    retrain = f"retrain and save the model with scikit-learn {dmm} (pip install \"scikit-learn=={pin}\")"
-    if d.kind == "sagemaker":
-        fv = catalog.best_sagemaker_framework_for(pickled)
-        fix = (f"use framework_version=\"{fv}\" (scikit-learn {catalog.SAGEMAKER_SKLEARN[fv]}), or {retrain} "
-               f"to keep {label}" if fv else
-               f"no SageMaker scikit-learn image has scikit-learn {pm}: {retrain} to match {label}")
-    else:
-        tag = catalog.vertex_exact_tag(pickled)
-        fix = (f"use --container-image-uri={catalog.vertex_container_uri(pickled)} on Vertex AI, or {retrain} "
-               f"to keep {label}" if tag else
-               f"no prebuilt Vertex container has scikit-learn {pm}: {retrain} to match {label}")
-        if d.kind == "ai_platform":
-            rt = catalog.best_ai_platform_runtime_for(pickled)
-            if rt:
-                fix += f" (on the retired AI Platform, --runtime-version {rt} has scikit-learn {pm})"
-            fix += "; note: AI Platform Prediction is retired in favour of Vertex AI"
-    return failed(f"{choice.described} (scikit-learn {dsk}) but {where} was pickled with "
-                  f"scikit-learn {pickled}: {fix}", **data)
+        msg = (f"{where} was pickled with scikit-learn {pickled}; {choice.described} (scikit-learn {b.sklearn}{era})"
+               + (f"; note: {fit.note}" if fit.note else "") + (f"; note: {fit.doubt}" if fit.doubt else ""))
+        if fit.doubts:
+            data["uncertain"] = [m.cause for m in fit.doubts]
+        return passed(msg + aip + _retired(image), **data)
+    fix = fit.fixes()
+    if d.kind == "ai_platform":
+        rt = catalog.best_ai_platform_runtime_for(pickled)
+        if rt and rt != d.value:
+            fix += (f" (on the retired AI Platform, --runtime-version {rt} has scikit-learn "
+                    f"{catalog.major_minor(pickled)})")
+    data["causes"] = [m.what for m in fit.certain]
+    return failed(f"{choice.described} (scikit-learn {b.sklearn}, numpy {b.numpy}, Python {b.python}{era}) but {where}"
+                  f" does not load there: {fit.cause}. Fix: {fix}{aip.replace('; note:', '. Note:', 1)}"
+                  f"{_retired(image)}", **data)
 
 
 def artifact_safe(t: Target) -> Outcome:

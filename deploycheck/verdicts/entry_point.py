@@ -180,10 +180,11 @@ def _define_hint(name: str) -> str:
 
 
 def _old_image(folder: DeployFolder) -> str | None:
-    """The folder's image (THE image decision) when it ignores a user transform_fn (the catalog's
-    ``transform_fn``: SageMaker images before 1.2-1)."""
+    """The folder's image (THE image decision, as built on the grading date) when it ignores a user
+    transform_fn (the catalog's ``transform_fn``: SageMaker images before 1.2-1 and 1.2-1's first build)."""
     choice = folder.facts.image
-    if choice.declaration is not None and choice.image is not None and choice.image.transform_fn == "ignored":
+    build = choice.build if choice.image is not None else None
+    if choice.declaration is not None and build is not None and build.transform_fn == "ignored":
         return choice.declaration.label + (f" ({choice.note})" if choice.note else "")
     return None
 

@@ -15,6 +15,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from deploycheck import model
+from deploycheck.analysis.image_fit import explain_load_failure
 from deploycheck.analysis.plan import ServingPlan, Unservable
 from deploycheck.discovery import DeployFolder, Target
 from deploycheck.model import Outcome, blocked, failed, passed, review, run_error, skipped
@@ -217,12 +218,21 @@ def _interpret(t: Target, f: DeployFolder, plan: ServingPlan, sample: SampleRequ
                             "model_dir, not a relative path), or re-pack the archive with the model at its root "
                             "(tar -czf model.tar.gz model.joblib).", model_dir_files=getattr(art, "members", []))
             return fail(f"loading the model failed: {err}; the model folder holds {listing}.")
-        if "numpy._core" in err or "numpy.core._multiarray_umath" in err:
-            np_ = run.versions.get("numpy", "?")
-            sk = run.versions.get("sklearn", "?")
-            return fail(f"{'model_fn in ' + where if plat == 'aws' else serving} could not unpickle the model: {err}. "
-                        f"The model was saved with numpy 2, and {runtime} has numpy {np_}, which cannot read it: "
-                        f"re-save it with the image's versions (pip install numpy=={np_} scikit-learn=={sk}).")
+        # the pickle's own format facts against the image (facts.image_fit, as artifact.version reports
+        # them) explain a failed load better than the container's text alone
+        fit = f.facts.image_fit
+        explained = explain_load_failure(fit, f"{err}\n{tb}") if fit is not None \
+            and load.phase in ("model_fn", "load") and run.target.image is fit.image else None
+        if explained is not None and fit is not None:
+            cause, certain = explained
+            what = f"model_fn in {where}" if plat == "aws" else serving
+            first = err.strip().splitlines()[0][:300] if err.strip() else load.error_type
+            if not certain:
+                # the local run used a value the vendor never published: the instructor decides
+                return review(f"inconclusive: {what} could not load the model in {runtime} ({first}); {fit.doubt}",
+                              inconclusive=True, **data)
+            return fail(f"{what} could not load the model in {runtime} ({first}) because {cause}. Fix: "
+                        f"{fit.fixes()} (see artifact.version).")
         if plat == "gcp":
             return fail(f"{serving} ({runtime}) could not load {f.rel}/{art.rel}, so the model version would not "
                         f"deploy: {err}. {warn}{_last_lines(tb)} Save the model with joblib.dump(model, "

@@ -106,6 +106,16 @@ def test_deploy_calls_in_every_form(tmp_path, files, platform, key):
     assert c.declaration.used_by, c.declaration
 
 
+def test_a_graviton_instance_type_deploys_the_arm64_variant(tmp_path):
+    readme = ('```python\nmodel = SKLearnModel(model_data=u, role=r, entry_point="inference.py", framework_version="1.0-1")\n'
+              'predictor = model.deploy(initial_instance_count=1, instance_type="ml.c6g.large")\n```\n')
+    _t, c = image_of(tmp_path, {"aws_deploy/README.md": readme})
+    assert c.image.key == "sagemaker:1.0-1-arm64" and "on Graviton (ml.c6g.large)" in c.declaration.used_by
+    assert c.build.key == "sagemaker:1.0-1"              # the same pins: runs in the 1.0-1 environment
+    _t, c = image_of(tmp_path / "x86", {"aws_deploy/README.md": readme.replace("ml.c6g.large", "ml.m5.large")})
+    assert c.image.key == "sagemaker:1.0-1"
+
+
 def test_the_rule_itself():
     from deploycheck.analysis.runtimes import DeclaredRuntime as D
     a, b, c = D("sagemaker", "1.0-1", "1.0.2", "f", 1), D("sagemaker", "1.2-1", "1.2.1", "f", 5, used_by="m.deploy()"), \

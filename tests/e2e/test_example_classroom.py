@@ -97,7 +97,19 @@ KEY_WORDS = {
     ("vertex_parameters", "predict.local"): ["parameters", "remove"],
     ("readme_notebook", "readme.present"): ["README.ipynb", "save it as aws_deploy/README.md", "nbconvert"],
     ("own_transformer_class", "artifact.safe"): ["features.ColumnSelector", "your own code", "code/features.py"],
+    ("numpy2_model", "artifact.version"): ["saved under numpy 2", "numpy._core", "numpy 1.24.1",
+                                           "scikit-learn 1.4.2", 'framework_version="1.4-2-py312"'],
+    ("numpy2_model", "predict.local"): ["No module named 'numpy._core'", "saved under numpy 2", "Fix:"],
 }
+
+
+def test_a_format_mismatch_on_an_assumed_fact_is_noted_and_inconclusive_never_failed(graded):
+    """aiplatform_new_joblib: joblib 1.3's aligned arrays on AI Platform 2.11 (joblib 1.1.1 assumed)."""
+    checks = {c["id"]: c for c in graded[0]["aiplatform_new_joblib"]["checks"]}
+    v, p = checks["artifact.version"], checks["predict.local"]
+    assert v["status"] == "passed" and "may not load" in v["message"] and "joblib >= 1.2" in v["message"]
+    assert p["status"] == "review" and p["message"].startswith("inconclusive") and "joblib >= 1.2" in p["message"]
+    assert "not counted" in p["message"]
 
 
 def test_blocked_checks_name_their_blocker(graded):

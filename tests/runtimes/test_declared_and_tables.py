@@ -39,7 +39,8 @@ def test_image_uris():
     assert R.vertex_container_uri("1.1.3", "asia-east1").startswith("asia-docker.pkg.dev/")   # nearest: 1-0 or 1-2
     assert R.vertex_container_uri("1.9.1").endswith("sklearn-cpu.1-6:latest")
     assert R.best_sagemaker_framework_for("1.2.2") == "1.2-1"
-    assert R.best_sagemaker_framework_for("1.9.1") is None
+    assert R.best_sagemaker_framework_for("1.9.1") == "1.9-0"
+    assert R.best_sagemaker_framework_for("1.6.1") is None
 
 
 def _folder(tmp_path, files: dict[str, str | bytes], name="aws_deploy"):

@@ -46,7 +46,9 @@ def test_declared_image_and_assumed_image(tmp_path):
     assert im.key == "sagemaker:1.0-1" and "the one for the pickle's scikit-learn 1.0.2" in why
     im, why = assumed_image("aws", "0.19.1")
     assert im.key == "sagemaker:0.20.0" and "the nearest for the pickle's scikit-learn 0.19.1" in why
-    assert assumed_image("aws", "1.9.1")[0].key == "sagemaker:1.4-2"
+    assert assumed_image("aws", "1.9.1")[0].key == "sagemaker:1.9-0"
+    assert assumed_image("aws", "1.4.2")[0].key == "sagemaker:1.4-2-py312"  # the same release, retired later
+    assert assumed_image("aws", "1.6.1")[0].key == "sagemaker:1.9-0"        # the nearest still supported
     assert assumed_image("gcp", "1.9.1")[0].key == "vertex:sklearn-cpu.1-6"
     assert assumed_image("gcp", None)[0].key == "vertex:sklearn-cpu.1-6"
 

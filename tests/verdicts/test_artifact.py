@@ -477,3 +477,38 @@ def test_the_same_class_not_shipped_or_a_reexport_is_flagged(tmp_path, model):
     (d2 / "code" / "inference.py").write_text(OWN_INFERENCE)
     o = A.artifact_safe(_target(repo2))
     assert o.status == "failed" and "features.system" in o.message
+
+
+# ------------------------------------------------------------------ retired images, advice that works
+
+def test_version_retired_image_is_named_with_the_one_to_declare(tmp_path, model):
+    o = A.artifact_version(_target(_aws_repo(tmp_path, model, version="1.4.2", fv="1.4-2")))
+    assert o.status == "passed"
+    assert "sagemaker-scikit-learn 1.4-2 is unsupported since 2026-07-15" in o.message
+    assert "declare 1.4-2-py312 instead" in o.message
+
+
+def test_version_advice_names_an_install_that_exists_for_its_python(tmp_path, model):
+    """Issue 22: 'pip install scikit-learn==0.23.2' alone cannot install on a current Python."""
+    o = A.artifact_version(_target(_aws_repo(tmp_path, model, version="1.2.1", fv="0.23-1")))
+    assert o.status == "failed"
+    assert 'use framework_version="1.2-1"' in o.message                        # the image that loads it as it is
+    assert "in a Python 3.7 environment (`uv venv --python 3.7`" in o.message
+    assert '`pip install "scikit-learn==0.23.2" "numpy==1.19.2"`' in o.message
+    assert "scikit-learn 0.23.2 installs on Python 3.6 to 3.8 only" in o.message
+
+
+def test_every_retrain_advice_pins_an_install_that_exists_for_the_python_it_names():
+    import re
+    from deploycheck.analysis.image_fit import retrain
+    from deploycheck.runtimes import catalog
+    for im in catalog.all_builds():
+        if not im.supported:
+            continue
+        text = retrain(im, "1.9.1")
+        py = re.search(r"in a Python (3\.\d+) environment", text).group(1)
+        sk = re.search(r'"scikit-learn==([^"]+)"', text).group(1)
+        lo, hi = catalog.sklearn_pythons(sk)
+        as_t = lambda v: tuple(int(x) for x in v.split("."))  # noqa: E731
+        assert as_t(lo) <= as_t(py) <= as_t(hi), (im.key, im.since, text)
+        assert f'"numpy=={im.numpy}"' in text       # scikit-learn's old wheels need the image's numpy, not numpy 2
