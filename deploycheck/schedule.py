@@ -136,8 +136,8 @@ def declared_images(targets: Iterable[Target], into: dict[str, frozenset[str]]) 
             image = f.facts.image.image if f is not None and f.facts.image.declaration is not None else None
         except Exception:  # noqa: BLE001 - a heuristic: the workers meet and report any problem
             image = None
-        if image is not None:
-            into[t.student] = into.get(t.student, frozenset()) | {image.key}
+        if image is not None and f is not None:      # "KEY@DATE": graded as of a date, that day's build
+            into[t.student] = into.get(t.student, frozenset()) | {image.key + (f"@{f.as_of}" if f.as_of else "")}
 
 
 def prestart_servers(images: dict[str, frozenset[str]]) -> None:
@@ -151,6 +151,8 @@ def prestart_servers(images: dict[str, frozenset[str]]) -> None:
     used = Counter(key for keys in images.values() for key in keys)
     for key, _n in used.most_common():
         try:
-            sandbox.prestart(envs.ensure(catalog.image(key), build=False).interpreter())
+            name, _, when = key.partition("@")
+            sandbox.prestart(envs.ensure(catalog.build_at(catalog.image(name), when or None),
+                                         build=False).interpreter())
         except Exception:  # noqa: BLE001 - a head start only: the workers start what they need
             continue
