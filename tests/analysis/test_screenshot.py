@@ -195,6 +195,9 @@ def test_postman_one_line_answer_is_the_response_not_the_request():
     f = st.classify_text(POSTMAN.format(request="1 [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]", response="1 [0,2]"))
     assert f.classification == "prediction" and f.values == (0, 2)
     assert [e.snippet for e in f.outputs] == ["1 [0,2]"]
+    # the request sent, and no answer yet: not a prediction (Postman's "raw JSON" body is what was sent)
+    f = st.classify_text(POSTMAN.format(request="1 [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]", response=""))
+    assert f.classification == "cloud" and f.values == () and not f.outputs
 
 
 def test_csv_lines_after_cat():
