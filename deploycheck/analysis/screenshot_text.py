@@ -138,9 +138,10 @@ def _digitish(tok: str) -> str | None:
     return fixed if fixed != tok and _NUM.match(fixed) and any(c.isdigit() for c in tok) else None
 
 
-def parse_values(content: str) -> tuple[Value, ...]:
+def parse_values(content: str, quoted_labels: bool = False) -> tuple[Value, ...]:
     """Values of a printed list ``0, 2`` / ``[0.1 0.9]`` / ``'setosa', 'virginica'`` (brackets may be inside;
-    OCR's ``(``/``{`` for ``[`` and ``@``/``O`` for ``0`` among numbers are tolerated)."""
+    OCR's ``(``/``{`` for ``[`` and ``@``/``O`` for ``0`` among numbers are tolerated). ``quoted_labels``: a
+    JSON body or a printed Python list, where a label is always quoted (a bare word there is an OCR slip)."""
     parts = [p for p in re.split(r"[\s,;\[\](){}]+", content) if p and p not in ("dtype=object",)]
     parts = [p for p in parts if not p.startswith("dtype=")]
     if not parts or len(parts) > 1000:
@@ -157,7 +158,7 @@ def parse_values(content: str) -> tuple[Value, ...]:
             out.append(int(d) if re.fullmatch(r"[-+]?\d+", d) else float(d))   # an OCR slip: [@, 2], [O.5]
         elif numeric and q in _STRAY:
             continue
-        elif re.fullmatch(r"[A-Za-z][\w .-]{0,40}", q) and (p[0] in "'\"" or not numeric):
+        elif re.fullmatch(r"[A-Za-z][\w .-]{0,40}", q) and (p[0] in "'\"" or not (numeric or quoted_labels)):
             out.append(q)
         else:
             return ()                               # not a list of values (code, prose)
@@ -457,7 +458,7 @@ def classify_text(text: str, confidences: Sequence[float] | None = None, photo: 
             rest = m.group(1).strip()
             buf = _bracketed(lines, i, rest, consumed) if rest else " ".join(x.body for x in lines[i + 1:i + 12])
             first = _first_list(buf)
-            vals = parse_values(first)
+            vals = parse_values(first, quoted_labels=True)
             shown = line if rest and (not rest.startswith(tuple(_OPEN)) or any(c in rest for c in _CLOSE)) else \
                 f"{body[:m.end(1) - len(m.group(1))].rstrip()} {first}"
             if not vals and unsure(i):
@@ -492,7 +493,7 @@ def classify_text(text: str, confidences: Sequence[float] | None = None, photo: 
             used = [i]
             buf = _bracketed(lines, i, start.strip("'\""), used)
             first = _first_list(buf)
-            vals = parse_values(first)
+            vals = parse_values(first, quoted_labels=True)
             rows = first.count("[") - 1 if first[:2] in ("[[", "([", "[(", "((") else 0
             paren = body[0] in "({" and len(vals) <= 50
             if vals and (body[0] == "[" or (paren and (last_call >= i - 3 or _after_output_context(lines, i)))):

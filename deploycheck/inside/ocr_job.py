@@ -60,7 +60,7 @@ def _find_tessdata():
     for pat in pats:
         for d in sorted(glob.glob(pat)) if pat else ():
             if os.path.isfile(os.path.join(d, "eng.traineddata")):
-                return d
+                return os.path.realpath(d)
     return ""
 
 
@@ -68,6 +68,7 @@ _APIS = {}
 
 
 def _api(tessdata, psm):
+    tessdata = os.path.realpath(tessdata)    # "/usr/share/tesseract-ocr/5/tessdata/" is the preloaded model's folder
     key = (tessdata, str(psm))
     if key not in _APIS:
         import tesserocr
@@ -189,7 +190,8 @@ def prepare(gray, variant, cfg, out):
     if out.get("median", 255) < 110:           # a dark theme (or a dark terminal): dark text on light
         gray = ImageOps.invert(gray)
         out["inverted"] = True
-    gray = ImageOps.autocontrast(gray, cutoff=0.5)
+    if variant == "photo" or out.get("inverted"):
+        gray = ImageOps.autocontrast(gray, cutoff=0.5)
     if variant == "photo":
         scale = PHOTO_SIDE / max(w, h)
     elif max(w, h) <= cfg["upscale_max_side"]:

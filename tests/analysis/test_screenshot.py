@@ -229,6 +229,8 @@ def test_values_read_tolerantly(text, values):
 def test_at_sign_is_a_zero_only_among_numbers():
     assert st.parse_values("@, 2") == (0, 2) and st.parse_values("O.5, 1") == (0.5, 1)
     assert st.parse_values("'@home'") == () and st.parse_values("Oslo") == ("Oslo",)
+    # in a JSON body or a Python list a label is quoted: a bare word there is OCR's reading of something else
+    assert st.parse_values("[to]", quoted_labels=True) == () and st.parse_values("['to']", quoted_labels=True) == ("to",)
 
 
 def test_a_cut_off_output_is_uncertain():

@@ -80,7 +80,7 @@ EXPECTED = {
                                                     "endpoint sklearn-iris-endpoint"], [0, 2]),
     "jupyter_predict": ("passed", ["shows a prediction", "predictor.predict(", "array([", "SageMaker"], [0, 2]),
     "jupyter_predict_retina": ("passed", ["shows a prediction", "predictor.predict(", "array([0, 2])"], [0, 2]),
-    "jupyterlab_boto3_labels": ("passed", ["invoke_endpoint", '"predictions": ["setosa", "virginica"]', "eu-west-1",
+    "jupyterlab_boto3_labels": ("passed", ["runtime.invoke_", '"predictions": ["setosa", "virginica"]', "eu-west-1",
                                            "endpoint iris-names-endpoint"], ["setosa", "virginica"]),
     "terminal_invoke_endpoint": ("passed", ["aws sagemaker-runtime invoke-endpoint", "[0, 2]"], [0, 2]),
     "terminal_curl_vertex": ("passed", ['"predictions": [ 0 ]', "aiplatform.googleapis.com",
