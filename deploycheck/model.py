@@ -76,35 +76,45 @@ class Outcome:
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"status": self.status, "message": self.message}
-        if self.blocked_by:
-            d["blocked_by"] = self.blocked_by
-        if self.error:
-            d["error"] = True
-        if self.traceback:
-            d["traceback"] = self.traceback
         if self.provisional:
             d["provisional"] = True
-        if self.file:
-            d["file"] = self.file
-        if self.screenshot is not None:
-            d["screenshot"] = self.screenshot.to_json()
-        if self.proof:
-            d["proof"] = dict(self.proof)
-        if self.data:
-            d["data"] = dict(self.data)
-        return d
+        return _verdict_json(self, d)
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Outcome:
         status = d.get("status")
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
-        proof = d.get("proof")
-        return cls(status=status, message=str(d.get("message") or ""), data=dict(d.get("data") or {}),
-                   blocked_by=d.get("blocked_by") or None, error=bool(d.get("error", False)),
-                   traceback=str(d.get("traceback") or ""), provisional=bool(d.get("provisional", False)),
-                   file=d.get("file") or None, screenshot=Screenshot.from_json(d.get("screenshot")),
-                   proof={str(k): str(v) for k, v in proof.items()} if isinstance(proof, Mapping) else {})
+        return cls(status=status, provisional=bool(d.get("provisional", False)), **_verdict_fields(d))
+
+
+def _verdict_json(v: Outcome | CheckResult, d: dict[str, Any]) -> dict[str, Any]:
+    """``d`` with the fields an Outcome and a CheckResult share, where they are set."""
+    if v.blocked_by:
+        d["blocked_by"] = v.blocked_by
+    if v.error:
+        d["error"] = True
+    if v.traceback:
+        d["traceback"] = v.traceback
+    if v.file:
+        d["file"] = v.file
+    if v.screenshot is not None:
+        d["screenshot"] = v.screenshot.to_json()
+    if v.proof:
+        d["proof"] = dict(v.proof)
+    if v.data:
+        d["data"] = dict(v.data)
+    return d
+
+
+def _verdict_fields(d: Mapping[str, Any]) -> dict[str, Any]:
+    """The shared fields of :func:`_verdict_json`'s JSON, as constructor keywords."""
+    proof = d.get("proof")
+    return dict(message=str(d.get("message") or ""), data=dict(d.get("data") or {}),
+                blocked_by=d.get("blocked_by") or None, error=bool(d.get("error", False)),
+                traceback=str(d.get("traceback") or ""), file=d.get("file") or None,
+                screenshot=Screenshot.from_json(d.get("screenshot")),
+                proof={str(k): str(v) for k, v in proof.items()} if isinstance(proof, Mapping) else {})
 
 
 # The constructors' typed keywords are declared ``Any`` so that a verdict may pass one dict of
@@ -204,34 +214,14 @@ class CheckResult:
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"id": self.id, "status": self.status, "score": self.score,
                              "max_score": self.max_score, "message": self.message}
-        if self.blocked_by:
-            d["blocked_by"] = self.blocked_by
-        if self.error:
-            d["error"] = True
-        if self.traceback:
-            d["traceback"] = self.traceback
         if self.override is not None:
             d["override"] = self.override.to_json()
-        if self.file:
-            d["file"] = self.file
-        if self.screenshot is not None:
-            d["screenshot"] = self.screenshot.to_json()
-        if self.proof:
-            d["proof"] = dict(self.proof)
-        if self.data:
-            d["data"] = dict(self.data)
-        return d
+        return _verdict_json(self, d)
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> CheckResult:
-        proof = d.get("proof")
-        return cls(id=str(d["id"]), status=d["status"], score=float(d["score"]),
-                   max_score=float(d["max_score"]), message=str(d.get("message") or ""),
-                   blocked_by=d.get("blocked_by"), error=bool(d.get("error", False)),
-                   data=dict(d.get("data") or {}), traceback=str(d.get("traceback") or ""),
-                   file=d.get("file") or None, screenshot=Screenshot.from_json(d.get("screenshot")),
-                   proof={str(k): str(v) for k, v in proof.items()} if isinstance(proof, Mapping) else {},
-                   override=Override.from_json(d.get("override")))
+        return cls(id=str(d["id"]), status=d["status"], score=float(d["score"]), max_score=float(d["max_score"]),
+                   override=Override.from_json(d.get("override")), **_verdict_fields(d))
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ one-line usage error; an entry whose student or check does not exist is a one-li
 from __future__ import annotations
 
 import json
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -108,15 +107,7 @@ def load(path: str | Path | None) -> Overrides:
     if not path:
         return NONE
     where = f"--overrides {path}"
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise OverrideError(f"{where}: file not found") from None
-    except tomllib.TOMLDecodeError as e:
-        raise OverrideError(f"{where}: not valid TOML ({e})") from None
-    except OSError as e:
-        raise OverrideError(f"{where}: cannot be read ({e.strerror or e})") from None
+    data = rb.read_toml(path, where, OverrideError)
     return parse(data, where)
 
 

@@ -240,17 +240,23 @@ def _as_of(v: object, where: str) -> str | None:
         raise RubricError(f"{where}: as_of must be a date such as 2023-05-01, not {v!r}") from None
 
 
+def read_toml(path: str | Path, where: str, error: type[ValueError]) -> dict[str, Any]:
+    """A TOML file given on the command line (``where``: "--rubric FILE"); one-line ``error`` otherwise."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise error(f"{where}: file not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise error(f"{where}: not valid TOML ({e})") from None
+    except OSError as e:
+        raise error(f"{where}: cannot be read ({e.strerror or e})") from None
+
+
 def load(path: str | Path | None) -> Rubric:
     if not path:
         return Rubric(dict(RUBRIC))
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise RubricError(f"--rubric {path}: file not found") from None
-    except tomllib.TOMLDecodeError as e:
-        raise RubricError(f"--rubric {path}: not valid TOML ({e})") from None
-    return parse(data, f"--rubric {path}")
+    return parse(read_toml(path, f"--rubric {path}", RubricError), f"--rubric {path}")
 
 
 def validate_marker(args: tuple[object, ...], kwargs: Mapping[str, object], where: str) -> str:
