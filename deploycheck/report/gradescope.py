@@ -10,7 +10,7 @@ from typing import Any
 
 from deploycheck import model
 from deploycheck.report._files import write_text
-from deploycheck.report.results import error_of, fix_file, fmt, triage
+from deploycheck.report.results import error_of, fix_file, fmt, triage, waits_for
 
 
 def result(s: model.StudentResult) -> dict[str, Any]:
@@ -42,7 +42,7 @@ def result(s: model.StudentResult) -> dict[str, Any]:
     for g in t.groups:
         add(g.check)
         for b in g.blocked:
-            add(b, prefix=f"(blocked by {b.blocked_by or g.check.id}) ")
+            add(b, prefix=f"({waits_for(b, g)}) ")
     for c in t.review:
         add(c, prefix="(to review) ")
     for c in t.errors:

@@ -67,9 +67,17 @@ def _target(c: model.CheckResult) -> str:
 
 
 def _waiting(g: Group, indent: str, width: int) -> list[str]:
-    if not g.blocked:
-        return []
-    return _wrap("fixing it also unblocks: " + ", ".join(b.id for b in g.blocked), indent, width)
+    """What waits for ``g``'s check: the checks it blocked (they did not run: "unblocks" names only
+    those), then the checks that ran and failed with messages of their own, each shown with it."""
+    blocked = [b for b in g.blocked if b.blocked_by]
+    own = [b for b in g.blocked if not b.blocked_by]
+    out = _wrap("fixing it also unblocks: " + ", ".join(b.id for b in blocked), indent, width) if blocked else []
+    if own:
+        out += _wrap(f"also failing (each needs {g.check.id} too):", indent, width)
+        for b in own:
+            out.append(f"{indent}  {_target(b)}")
+            out += _wrap(tx(b.message), indent + "    ", width)
+    return out
 
 
 def student_detail(s: model.StudentResult, width: int | None = None) -> list[str]:

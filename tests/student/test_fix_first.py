@@ -8,7 +8,7 @@ import cmarkgfm
 import pytest
 
 from deploycheck import model
-from deploycheck.report import markdown, terminal
+from deploycheck.report import gradescope, markdown, terminal
 from deploycheck.report.results import fix_file, triage
 from tests.student import envs
 
@@ -100,3 +100,26 @@ def test_a_class_keeps_one_line_per_student():
     assert len(lines) == 2 and "fix first: readme.cleanup (aws_deploy/README.md)" in lines[0]
     assert "all checks passed" in lines[1]
     assert "| stu | aws |" in markdown.render([a, b])
+
+
+def test_unblocks_names_only_the_checks_that_were_blocked():
+    # a near-miss folder name (AWS/) fails structure.deploy_folder, yet everything in it was graded:
+    # readme.cleanup and security.secrets ran and failed for reasons of their own; fixing the folder's
+    # name unblocks neither, and their messages (the key to rotate!) must be shown
+    s = student(c("structure.deploy_folder", msg="found AWS/, but the lab asks for a folder named aws_deploy/"),
+                c("readme.instructions", msg="blocked by structure.deploy_folder: x", blocked_by="structure.deploy_folder"),
+                c("readme.cleanup", msg="AWS/README.md does not say how to delete the endpoint"),
+                c("security.secrets", msg="credentials committed to the repo: .env line 1", data={"file": ".env"}),
+                c("readme.present", "passed"))
+    text = "\n".join(terminal.lines([s]))
+    assert "fixing it also unblocks: readme.instructions\n" in text, text
+    own = text.split("also failing (each needs structure.deploy_folder too):", 1)[1]
+    assert "readme.cleanup" in own and "does not say how to delete the endpoint" in own
+    assert "security.secrets -> .env" in own and "credentials committed to the repo" in own
+    names = [t["name"] for t in gradescope.result(s)["tests"]]
+    assert "(blocked by structure.deploy_folder) readme.instructions" in names
+    assert "(needs structure.deploy_folder) readme.cleanup" in names
+    assert "(needs structure.deploy_folder) security.secrets" in names
+    # summary.md already tells the two apart
+    md = markdown.render([s])
+    assert "(blocked by `structure.deploy_folder`)" in md and "(needs `structure.deploy_folder`)" in md
