@@ -305,10 +305,15 @@ def platform_of_words(name: str) -> Platform | None:
 
 
 @lru_cache(maxsize=None)
-def load_submission(student: str, repo: str, as_of: str = "") -> Submission:
+def load_submission(student: str, repo: str, as_of: str = "", problem: str | None = None) -> Submission:
     """Build the Submission for one repo (cached for the whole session); ``as_of`` (an ISO date, from
-    ``--deadline`` or the rubric's ``as_of``): its folders run on the images as they were then."""
+    ``--deadline`` or the rubric's ``as_of``): its folders run on the images as they were then.
+    ``problem``: what the classroom already knows makes the repo ungradable as a whole
+    (``RepoRef.problem``: every commit after the deadline); the checks then say that, and nothing of
+    the empty work tree is looked at."""
     path = Path(repo)
+    if problem:
+        return Submission(student, path.absolute(), problem=problem)
     if not os.path.lexists(path):
         return Submission(student, path.absolute(),
                           problem=f"the repo path {repo} does not exist; check the --repo/--classroom/--roster path")
@@ -362,8 +367,9 @@ def odd_names_note(folder: DeployFolder) -> str:
             f"rename {'it' if one else 'them'} (git mv) to a plain UTF-8 name")
 
 
-def targets_for(student: str, repo: str, platform: str = "auto", as_of: str = "") -> list[Target]:
-    sub = load_submission(student, repo, as_of)
+def targets_for(student: str, repo: str, platform: str = "auto", as_of: str = "",
+                problem: str | None = None) -> list[Target]:
+    sub = load_submission(student, repo, as_of, problem)
     plats = [f.platform for f in sub.folders]
     if platform in PLATFORMS:
         plats = [platform]

@@ -233,7 +233,8 @@ class DeploycheckPlugin:
                 ts: list[Target] = []
                 for r in [*self.refs, *self.shadows]:
                     if not r.error:
-                        ts.extend(targets_for(r.student, r.path, self.settings.platform, self.settings.as_of))
+                        ts.extend(targets_for(r.student, r.path, self.settings.platform, self.settings.as_of,
+                                              r.problem))
                 self._by_test_id = {t.test_id: t for t in ts}
                 self._targets = ts
             return self._targets

@@ -262,15 +262,16 @@ def fetch_refs(refs: list[RepoRef], *, clone_dir: Path | None = None, deadline: 
             return r.with_(error=f"could not fetch the repository: {type(e).__name__}: {e.strerror or e}", path="")
         sel = f.selected
         notes = r.notes + ((sel.note,) if sel.note else ())
+        problem = None
         if sel.graded is None and when is not None and sel.tip is not None:
-            notes += (f"no commit at or before the deadline {deadline}: every commit is late",)
+            problem = nothing_on_time(str(deadline), sel.late)
         dates = None
         if when is not None and sel.graded is not None:
             check = _dates(r.path, f.path, sel.graded, when, token)
             dates = check.to_json()
             if check.pushed_late:
                 notes += (check.note,)
-        return r.with_(path=str(f.path), commit=sel.graded, late=sel.late, notes=notes, dates=dates)
+        return r.with_(path=str(f.path), commit=sel.graded, late=sel.late, notes=notes, dates=dates, problem=problem)
 
     if to_clone:
         with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(to_clone)))) as ex:
@@ -280,6 +281,16 @@ def fetch_refs(refs: list[RepoRef], *, clone_dir: Path | None = None, deadline: 
         if i not in to_clone and not ref.error and ref.path:
             refs[i] = ref.with_(commit=_git.read_head(Path(ref.path)))
     return refs, bool(to_clone)
+
+
+def nothing_on_time(deadline: str, late: Late | None) -> str:
+    """What every output says of a repo whose every commit is after the deadline: it had nothing to
+    grade then (not "create a deploy folder": the student has one, committed too late)."""
+    n = late.count if late else 0
+    commits = f"all {n} commits of the repository" if n > 1 else "the repository's only commit"
+    when = f" (the last at {late.last_time})" if late and late.last_time else ""
+    return (f"nothing to grade at the deadline {deadline}: {commits} came after it{when}; your instructor's late "
+            "policy decides whether the latest commit counts")
 
 
 def _dates(source: str, tree: Path, graded: Commit, deadline: Any, token: str | None) -> _pushes.DateCheck:

@@ -91,6 +91,7 @@ class RepoRef:
     notes: tuple[str, ...] = ()     # warnings about this student (id collision, odd commit dates)
     shadow_of: str | None = None    # set on the shadow ref that grades a late student's latest commit
     dates: Mapping[str, Any] | None = None   # with --deadline: what GitHub's push times say (classroom.pushes)
+    problem: str | None = None      # graded, but nothing is there to grade (every commit is after the deadline)
 
     @property
     def display(self) -> str:
@@ -104,7 +105,7 @@ class RepoRef:
                 "roster": self.roster.to_json(), "commit": self.commit.to_json() if self.commit else None,
                 "late": ({**self.late.to_json(), "path": self.late.path} if self.late else None),
                 "error": self.error, "notes": list(self.notes), "shadow_of": self.shadow_of,
-                "dates": dict(self.dates) if self.dates else None}
+                "dates": dict(self.dates) if self.dates else None, "problem": self.problem}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> RepoRef:
@@ -117,7 +118,7 @@ class RepoRef:
         return cls(student=d["student"], path=d["path"], name=d.get("name") or "", source=d.get("source") or "",
                    roster=RosterEntry.from_json(d.get("roster")), commit=Commit(c["sha"], c["time"]) if c else None,
                    late=late, error=d.get("error"), notes=tuple(d.get("notes") or ()), shadow_of=d.get("shadow_of"),
-                   dates=d.get("dates") or None)
+                   dates=d.get("dates") or None, problem=d.get("problem") or None)
 
 
 def unique_ids(refs: Iterable[RepoRef]) -> tuple[list[RepoRef], list[str]]:

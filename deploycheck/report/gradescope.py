@@ -10,7 +10,7 @@ from typing import Any
 
 from deploycheck import model
 from deploycheck.report._files import write_text
-from deploycheck.report.results import error_of, fix_file, fmt, triage, waits_for
+from deploycheck.report.results import error_of, fix_file, fmt, nothing_on_time, triage, waits_for
 
 
 def result(s: model.StudentResult) -> dict[str, Any]:
@@ -19,7 +19,9 @@ def result(s: model.StudentResult) -> dict[str, Any]:
     err = error_of(s)
     if err:
         lines.append(f"Not graded: {err}")
-    if t.first is not None:
+    if t.first is not None and nothing_on_time(s):
+        lines.append(f"Nothing to grade at the deadline: {t.first.message}")
+    elif t.first is not None:
         f = fix_file(t.first)
         lines.append(f"Fix this first: {t.first.id}{f' ({f})' if f else ''}: {t.first.message}")
     elif not err:

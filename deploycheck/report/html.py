@@ -20,7 +20,7 @@ from markupsafe import Markup
 from deploycheck import model
 from deploycheck.overrides import snippet as override_snippet
 from deploycheck.report._files import write_text
-from deploycheck.report.results import (check_ids, commit_of, error_of, fix_file, fmt, late_of, name_of,
+from deploycheck.report.results import (check_ids, commit_of, error_of, fix_file, fmt, late_of, name_of, nothing_on_time,
                                         triage)
 
 HERE = Path(__file__).resolve().parent
@@ -153,6 +153,7 @@ def _row(i: int, s: model.StudentResult, ids: list[str], outdir: Path) -> dict[s
                                                               if late and late.get("latest_score") is not None else ""),
             "commit": commit_of(s), "repo": str(s.source or s.repo), "notes": list(s.notes),
             "other": other, "first": t.first, "first_file": fix_file(t.first) if t.first else "",
+            "first_label": "Nothing to grade at the deadline" if nothing_on_time(s) else "Fix this first",
             "shots": shots, "checks": checks, "reviews": reviews, "decided": decided, "review": " ".join(c.id for c in t.review)}
 
 

@@ -11,7 +11,7 @@ from deploycheck.report._files import write_text
 from deploycheck.report.escape import markdown as md
 from deploycheck.report.escape import markdown_code as code
 from deploycheck.report.escape import markdown_id
-from deploycheck.report.results import Group, error_of, fix_file, fmt, late_of, triage, waits_for
+from deploycheck.report.results import Group, error_of, fix_file, fmt, late_of, nothing_on_time, platform_label, triage, waits_for
 
 ICON = {"passed": "✅", "failed": "❌", "skipped": "⏭️", "review": "🔎"}
 
@@ -31,12 +31,14 @@ def student_block(s: model.StudentResult) -> list[str]:
     """Fix this first (check, file, message, what it unblocks); what waits for it; the other failures
     grouped; errors of the run; what passed; what does not apply."""
     t = triage(s)
-    lines = [f"**{markdown_id(s.student)}** ({md(s.platform or 'no deploy folder')}): **{fmt(s.score)} / {fmt(s.max_score)}**", ""]
+    lines = [f"**{markdown_id(s.student)}** ({md(platform_label(s))}): **{fmt(s.score)} / {fmt(s.max_score)}**", ""]
     err = error_of(s)
     if err:
         lines += [f"**Not graded:** {md(err)}", ""]
     first = next((g for g in t.groups if g.check is t.first), None)
-    if first is not None:
+    if first is not None and nothing_on_time(s):
+        lines += ["### Nothing to grade at the deadline", "", md(first.check.message, 600), ""]
+    elif first is not None:
         f = fix_file(first.check)
         lines += ["### Fix this first", "",
                   f"`{first.check.id}`" + (f" in {code(f)}" if f else "") + f": {md(first.check.message, 600)}", ""]
@@ -84,7 +86,8 @@ def render(students: list[model.StudentResult]) -> str:
         for s in students:
             t = triage(s)
             err = error_of(s)
-            first = f"not graded: {md(err, 200)}" if err else (f"`{t.first.id}`" if t.first else "—")
+            first = (f"not graded: {md(err, 200)}" if err else "nothing to grade at the deadline" if nothing_on_time(s)
+                     else f"`{t.first.id}`" if t.first else "—")
             late = late_of(s)
             score = "—" if err else f"{fmt(s.score)}/{fmt(s.max_score)}"
             if late:

@@ -274,6 +274,17 @@ def late_of(s: model.StudentResult) -> Mapping[str, Any] | None:
     return lt if isinstance(lt, Mapping) and lt.get("count") is not None else None
 
 
+def nothing_on_time(s: model.StudentResult) -> bool:
+    """Every commit came after the deadline: the checks failed on what the repo held then (nothing),
+    and no change the student makes now fixes them; the writers say so instead of "fix this first"."""
+    return late_of(s) is not None and not s.extra.get("commit") and not error_of(s)
+
+
+def platform_label(s: model.StudentResult) -> str:
+    """The graded platform, or why there is none."""
+    return s.platform or ("nothing by the deadline" if nothing_on_time(s) else "no deploy folder")
+
+
 def check_ids(students: Iterable[model.StudentResult]) -> list[str]:
     seen: dict[str, None] = {}
     for s in students:

@@ -26,7 +26,7 @@ import textwrap
 
 from deploycheck import model
 from deploycheck.report.escape import terminal as tx
-from deploycheck.report.results import Group, error_of, fix_file, fmt, late_of, triage
+from deploycheck.report.results import Group, error_of, fix_file, fmt, late_of, nothing_on_time, platform_label, triage
 
 
 def student_line(s: model.StudentResult) -> str:
@@ -35,7 +35,8 @@ def student_line(s: model.StudentResult) -> str:
     head = f"{tx(s.student, 40):<24} {tx(s.platform or '-', 4):<4} "
     if err:
         return head + f"{'—':>6}/{fmt(s.max_score):<6} not graded: {tx(err, 300)}"
-    tail = (f" fix first: {t.first.id}" + (f" ({tx(fix_file(t.first), 120)})" if fix_file(t.first) else "")
+    tail = (" nothing to grade at the deadline" if nothing_on_time(s) else
+            f" fix first: {t.first.id}" + (f" ({tx(fix_file(t.first), 120)})" if fix_file(t.first) else "")
             if t.first else (" all checks passed" if not (t.errors or t.review) else " no failing check"))
     n = t.n_failed
     if n > 1:
@@ -87,7 +88,8 @@ def student_detail(s: model.StudentResult, width: int | None = None) -> list[str
     t = triage(s)
     err = error_of(s)
     n_failed, n_graded = t.n_failed, t.n_graded
-    head = f"{tx(s.student, 60)} ({tx(s.platform or 'no deploy folder', 20)}): "
+    late_only = nothing_on_time(s)
+    head = f"{tx(s.student, 60)} ({tx(platform_label(s), 30)}): "
     if err:
         return [head + f"not graded: {tx(err, 300)}"]
     head += f"{fmt(s.score)}/{fmt(s.max_score)} points, "
@@ -104,9 +106,9 @@ def student_detail(s: model.StudentResult, width: int | None = None) -> list[str
     out = [head]
     if t.first is not None:
         first = next(g for g in t.groups if g.check is t.first)
-        out += ["", f"FIX THIS FIRST: {_target(t.first)}"]
+        out += ["", "NOTHING TO GRADE AT THE DEADLINE:" if late_only else f"FIX THIS FIRST: {_target(t.first)}"]
         out += _wrap(tx(t.first.message), "  ", w)
-        out += _waiting(first, "  ", w)
+        out += [] if late_only else _waiting(first, "  ", w)
     rest = [g for g in t.groups if g.check is not t.first]
     if rest:
         out += ["", "THEN FIX:"]

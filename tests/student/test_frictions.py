@@ -76,3 +76,45 @@ def test_a_reused_report_folder_keeps_nothing_of_the_previous_run(tmp_path):
     assert not (out / "canvas.csv").exists() and not (out / "results" / "complete_aws.json").exists()
     assert not (out / "proof" / "complete_aws").exists()
     assert (out / "results" / "no_readme.json").is_file() and (out / "mine.txt").is_file()
+
+
+def _git_repo(src: Path, date: str) -> Path:
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_AUTHOR_NAME="Student", GIT_AUTHOR_EMAIL="s@example.com", GIT_COMMITTER_NAME="Student",
+               GIT_COMMITTER_EMAIL="s@example.com", GIT_CONFIG_NOSYSTEM="1", HOME=str(src.parent),
+               GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "deploy lab"]):
+        subprocess.run(["git", "-C", str(src), *args], env=env, check=True, capture_output=True)
+    return src
+
+
+def test_a_student_whose_every_commit_is_late_is_told_so_everywhere(tmp_path):
+    """Nothing was committed by the deadline: every output says that (not "create aws_deploy/", which
+    the student has), and the latest commit's score is there for the instructor's late policy."""
+    import json
+    import shutil
+    repo = _git_repo(Path(shutil.copytree(ROOT / "fixtures/built/classroom/complete_aws", tmp_path / "zoe")),
+                     "2024-05-03T10:00:00+00:00")
+    out = tmp_path / "out"
+    p = dc("grade", "--repo", str(repo), "--deadline", "2024-05-01T23:59:00+00:00", "--report", str(out),
+           "--clone-dir", str(tmp_path / "clones"), "--no-proof", cwd=tmp_path)
+    text = p.stdout + p.stderr
+    truth = "nothing to grade at the deadline 2024-05-01T23:59:00+00:00: the repository's only commit came after it"
+    wrong = ("folder named aws_deploy", "put your deployment in", "no aws_deploy/ or gcp_deploy/ folder",
+             "FIX THIS FIRST", "Fix this first", "fixing it also unblocks")
+    section = text.split("deploycheck grades", 1)[1]
+    assert "zoe (nothing by the deadline): 0/23 points" in section and "NOTHING TO GRADE AT THE DEADLINE" in section
+    assert " ".join(section.split()).count(truth) == 1, section
+    summary = (out / "summary.md").read_text()
+    gradescope = json.loads((out / "results" / "zoe.json").read_text())
+    page = __import__("html").unescape((out / "index.html").read_text())
+    for name, doc in (("terminal", section), ("summary.md", summary), ("results/zoe.json", gradescope["output"]),
+                      ("index.html", page)):
+        assert truth in " ".join(doc.split()).replace("\\", ""), name
+        for w in wrong:
+            assert w not in doc, (name, w)
+    (zoe,) = json.loads((out / "report.json").read_text())["students"]
+    assert zoe["score"] == 0 and zoe["commit"] is None and zoe["late"]["count"] == 1
+    assert zoe["late"]["latest_score"] == 23, zoe["late"]        # the instructor's late policy has its number
+    for c in zoe["checks"]:                                          # every check says the same truth
+        assert "nothing to grade at the deadline" in c["message"] and "aws_deploy" not in c["message"], c
