@@ -277,7 +277,7 @@ def late_of(s: model.StudentResult) -> Mapping[str, Any] | None:
 def nothing_on_time(s: model.StudentResult) -> bool:
     """Every commit came after the deadline: the checks failed on what the repo held then (nothing),
     and no change the student makes now fixes them; the writers say so instead of "fix this first"."""
-    return late_of(s) is not None and not s.extra.get("commit") and not error_of(s)
+    return late_of(s) is not None and commit_of(s) is None and not error_of(s)
 
 
 def platform_label(s: model.StudentResult) -> str:
