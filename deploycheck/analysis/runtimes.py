@@ -33,10 +33,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from deploycheck import files
+from deploycheck.analysis import commands
 from deploycheck.runtimes import catalog
 from deploycheck.runtimes.catalog import Image, resolve
 
 if TYPE_CHECKING:
+    from deploycheck.analysis.readme import ReadmeDoc
     from deploycheck.discovery import DeployFolder
 
 
@@ -96,18 +98,16 @@ _OTHER_FRAMEWORK = re.compile(r"xgboost|pytorch|tensorflow|huggingface|mxnet", r
 
 # --------------------------------------------------------------------------- deploy calls
 
-# A call whose arguments are what gets deployed (label, regex ending just after its opening parenthesis).
-_DEPLOYING_CALLS = [
-    ("create_model(...)", re.compile(r"\bcreate_model\s*\(")),
-    ("Model.upload(...)", re.compile(r"\b(?:Model|aiplatform\.Model)\s*\.\s*upload\s*\(")),
+# A call or command whose arguments are what gets deployed: the deployment steps of
+# analysis/commands.py (one place for what each command is) that create the model or the version
+# served, with the call of Google's API client that does the same.
+_DEPLOYING_LABELS = ("create_model(...)", "aws sagemaker create-model", "aiplatform.Model.upload(...)",
+                     "gcloud ai-platform versions create", "gcloud ai models upload")
+_DEPLOYING = [p for p in (*commands.AWS_STEPS, *commands.GCP_STEPS) if p.label in _DEPLOYING_LABELS]
+_DEPLOYING_CALLS = [(p.label, p.regex) for p in _DEPLOYING if p.label.endswith("(...)")] + [
     ("versions().create(...)", re.compile(r"\bversions\s*\(\s*\)\s*\.\s*create\s*\(")),
 ]
-# A command line that deploys (up to the end of its logical line, continuations included).
-_DEPLOYING_COMMANDS = [
-    ("aws sagemaker create-model", re.compile(r"\baws\s+sagemaker\s+create-model\b")),
-    ("gcloud ai-platform versions create", re.compile(r"\bgcloud\s+(?:beta\s+)?ai-platform\s+versions\s+create\b")),
-    ("gcloud ai models upload", re.compile(r"\bgcloud\s+(?:beta\s+)?ai\s+models\s+upload\b")),
-]
+_DEPLOYING_COMMANDS = [(p.label, p.regex) for p in _DEPLOYING if not p.label.endswith("(...)")]
 _DEPLOY = re.compile(r"\.\s*deploy\s*\(")
 _NAME_BEFORE = re.compile(r"([A-Za-z_][\w]*)\s*$")
 _CALL_BEFORE = re.compile(r"([A-Za-z_][\w.]*)\s*$")
@@ -169,14 +169,24 @@ def _logical_end(text: str, i: int) -> int:
         i = nl + 1
 
 
-def _line_at(text: str, pos: int) -> int:
-    return text.count("\n", 0, pos) + 1
+def _place(text: str, pos: int, origin: list[tuple[int, int | None]] | None) -> str:
+    """"line 13", or "cell 3 line 2" in a notebook (``origin``: (line, cell) of each line of ``text``)."""
+    i = text.count("\n", 0, pos)
+    if origin and i < len(origin):
+        line, cell = origin[i]
+        return f"cell {cell} line {line}" if cell else f"line {line}"
+    return f"line {i + 1}"
 
 
-def _deploy_spans(text: str) -> list[tuple[int, int, str]]:
+def _deploy_spans(text: str, origin: list[tuple[int, int | None]] | None = None) -> list[tuple[int, int, str]]:
     """(start, end, what) of the arguments of every call or command in ``text`` that deploys (at most
     MAX_CALLS of each kind: hostile input)."""
     spans: list[tuple[int, int, str]] = []
+
+    def add(start: int, end: int, what: str, at: int, graviton: int = -1) -> None:
+        spans.append((start, end, f"{what} ({_place(text, at, origin)})"
+                                  + (_graviton(text, graviton) if graviton >= 0 else "")))
+
     assigned: dict[str, list[int]] = {}                 # name -> where its values start, in order
     for a in _BIND.finditer(text):
         assigned.setdefault(a.group(1), []).append(a.end())
@@ -187,8 +197,7 @@ def _deploy_spans(text: str) -> list[tuple[int, int, str]]:
             o = _open_before(before, len(before))
             if o >= 0:
                 ctor = _CALL_BEFORE.search(before[:o])
-                spans.append((lo + o, lo + len(before), f"{ctor.group(1) if ctor else ''}(...).deploy() (line "
-                                                        f"{_line_at(text, m.start())}){_graviton(text, m.end() - 1)}"))
+                add(lo + o, lo + len(before), f"{ctor.group(1) if ctor else ''}(...).deploy()", m.start(), m.end() - 1)
             continue
         var = _NAME_BEFORE.search(before)
         if var is None:
@@ -199,15 +208,14 @@ def _deploy_spans(text: str) -> list[tuple[int, int, str]]:
         if call is None:
             continue
         k = call.end() - 1
-        spans.append((k, _close(text, k), f"{var.group(1)}.deploy() (line {_line_at(text, m.start())})"
-                                          f"{_graviton(text, m.end() - 1)}"))
+        add(k, _close(text, k), f"{var.group(1)}.deploy()", m.start(), m.end() - 1)
     for label, rx in _DEPLOYING_CALLS:
         for m in _first(rx.finditer(text)):
             k = m.end() - 1
-            spans.append((k, _close(text, k), f"{label} (line {_line_at(text, m.start())})"))
+            add(k, _close(text, k), label, m.start())
     for label, rx in _DEPLOYING_COMMANDS:
         for m in _first(rx.finditer(text)):
-            spans.append((m.start(), _logical_end(text, m.start()), f"{label} (line {_line_at(text, m.start())})"))
+            add(m.start(), _logical_end(text, m.start()), label, m.start())
     return spans
 
 
@@ -280,8 +288,8 @@ def _scan(text: str, file: str, found: list[DeclaredRuntime],
                         and "sklearn" not in scan.lower():
                     continue
                 if spans is None:
-                    spans = _deploy_spans(text)
-                lineno, cell = origin[index] if origin else (index + 1, None)
+                    spans = _deploy_spans(text, origin)
+                lineno, cell = origin[index] if origin and index < len(origin) else (index + 1, None)
                 d = DeclaredRuntime(kind, value, resolve(kind, value), file, lineno, cell,
                                     _used_by(text, offset + m.start(1), spans), form)
                 if d not in found:
@@ -295,15 +303,18 @@ def _wanted(rel: str) -> bool:
     return base.endswith(_SCAN_SUFFIXES) or base in ("dockerfile", "makefile")
 
 
-def _scan_files(base: Path, prefix: str, rels: Iterable[str], readme_rel: str | None, readme_text: str | None,
+def _scan_files(base: Path, prefix: str, rels: Iterable[str], readme: ReadmeDoc | None,
                 notebooks: dict[str, list[tuple[int, int, str]]]) -> tuple[DeclaredRuntime, ...]:
     found: list[DeclaredRuntime] = []
+    readme_rel = readme.rel if readme is not None else None
 
     def name(rel: str) -> str:
         return f"{prefix}/{rel}" if prefix else rel
 
-    if readme_rel is not None and readme_text is not None:      # the README first: the lab's instructions
-        _scan(readme_text, name(readme_rel), found)
+    if readme is not None and readme.readable:        # the README first: the lab's instructions
+        # a notebook README (README.ipynb) is cited by cell and line, as every README check cites it
+        cited: list[tuple[int, int | None]] = [(n, cell) for cell, n in readme.line_map]
+        _scan(readme.text, name(readme.rel), found, cited or None)
     for rel in sorted((r for r in rels if r != readme_rel and _wanted(r)), key=lambda r: (r.count("/"), r)):
         if rel.lower().endswith(".ipynb") and rel in notebooks:
             # the code cells as one program (a variable set in one cell is used in the next)
@@ -338,9 +349,8 @@ def _notebook_cells(scripts: Iterable[object]) -> dict[str, list[tuple[int, int,
 def declared_runtimes(folder: DeployFolder) -> tuple[DeclaredRuntime, ...]:
     """Every runtime declaration in the folder's README, scripts, notebooks and configs (document
     order: README first)."""
-    doc = folder.facts.readme
-    return _scan_files(folder.path, folder.rel, folder.files, doc.rel if doc else None,
-                       doc.text if doc is not None and doc.readable else None, _notebook_cells(folder.facts.scripts))
+    return _scan_files(folder.path, folder.rel, folder.files, folder.facts.readme,
+                       _notebook_cells(folder.facts.scripts))
 
 
 def repo_declared_runtimes(repo: Path) -> tuple[DeclaredRuntime, ...]:
@@ -353,7 +363,7 @@ def repo_declared_runtimes(repo: Path) -> tuple[DeclaredRuntime, ...]:
     doc = parse_readme(repo, rel, rel) if rel else None
     # the top-level notebooks, parsed with the same reader as a deploy folder's
     nbs = _notebook_cells(script_sources(DeployFolder("aws", repo, "", repo, top)))
-    return _scan_files(repo, "", top, rel, doc.text if doc is not None and doc.readable else None, nbs)
+    return _scan_files(repo, "", top, doc, nbs)
 
 
 # --------------------------------------------------------------------------- the one image

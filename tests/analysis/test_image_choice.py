@@ -73,6 +73,25 @@ def test_without_a_deploy_call_the_last_declaration_wins(tmp_path):
     assert "the last one; ignored aws_deploy/README.md:1 (0.23-1)" in c.note
 
 
+
+def test_a_notebook_readme_is_cited_by_cell_and_line(tmp_path):
+    """README.ipynb: declarations are cited as every README check cites them (cell N line M), not by
+    a line of the notebook's JSON or of its text read as one document."""
+    import json
+    cells = [("markdown", "# Deploy\nFirst I tried `framework_version=\"0.23-1\"`; it failed."),
+             ("code", "import sagemaker\nfrom sagemaker.sklearn import SKLearnModel"),
+             ("code", "model = SKLearnModel(model_data=uri, role=role, entry_point='inference.py',\n"
+                      "                     framework_version='1.2-1')\n"
+                      "predictor = model.deploy(initial_instance_count=1, instance_type='ml.t2.medium')")]
+    nb = {"cells": [{"cell_type": k, "metadata": {}, "source": src.splitlines(True),
+                     **({"outputs": [], "execution_count": None} if k == "code" else {})} for k, src in cells],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    _t, c = image_of(tmp_path, {"aws_deploy/README.ipynb": json.dumps(nb, indent=1)})
+    assert c.image.key == "sagemaker:1.2-1"
+    assert c.declaration.where == "aws_deploy/README.ipynb cell 3 line 2", c.declaration
+    assert c.declaration.used_by == "model.deploy() (cell 3 line 3)", c.declaration.used_by
+    assert c.note.endswith("ignored aws_deploy/README.ipynb cell 1 line 2 (0.23-1)"), c.note
+
 @pytest.mark.parametrize("files,platform,key", [
     # a variable assigned the value and passed to the deployed model
     ({"aws_deploy/deploy.py": 'FRAMEWORK_VERSION = "1.2-1"\nOLD = dict(framework_version="1.0-1")\n'
