@@ -305,7 +305,7 @@ class DeploycheckPlugin:
         images: dict[str, frozenset[str]] = {}
         declared_images(self.targets, images)
         keys = sorted({k for ks in images.values() for k in ks})
-        missing = [im for im in map(catalog.image, keys) if im.supported and envs.existing(im) is None]
+        missing = [im for im in map(catalog.scheduled, keys) if im.supported and envs.existing(im) is None]
         for im in missing:
             lock = threading.Lock()
 
@@ -474,8 +474,9 @@ class DeploycheckPlugin:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if hasattr(self.config, "workerinput") or not (self.records or self._expected or any(r.error for r in self.refs)):
-            return
+        if hasattr(self.config, "workerinput") or self.config.option.collectonly \
+                or not (self.records or self._expected or any(r.error for r in self.refs)):
+            return              # --collect-only lists the checks: nothing ran, nothing is graded or written
         from deploycheck import machine
         from deploycheck import report as rp
         s = self.settings

@@ -151,8 +151,6 @@ def prestart_servers(images: dict[str, frozenset[str]]) -> None:
     used = Counter(key for keys in images.values() for key in keys)
     for key, _n in used.most_common():
         try:
-            name, _, when = key.partition("@")
-            sandbox.prestart(envs.ensure(catalog.build_at(catalog.image(name), when or None),
-                                         build=False).interpreter())
+            sandbox.prestart(envs.ensure(catalog.scheduled(key), build=False).interpreter())
         except Exception:  # noqa: BLE001 - a head start only: the workers start what they need
             continue

@@ -77,6 +77,16 @@ def test_grades_class_keeps_best_platform_and_writes_report(pytester, room, tmp_
     assert res.ret == 1
 
 
+def test_collect_only_lists_checks_and_grades_nothing(pytester, room, tmp_path):
+    """--collect-only (how the README checks a real-cloud command line without deploying): the checks
+    are listed, none is recorded as "did not run", no report is written, the exit status is 0."""
+    out = tmp_path / "out"
+    res = _run(pytester, "--classroom", str(room), "--report", str(out), "--collect-only")
+    assert res.ret == 0, res.stdout.str()
+    assert "did not run" not in res.stdout.str() and "test_readme_present[carol-aws]>" in res.stdout.str()
+    assert not (out / "report.json").exists()
+
+
 def test_k_selects_students_and_checks(pytester, room):
     res = _run(pytester, "--classroom", str(room), "-k", "alice and readme")
     res.assert_outcomes(passed=1, deselected=11)

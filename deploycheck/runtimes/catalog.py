@@ -482,6 +482,13 @@ def image(key: str) -> Image:
     raise KeyError(f"unknown serving image {key!r}; known: {', '.join(im.key for im in IMAGES)}")
 
 
+def scheduled(key: str, when: dt.date | dt.datetime | str | None = None) -> Image:
+    """The build a scheduling key names: "sagemaker:1.2-1@2023-05-15" is that image's build of that
+    day, a key without "@DATE" the build of ``when`` (None: today's). KeyError for an unknown image."""
+    name, _, day = key.partition("@")
+    return build_at(image(name), day or when or None)
+
+
 def images(kind: str | None = None) -> tuple[Image, ...]:
     return tuple(im for im in IMAGES if kind in (None, im.kind))
 

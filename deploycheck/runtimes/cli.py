@@ -93,9 +93,8 @@ def cmd_build(a: argparse.Namespace) -> int:
         return 2
     rc = 0
     for k in keys:             # one at a time: a build already uses every core it can
-        name, _, when = k.partition("@")          # "sagemaker:1.2-1@2023-05-15": that day's build
-        try:
-            im = catalog.build_at(catalog.image(name), when or a.as_of or None)
+        try:                                       # "sagemaker:1.2-1@2023-05-15": that day's build
+            im = catalog.scheduled(k, a.as_of)
         except KeyError as e:
             print(f"deploycheck runtimes: {e.args[0]}", file=sys.stderr)
             rc = 2

@@ -48,6 +48,13 @@ def test_the_build_in_force_on_a_date():
     assert catalog.build_at(im, "2021-01-01").since == "2023-02-24"    # before the image: its first build
     assert catalog.build_at(catalog.image("1.0-1"), "2022-05-01T23:59:00+02:00").python == "3.7"
     assert "the build of 2023-04-12..2023-11-13" in catalog.build_at(im, "2023-05-15").label()
+    # the scheduling key a class graded as of a date uses ("KEY@DATE"), read in one place by the
+    # controller's head start, the terminal's environment builds and `deploycheck runtimes build`
+    assert catalog.scheduled("sagemaker:1.2-1@2023-05-15") == catalog.build_at(im, "2023-05-15")
+    assert catalog.scheduled("sagemaker:1.2-1") is im
+    assert catalog.scheduled("sagemaker:1.2-1", "2023-05-15").python == "3.8"
+    with pytest.raises(KeyError):
+        catalog.scheduled("sagemaker:9.9-9@2023-05-15")
 
 
 def test_new_images_retirements_and_the_arm64_variant():

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -114,8 +115,11 @@ def test_without_downloads_one_install_line_and_never_the_students_failure(tmp_p
            "DEPLOYCHECK_CACHE_DIR": str(tmp_path / "cache"), "DEPLOYCHECK_PYTHON_DOWNLOADS": "never",
            "PYENV_ROOT": str(tmp_path / "nopyenv"), "DEPLOYCHECK_NO_CACHE": "1",
            "UV_PYTHON_INSTALL_DIR": str(tmp_path / "uv-own")}
-    # no Python at all that uv or PATH could offer (the grader itself runs from its venv)
+    # no Python at all that uv or PATH could offer (the grader itself runs from its venv); the
+    # screenshot is still read by the machine's Tesseract, named since PATH no longer finds it
     env["PATH"] = str(tmp_path / "nobin")
+    if shutil.which("tesseract"):
+        env["DEPLOYCHECK_TESSERACT"] = str(shutil.which("tesseract"))
     p = subprocess.run([sys.executable, "-m", "deploycheck.cli", "grade", "--repo",
                         str(ROOT / "fixtures/built/classroom/complete_aws"), "--report", str(tmp_path / "out"),
                         "--no-proof"], env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
