@@ -121,8 +121,10 @@ def prime_vertex(vertex_url: str, endpoint: str, predictions: list[Any]) -> None
 
 
 def _post(url: str, payload: dict[str, Any]) -> None:
-    import requests
-    requests.post(url, json=payload, timeout=30).raise_for_status()
+    import urllib3
+    r = urllib3.request("POST", url, json=payload, timeout=30.0, retries=False)
+    if r.status >= 400:
+        raise RuntimeError(f"POST {url}: HTTP {r.status} {r.data[:200]!r}")
 
 
 # ---------------------------------------------------------------------- the three together
