@@ -15,8 +15,9 @@ it rests on a value the catalog assumed (``Image.assumed``): uncertain mismatche
 student (artifact.version passes with a note; a local run that fails on it is for review).
 
 Every mismatch carries a fix that works when followed: another image that loads the model as it
-is, or the exact install that re-saves it for this image, in a Python that install exists for
-(``catalog.sklearn_pythons``: PyPI's wheels).
+is, or the exact install to re-train it in for this image (or for the image the vendor names once
+this one is retired), in a Python that install exists for (``catalog.sklearn_pythons``: PyPI's
+wheels), made the way deploycheck makes the image's own runtime environment.
 """
 from __future__ import annotations
 
@@ -79,18 +80,21 @@ class Fit:
                   f"{'it' if len(self.doubts) == 1 else 'them'})")
 
     def fixes(self, certain_only: bool = True) -> str:
-        """The fixes, joined: another image first (it needs no re-training), then one re-save for
-        this image (re-training in the image's own environment covers numpy and joblib too)."""
+        """The fixes, joined: another image first (it needs no re-training), then one re-training in
+        this image's own libraries (it covers scikit-learn, numpy and joblib at once; a pickle the
+        image cannot load cannot be loaded there to be re-saved either), for the image the vendor
+        says to move to when this one is retired."""
         ms = list(self.certain if certain_only else self.mismatches)
         if not ms:
             return ""
         out: list[str] = []
         if self.instead:
             out.append(declare(self.instead[0]))
-        whats = {m.what for m in ms}
-        if "scikit-learn" in whats:
+        if {m.what for m in ms} & {"scikit-learn", "numpy", "joblib"}:
             joblib = next((m.joblib for m in ms if m.what == "joblib"), None)
-            out.append(retrain(self.image, self.sklearn, joblib))
+            newer = successor(self.image)
+            out.append(f"{retrain(newer, self.sklearn)}, and {declare(newer)}" if newer is not None
+                       else retrain(self.image, self.sklearn, joblib))
             ms = [m for m in ms if m.what in ("python", "lz4")]
         for m in ms:
             if m.fix and m.fix not in out:
@@ -114,13 +118,12 @@ def _mismatches(fmt: PickleFormat | None, pickled: str, image: Image) -> list[Mi
         out.append(Mismatch("numpy", f"it was saved under numpy 2 (it imports {mods}), which the image's numpy "
                                      f"{image.numpy} cannot import (\"No module named 'numpy._core'\")",
                             not image.is_assumed("numpy"),
-                            f"re-save it under numpy<2: {_env(image)}, then joblib.dump(model, \"model.joblib\") again"))
+                            retrain(image, pickled)))
     joblib = image.joblib or (SKLEARN_VENDORED_JOBLIB if catalog.mm(image.sklearn) == (0, 20) else None)
     if fmt.joblib_needed and joblib and _v(joblib) < _v(fmt.joblib_needed):
         out.append(Mismatch("joblib", f"it was written by joblib >= 1.2 (aligned arrays), which the image's joblib "
                                       f"{joblib} reads wrongly", not image.is_assumed("joblib"),
-                            f"re-save it with the image's joblib: {_env(image, joblib=joblib)}, then "
-                            "joblib.dump(model, \"model.joblib\") again", joblib))
+                            retrain(image, pickled, joblib), joblib))
     need = fmt.python_needed
     if need and image.python_tuple < need:
         out.append(Mismatch("python", f"it uses pickle protocol {fmt.protocol}, which the image's Python {image.python} "
@@ -185,30 +188,62 @@ def declare(image: Image) -> str:
     return f"use --runtime-version {image.version} ({sk})"
 
 
-def _env(image: Image, joblib: str | None = None) -> str:
-    """The environment that saves a model for ``image``: its Python and its own pins, which install
-    together (deploycheck builds the image's runtime environment from them)."""
+def successor(image: Image) -> Image | None:
+    """The image the vendor says to declare instead of ``image`` once its support has ended (followed
+    while that one is retired too; None while ``image`` is supported): re-training for a retired
+    image is advice nobody should follow."""
+    seen = {image.key}
+    got = None
+    r = catalog.retirement(image)
+    while r is not None and r.instead:
+        try:
+            nxt = catalog.image(f"{image.kind}:{r.instead}")
+        except KeyError:
+            break
+        if nxt.key in seen:
+            break
+        seen.add(nxt.key)
+        got, r = nxt, catalog.retirement(nxt)
+    return got
+
+
+def python_for(image: Image) -> str:
+    """The Python a model for ``image`` is saved in: the image's own, else (older than any Python
+    uv and deploycheck run) the one deploycheck builds the image's runtime environment on."""
+    if image.python_tuple >= catalog.MIN_PYTHON or not image.fallback_python:
+        return image.python
+    return image.fallback_python
+
+
+def env_command(image: Image, joblib: str | None = None) -> str:
+    """The commands that make the environment a model for ``image`` is saved in: its Python, its
+    scikit-learn and numpy (and scipy and joblib where the vendor published them; ``joblib`` forces
+    that one), installed as deploycheck installs the image's runtime environment (``uv venv`` then
+    ``uv pip install --python``: a uv venv has no pip of its own)."""
     pins = [f"scikit-learn=={image.sklearn}", f"numpy=={image.numpy}"]
+    if image.scipy and not image.is_assumed("scipy"):
+        pins.append(f"scipy=={image.scipy}")
+    joblib = joblib or (image.joblib if image.joblib and not image.is_assumed("joblib") else None)
     if joblib:
         pins.append(f"joblib=={joblib}")
-    py = image.fallback_python or image.python
-    return (f"in a Python {py} environment (`uv venv --python {py}`, the image's Python) run "
-            f"`pip install {' '.join(chr(34) + p + chr(34) for p in pins)}`")
+    py = python_for(image)
+    return (f"uv venv --python {py} model-env && uv pip install --python model-env "
+            + " ".join(f'"{p}"' for p in pins))
 
 
 def retrain(image: Image, pickled: str, joblib: str | None = None) -> str:
-    """Re-train and save the model for ``image``'s scikit-learn, with an install that exists for the
-    Python it needs (and says so when that is not the Python the pickle's release runs on)."""
+    """Re-train and save the model for ``image``: its Python (when that is not the Python the
+    pickle's scikit-learn release runs on, says so) and the command that installs its libraries."""
     target = catalog.sklearn_pythons(image.sklearn)
     mine = catalog.sklearn_pythons(pickled)
     where = ""
     if target is not None:
-        where = f" (scikit-learn {image.sklearn} installs on Python {target[0]} to {target[1]} only"
+        where = f"; scikit-learn {image.sklearn} installs on Python {target[0]} to {target[1]} only"
         if mine is not None and (_v(mine[0]) > _v(target[1]) or _v(mine[1]) < _v(target[0])):
-            where += f"; your scikit-learn {pickled} runs on Python {mine[0]} to {mine[1]}"
-        where += ")"
-    return (f"retrain and save the model with scikit-learn {catalog.major_minor(image.sklearn)}: "
-            f"{_env(image, joblib=joblib)}{where}")
+            where += f", your scikit-learn {pickled} on Python {mine[0]} to {mine[1]}"
+    return (f"retrain and save the model with scikit-learn {image.sklearn} in {image.title}'s Python "
+            f"{python_for(image)}{where}: `{env_command(image, joblib)}`, then fit it and joblib.dump it with "
+            "model-env/bin/python (e.g. `model-env/bin/python train.py`)")
 
 
 def _v(version: str) -> tuple[int, ...]:

@@ -111,7 +111,8 @@ def test_image_fit_names_each_cause_and_only_certain_ones_fail(pickles):
     assert not f.ok and {m.what for m in f.certain} == {"scikit-learn", "numpy"}
     assert "saved under numpy 2 (it imports numpy._core.multiarray)" in f.cause and "numpy 1.24.1" in f.cause
     assert f.instead and f.instead[0].key == "sagemaker:1.4-2-py312"      # loads it as it is
-    assert 'framework_version="1.4-2-py312"' in f.fixes() and 'pip install "scikit-learn==1.2.1" "numpy==1.24.1"' in f.fixes()
+    assert 'framework_version="1.4-2-py312"' in f.fixes()
+    assert 'uv pip install --python model-env "scikit-learn==1.2.1" "numpy==1.24.1"' in f.fixes()
     assert image_fit(numpy2, catalog.image("1.4-2-py312")).ok
     assert image_fit(numpy2, catalog.image("sklearn-cpu.1-4")).mismatches == ()   # numpy 1.26: the stub loads it
     # joblib 1.3 (aligned) on AI Platform 2.11: its joblib 1.1.1 is assumed: noted, never failed
