@@ -23,6 +23,15 @@ Playwright's sync API runs its own event loop in the thread that starts it (and 
 start inside a running asyncio loop), so every browser call goes through :func:`run`, which
 executes it in one dedicated thread per process. That thread starts one browser lazily, reuses
 it for every student and closes it at exit; under pytest-xdist that is one browser per worker.
+
+That thread never ends. Playwright's sync API runs on greenlet, which frees a thread's greenlet state
+in a C++ thread-exit destructor, without the GIL; when that destructor ran while the interpreter
+finalized (the browser thread stopped by the exit-time close, or a new one started then by a late
+warm-up, on a loaded machine) the grader died with SIGSEGV after writing its report (greenlet issue
+#411). So the browser thread closes the browser and stops Playwright, then waits for ever with every
+signal blocked; the exit-time close returns only once it waits (or after :data:`STOP_SECONDS`, the
+longest a Playwright call in flight can take), and no browser thread starts after it. Asking whether
+Playwright has its own Chromium (:func:`playwright_browser_path`) runs in that thread too.
 Pages are reused too (:func:`with_page`): one per kind of screenshot, each in its own context,
 so a class costs one browser start and a ``set_content`` + screenshot per card.
 
@@ -39,11 +48,12 @@ import os
 import queue
 import shlex
 import shutil
+import signal
 import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, TypeVar
 
 if TYPE_CHECKING:       # playwright is the optional "proof" extra: imported where it is used
     from playwright.sync_api import Browser, BrowserContext, Page, Playwright
@@ -78,27 +88,18 @@ _probe: dict[str, str | None] = {}
 
 def playwright_browser_path(refresh: bool = False) -> str | None:
     """Path of Playwright's own downloaded Chromium when it exists on disk, else None.
-    (Asking Playwright starts its driver, ~0.3 s: the answer is remembered per process.)"""
+    (Asking Playwright starts its driver, ~0.3 s, in the browser thread: the answer is remembered per process.)"""
     if "path" in _probe and not refresh:
         return _probe["path"]
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
+    from deploycheck import optional
+    if not optional.importable("playwright"):
         return None
-    result: list[str | None] = [None]
-
-    def probe() -> None:
-        try:
-            with sync_playwright() as p:
-                path = p.chromium.executable_path
-                result[0] = path if _executable(path) else None
-        except Exception:
-            result[0] = None
-    th = threading.Thread(target=probe, name="deploycheck-browser-probe", daemon=True)
-    th.start()
-    th.join(60)
-    _probe["path"] = result[0]
-    return result[0]
+    try:
+        path: str | None = run_playwright(lambda pw: pw.chromium.executable_path, timeout=60)
+    except Exception:  # noqa: BLE001 - no driver, a timeout, the grader exiting: no Playwright browser
+        path = None
+    _probe["path"] = path if _executable(path) else None
+    return _probe["path"]
 
 
 def find_chromium() -> tuple[str | None, str, str]:
@@ -208,68 +209,104 @@ def launch(playwright: Playwright) -> Browser:
 # works the same from async code, and the browser is started once and reused for every student.
 
 
+STOP_SECONDS = 120.0       # the longest a Playwright call in flight at exit can take (launch: 60 s, a page action: 30 s)
+_here = threading.local()  # .worker: the _Worker whose thread this is
+
+
 class _Worker:
     def __init__(self) -> None:
-        self.q: queue.Queue[tuple[Callable[[Browser], Any], concurrent.futures.Future[Any]] | None] = queue.Queue()
+        self.q: queue.Queue[tuple[Callable[[Any], Any], concurrent.futures.Future[Any], bool] | None] = queue.Queue()
         self.failed: str | None = None
+        self.pw: Playwright | None = None
         self.browser: Browser | None = None
         self.pages: dict[str, tuple[BrowserContext, Page]] = {}      # kind -> (context, page), reused
+        self.parked = threading.Event()        # the browser and Playwright are closed; the thread waits for ever
+        self._stopping = False
+        self._lock = threading.Lock()
         self.thread = threading.Thread(target=self._serve, name="deploycheck-browser", daemon=True)
         self.thread.start()
 
     def _serve(self) -> None:
-        pw = None
+        _here.worker = self
         try:
             while True:
                 item = self.q.get()
                 if item is None:
                     return
-                fn, fut = item
+                fn, fut, wants_browser = item
                 if not fut.set_running_or_notify_cancel():
                     continue
                 try:
-                    if self.failed:
-                        raise BrowserUnavailable(self.failed)
-                    if self.browser is None or not self.browser.is_connected():
-                        self.pages.clear()
-                        if pw is None:
-                            from playwright.sync_api import sync_playwright
-                            pw = sync_playwright().start()
-                        try:
-                            self.browser = launch(pw)
-                        except BrowserUnavailable as e:
-                            self.failed = str(e)
-                            raise
-                    fut.set_result(fn(self.browser))
+                    fut.set_result(fn(self.started_browser() if wants_browser else self.started_playwright()))
                 except BaseException as e:  # noqa: BLE001 - handed to the caller
                     fut.set_exception(e)
         finally:
-            for obj, meth in ((self.browser, "close"), (pw, "stop")):
+            for obj, meth in ((self.browser, "close"), (self.pw, "stop")):
                 if obj is not None:
                     try:
                         getattr(obj, meth)()
                     except Exception:
                         pass
-            self.browser = None
+            self.browser = self.pw = None
+            self._park()
 
-    def submit(self, fn: Callable[[Browser], T]) -> T:
+    def _park(self) -> NoReturn:
+        """Wait for ever (the module's text says why this thread never ends). No signal is delivered to
+        this thread, so nothing wakes it to take the GIL while the interpreter finalizes."""
+        self.parked.set()
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+        never = threading.Lock()
+        never.acquire()
+        never.acquire()
+        raise AssertionError("unreachable")
+
+    def started_playwright(self) -> Playwright:
+        if self.pw is None:
+            from playwright.sync_api import sync_playwright
+            self.pw = sync_playwright().start()
+        return self.pw
+
+    def started_browser(self) -> Browser:
+        if self.failed:
+            raise BrowserUnavailable(self.failed)
+        if self.browser is None or not self.browser.is_connected():
+            self.pages.clear()
+            try:
+                self.browser = launch(self.started_playwright())
+            except BrowserUnavailable as e:
+                self.failed = str(e)
+                raise
+        return self.browser
+
+    def submit(self, fn: Callable[[Any], T], wants_browser: bool = True, timeout: float | None = None) -> T:
         fut: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self.q.put((fn, fut))
-        return fut.result()
+        with self._lock:
+            if self._stopping:
+                raise BrowserUnavailable("the browser was closed (deploycheck is exiting)")
+            self.q.put((fn, fut, wants_browser))
+        return fut.result(timeout)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        self.q.put(None)
-        self.thread.join(timeout)
+    def stop(self, timeout: float) -> bool:
+        """Close the browser and Playwright once what was asked before is done; True once the thread waits."""
+        with self._lock:
+            if not self._stopping:
+                self._stopping = True
+                self.q.put(None)
+        return self.parked.wait(timeout)
 
 
 _lock = threading.Lock()
 _worker: _Worker | None = None
+_exiting = False
 
 
 def _get_worker() -> _Worker:
     global _worker
     with _lock:
-        if _worker is None or not _worker.thread.is_alive():
+        if _exiting:       # a late warm-up: a browser thread started now could end while the interpreter finalizes
+            raise BrowserUnavailable("no browser is started while deploycheck exits")
+        if _worker is None or _worker.parked.is_set():
             _worker = _Worker()
         return _worker
 
@@ -279,13 +316,18 @@ def run(fn: Callable[[Browser], T]) -> T:
     (started on first use). Blocks until done; safe to call from any thread, also from inside a
     running asyncio loop (that loop waits). Raises :class:`BrowserUnavailable` without Chromium.
     Everything Playwright (pages, contexts) must be created and closed inside ``fn``."""
-    w = _get_worker()
-    if threading.current_thread() is w.thread:  # nested call from inside fn
-        if w.failed:
-            raise BrowserUnavailable(w.failed)
-        assert w.browser is not None            # set before the outer fn was called
-        return fn(w.browser)
-    return w.submit(fn)
+    here: _Worker | None = getattr(_here, "worker", None)
+    if here is not None:                        # nested call from inside fn
+        return fn(here.started_browser())
+    return _get_worker().submit(fn)
+
+
+def run_playwright(fn: Callable[[Playwright], T], timeout: float | None = None) -> T:
+    """``fn(playwright)`` in the browser thread, without starting a browser (like :func:`run`)."""
+    here: _Worker | None = getattr(_here, "worker", None)
+    if here is not None:
+        return fn(here.started_playwright())
+    return _get_worker().submit(fn, wants_browser=False, timeout=timeout)
 
 
 def with_page(kind: str, setup: Callable[[Browser], BrowserContext], fn: Callable[[Page], T]) -> T:
@@ -293,7 +335,7 @@ def with_page(kind: str, setup: Callable[[Browser], BrowserContext], fn: Callabl
     (viewport, JavaScript off, routes) and returns it, once. A page that crashed or was closed is
     made again; a failure inside ``fn`` drops the page so the next call starts clean."""
     def call(browser: Browser) -> T:
-        w = _get_worker()
+        w: _Worker = _here.worker                 # the browser thread's own (never a new one)
         ctx_page = w.pages.get(kind)
         if ctx_page is None or ctx_page[1].is_closed():
             ctx = setup(browser)
@@ -342,16 +384,28 @@ def available() -> tuple[bool, str]:
     return how != "none", reason
 
 
-def close() -> None:
-    """Close the shared browser (called at exit; safe to call twice; the next run() starts anew)."""
+def close(timeout: float = STOP_SECONDS) -> None:
+    """Close the shared browser and stop Playwright, and wait until the browser thread has done so
+    (safe to call twice; the next run() starts anew, except at exit)."""
     global _worker
     with _lock:
         w, _worker = _worker, None
-    if w is not None and w.thread.is_alive():
-        w.stop()
+    if w is None:
+        return
+    inside = getattr(_here, "worker", None) is w      # from inside fn: it parks once fn returns
+    if not w.stop(0 if inside else timeout) and not inside:
+        print(f"deploycheck: the browser thread was still busy {timeout:.0f} s after the end of the run",
+              file=sys.stderr)
 
 
-atexit.register(close)
+def _at_exit() -> None:
+    global _exiting
+    with _lock:
+        _exiting = True
+    close()
+
+
+atexit.register(_at_exit)
 
 
 def main(argv: list[str] | None = None) -> int:

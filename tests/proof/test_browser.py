@@ -148,3 +148,62 @@ def test_chromium_never_runs_as_root_and_has_no_network(tmp_path, who):
         assert all(x["own_net"] for x in res["procs"]) and not res["reached"] and res["hits"] == [], res
     if not res["mode"].startswith("bubblewrap"):          # no bubblewrap here: Chromium's own sandbox, always
         assert not any(x["no_sandbox"] for x in res["procs"]), res
+
+
+EXIT_PROBE = r"""
+import atexit, json, os, sys, threading
+sys.path.insert(0, sys.argv[1])
+started = []                                   # the name of every thread this process starts
+_start = threading.Thread.start
+def start(self):
+    started.append(self.name)
+    return _start(self)
+threading.Thread.start = start
+
+def children():
+    out = []
+    for d in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{d}/stat") as fh:
+                if int(fh.read().rsplit(")", 1)[1].split()[1]) == os.getpid():
+                    out.append(d)
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+def after_close():                             # atexit is LIFO: this runs after the browser's own close
+    t = seen.pop("thread")
+    seen["ran playwright, then"] = "alive" if t.is_alive() and os.path.exists(f"/proc/self/task/{t.native_id}") else "ended"
+    try:                                       # prefetch's warm-up, asking late on a loaded machine
+        browser.run(lambda b: b.is_connected())
+        seen["late warm-up"] = "a browser"
+    except browser.BrowserUnavailable as e:
+        seen["late warm-up"] = str(e)
+    seen["threads started"] = [n for n in started if n.startswith("deploycheck-browser")]
+    seen["children"] = children()
+    print(json.dumps(seen), flush=True)
+atexit.register(after_close)
+
+from deploycheck.proof import browser
+seen = {"probe": browser.playwright_browser_path(refresh=True) is not None}
+seen["thread"] = browser.run(lambda b: threading.current_thread())
+"""
+
+
+@needs_chromium
+def test_a_thread_that_ran_playwright_never_ends_and_none_starts_at_exit(tmp_path):
+    """Playwright's sync API runs on greenlet, whose per-thread state a C++ thread-exit destructor frees
+    without the GIL: when it ran while the interpreter finalized, `deploycheck grade` died with SIGSEGV
+    after writing its report (on a loaded machine: the exit-time close ended the browser thread while
+    prefetch's late warm-up started another). At exit the browser is closed (no child process is left)
+    but its thread lives on, the probe for Playwright's own Chromium runs in that same thread, and a
+    warm-up asking after the close gets no browser (and no thread)."""
+    script = tmp_path / "exit_probe.py"
+    script.write_text(EXIT_PROBE)
+    p = subprocess.run([sys.executable, str(script), ROOT], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0 and "Fatal Python error" not in p.stderr, p.stderr[-3000:]
+    seen = __import__("json").loads(p.stdout.strip().splitlines()[-1])
+    assert seen["ran playwright, then"] == "alive", seen
+    assert seen["threads started"] == ["deploycheck-browser"], seen        # one, the probe's included
+    assert seen["late warm-up"] == "no browser is started while deploycheck exits", seen
+    assert seen["children"] == [], seen                                    # Playwright's driver is stopped
