@@ -353,9 +353,12 @@ class AwsProvider:
         t0 = time.perf_counter()
         # a fresh InferenceId per call (SageMaker's request id for data capture) also keeps moto from
         # answering from its cache of an earlier endpoint's answer to the same body
+        # a header the documented request does not set is not sent (as `aws sagemaker-runtime
+        # invoke-endpoint` without --content-type/--accept), never sent empty
+        headers = {k: v for k, v in (("ContentType", request.content_type), ("Accept", request.accept)) if v}
         r = self.client("sagemaker-runtime").invoke_endpoint(
-            EndpointName=deployment.endpoint, Body=request.body, ContentType=request.content_type,
-            Accept=request.accept, InferenceId=f"deploycheck-{label_value(self.run_id)}-{secrets.token_hex(6)}"[:64])
+            EndpointName=deployment.endpoint, Body=request.body, **headers,
+            InferenceId=f"deploycheck-{label_value(self.run_id)}-{secrets.token_hex(6)}"[:64])
         body = r["Body"].read()
         return Prediction(mode="cloud", platform=AWS, ok=True, request=request, status=200, response=body,
                           response_content_type=r.get("ContentType", ""),

@@ -74,6 +74,22 @@ def test_deploy_predict_teardown_leaves_nothing(aws, folder):
     assert p.teardown(dep) == ()                                      # idempotent: all already gone
 
 
+def test_headers_the_documented_request_does_not_set_are_not_sent(aws, folder):
+    """`invoke-endpoint --body fileb://x.csv` without --content-type: the call carries no ContentType
+    (and no Accept) at all, never an empty one; documented headers are sent as written."""
+    p = aws()
+    dep = p.deploy(bundle(folder))
+    p.prime(dep, answer(b"[0]"))
+    sent: list[dict] = []
+    p.client("sagemaker-runtime").meta.events.register(
+        "provide-client-params.sagemaker-runtime.InvokeEndpoint", lambda params, **_: sent.append(dict(params)))
+    p.predict(dep, Request(b"5.1,3.5,1.4,0.2", content_type="", accept=""))
+    p.predict(dep, Request(b"5.1,3.5,1.4,0.2", content_type="text/csv", accept="application/json"))
+    assert "ContentType" not in sent[0] and "Accept" not in sent[0], sent[0]
+    assert sent[1]["ContentType"] == "text/csv" and sent[1]["Accept"] == "application/json"
+    p.teardown(dep)
+
+
 def test_binary_answers_are_primed_as_json(aws, folder):
     import numpy as np
     p = aws()
