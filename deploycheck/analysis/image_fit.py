@@ -254,21 +254,36 @@ def _v(version: str) -> tuple[int, ...]:
     return tuple(out)
 
 
+# what a failed load says when a mismatch is its cause: the error's own words (``_NAMES``), then words
+# a failed load of that kind often shows among others (``_HINTS``)
+_NAMES = {"numpy": ("numpy._core",), "python": ("unsupported pickle protocol",), "lz4": ("lz4",),
+          "scikit-learn": ("no module named 'sklearn", "can't get attribute", "inconsistentversion", "__setstate__"),
+          "joblib": ()}
+_HINTS = {"joblib": ("invalid load key", "array data", "unpickl", "could not load", "error code", "buffer",
+                     "reshape", "truncat", "joblib"),
+          "scikit-learn": ("sklearn", "unpickl", "could not load", "error code")}
+
+
 def explain_load_failure(fit: Fit | None, error: str) -> tuple[str, bool] | None:
     """(what the format facts say about a failed load, certain) when they explain ``error``; None
-    when they do not. predict.local uses it instead of the container's text alone."""
+    when they do not. The mismatch the error names comes first (a numpy 2 pickle on a numpy 1 image
+    stops at "No module named 'numpy._core'" however old its scikit-learn), the others after it, as
+    what would fail next. predict.local uses it instead of the container's text alone."""
     if fit is None or not fit.mismatches:
         return None
-    hints = {"numpy": ("numpy._core", "numpy.core"),
-             "joblib": ("invalid load key", "array data", "unpickl", "could not load", "error code", "buffer",
-                        "reshape", "truncat", "joblib"),
-             "python": ("unsupported pickle protocol",), "lz4": ("lz4",),
-             "scikit-learn": ("sklearn", "unpickl", "__setstate__", "inconsistentversion", "could not load",
-                              "error code")}
     low = error.lower()
-    hit = [m for m in fit.mismatches if any(h.lower() in low for h in hints.get(m.what, ()))]
-    if not hit:
+    named = [m for m in fit.mismatches if any(h in low for h in _NAMES.get(m.what, ()))]
+    hinted = [m for m in fit.mismatches if m not in named and any(h in low for h in _HINTS.get(m.what, ()))]
+    if not named and not hinted:
         return None
-    certain = any(m.certain for m in hit)
-    chosen = [m for m in hit if m.certain] if certain else hit
-    return "; ".join(m.cause for m in chosen), certain
+    first = named or hinted
+    certain = any(m.certain for m in first)
+    if certain:
+        first = [m for m in first if m.certain]
+    cause = "; ".join(m.cause for m in first)
+    rest = [m for m in fit.mismatches if m not in first and m.certain == certain and (m.certain or m in hinted)]
+    if named and rest:
+        cause += "; once that is fixed it still would not load: " + "; ".join(m.cause for m in rest)
+    elif rest:
+        cause += "; " + "; ".join(m.cause for m in rest)
+    return cause, certain

@@ -136,5 +136,22 @@ def test_a_failed_load_is_explained_only_when_the_facts_fit_the_error(pickles):
                                 "No module named 'numpy._core'") is None
 
 
+def test_the_mismatch_the_real_error_names_is_the_cause_and_the_rest_what_fails_next(pickles):
+    """scikit-learn 1.4.2 under numpy 2 loaded by 1.2-1 (numpy 1.24.1) stops at numpy._core, before
+    any scikit-learn class is rebuilt: that is the cause; the scikit-learn release is what fails next."""
+    error = _run("sagemaker:1.2-1", LOAD, str(pickles["sm142"]))
+    assert error.startswith("failed ModuleNotFoundError") and "numpy._core" in error
+    cause, certain = explain_load_failure(image_fit(_info(pickles["sm142"], "1.4.2"), catalog.image("1.2-1")), error)
+    assert certain and cause.startswith("it was saved under numpy 2 (it imports numpy._core.multiarray)"), cause
+    assert cause.endswith("once that is fixed it still would not load: it was pickled with scikit-learn 1.4.2 and the "
+                          "image has 1.2.1 (estimators do not unpickle across releases)"), cause
+    # the same pickle by plain pickle protocol 5 on Python 3.7: the protocol is what the error names
+    p = subprocess.run([_python("sagemaker:0.23-1"), "-I", "-c", "import pickle,sys; pickle.load(open(sys.argv[1],'rb'))",
+                        str(pickles["sm142_p5"])], capture_output=True, text=True, timeout=120)
+    cause, certain = explain_load_failure(image_fit(_info(pickles["sm142_p5"], "1.4.2"), catalog.image("0.23-1")),
+                                          p.stderr)
+    assert certain and cause.startswith("it uses pickle protocol 5, which the image's Python 3.7 cannot read"), cause
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))

@@ -99,7 +99,8 @@ KEY_WORDS = {
     ("own_transformer_class", "artifact.safe"): ["features.ColumnSelector", "your own code", "code/features.py"],
     ("numpy2_model", "artifact.version"): ["saved under numpy 2", "numpy._core", "numpy 1.24.1",
                                            "scikit-learn 1.4.2", 'framework_version="1.4-2-py312"'],
-    ("numpy2_model", "predict.local"): ["No module named 'numpy._core'", "saved under numpy 2", "Fix:",
+    ("numpy2_model", "predict.local"): ["No module named 'numpy._core') because it was saved under numpy 2",
+                                        "once that is fixed it still would not load", "Fix:",
                                         'framework_version="1.4-2-py312"',
                                         'uv pip install --python model-env "scikit-learn==1.2.1" "numpy==1.24.1"'],
 }
