@@ -189,3 +189,55 @@ def test_both_platforms_are_graded_and_reported(graded):
     page = (graded[1] / "index.html").read_text()
     assert "gcp: " in page and "not counted; failed: readme.cleanup" in page
 
+
+
+def test_review_verdicts_are_counted_and_listed_apart_in_every_output(graded):
+    """Issue 23: the class run's real review verdicts (an unreadable pasted screenshot, a model the image
+    may not load) keep their points and appear apart, never as failures, in the terminal, report.json,
+    grades.csv, review.csv, summary.md, Gradescope's results and the class page (its "needs review"
+    filter, each item with its screenshot and the override to paste)."""
+    import csv
+    import html
+    import io
+    import tomllib
+    from deploycheck import overrides
+    students, out, p = graded
+    want = {"pasted_screenshot": "proof.screenshot", "aiplatform_new_joblib": "predict.local"}
+    for sid, cid in want.items():
+        s = students[sid]
+        c = next(c for c in s["checks"] if c["id"] == cid)
+        assert c["status"] == "review" and c["score"] == c["max_score"] > 0, c
+        assert s["review"] == [cid] and s["score"] == s["max_score"] and "fix_first" not in s, sid
+    assert {sid for sid, s in students.items() if s.get("review")} == set(want)
+    # terminal: pytest's summary counts them apart, deploycheck's table lists them, never as failing
+    assert ", 2 review in " in p.stdout, p.stdout[-1500:]
+    for sid, cid in want.items():
+        line = next(ln for ln in p.stdout.splitlines() if ln.startswith(sid + " "))
+        assert f"no failing check; 1 to review ({cid})" in line, line
+        assert "FAILED checks/" not in "\n".join(ln for ln in p.stdout.splitlines() if f"[{sid}]" in ln)
+    grades = {r["student"]: r for r in csv.DictReader(io.StringIO((out / "grades.csv").read_text(), newline=""))}
+    rows = list(csv.DictReader(io.StringIO((out / "review.csv").read_text(encoding="utf-8"), newline="")))
+    assert sorted((r["student"], r["check"]) for r in rows) == sorted(want.items())
+    md = (out / "summary.md").read_text()
+    page = html.unescape((out / "index.html").read_text())
+    for sid, cid in want.items():
+        g = grades[sid]
+        assert g["review"] == cid and g[cid] == fmt_points(students[sid], cid) and g["score"] == g["max_score"], g
+        r = next(r for r in rows if r["student"] == sid)
+        assert overrides.parse(tomllib.loads(r["override"])).get(sid, cid).status == "passed"   # pastes as is
+        assert f"| {sid} | {students[sid]['platform']} | 23/23 (1 to review) | — |" in md
+        assert f"- {sid}: `{cid}`:" in md.split("### Awaiting instructor review")[1]
+        gs = json.loads((out / "results" / f"{sid}.json").read_text())
+        assert f"Awaiting your instructor's review (no points lost): {cid}" in gs["output"]
+        t = next(t for t in gs["tests"] if t["name"] == f"(to review) {cid}")
+        assert t["status"] == "passed" and t["score"] == t["max_score"] > 0
+        assert not any(t["status"] == "failed" for t in gs["tests"]), sid
+        assert f'data-student="{sid}" data-failing="" data-review="{cid}"' in page
+        assert f"<strong>Needs review:</strong> <code>{cid}</code>" in page and r["override"] in page
+    assert 'id="only-review"' in page and "2 checks to review" in page
+    assert "remote image (not loaded): https://github.com/user-attachments/assets/3f6c1a52" in page
+
+
+def fmt_points(s: dict, cid: str) -> str:
+    v = next(c["score"] for c in s["checks"] if c["id"] == cid)
+    return str(int(v)) if float(v).is_integer() else str(v)
