@@ -2,6 +2,7 @@
 any change to a repo's files, the student, the options or the grader grades afresh."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -129,23 +130,145 @@ def _no_runtimes(monkeypatch, tmp_path):
     monkeypatch.setenv("DEPLOYCHECK_CACHE_DIR", str(tmp_path / "empty-cache"))   # no environment built here
 
 
-@pytest.mark.parametrize("change", ["ocr off", "isolation", "browser", "runtimes"])
+def _copy_runtimes(monkeypatch, tmp_path) -> list[Path]:
+    """The manifests of this machine's built runtime environments, in a cache of their own (an
+    environment is its manifest plus the interpreter it names, which stays where it is)."""
+    from deploycheck.runtimes import catalog, envs
+    found = [e for im in catalog.images() if im.supported for e in [envs.existing(im)] if e is not None]
+    if not found:
+        pytest.skip("no runtime environment is built here (make runtimes)")
+    monkeypatch.setenv("DEPLOYCHECK_CACHE_DIR", str(tmp_path / "cache"))
+    copies = []
+    for e in found:
+        dest = envs.cache_root() / e.root.name / envs.MANIFEST
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(e.root) / envs.MANIFEST, dest)
+        copies.append(dest)
+    return copies
+
+
+def _rebuilt_runtime(monkeypatch, tmp_path):
+    """The same environments, one of them rebuilt with another numpy (what `runtimes build` does after
+    an upstream release): the same folder name, other versions inside."""
+    manifest = _copy_runtimes(monkeypatch, tmp_path)[0]
+    m = json.loads(manifest.read_text())
+    m["versions"] = {**m["versions"], "numpy": "0.0.1"}
+    manifest.write_text(json.dumps(m))
+
+
+def _tesseract_reporting(tmp_path, version: str | None) -> Path:
+    """A Tesseract program that is this machine's, reporting ``version`` (None: its own)."""
+    real = shutil.which("tesseract")
+    if real is None:
+        pytest.skip("tesseract is not installed")
+    fake = tmp_path / f"tesseract-{version or 'same'}"
+    answer = f'echo "tesseract {version}"; exit 0' if version else f'exec {real} "$@"'
+    fake.write_text(f'#!/bin/sh\nif [ "$1" = --version ]; then {answer}; fi\nexec {real} "$@"\n')
+    fake.chmod(0o755)
+    return fake
+
+
+def _ocr_version(monkeypatch, tmp_path):
+    """Another Tesseract release: the program answers another version, reads with the same data."""
+    monkeypatch.setenv("DEPLOYCHECK_TESSERACT", str(_tesseract_reporting(tmp_path, "9.9.9")))
+
+
+def test_another_tesseract_release_alone_misses(tmp_path, cache_env, monkeypatch):
+    """The same engine (the program) at another version, nothing else changed: graded afresh."""
+    repo = tmp_path / "amy"
+    shutil.copytree(CLASSROOM / "complete_aws", repo)
+    (t,) = targets_for("amy", str(repo))
+    monkeypatch.setenv("DEPLOYCHECK_TESSERACT", str(_tesseract_reporting(tmp_path, None)))
+    cache.machine.cache_clear()
+    c = ResultsCache(Settings())
+    c.put(t, "proof.screenshot", passed("aws_deploy/prediction.png shows a prediction"))
+    assert c.get(t, "proof.screenshot") is not None
+    before = cache.machine()
+    monkeypatch.setenv("DEPLOYCHECK_TESSERACT", str(_tesseract_reporting(tmp_path, "9.9.9")))
+    cache.machine.cache_clear()
+    try:
+        after = cache.machine()
+        assert before["ocr"].split("-")[0] == after["ocr"].split("-")[0] == "tesseract"
+        assert {k for k in after if after[k] != before[k]} == {"ocr"} and "9.9.9" in after["ocr"]
+        assert c.get(t, "proof.screenshot") is None
+    finally:
+        cache.machine.cache_clear()
+
+
+def _same_ocr_elsewhere(monkeypatch, tmp_path):
+    """The same Tesseract found first on another PATH entry (a link to it): the same engine and version."""
+    real = shutil.which("tesseract")
+    if real is None:
+        pytest.skip("tesseract is not installed")
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "tesseract").symlink_to(real)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+
+
+def _ocr_engine(monkeypatch, tmp_path):
+    """The same Tesseract as a program (DEPLOYCHECK_OCR=tesseract-cli) instead of the library (tesserocr)."""
+    from deploycheck.analysis import ocr
+    if ocr.engine().name != "tesserocr":
+        pytest.skip("tesserocr is not installed: only one engine here")
+    monkeypatch.setenv("DEPLOYCHECK_OCR", "tesseract-cli")
+
+
+def _library_upgraded(monkeypatch, tmp_path):
+    """One of the grader's libraries at another version (a newer Pillow or markdown-it-py): its
+    distribution metadata first on the path, as after `pip install -U`."""
+    from importlib import metadata
+    req = sorted(metadata.requires("deploycheck") or ())[0]
+    name = re.split(r"[\s;<>=!~\[(]", req, maxsplit=1)[0]
+    info = tmp_path / "site" / f"{name.replace('-', '_')}-999.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 999.0\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    assert metadata.version(name) == "999.0"
+
+
+def _python_upgraded(monkeypatch, tmp_path):
+    """The grader on another Python release (a point release parses the student's code too)."""
+    monkeypatch.setattr(sys, "version", "3.11.99 (main, Jan  1 2030, 00:00:00) [GCC 12.2.0]")
+
+
+# each real change, and the one fact it changes (every fact of MACHINE_FACTS has at least one)
+CHANGES = {"ocr off": ("ocr", lambda m, p: m.setenv("DEPLOYCHECK_OCR", "off")), "ocr version": ("ocr", _ocr_version),
+           "ocr engine": ("ocr", _ocr_engine), "isolation": ("isolation", lambda m, p: _other_isolation(m)),
+           "browser": ("browser", _other_browser), "runtimes removed": ("runtimes", _no_runtimes),
+           "runtime rebuilt": ("runtimes", _rebuilt_runtime), "library upgraded": ("libraries", _library_upgraded),
+           "python upgraded": ("python", _python_upgraded)}
+
+
+def test_every_machine_fact_has_a_real_change_below():
+    assert {fact for fact, _ in CHANGES.values()} == set(cache.MACHINE_FACTS)
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
 def test_a_real_change_of_the_machine_misses(entry, monkeypatch, tmp_path, change):
     """The facts change the way they do on a real machine: OCR switched off (or installed later),
-    another isolation, another Chromium, runtime environments built or removed."""
+    another Tesseract release or engine, another isolation, another Chromium, runtime environments
+    built, removed or rebuilt with other versions, a library upgraded, another Python. Each change
+    moves exactly its own fact, and the stored outcome is not reused."""
     c, t = entry
     before = cache.machine()
-    if change == "ocr off":
-        monkeypatch.setenv("DEPLOYCHECK_OCR", "off")
-    elif change == "isolation":
-        _other_isolation(monkeypatch)
-    elif change == "browser":
-        _other_browser(monkeypatch, tmp_path)
-    else:
-        _no_runtimes(monkeypatch, tmp_path)
+    fact, make = CHANGES[change]
+    make(monkeypatch, tmp_path)
     cache.machine.cache_clear()
-    assert cache.machine() != before
+    after = cache.machine()
+    assert {k for k in after if after[k] != before[k]} == {fact}, (before, after)
     assert c.get(t, "proof.screenshot") is None
+
+
+@pytest.mark.parametrize("same", ["runtimes elsewhere", "tesseract elsewhere on PATH"])
+def test_the_same_machine_reached_another_way_still_hits(entry, monkeypatch, tmp_path, same):
+    """What is not a change keeps the entry: the same environments found in another cache folder, the
+    same Tesseract first found elsewhere on PATH (so the misses above are the facts, not the probing)."""
+    c, t = entry
+    before = cache.machine()
+    (_copy_runtimes if same == "runtimes elsewhere" else _same_ocr_elsewhere)(monkeypatch, tmp_path)
+    cache.machine.cache_clear()
+    assert cache.machine() == before
+    assert c.get(t, "proof.screenshot") is not None
 
 
 def test_the_rubric_keys_what_can_change_a_verdict_not_points(entry):
