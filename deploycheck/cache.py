@@ -211,6 +211,7 @@ class ResultsCache:
         self.settings = settings
         self.enabled = enabled
         self._trees: dict[str, str | None] = {}
+        self._heads: dict[str, str] = {}
 
     def _key(self, t: Target, cid: str) -> str | None:
         if not self.enabled or cid.startswith(NEVER) or t.submission.problem:
@@ -224,9 +225,12 @@ class ResultsCache:
         tree = self._trees[repo]
         if tree is None:
             return None
+        if repo not in self._heads:      # the git history is an input too (security.secrets reads it)
+            from deploycheck.analysis import repo_git
+            self._heads[repo] = repo_git.head(t.repo)
         opts = {k: getattr(self.settings, k) for k in _OPTIONS}
         blob = json.dumps([grader_hash(), rubric_identity(self.settings.rubric), machine(), cid, t.student, t.platform,
-                           repo, tree, opts], default=str)
+                           repo, tree, self._heads[repo], opts], default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def _dir(self, t: Target, key: str) -> Path:

@@ -93,7 +93,7 @@ _TABLE: tuple[CheckSpec, ...] = (
               "the folder holds (or its README embeds) a screenshot whose text shows a prediction from the "
               "deployed model",
               requires=("structure.deploy_folder",)),
-    CheckSpec("security.secrets", 2, "no cloud credentials are committed anywhere in the repo",
+    CheckSpec("security.secrets", 2, "no cloud credentials are committed anywhere in the repo, its git history included",
               requires=("structure.deploy_folder",)),
     CheckSpec("extras.custom_image", 1,
               "the lab's extra part: a custom Docker image pushed and run (`docker push`, "

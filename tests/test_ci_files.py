@@ -102,6 +102,7 @@ def test_student_workflow_uses_the_action():
     assert "push" in _on(wf)
     job = wf["jobs"]["grade"]
     assert _step(job["steps"], uses="actions/checkout@")["with"]["persist-credentials"] is False
+    assert _step(job["steps"], uses="actions/checkout@")["with"]["fetch-depth"] == 0   # security.secrets reads the history
     dc = _step(job["steps"], uses="COURSE-ORG/deploycheck@")
     assert dc["with"]["report-dir"] == "report" and "audit-account" in dc["with"]
     assert dc["with"]["aws-access-key-id"] == "${{ secrets.AWS_ACCESS_KEY_ID }}"

@@ -5,9 +5,14 @@ Scans the whole repo (not only the deploy folder) without following symlinks, sk
 byte budget. Finds AWS access key ids, AWS secret access keys (by the name they sit next to),
 GCP service-account key files and PEM private keys. AWS's documented example keys are ignored.
 Messages show only a redacted form of a key id and never any part of a secret.
+
+The repo's git history is scanned too (:mod:`deploycheck.analysis.repo_git`): a credential removed
+from the files but still in an older version of one is still in every clone and on GitHub. Only the
+versions HEAD's history holds and this clone has are read (a shallow or partial clone says so).
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import stat
@@ -15,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploycheck import files
+from deploycheck.analysis import repo_git
 
 MAX_FILES = 20_000
 MAX_LISTED = 100_000          # files listed at most (a hostile repo of millions of files stays bounded)
@@ -57,10 +63,13 @@ class Finding:
     line: int
     kind: str          # "AWS access key id" | "AWS secret access key" | "GCP service-account key" | "private key"
     shown: str = ""    # redacted form (never the secret itself)
+    commit: str = ""   # found in git history: the commit that added that version of the file
+    same: str = field(default="", repr=False, compare=False)   # a digest telling one credential from another (never shown)
 
     def describe(self) -> str:
         what = f"{self.kind} {self.shown}".strip()
-        return f"{self.path} line {self.line}: {what}"
+        where = f" (commit {self.commit})" if self.commit else ""
+        return f"{self.path} line {self.line}{where}: {what}"
 
 
 @dataclass
@@ -72,6 +81,10 @@ class ScanResult:
     skipped: int = 0              # files not scanned because a cap was reached
     skipped_examples: list[str] = field(default_factory=list)
     problem: str | None = None
+    history: list[Finding] = field(default_factory=list)   # only in older versions of files (git history)
+    history_state: str = "none"   # repo_git.History.state: none | scanned | shallow | partial | unreadable
+    history_versions: int = 0     # older file versions read
+    history_missing: int = 0      # versions of the history this clone does not have
 
 
 def redact_key_id(key: str) -> str:
@@ -88,6 +101,10 @@ def _pem_has_body(data: bytes, end: int) -> bool:
     return re.search(rb"[A-Za-z0-9+/=]{40}", body) is not None
 
 
+def _same(value: bytes) -> str:
+    return hashlib.sha256(value).hexdigest()[:16]
+
+
 def scan_bytes(data: bytes, rel: str) -> list[Finding]:
     """Credential findings in one file's bytes."""
     if not _PREFILTER.search(data):
@@ -97,22 +114,45 @@ def scan_bytes(data: bytes, rel: str) -> list[Finding]:
         key = m.group(1)
         if key in EXAMPLE_KEY_IDS or key.endswith(b"EXAMPLE"):
             continue
-        out.append(Finding(rel, _line(data, m.start()), "AWS access key id", redact_key_id(key.decode())))
+        out.append(Finding(rel, _line(data, m.start()), "AWS access key id", redact_key_id(key.decode()),
+                           same=_same(key)))
     for m in _SECRET.finditer(data):
         sec = m.group(1)
         if sec in EXAMPLE_SECRETS or sec.endswith(b"EXAMPLEKEY") or len(set(sec)) < 8:
             continue
-        out.append(Finding(rel, _line(data, m.start(1)), "AWS secret access key", "(value hidden)"))
+        out.append(Finding(rel, _line(data, m.start(1)), "AWS secret access key", "(value hidden)", same=_same(sec)))
     sa = _SA_TYPE.search(data)
     sa_key = _SA_KEY.search(data) if sa else None
     if sa and sa_key:
-        out.append(Finding(rel, _line(data, sa_key.start()), "GCP service-account key (private_key)", "(value hidden)"))
+        out.append(Finding(rel, _line(data, sa_key.start()), "GCP service-account key (private_key)", "(value hidden)",
+                           same=_same(data[sa_key.end():sa_key.end() + 400].replace(b"\\n", b"\n"))))
     elif is_key_file(rel):
         for m in _PEM.finditer(data):
             if _pem_has_body(data, m.end()):
-                out.append(Finding(rel, _line(data, m.start()), "private key", "(value hidden)"))
+                out.append(Finding(rel, _line(data, m.start()), "private key", "(value hidden)",
+                                   same=_same(data[m.end():m.end() + 400].replace(b"\\n", b"\n"))))
                 break
     return out
+
+
+def scan_file(data: bytes, rel: str) -> list[Finding]:
+    """Findings in one file's contents as stored (binary files skipped, UTF-16 text read as such)."""
+    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if b"\x00" in data[:4096] and not utf16:
+        return []
+    if utf16:
+        try:
+            data = data.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError:
+            return []
+    return scan_bytes(data, rel)
+
+
+def worth_scanning(rel: str, size: int) -> bool:
+    """Not in a skipped folder, not a binary kind of file, not empty and not over MAX_FILE_BYTES."""
+    parts = rel.split("/")
+    return (0 < size <= MAX_FILE_BYTES and not any(p in SKIP_DIRS for p in parts[:-1])
+            and not parts[-1].lower().endswith(SKIP_SUFFIXES))
 
 
 def _candidates(repo: Path) -> list[tuple[str, int]]:
@@ -176,13 +216,39 @@ def scan_repo(repo: Path, first: tuple[str, ...] = ()) -> ScanResult:
             continue
         res.files += 1
         res.bytes += len(data)
-        if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-            continue  # binary
-        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-            try:
-                data = data.decode("utf-16").encode("utf-8")
-            except UnicodeDecodeError:
-                continue
-        res.findings.extend(scan_bytes(data, rel))
+        res.findings.extend(scan_file(data, rel))
     res.findings.sort(key=lambda f: (f.path, f.line))
+    scan_history(repo, res)
     return res
+
+
+def scan_history(repo: Path, res: ScanResult) -> None:
+    """Credentials only in older versions of files (HEAD's history, as far as this clone has it),
+    within the same budgets; one finding per credential, not those the files still hold."""
+    h = repo_git.history(repo, worth_scanning)
+    res.history_state, res.history_missing = h.state, h.missing
+    if not h.versions:
+        return
+    known = {f.same for f in res.findings}
+    chosen: list[tuple[str, str]] = []
+    budget = MAX_TOTAL_BYTES
+    for blob, path, size in h.versions[:MAX_FILES]:
+        if size > budget:
+            res.capped = True
+            continue
+        budget -= size
+        chosen.append((blob, path))
+    contents = repo_git.blobs(repo, [b for b, _ in chosen])
+    found: list[tuple[str, Finding]] = []
+    for blob, path in chosen:
+        data = contents.get(blob)
+        if data is None:
+            continue
+        res.history_versions += 1
+        for f in scan_file(data, path):
+            if f.same not in known:
+                known.add(f.same)
+                found.append((blob, f))
+    for blob, f in found[:20]:
+        f.commit = repo_git.introduced_in(repo, blob)
+    res.history = [f for _, f in found]

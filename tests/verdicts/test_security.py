@@ -154,3 +154,89 @@ def test_a_capped_scan_says_what_it_skipped_and_scans_the_deploy_folder_first(tm
     clean = make_target(tmp_path / "b", {**{f"data/part{i}.csv": "a\n" for i in range(6)}, "aws_deploy/README.md": "x"})
     o = security_secrets(clean)
     assert o.status == "passed" and "were not scanned" in o.message and "data/part" in o.message
+
+
+# ---------------------------------------------------------------- git history
+
+def _history_repo(tmp_path, later: dict):
+    """A repo whose first commit holds a key in aws_deploy/deploy.py and whose HEAD changed it to ``later``."""
+    from tests.classroom.gitrepos import make_repo
+    code = f"import boto3\nimport os\nsm = boto3.client('sagemaker', aws_access_key_id='{KEY_ID}',\n" \
+           f"    aws_secret_access_key='{SECRET}')\n"
+    repo = tmp_path / "repo"
+    shas = make_repo(repo, [("2024-04-01T10:00:00+00:00", {"aws_deploy/README.md": "# deploy\n", "aws_deploy/deploy.py": code}),
+                            ("2024-04-02T10:00:00+00:00", later)])
+    return repo, shas
+
+
+def _grade(repo):
+    return security_secrets(Target("stu", "aws", load_submission.__wrapped__("stu", str(repo)), "stu"))
+
+
+def test_a_key_removed_from_the_files_but_still_in_git_history_fails_without_its_value(tmp_path):
+    repo, shas = _history_repo(tmp_path, {"aws_deploy/deploy.py": "import boto3\nsm = boto3.client('sagemaker')\n"})
+    o = _grade(repo)
+    assert o.status == "failed", o.message
+    assert "git history" in o.message and f"aws_deploy/deploy.py line 3 (commit {shas[0][:7]}" in o.message
+    assert "aws_deploy/deploy.py line 4" in o.message and redact_key_id(KEY_ID) in o.message
+    assert "filter-repo" in o.message and "force-push" in o.message and "rotate" in o.message.lower()
+    assert "committed to the repo:" not in o.message        # the files themselves are clean now
+    everything = o.message + json.dumps(o.data)
+    assert KEY_ID not in everything and SECRET not in everything and SECRET[:8] not in everything
+    assert {f["in_history"] for f in o.data["findings"]} == {True} and o.file == "aws_deploy/deploy.py"
+
+
+def test_a_key_still_in_the_files_is_reported_once_not_again_for_its_history(tmp_path):
+    repo, _ = _history_repo(tmp_path, {"aws_deploy/README.md": "# deploy\nmore text\n"})
+    o = _grade(repo)
+    assert o.status == "failed" and "committed to the repo" in o.message
+    assert "git history" not in o.message.split("purge")[0], o.message       # the same key, not twice
+    assert len(o.data["findings"]) == 2
+
+
+def test_a_clean_history_passes_and_says_it_was_read(tmp_path):
+    from tests.classroom.gitrepos import make_repo
+    repo = tmp_path / "repo"
+    make_repo(repo, [("2024-04-01T10:00:00+00:00", {"aws_deploy/README.md": "# one\n"}),
+                     ("2024-04-02T10:00:00+00:00", {"aws_deploy/README.md": "# two\n"})])
+    o = _grade(repo)
+    assert o.status == "passed" and "1 older file versions in git history" in o.message, o.message
+
+
+def test_shallow_and_partial_clones_say_what_of_the_history_was_not_scanned(tmp_path):
+    import shutil
+    import subprocess
+    repo, _ = _history_repo(tmp_path, {"aws_deploy/deploy.py": "import boto3\n"})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    shallow, partial = tmp_path / "shallow", tmp_path / "partial"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", repo.as_uri(), str(shallow)], check=True, env=env)
+    subprocess.run(["git", "clone", "-q", "--filter=blob:none", repo.as_uri(), str(partial)], check=True, env=env)
+    shutil.rmtree(repo)                       # a missing version can never be fetched (no network, no source)
+    o = _grade(shallow)
+    assert o.status == "passed" and "not scanned (a shallow clone" in o.message and "--unshallow" in o.message
+    o = _grade(partial)
+    assert o.status == "passed" and "1 more are not in this clone" in o.message, o.message
+
+
+def test_git_facts_come_only_from_the_repos_own_git_folder_and_run_nothing_of_it(tmp_path):
+    """A hostile .git/config (fsmonitor, hooks, an alternate transport) starts nothing; a folder without
+    its own .git inside another checkout has no history; a .git symlink is not followed."""
+    repo, _ = _history_repo(tmp_path, {"aws_deploy/deploy.py": "import boto3\n"})
+    marker = tmp_path / "ran"
+    with open(repo / ".git" / "config", "a") as fh:
+        fh.write(f"[core]\n\tfsmonitor = touch {marker}\n\thooksPath = hooks2\n"
+                 f"[remote \"origin\"]\n\turl = ext::sh -c 'touch {marker}'\n\tpromisor = true\n")
+    (repo / ".git" / "hooks2").mkdir()
+    for hook in ("post-checkout", "pre-commit", "reference-transaction"):
+        (repo / ".git" / "hooks2" / hook).write_text(f"#!/bin/sh\ntouch {marker}\n")
+        (repo / ".git" / "hooks2" / hook).chmod(0o755)
+    assert _grade(repo).status == "failed" and not marker.exists()
+    inner, linked = repo / "nested", tmp_path / "linked"      # inside the checkout, no .git of its own
+    for d in (inner, linked):
+        (d / "aws_deploy").mkdir(parents=True)
+        (d / "aws_deploy" / "README.md").write_text("# x\n")
+    (linked / ".git").symlink_to(repo / ".git")
+    for d in (inner, linked):
+        o = _grade(d)
+        assert o.status == "passed" and o.data["history"] == "none" and "git history" not in o.message, o.message
+    assert not marker.exists()
