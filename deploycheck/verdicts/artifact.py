@@ -134,7 +134,7 @@ def _how(info: ArtifactInfo, platform: str) -> str:
     kinds = ("sagemaker",) if platform == AWS else ("vertex",)
     rows = [im for im in catalog.IMAGES if im.kind in kinds and not im.alias_of and catalog.retirement(im) is None]
     newest = max(rows, key=lambda im: catalog.mm(im.sklearn) or (0, 0))
-    serving = "SageMaker scikit-learn image" if platform == AWS else "prebilt Vertex container"
+    serving = "SageMaker scikit-learn image" if platform == AWS else "prebuilt Vertex container"
     return (f"no {serving} loads it as it is (scikit-learn {catalog.major_minor(pickled)}): {retrain(newest, pickled)}, "
             f"and {declare(newest)}")
 

@@ -128,3 +128,20 @@ def test_a_retired_image_is_never_the_one_to_retrain_for():
     text = fit.fixes()
     assert "scikit-learn==1.9.0" in text and "sagemaker-scikit-learn 1.9-0" in text, text
     assert "uv venv --python 3.12 model-env" in text and "--python 3.10" not in text
+
+
+def test_an_undeclared_vertex_model_no_container_loads_gets_the_newest_container_and_its_install(tmp_path):
+    """Today's scikit-learn on GCP, no container declared: no prebuilt container loads it, so the fix
+    is re-training for the newest one, in its Python, and the URI to declare."""
+    d = tmp_path / "repo" / "gcp_deploy"
+    d.mkdir(parents=True)
+    (d / "README.md").write_text("I uploaded model.joblib in the console and deployed it to an endpoint.\n")
+    X, y = load_iris(return_X_y=True)
+    joblib.dump(LogisticRegression(max_iter=300).fit(X, y), d / "model.joblib")
+    sub = load_submission.__wrapped__("student", str(tmp_path / "repo"))
+    o = A.artifact_version(Target("student", "gcp", sub, "student"))
+    newest = max((im for im in catalog.IMAGES if im.kind == "vertex" and catalog.retirement(im) is None),
+                 key=lambda im: catalog.mm(im.sklearn))
+    assert o.status == "failed", o.message
+    assert "no prebuilt Vertex container loads it as it is" in o.message
+    assert env_command(newest) in o.message and f"sklearn-cpu.{newest.version.split('.')[-1]}" in o.message
