@@ -223,35 +223,12 @@ def phashes(thumb: bytes) -> tuple[int, ...]:
 
 _PLACEHOLDER = re.compile(r"^(?:your|my|the|example|sample|xxx|test|name|bucket|endpoint|model|default)"
                           r"(?:[-_](?:bucket|endpoint|model|name|here))*$|your[-_]|<|\$|\{|%|\*|example", re.I)
-_NAME_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("endpoint", re.compile(r"\b(?:endpoint_name|EndpointName|endpoint)\s*[=:]\s*[rfbu]?[\"']([A-Za-z0-9][\w.-]{2,62})[\"']")),
-    ("endpoint", re.compile(r"--endpoint-name[= ]+[\"']?([A-Za-z0-9][\w.-]{2,62})")),
-    ("endpoint", re.compile(r"\bgcloud\s+ai\s+endpoints\s+create\b[^\n]*--display-name[= ]+[\"']?([A-Za-z0-9][\w.-]{2,62})")),
-    ("endpoint", re.compile(r"\bEndpoint\.create\s*\([^)]*display_name\s*=\s*[\"']([A-Za-z0-9][\w.-]{2,62})[\"']")),
-    ("bucket", re.compile(r"\b(?:s3|gs)://([a-z0-9][a-z0-9._-]{2,62})")),
-    ("bucket", re.compile(r"\b(?:Bucket|bucket_name|bucket|BUCKET(?:_NAME)?)\s*[=:]\s*[rfbu]?[\"']([a-z0-9][a-z0-9._-]{2,62})[\"']")),
-    ("bucket", re.compile(r"\bgsutil\s+mb\b[^\n]*?\bgs://([a-z0-9][a-z0-9._-]{2,62})")),
-    ("model", re.compile(r"\b(?:ModelName|model_name|MODEL_NAME)\s*[=:]\s*[rfbu]?[\"']([A-Za-z0-9][\w.-]{2,62})[\"']")),
-    ("model", re.compile(r"\bgcloud\s+ai-platform\s+models\s+create\s+[\"']?([A-Za-z0-9][\w.-]{2,62})")),
-    ("model", re.compile(r"\bgcloud\s+ai-platform\s+(?:versions\s+create|predict)\b[^\n]*--model[= ]+[\"']?([A-Za-z0-9][\w.-]{2,62})")),
-    ("model", re.compile(r"\b(?:aiplatform\.)?Model\.upload\s*\([^)]*display_name\s*=\s*[\"']([A-Za-z0-9][\w.-]{2,62})[\"']")),
-    ("model", re.compile(r"\bgcloud\s+ai\s+models\s+upload\b[^\n]*--display-name[= ]+[\"']?([A-Za-z0-9][\w.-]{2,62})")),
-)
-
-
 def names_in(text: str, where: str) -> list[NamePrint]:
-    """Endpoint, bucket and model names a README or script uses (placeholders left out)."""
-    out: list[NamePrint] = []
-    seen: set[tuple[str, str]] = set()
-    for kind, rx in _NAME_PATTERNS:
-        for m in rx.finditer(text[:MAX_TEXT]):
-            value = m.group(1).rstrip(".-_")
-            if len(value) < 4 or _PLACEHOLDER.search(value) or (kind, value.lower()) in seen:
-                continue
-            seen.add((kind, value.lower()))
-            line = text.count("\n", 0, m.start()) + 1
-            out.append(NamePrint(kind, value, f"{where} line {line}"))
-    return out
+    """Endpoint, bucket and model names a README or script uses (:mod:`deploycheck.analysis.names`),
+    placeholders and names too short to tell students apart left out."""
+    from deploycheck.analysis.names import resource_names
+    return [NamePrint(n.kind, n.value, f"{where} line {n.line}") for n in resource_names(text[:MAX_TEXT])
+            if len(n.value) >= 4 and not _PLACEHOLDER.search(n.value)]
 
 
 # ------------------------------------------------------------------ a student's repo

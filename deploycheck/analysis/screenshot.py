@@ -139,26 +139,15 @@ def model_outputs(folder: DeployFolder) -> KnownOutputs | None:
     return None
 
 
-_ENDPOINT_NAMES = (
-    re.compile(r"\bendpoint_name\s*=\s*[rfbu]?[\"']([A-Za-z0-9][\w-]{1,62})[\"']"),
-    re.compile(r"\bEndpointName\s*=\s*[rfbu]?[\"']([A-Za-z0-9][\w-]{1,62})[\"']"),
-    re.compile(r"--endpoint-name[=\s]+[\"']?([A-Za-z0-9][\w-]{1,62})"),
-    re.compile(r"\bgcloud\s+ai\s+endpoints\s+(?:predict|describe|deploy-model|raw-predict)\s+([A-Za-z0-9][\w-]{1,62})"),
-    re.compile(r"\bendpoints/(\d{6,})"),
-    re.compile(r"\bEndpoint(?:\.create)?\s*\(\s*(?:display_name\s*=\s*|endpoint_name\s*=\s*)?[\"']"
-               r"(?:projects/[^\"']*/endpoints/)?([A-Za-z0-9][\w-]{1,62})[\"']"),
-)
-
-
 def named_endpoints(inputs: FolderInputs) -> tuple[str, ...]:
-    """Endpoint names and ids the README's code blocks and the deploy scripts use (for comparing with the
-    endpoint a screenshot shows; shell variables such as ``$ENDPOINT`` are left out)."""
+    """Endpoint names and ids the README's code blocks and the deploy scripts use
+    (:mod:`deploycheck.analysis.names`), for comparing with the endpoint a screenshot shows."""
+    from deploycheck.analysis.names import resource_names
     out: list[str] = []
     for _rel, text, _line in inputs.code:
-        for rx in _ENDPOINT_NAMES:
-            for m in rx.finditer(text[:2_000_000]):
-                if m.group(1) not in out and len(out) < 20:
-                    out.append(m.group(1))
+        for n in resource_names(text, ("endpoint",)):
+            if n.value not in out and len(out) < 20:
+                out.append(n.value)
     return tuple(out)
 
 
