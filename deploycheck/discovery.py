@@ -341,6 +341,11 @@ def load_submission(student: str, repo: str, as_of: str = "", problem: str | Non
                 folders.append(make_folder(plat, p, root, named=False, evidence=what, as_of=as_of))
         folders.sort(key=lambda f: PLATFORMS.index(f.platform))
     notes.extend(odd_names_note(f) for f in folders if any(map(fs.undecodable, (*f.files, *f.symlinks))))
+    # one budget for the analysis of the whole repository (files.budget_repo), decided here, once
+    budget = fs.budget_repo(root, fs.sized_listing(root, SKIP_DIRS, fs.BINARY_SUFFIXES, MAX_FILES * 4),
+                            [f.rel for f in folders])
+    if budget is not None:
+        notes.append(budget.note())
     problem = hint = None
     if not folders:
         try:

@@ -6,6 +6,16 @@ UTF-16 with BOM, else cp1252/latin-1), normalising line endings to ``\\n``.
 Every analysis module reads student files through :func:`read_bytes` / :func:`read_text`; paths
 are posix and relative to a base directory (a deploy folder or a repo root).
 
+One budget bounds the text analysis of a whole repository, whatever reads it (:func:`budget_repo`,
+decided once per repository when it is discovered): at most :data:`ANALYSIS_FILES` text files and
+:data:`ANALYSIS_BYTES` of text (a large file counts :data:`ANALYSIS_FILE_CHARGE` at most: the
+analyses read the heads of large files), of which at most :data:`ANALYSIS_PYTHON_BYTES` of Python
+source that can be parsed into syntax trees (a script over :data:`PARSE_CHARS`/:data:`PARSE_LINES` is
+never parsed, so it counts as text only). Files are taken in one order: the deploy folders first,
+then the top level, then the rest, smaller before larger; :func:`read_text` refuses the contents of
+the files left out ("not analysed"), so every check sees the same files whatever runs first, and a
+repository of a thousand generated scripts costs its own student a note, never the grader's memory.
+
 File names are bytes on POSIX: a name that is not UTF-8 (``r\\xe9sultat.png`` from a Windows zip)
 reaches Python as a str holding surrogate escapes (PEP 383), which opens the file but cannot be
 encoded, printed or written into a report. Such names stay as they are for every file operation;
@@ -23,9 +33,20 @@ import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Iterable, Sequence
 
 DEFAULT_LIMIT = 2_000_000
+ANALYSIS_FILES = 1000                   # text files of one repository whose contents are analysed
+ANALYSIS_BYTES = 12 * 2**20             # the text they hold, in all
+ANALYSIS_FILE_CHARGE = 2**20            # what one file counts at most (analyses read large files' heads)
+ANALYSIS_PYTHON_BYTES = 2**20           # the .py source among them that can be parsed into syntax trees
+PARSE_CHARS = 400_000                   # largest Python text handed to ast.parse (analysis/sources.py)
+PARSE_LINES = 20_000
+# never read as text (images, archives, models, data in binary formats)
+BINARY_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".ico", ".tif", ".tiff", ".pdf", ".zip", ".gz",
+                   ".tgz", ".tar", ".bz2", ".xz", ".7z", ".whl", ".so", ".dll", ".dylib", ".pyc", ".joblib", ".pkl",
+                   ".pickle", ".npy", ".npz", ".parquet", ".feather", ".h5", ".hdf5", ".pt", ".pth", ".onnx", ".bst",
+                   ".mp4", ".mov", ".mp3", ".woff", ".woff2", ".ttf", ".otf", ".xlsx", ".docx", ".pptx")
 
 
 @dataclass(frozen=True)
@@ -201,7 +222,11 @@ def open_binary(base: Path, rel: str) -> BinaryIO:
 
 
 def read_text(base: Path, rel: str, limit: int = DEFAULT_LIMIT) -> TextFile:
-    """``base/rel`` as text; problems ("binary", "missing", "... is a symlink ...") are in ``.problem``."""
+    """``base/rel`` as text; problems ("binary", "missing", "... is a symlink ...", "not analysed ...")
+    are in ``.problem``."""
+    left_out = _left_out(base, rel)
+    if left_out:
+        return TextFile(problem=left_out)
     b = read_bytes(base, rel, limit)
     if b.data is None:
         return TextFile(problem=b.problem or "missing")
@@ -209,6 +234,120 @@ def read_text(base: Path, rel: str, limit: int = DEFAULT_LIMIT) -> TextFile:
         return TextFile(problem="binary", truncated=b.truncated)
     text, enc, note = decode(b.data, b.truncated)
     return TextFile(text=text, truncated=b.truncated, encoding=enc, note=note)
+
+
+# ------------------------------------------------------------------ one analysis budget per repository
+
+@dataclass(frozen=True)
+class AnalysisBudget:
+    """A repository over the analysis budget: which of its files' contents are not analysed."""
+    root: str
+    left_out: frozenset[str]              # repo-relative paths
+    files: int                            # text files the repository holds
+    size: int                             # and their bytes
+
+    def note(self) -> str:
+        shown = sorted(self.left_out, key=lambda r: (r.count("/"), r))
+        names = ", ".join(printable(r) for r in shown[:3]) + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")
+        return (f"the repository is too large to analyse whole: deploycheck reads the contents of at most "
+                f"{ANALYSIS_FILES} text files and {ANALYSIS_BYTES // 2**20} MB per repository (at most "
+                f"{ANALYSIS_PYTHON_BYTES // 2**20} MB of it Python), and this one has {self.files} text files, "
+                f"{self.size / 2**20:.0f} MB; the contents of {names} were not analysed (the checks treat them "
+                "as unreadable): commit only what the deployment needs (no generated code, datasets or copies)")
+
+
+_BUDGETS: dict[str, AnalysisBudget] = {}      # repo root -> its budget, for the repositories over it
+
+
+def sized_listing(root: Path, skip_dirs: Iterable[str], skip_suffixes: tuple[str, ...], max_files: int
+                  ) -> list[tuple[str, int]]:
+    """(posix path relative to ``root``, size) of at most ``max_files`` regular files below it: no
+    symlink followed, no directory of ``skip_dirs`` entered, no name ending in ``skip_suffixes``."""
+    skip = set(skip_dirs)
+    out: list[tuple[str, int]] = []
+    stack = [root]
+    while stack and len(out) < max_files:
+        d = stack.pop()
+        try:
+            with os.scandir(d) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue
+        for e in entries:
+            try:
+                if e.is_symlink():
+                    continue
+                if e.is_dir(follow_symlinks=False):
+                    if e.name not in skip:
+                        stack.append(Path(e.path))
+                    continue
+                if not e.is_file(follow_symlinks=False) or e.name.lower().endswith(skip_suffixes):
+                    continue
+                size = e.stat(follow_symlinks=False).st_size
+            except OSError:
+                continue
+            out.append((Path(e.path).relative_to(root).as_posix(), size))
+    return out
+
+
+def budget_repo(root: Path, listing: Sequence[tuple[str, int]], first: Sequence[str]) -> AnalysisBudget | None:
+    """Decide which of a repository's text files (``listing``: (path, size), see :func:`sized_listing`)
+    the analysis reads, the deploy folders (``first``) first; None when it may read them all. From
+    now on :func:`read_text` refuses the others' contents."""
+    def rank(item: tuple[str, int]) -> tuple[int, int, int, str]:
+        rel, size = item
+        where = 0 if any(rel == f or rel.startswith(f + "/") for f in first) else 1 if "/" not in rel else 2
+        return (where, min(size, ANALYSIS_FILE_CHARGE), rel.count("/"), rel)
+    n = total = python = 0
+    left: set[str] = set()
+    for rel, size in sorted(listing, key=rank):
+        charge = min(size, ANALYSIS_FILE_CHARGE)
+        if n >= ANALYSIS_FILES or total + charge > ANALYSIS_BYTES:
+            left.add(rel)
+            continue
+        parsed = _parsed_chars(root, rel, size) if rel.lower().endswith(".py") else 0
+        if python + parsed > ANALYSIS_PYTHON_BYTES:
+            left.add(rel)
+            continue
+        n, total, python = n + 1, total + charge, python + parsed
+    key = os.path.normpath(os.path.abspath(root))
+    if not left:
+        _BUDGETS.pop(key, None)
+        return None
+    budget = AnalysisBudget(key, frozenset(left), len(listing), sum(s for _r, s in listing))
+    _BUDGETS[key] = budget
+    return budget
+
+
+def parseable(text: str) -> bool:
+    """Whether the analysis parses this Python text into a syntax tree (not over PARSE_CHARS/PARSE_LINES)."""
+    return len(text) <= PARSE_CHARS and text.count("\n") <= PARSE_LINES
+
+
+def _parsed_chars(root: Path, rel: str, size: int) -> int:
+    """What the script ``root/rel`` of ``size`` bytes costs the parser: its characters when it can be
+    parsed, else 0. A file of at most PARSE_CHARS bytes holds at most as many characters (every decoding
+    gives at most one per byte) and is counted by its size; a larger one is read to tell (one that can be
+    parsed has at most 4 bytes per character, and a CR dropped before each of its lines)."""
+    if size <= PARSE_CHARS:
+        return size
+    b = read_bytes(root, rel, 4 * (PARSE_CHARS + PARSE_LINES) + 4)
+    if b.data is None or b.truncated or is_binary(b.data):
+        return 0
+    text = decode(b.data)[0]
+    return len(text) if parseable(text) else 0
+
+
+def _left_out(base: Path, rel: str) -> str | None:
+    """Why the contents of ``base/rel`` are not analysed (its repository is over the budget), else None."""
+    if not _BUDGETS:
+        return None
+    full = os.path.normpath(os.path.join(os.path.abspath(base), rel.replace("\\", "/")))
+    for root, budget in _BUDGETS.items():
+        if full.startswith(root + os.sep) and full[len(root) + 1:] in budget.left_out:
+            return (f"not analysed: the repository is over deploycheck's analysis budget ({ANALYSIS_FILES} text "
+                    f"files, {ANALYSIS_BYTES // 2**20} MB)")
+    return None
 
 
 def file_size(base: Path, rel: str) -> int | None:

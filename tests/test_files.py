@@ -107,3 +107,37 @@ def test_tree_size_counts_links_as_themselves(tmp_path):
     big.write_bytes(b"y" * 100_000)
     (tmp_path / "d" / "link").symlink_to(big)
     assert 1000 < tree_size(tmp_path) < 2000
+
+
+def test_one_analysis_budget_per_repository(tmp_path):
+    """files.budget_repo: the deploy folder's files first, small before large, at most
+    ANALYSIS_PYTHON_BYTES of Python that can be parsed (a script too large to parse counts as text); read_text refuses the contents of the files left out (whoever
+    asks first), and a repository within the budget gets none."""
+    from deploycheck import files as fs
+    repo = tmp_path / "repo"
+    (repo / "aws_deploy").mkdir(parents=True)
+    (repo / "data").mkdir()
+    (repo / "aws_deploy" / "inference.py").write_text("def model_fn(d):\n    return 1\n")
+    (repo / "aws_deploy" / "README.md").write_text("# deploy\n")
+    big_py = "x = [" + "1," * 195_000 + "]\n"                               # 390 KB, parsed
+    for i in range(3):
+        (repo / "aws_deploy" / f"gen{i}.py").write_text(big_py)           # the third is over the Python budget
+    (repo / "aws_deploy" / "long.py").write_text("x = 1\n" * 70_000)     # 420 KB, 70 000 lines: never parsed,
+    for i in range(14):
+        (repo / "data" / f"part{i}.csv").write_text("1,2\n" * 300_000)     # 1.2 MB, each counted 1 MB
+    listing = fs.sized_listing(repo, {".git"}, fs.BINARY_SUFFIXES, 10_000)
+    budget = fs.budget_repo(repo, listing, ["aws_deploy"])
+    try:
+        assert budget is not None
+        # 12 MB: the deploy folder (1.2 MB), then 10 of the 1 MB data files, in name order
+        assert set(budget.left_out) == {"aws_deploy/gen2.py", "data/part6.csv", "data/part7.csv", "data/part8.csv",
+                                    "data/part9.csv"}
+        assert fs.read_text(repo / "aws_deploy", "gen2.py").problem.startswith("not analysed")
+        assert fs.read_text(repo, "aws_deploy/inference.py").ok and fs.read_text(repo, "aws_deploy/long.py").ok
+        assert "gen2.py" in budget.note() and "too large to analyse whole" in budget.note()
+    finally:
+        assert fs.budget_repo(repo, [], []) is None                 # (forget it: later tests reuse nothing)
+    small = tmp_path / "small"
+    small.mkdir()
+    (small / "README.md").write_text("hi")
+    assert fs.budget_repo(small, fs.sized_listing(small, (), fs.BINARY_SUFFIXES, 100), []) is None

@@ -1,11 +1,16 @@
 """Static analysis of hostile files is bounded in the grader's own process: huge scripts are never
 handed to ast.parse, so a class run cannot be OOM-killed by one repo (issue 10, grader-side bombs)."""
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+CLASSROOM = ROOT / "fixtures" / "built" / "classroom"
 
 PROBE = """
 import json, resource, sys
@@ -38,3 +43,56 @@ def test_eight_huge_scripts_cost_the_grader_little_memory(tmp_path):
     assert out["maxrss_mb"] < 900, out
     status, msg = out["entry_point_model_fn"]
     assert status == "failed" and "too large to analyse" in msg and "aws_deploy/inference.py" in msg
+
+
+RSS_PROBE = """
+import json, os, resource
+def pytest_sessionfinish(session):
+    with open(os.environ["BOUNDS_RSS_FILE"], "a") as fh:
+        fh.write(json.dumps({"worker": os.environ.get("PYTEST_XDIST_WORKER", "controller"),
+                             "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}) + "\\n")
+"""
+
+
+def _grade_class(room: Path, out: Path, probe: Path) -> tuple[dict, list[dict]]:
+    rss = out.parent / f"{out.name}-rss.jsonl"
+    env = {**os.environ, "PYTHONPATH": f"{probe}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+           "BOUNDS_RSS_FILE": str(rss), "DEPLOYCHECK_NO_CACHE": "1"}
+    p = subprocess.run([sys.executable, "-m", "pytest", "checks/", "--classroom", str(room), "-n", "2", "--report",
+                        str(out), "-p", "no:cacheprovider", "-p", "bounds_rss", "-q", "--no-proof"],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
+    assert (out / "report.json").is_file(), p.stdout[-3000:] + p.stderr[-3000:]
+    doc = json.loads((out / "report.json").read_text())
+    return {s["student"]: s for s in doc["students"]}, [json.loads(ln) for ln in rss.read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_a_repo_of_many_large_scripts_costs_only_its_own_student(tmp_path):
+    """Issue 21: 120 scripts, each under the per-file limits and each defining model_fn with one huge
+    expression (a syntax tree of ~70 MB each), once took ~10 GB in the xdist worker that analysed them
+    (a 2 GB grader lost other students' checks). One budget for the whole repository's analysis: the
+    workers stay small, the other students' grades are those they get without it, every check of the
+    attacker is recorded, with a note saying what was not analysed."""
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    (probe / "bounds_rss.py").write_text(RSS_PROBE)
+    room = tmp_path / "room"
+    for name in ("complete_aws", "complete_vertex"):
+        shutil.copytree(CLASSROOM / name, room / name)
+    alone, _ = _grade_class(room, tmp_path / "alone", probe)
+    bomb = room / "many_scripts" / "aws_deploy"
+    shutil.copytree(CLASSROOM / "complete_aws", bomb.parent)
+    body = "def model_fn(model_dir):\n    return f(" + ",".join(["a"] * 190_000) + ")\n"     # 380 KB, 2 lines
+    for i in range(120):
+        (bomb / f"generated_{i:03d}.py").write_text(body)
+    graded, rss = _grade_class(room, tmp_path / "with", probe)
+    workers = [r["maxrss_mb"] for r in rss if r["worker"] != "controller"]
+    assert len(workers) == 2 and max(workers) < 1000, rss
+    assert set(graded) == {"complete_aws", "complete_vertex", "many_scripts"}
+    for name in ("complete_aws", "complete_vertex"):
+        assert [(c["id"], c["status"], c["score"]) for c in graded[name]["checks"]] == \
+            [(c["id"], c["status"], c["score"]) for c in alone[name]["checks"]], name
+    attacker = {c["id"]: c for c in graded["many_scripts"]["checks"]}
+    assert set(attacker) == {c["id"] for c in graded["complete_aws"]["checks"]}
+    assert attacker["entry_point.model_fn"]["status"] == "passed"       # its real inference.py was analysed
+    assert any("too large to analyse whole" in n and "generated_" in n for n in graded["many_scripts"]["notes"])

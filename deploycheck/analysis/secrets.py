@@ -157,31 +157,8 @@ def worth_scanning(rel: str, size: int) -> bool:
 
 def _candidates(repo: Path) -> list[tuple[str, int]]:
     """(rel, size) of every regular file worth scanning (no symlinks, skipped dirs/suffixes, bounded)."""
-    out: list[tuple[str, int]] = []
-    stack = [repo]
-    while stack and len(out) < MAX_LISTED:
-        d = stack.pop()
-        try:
-            with os.scandir(d) as it:
-                entries = list(it)
-        except OSError:
-            continue
-        for e in entries:
-            try:
-                if e.is_symlink():
-                    continue
-                if e.is_dir(follow_symlinks=False):
-                    if e.name not in SKIP_DIRS:
-                        stack.append(Path(e.path))
-                    continue
-                if not e.is_file(follow_symlinks=False) or e.name.lower().endswith(SKIP_SUFFIXES):
-                    continue
-                size = e.stat(follow_symlinks=False).st_size
-            except OSError:
-                continue
-            if 0 < size <= MAX_FILE_BYTES:
-                out.append((Path(e.path).relative_to(repo).as_posix(), size))
-    return out
+    return [(rel, size) for rel, size in files.sized_listing(repo, SKIP_DIRS, SKIP_SUFFIXES, MAX_LISTED)
+            if 0 < size <= MAX_FILE_BYTES]
 
 
 def scan_repo(repo: Path, first: tuple[str, ...] = ()) -> ScanResult:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import ast
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
 
 from typing import TYPE_CHECKING
 
@@ -190,16 +191,43 @@ def logical_lines(text: str) -> list[tuple[int, str]]:
 
 
 
-PARSE_CHARS = 400_000         # largest Python text handed to ast.parse (grader-side memory/time bound)
-PARSE_LINES = 20_000
+PARSE_CHARS = files.PARSE_CHARS     # largest Python text handed to ast.parse (grader-side memory/time bound)
+PARSE_LINES = files.PARSE_LINES
 
 
-@lru_cache(maxsize=512)
+TREE_CACHE_CHARS = 1_000_000   # source text whose syntax trees stay cached (a tree is ~150 bytes per character)
+_TREES: OrderedDict[tuple[str, str], tuple[ast.Module | None, tuple[str, int] | None]] = OrderedDict()
+_TREES_LOCK = threading.Lock()
+_cached_chars = 0
+
+
 def python_tree(text: str, name: str = "<source>") -> tuple[ast.Module | None, tuple[str, int] | None]:
-    """(tree, error) for Python text, parsed at most once per process (entry point, file references
-    and sample requests read the same scripts). Text over PARSE_CHARS/PARSE_LINES is not parsed:
-    a student file must not cost the grader seconds or gigabytes (error says so)."""
-    if len(text) > PARSE_CHARS or text.count("\n") > PARSE_LINES:
+    """(tree, error) for Python text, parsed at most once while it stays in the cache (entry point,
+    file references and sample requests read the same scripts; the cache holds the trees of at most
+    TREE_CACHE_CHARS of source, the most recently used: a class's worth of hand-ins never piles up in
+    a worker). Text over PARSE_CHARS/PARSE_LINES is not parsed: a student file must not cost the
+    grader seconds or gigabytes (error says so)."""
+    global _cached_chars
+    key = (text, name)
+    with _TREES_LOCK:
+        got = _TREES.get(key)
+        if got is not None:
+            _TREES.move_to_end(key)
+            return got
+    got = _parse(text, name)
+    if len(text) <= TREE_CACHE_CHARS:
+        with _TREES_LOCK:
+            if key not in _TREES:
+                _TREES[key] = got
+                _cached_chars += len(text)
+            while _cached_chars > TREE_CACHE_CHARS and _TREES:
+                (old, _name), _ = _TREES.popitem(last=False)
+                _cached_chars -= len(old)
+    return got
+
+
+def _parse(text: str, name: str) -> tuple[ast.Module | None, tuple[str, int] | None]:
+    if not files.parseable(text):
         return None, (f"too large to analyse ({len(text) // 1000} KB, {text.count(chr(10)) + 1} lines; "
                       f"deploycheck reads at most {PARSE_CHARS // 1000} KB / {PARSE_LINES} lines)", 1)
     try:

@@ -40,6 +40,10 @@ def entry_point_model_fn(t: Target) -> Outcome:
         if msg.startswith("too large"):
             return failed(f"{path} is {msg}: keep the serving script small (move generated code or data into "
                           "files it loads)", entry_point=info.rel)
+        if "not analysed" in msg:
+            return failed(f"{path} was {msg[msg.index('not analysed'):]}: commit only what the deployment needs "
+                          "(no generated code, datasets or copies), so that the entry point is read",
+                          entry_point=info.rel)
         return failed(f"{path} line {line}: {msg}; fix it: the container imports this file before serving "
                       "(run `python -m py_compile` on it to check)", entry_point=info.rel, line=line)
     assert info.tree is not None
