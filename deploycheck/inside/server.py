@@ -218,8 +218,9 @@ def serve(cfg):
                 if not cfg["sandboxed"]:
                     _killpg(pid)          # stragglers of an unsandboxed job (best effort)
                 status = job_process.exit_status(status, usage, limits, stopped[0])
-                if conn in conns:
-                    send(conn, {"op": "exit", "id": job_id, "status": status})
+                if conn in conns:         # with the CPU time of all the job's processes (J reaped them)
+                    send(conn, {"op": "exit", "id": job_id, "status": status,
+                                "cpu_s": round(usage.ru_utime + usage.ru_stime, 3)})
 
     while True:
         try:

@@ -146,6 +146,7 @@ class Seen:
     out: Tail
     err: Tail
     server_gone: bool           # the server went away, or did not report the exit after a kill
+    cpu_s: float | None = None  # CPU seconds the job's processes used (the server's rusage of it)
 
 
 def collect(ctl: socket.socket, job_id: str, pipes: list[tuple[int, int]], timeout: float) -> Seen:
@@ -159,6 +160,7 @@ def collect(ctl: socket.socket, job_id: str, pipes: list[tuple[int, int]], timeo
     too_large = False
     open_fds = {out_r, err_r, ans_r, set_r}
     status: int | None = None
+    cpu_s: float | None = None
     timed_out = False
     deadline = time.monotonic() + timeout
     kill_deadline = drain_deadline = None
@@ -190,6 +192,7 @@ def collect(ctl: socket.socket, job_id: str, pipes: list[tuple[int, int]], timeo
                     m = json.loads(data)
                     if m.get("id") == job_id and m.get("op") == "exit":
                         status = int(m.get("status", -1))
+                        cpu_s = float(m["cpu_s"]) if isinstance(m.get("cpu_s"), (int, float)) else None
                     continue
                 chunk = os.read(fd, 1 << 16)
                 if not chunk:
@@ -217,7 +220,7 @@ def collect(ctl: socket.socket, job_id: str, pipes: list[tuple[int, int]], timeo
                 os.close(fd)
             except OSError:
                 pass
-    return Seen(status, timed_out, bytes(setup), bytes(answer), too_large, out, err, server_gone)
+    return Seen(status, timed_out, bytes(setup), bytes(answer), too_large, out, err, server_gone, cpu_s)
 
 
 def _str(v: object, n: int) -> str:
@@ -228,7 +231,8 @@ def decide(result: MakeResult, seen: Seen, notes: tuple[str, ...]) -> JobResult:
     """Every status, from what the grader saw; the answer only fills the job's own fields."""
     status, timed_out, setup, answer, too_large = seen.status, seen.timed_out, seen.setup, seen.answer, seen.too_large
     out, err = seen.out, seen.err
-    common: dict[str, Any] = {"stdout_tail": out.text(), "stderr_tail": err.text(), "notes": notes}
+    common: dict[str, Any] = {"stdout_tail": out.text(), "stderr_tail": err.text(), "notes": notes,
+                              "cpu_used": seen.cpu_s}
     exit_code = signal_name = None
     if status is not None and status >= 0:
         if os.WIFSIGNALED(status):

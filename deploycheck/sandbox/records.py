@@ -108,6 +108,7 @@ class JobResult:
     cpu_s: float | None = None           # the CPU time limit when it was not the timeout
     memory_mb: int = DEFAULT_MEMORY_MB
     notes: tuple[str, ...] = ()
+    cpu_used: float | None = None        # CPU seconds all the job's processes used (None: not known)
     talk: Any = None                     # what the caller's ``talk`` returned (sandbox.run(talk=...))
     talk_error: str = ""                 # the exception ``talk`` raised (deploycheck's own failure)
 

@@ -301,15 +301,23 @@ def run(target: Target, requests: Sequence[HttpRequest] = (), *, synthesize: Map
     return _interpret(target, runtime, reqs, res)
 
 
-RETRY_WALL = 3               # the retry's wall clock, in timeouts (its CPU time stays one timeout)
+# The retry's wall clock, in timeouts (its CPU time stays one timeout): a check takes at most
+# (1 + RETRY_WALL) timeouts of wall clock, its one retry included.
+RETRY_WALL = 2
 BUSY_CPU_PRESSURE = 40.0      # % of the last 10 s in which runnable tasks waited for a CPU (Linux PSI)
 BUSY_LOAD_PER_CPU = 2.0       # without PSI: 1-minute load average per CPU
+STARVED_SHARE = 0.5           # a job that got less CPU than this share of its wall clock was kept waiting
 
 
 def _starved(res: JobResult) -> str:
     """Why the job's wall-clock timeout may be the machine's doing ("" when it is the model's: the
-    job finished, used up its CPU time, or the machine is not busy)."""
-    return machine_busy() if res.status == "timeout" and not res.cpu_exhausted else ""
+    job finished, used up its CPU time, computed for at least half of its wall clock -- a fork bomb or
+    an endless loop is busy, however loaded the machine --, or the machine is not busy)."""
+    if res.status != "timeout" or res.cpu_exhausted:
+        return ""
+    if res.cpu_used is not None and res.cpu_used >= STARVED_SHARE * res.timeout:
+        return ""
+    return machine_busy()
 
 
 def machine_busy() -> str:

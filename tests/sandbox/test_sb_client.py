@@ -382,3 +382,19 @@ result = seen
     assert r2.ok and r2.data == [False] * 7, r2
     host = Path("/proc/sysvipc/msg").read_text() + Path("/proc/sysvipc/shm").read_text()
     assert str(0x5B0C0FFE) not in host and not Path("/dev/shm/sbplanted").exists()
+
+
+def test_the_cpu_time_of_the_job_is_the_servers_count(run):
+    """The server reports the CPU time of the job's process and of every child it waited for (its
+    rusage as the server reaps it), also for a job it stopped: predict.local tells a job that computed
+    (an endless loop, a fork bomb forking) from one a busy machine kept waiting, without asking the job.
+    (Children still running when the job is stopped are reaped by the kernel without a count. The
+    kernel's accounting is tick-based: the counts below leave it 0.2 s, less than the children's 1.2 s.)"""
+    spin = ("import os, time\nfor _ in range(3):\n    if os.fork() == 0:\n        t = time.process_time()\n"
+            "        while time.process_time() - t < 0.4:\n            pass\n        os._exit(0)\n"
+            "for _ in range(3):\n    os.wait()\n")
+    r = run(spin + "result = 1")
+    assert r.ok and r.cpu_used is not None and r.cpu_used >= 1.0, r
+    r = run(spin + "t = time.process_time()\nwhile time.process_time() - t < 0.5:\n    pass\ntime.sleep(600)",
+            limits=sandbox.Limits(timeout=8, memory_mb=256))
+    assert r.status == "timeout" and r.cpu_used is not None and r.cpu_used >= 1.5, r

@@ -136,14 +136,14 @@ def test_a_timeout_on_a_starved_machine_is_retried_then_an_error_of_the_run(tmp_
     monkeypatch.setattr(local, "machine_busy", lambda: "runnable tasks waited for a CPU 93% of the last 10 s")
     runner, seen = _timeouts_then("timeout")
     run = local.run(local.target_for(f, None), [], runner=runner, runtime=local.Runtime("x", catalog.image("2.11"), None))
-    assert seen == [20.0, 60.0] and runner.cpu == [None, 20.0]     # 3x the wall clock, the same CPU time
-    assert run.machine_error.startswith("the model did not answer within 20 s nor, retried, within 60 s")
+    assert seen == [20.0, 40.0] and runner.cpu == [None, 20.0]     # 2x the wall clock, the same CPU time
+    assert run.machine_error.startswith("the model did not answer within 20 s nor, retried, within 40 s")
     assert "too busy" in run.machine_error and "--sandbox-timeout" in run.machine_error
     assert run.sandbox_status == "ok"                   # nothing is held against the student
 
     runner, seen = _timeouts_then("ok")                 # the retry answered: graded on that answer
     run = local.run(local.target_for(f, None), [], runner=runner, runtime=local.Runtime("x", catalog.image("2.11"), None))
-    assert seen == [20.0, 60.0] and not run.machine_error and run.sandbox_status == "ok"
+    assert seen == [20.0, 40.0] and not run.machine_error and run.sandbox_status == "ok"
 
 
 def test_code_that_uses_up_its_cpu_time_is_the_models_however_busy_the_machine(tmp_path, monkeypatch):
@@ -156,8 +156,30 @@ def test_code_that_uses_up_its_cpu_time_is_the_models_however_busy_the_machine(t
 
     runner, seen = _timeouts_then("timeout", last_signal="SIGXCPU")  # the retry met the CPU limit
     run = local.run(local.target_for(f, None), [], runner=runner, runtime=rt)
-    assert seen == [20.0, 60.0] and not run.machine_error
+    assert seen == [20.0, 40.0] and not run.machine_error
     assert run.sandbox_status == "timeout" and run.limit_s == 20.0   # "took longer than 20 s", the student's
+
+
+def test_a_busy_job_on_a_busy_machine_is_not_retried(tmp_path, monkeypatch):
+    """A fork bomb or an endless loop computes: when the job's processes used at least half of its wall
+    clock in CPU time, the timeout is the model's however busy the machine: one timeout of wall clock and
+    the student's timeout (before: retried with three times the wall clock, then an error of the run)."""
+    from deploycheck.sandbox import JobResult
+    _sub, f = gcp_folder(tmp_path, "2.11", b"x")
+    monkeypatch.setattr(local, "machine_busy", lambda: "runnable tasks waited for a CPU 93% of the last 10 s")
+    seen: list[float] = []
+
+    def runner(job, args, *, limits=None, cpu_used=25.0, **kw):
+        seen.append(limits.timeout if limits is not None else 20.0)
+        return JobResult("timeout", timeout=seen[-1], signal_name="SIGKILL", cpu_used=cpu_used)
+    run = local.run(local.target_for(f, None), [], runner=runner, runtime=local.Runtime("x", catalog.image("2.11"), None))
+    assert seen == [20.0] and not run.machine_error and run.sandbox_status == "timeout"
+
+    def starved(job, args, **kw):                        # a job that hardly ran: the machine's doing
+        return runner(job, args, cpu_used=0.4, **kw)
+    seen.clear()
+    run = local.run(local.target_for(f, None), [], runner=starved, runtime=local.Runtime("x", catalog.image("2.11"), None))
+    assert seen == [20.0, 40.0] and run.machine_error
 
 
 def test_a_timeout_on_an_idle_machine_is_the_models(tmp_path, monkeypatch):
