@@ -95,6 +95,12 @@ class Facts:
         return _imports.shipped_requirements(self.folder, self.entry_point) if self.folder.platform == "aws" else ()
 
     @cached_property
+    def shipped_code(self) -> _imports.ShippedCode:
+        """The entry point's code directory as the SageMaker SDK uploads it (what the sandbox puts on
+        sys.path, AWS)."""
+        return _imports.shipped_code(self.folder, self.entry_point)
+
+    @cached_property
     def artifact(self) -> _artifact.ArtifactInfo | None:
         return _artifact.inspect_artifact(self.folder)
 

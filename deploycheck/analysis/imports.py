@@ -180,6 +180,43 @@ def shipped_requirements(folder: DeployFolder, info: EntryPointInfo | None) -> t
     return tuple(out)
 
 
+@dataclass(frozen=True)
+class ShippedCode:
+    """What the SageMaker SDK uploads as the entry point's code directory (``/opt/ml/code``, which the
+    container puts on ``sys.path``). ``files``: (path in the deploy folder, name in the code directory)
+    when it uploads a selection -- an entry point declared without ``source_dir``: the entry-point file
+    and each ``dependencies=[...]`` path, all at the top of the code directory (sagemaker
+    ``fw_utils.tar_and_upload_dir``: ``[script] + dependencies``, each under its base name). None when
+    it uploads a whole folder: ``source_dir`` (the entry point's folder in it), or the upload is not
+    known (no ``entry_point=`` found: the student may have deployed otherwise; the entry point's folder,
+    the benefit of the doubt)."""
+    files: tuple[tuple[str, str], ...] | None
+    how: str
+
+
+def shipped_code(folder: DeployFolder, info: EntryPointInfo | None) -> ShippedCode:
+    """The entry point's code directory as the SDK ships it (use ``folder.facts.shipped_code``)."""
+    if info is None or not info.declared:
+        return ShippedCode(None, "the entry point's folder (no entry_point= found)")
+    if info.source_dir is not None:
+        return ShippedCode(None, f"source_dir='{info.source_dir or '.'}'")
+    ep_dir = str(PurePosixPath(info.rel).parent)
+    ep_dir = "" if ep_dir == "." else ep_dir
+    files_: list[tuple[str, str]] = [(info.rel, PurePosixPath(info.rel).name)]
+    for dep in info.dependencies:
+        d = dep.strip().strip("/")
+        if not d or d.startswith("..") or "/../" in f"/{d}/":
+            continue
+        for rel in dict.fromkeys((d, f"{ep_dir}/{d}" if ep_dir else d)):
+            if rel in folder.fileset or any(f.startswith(rel + "/") for f in folder.files):
+                name = PurePosixPath(rel).name
+                if all(n != name for _r, n in files_):
+                    files_.append((rel, name))
+                break
+    return ShippedCode(tuple(files_), "entry_point= without source_dir: the entry-point file"
+                       + (" and dependencies=[...]" if len(files_) > 1 else "") + " only")
+
+
 # APIs the lab's original text used that current images no longer have (reported as notes).
 REMOVED_APIS = {
     "as_matrix": "DataFrame.as_matrix() was removed in pandas 1.0: use .to_numpy()",
@@ -233,7 +270,9 @@ def shipped_modules(folder: DeployFolder, info: EntryPointInfo | None,
     """The student's own modules the SageMaker SDK ships with the entry point, importable on the
     endpoint (the code directory is on sys.path): module name -> (where, the classes and functions
     it defines at top level). The code directory is ``source_dir`` when declared, else the ``code/``
-    folder of model.tar.gz, else the entry-point file alone (see :class:`Requirements`)."""
+    folder of model.tar.gz, else what ``folder.facts.shipped_code`` says the SDK uploads (the
+    entry-point file and its ``dependencies=[...]``; the entry-point file alone when no entry_point=
+    was found)."""
     out: dict[str, tuple[str, frozenset[str]]] = {}
     if archive_code:
         for rel, text in list(archive_code.items())[:MAX_OWN_MODULES]:
@@ -242,14 +281,23 @@ def shipped_modules(folder: DeployFolder, info: EntryPointInfo | None,
                 out[name] = (f"{folder.rel}/model.tar.gz: code/{rel}", _top_level_defs(text))
     if info is None or info.tree is None:
         return out
+    # (path in the folder, path in the code directory) of each .py file the SDK uploads
+    selection = folder.facts.shipped_code.files
     if info.source_dir is not None:
         base = info.source_dir
-        rels = [f for f in folder.files if f.endswith(".py") and (not base or f.startswith(base + "/"))]
-    else:
-        base, rels = str(PurePosixPath(info.rel).parent), [info.rel]
-        base = "" if base == "." else base
-    for rel in sorted(rels, key=lambda r: (r.count("/"), r))[:MAX_OWN_MODULES]:
-        name = _module_name(rel[len(base) + 1:] if base else rel)
+        pairs = [(f, f[len(base) + 1:] if base else f) for f in folder.files
+                 if f.endswith(".py") and (not base or f.startswith(base + "/"))]
+    elif selection is not None:               # the entry-point file and dependencies=[...], each at the top
+        pairs = []
+        for rel, top in selection:
+            if rel in folder.fileset:
+                pairs.append((rel, top))
+            else:
+                pairs.extend((f, top + f[len(rel):]) for f in folder.files if f.startswith(rel + "/"))
+    else:                                     # no entry_point= found: the entry-point file itself
+        pairs = [(info.rel, PurePosixPath(info.rel).name)]
+    for rel, inner in sorted(pairs, key=lambda p: (p[1].count("/"), p[1]))[:MAX_OWN_MODULES]:
+        name = _module_name(inner)
         if not name or name in out:
             continue
         tf = files.read_text(folder.path, rel, limit=400_000)

@@ -241,7 +241,19 @@ def _encode_rows(rows, content_type):
     return json.dumps(rows).encode()
 
 
-def serve(ctx, entry, transform_fn="exclusive", model_rel=None, boot=True, code_dir_rel=None):
+def _code_dir_of(ctx, folder, files):
+    """The code directory the SDK uploads when it is a selection of the folder's files (``files``:
+    [path in the folder, name in the code directory]): links to them in a directory of their own."""
+    code_dir = os.path.join(ctx.root, "code")
+    os.mkdir(code_dir)
+    for rel, name in files:
+        src = os.path.join(folder, rel)
+        if os.path.exists(src) and os.sep not in name and name not in (".", ".."):
+            os.symlink(src, os.path.join(code_dir, name))
+    return code_dir
+
+
+def serve(ctx, entry, transform_fn="exclusive", model_rel=None, boot=True, code_dir_rel=None, code_files=None):
     """Start the container like SageMaker does, then serve each connection the grader hands over on
     ``ctx.channel`` through gunicorn's own worker, until the grader has no more.
 
@@ -249,18 +261,26 @@ def serve(ctx, entry, transform_fn="exclusive", model_rel=None, boot=True, code_
     the image's glue ("ignored" before 1.2-1, "exclusive" from 1.2-1); ``model_rel``: the model
     directory inside the folder when there is no archive (``ctx.extracted`` otherwise);
     ``code_dir_rel``: where the entry point's code lives ("code" inside the archive, as the SDK
-    repacks it), else the entry point's folder. Reports on the channel: ``ready`` (after the start,
+    repacks it); ``code_files``: the files the SDK uploads as the code directory when it uploads a
+    selection (the entry point declared without source_dir: it and its dependencies); else the entry
+    point's folder. Reports on the channel: ``ready`` (after the start,
     with the start-up failure if any), then ``done`` after each request (the student's error, the
     model once loaded); returns the warnings."""
     folder = os.path.abspath(ctx.folder)
     model_dir = os.path.abspath(ctx.extracted) if ctx.extracted else os.path.join(folder, model_rel or ".")
     entry_dir, entry_file = os.path.split(entry)
-    code_dir = os.path.join(model_dir, code_dir_rel) if code_dir_rel else os.path.join(folder, entry_dir)
+    if code_dir_rel:
+        code_dir = os.path.join(model_dir, code_dir_rel)
+    elif code_files is not None:
+        code_dir = _code_dir_of(ctx, folder, code_files)
+    else:
+        code_dir = os.path.join(folder, entry_dir)
     module_name = os.path.splitext(entry_file)[0]
 
     site = os.path.dirname(os.path.dirname(np.__file__))
 
     clean = cleaner(((os.path.join(model_dir, "code") + "/", "/opt/ml/model/code/"), (model_dir, "/opt/ml/model"),
+                     (os.path.join(ctx.root, "code") + "/", "/opt/ml/code/"),
                      (folder + "/", ""), (folder, "."), (site, "<site-packages>")))
 
     # what the SageMaker SDK's SKLearnModel sets (Model._script_mode_env_vars) and the image reads

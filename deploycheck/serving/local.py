@@ -26,8 +26,9 @@ is ``machine_error``: an error of the run.
 Remaining differences from the real containers (cannot be closed offline; see the report):
 the container start ``pip install``s the code folder and its requirements.txt (no network in the
 sandbox: the module is imported from its folder, requirements are not installed); the code
-directory is the entry point's folder unless the archive has ``code/`` (the SDK copies only the
-entry point, or ``source_dir``); ``deploycheck serve`` starts a fresh container per request (the
+directory is what the SDK uploads (``folder.facts.shipped_code``: ``code/`` of the archive, the
+entry-point file and its ``dependencies`` when no ``source_dir`` is declared, else the entry point's
+folder); ``deploycheck serve`` starts a fresh container per request (the
 model is loaded for each); gunicorn's worker timeout and nginx's 60 s proxy timeout are the
 sandbox's timeout; the Vertex front end's own messages for malformed requests are modelled on
 Google's API errors (status code and shape verified, text not).
@@ -111,6 +112,9 @@ class Target:
     model_rel: str = "."              # model directory relative to the folder (no archive)
     extract: Path | None = None       # model.tar.gz to extract (SageMaker)
     code_dir_rel: str | None = None   # "code" when the archive carries the entry point (SDK repack)
+    # the code directory when the SDK uploads a selection (facts.shipped_code): (path in the folder,
+    # name in the code directory); None: the entry point's folder
+    code_files: tuple[tuple[str, str], ...] | None = None
     imports: tuple[str, ...] = ()     # top-level modules the entry point imports
 
 
@@ -187,13 +191,16 @@ def target_for(folder: DeployFolder, artifact: ArtifactInfo | None, entry_rel: s
         if {f"code/{base}", f"./code/{base}"} & members:
             code_dir = "code"
     imports: tuple[str, ...] = ()
+    code_files = None
     ep = folder.facts.entry_point if entry_rel else None
     if ep is not None and ep.rel == entry_rel:
         imports = tuple(sorted({u.module for u in ep.imports}))
+        if platform == "aws" and code_dir is None:
+            code_files = folder.facts.shipped_code.files
     return Target(platform=platform, folder=Path(folder.path), rel=folder.rel, image=choice.build,
                   declared=choice.where if choice.image is not None else "", assumed=choice.assumed,
                   image_note=choice.note, entry=entry_rel, model_rel=model_rel, extract=extract,
-                  code_dir_rel=code_dir, imports=imports)
+                  code_dir_rel=code_dir, code_files=code_files, imports=imports)
 
 
 def _members(tar: Path) -> list[str]:
@@ -268,7 +275,8 @@ def run(target: Target, requests: Sequence[HttpRequest] = (), *, synthesize: Map
     if target.platform == "aws":
         job = JOB_SAGEMAKER
         args: dict[str, Any] = {"entry": target.entry or "inference.py", "transform_fn": image.transform_fn or "exclusive",
-                                "model_rel": target.model_rel, "code_dir_rel": target.code_dir_rel, "boot": boot}
+                                "model_rel": target.model_rel, "code_dir_rel": target.code_dir_rel, "boot": boot,
+                                "code_files": [list(f) for f in target.code_files] if target.code_files is not None else None}
     else:
         job = JOB_VERTEX
         args = {"model_rel": target.model_rel}

@@ -188,6 +188,9 @@ def _interpret(t: Target, f: DeployFolder, plan: ServingPlan, sample: SampleRequ
                             "scikit-learn (0.23): write `import joblib` instead.")
             if mod:
                 top = mod.split(".")[0]
+                own = _own_module_left_behind(f, plan, top)
+                if own:
+                    return fail(f"importing {where} failed as on the endpoint: {err}. {own}")
                 listed = [r for r in f.facts.requirements if r.provides(top)]
                 installed = [r for r in listed if r.shipped is not False]
                 if installed:
@@ -210,6 +213,15 @@ def _interpret(t: Target, f: DeployFolder, plan: ServingPlan, sample: SampleRequ
         if plat == "aws" and "Please provide a model_fn implementation" in err:
             return fail(f"{where} has no model_fn, and {serving} then fails with 'Please provide a model_fn "
                         "implementation': define model_fn(model_dir) that loads and returns your model.")
+        if (load.error_type == "FileNotFoundError" or "No such file" in err) and "/opt/ml/code/" in err:
+            m = re.search(r"/opt/ml/code/([^'\"\s]+)", err)
+            name = m.group(1) if m else "the file"
+            uploaded = ", ".join(n for _r, n in f.facts.shipped_code.files or ()) or "the entry point"
+            ctor = (f.facts.entry_point.constructor if f.facts.entry_point is not None else "") or "SKLearnModel"
+            return fail(f"model_fn in {where} could not find its file: {err}. On the endpoint the code directory "
+                        f"/opt/ml/code holds only what the SDK uploaded: without source_dir= that is {uploaded}. "
+                        f"Pass source_dir= (the folder holding {name}) to {ctor}, or put the file in model.tar.gz "
+                        "and open it from model_dir.")
         if load.error_type == "FileNotFoundError" or "No such file" in err:
             listing = ", ".join(getattr(art, "members", None) or [art.rel]) if plat == "aws" else art.rel
             if plat == "aws":
@@ -348,6 +360,27 @@ def _request_hint(f: DeployFolder, plan: ServingPlan, sample: SampleRequest, err
         return (f" output_fn in {where} must return a str/bytes body (with its content type) or a worker "
                 "Response; the container cannot send a list, an array or a dict holding an array.")
     return ""
+
+
+def _own_module_left_behind(f: DeployFolder, plan: ServingPlan, top: str) -> str:
+    """When ``top`` is the student's own module in the folder that the SDK did not upload with the
+    entry point (facts.shipped_code: declared without source_dir), what to pass; else ""."""
+    shipped = f.facts.shipped_code
+    entry = plan.entry_rel or "inference.py"
+    if shipped.files is None or plan.target.code_dir_rel:
+        return ""
+    ep_dir = entry.rsplit("/", 1)[0] if "/" in entry else ""
+    prefix = f"{ep_dir}/" if ep_dir else ""
+    here = next((r for r in (f"{prefix}{top}.py", f"{prefix}{top}/__init__.py") if r in f.fileset), None)
+    if here is None:
+        return ""
+    dep = here if here.endswith(f"{top}.py") else here.rsplit("/", 1)[0]
+    ep = f.facts.entry_point
+    ctor = (ep.constructor if ep is not None else "") or "SKLearnModel"
+    name = entry.rsplit("/", 1)[-1]
+    kw = f'source_dir="{ep_dir}", entry_point="{name}"' if ep_dir else 'source_dir="."'
+    return (f"{top} is your own module {f.rel}/{here}, but without source_dir= the SDK uploads only "
+            f"{name} to the endpoint: pass {kw} (or dependencies=[\"{dep}\"]) to {ctor}.")
 
 
 def _missing_module(err: str) -> str | None:

@@ -419,3 +419,24 @@ def test_requirements_at_the_root_of_source_dir_count_for_a_nested_entry_point(t
                                "aws_deploy/code/requirements.txt": "lightgbm\n"})
     o = entry_point_imports(t)
     assert o.status == "passed" and "aws_deploy/code/requirements.txt" in o.message, o.message
+
+
+def test_the_sdk_upload_is_one_fact_for_the_own_modules_and_the_code_directory(tmp_path):
+    """folder.facts.shipped_code (what SKLearnModel uploads as /opt/ml/code) is what the own-module facts
+    read: without source_dir only the entry-point file and each dependencies=[...] path (at the top of
+    the code directory, a folder with its modules) are the student's shipped modules."""
+    files = {"aws_deploy/inference.py": GOOD, "aws_deploy/features.py": "class Cleaner:\n    pass\n",
+             "aws_deploy/lib/tools/__init__.py": "def helper():\n    pass\n", "aws_deploy/other.py": "def x():\n    pass\n"}
+    t = make_target(tmp_path / "a", {**files, "aws_deploy/README.md": DECLARED.format(
+        " dependencies=['features.py', 'lib/tools'],")})
+    folder = t.folder
+    assert folder.facts.shipped_code.files == (("inference.py", "inference.py"), ("features.py", "features.py"),
+                                               ("lib/tools", "tools"))
+    own = imports.shipped_modules(folder, folder.facts.entry_point)
+    assert own["features"] == ("aws_deploy/features.py", frozenset({"Cleaner"}))
+    assert own["tools"][1] == frozenset({"helper"}) and "other" not in own and "lib.tools" not in own
+    t = make_target(tmp_path / "b", {**files, "aws_deploy/README.md": DECLARED.format("")})
+    assert set(imports.shipped_modules(t.folder, t.folder.facts.entry_point)) == {"inference"}
+    t = make_target(tmp_path / "c", {**files, "aws_deploy/README.md": DECLARED.format(" source_dir='.',")})
+    assert t.folder.facts.shipped_code.files is None
+    assert {"features", "other", "lib.tools", "inference"} <= set(imports.shipped_modules(t.folder, t.folder.facts.entry_point))

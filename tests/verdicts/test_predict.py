@@ -253,3 +253,53 @@ def test_a_requirement_that_never_ships_fails_with_the_fix(tmp_path):
     (root / "aws_deploy" / "requirements.txt").write_text("xgboostish==1.0\n")
     o = predict.predict_local(target(root), DC)
     assert o.status == "failed" and "never reaches the endpoint" in o.message and "source_dir=" in o.message
+
+
+FEATURES = "def prepare(rows):\n    return rows\n"
+
+
+def test_an_own_module_beside_the_entry_point_reaches_the_container_only_as_the_sdk_uploads_it(tmp_path):
+    """SKLearnModel(entry_point=...) without source_dir uploads the entry-point file alone (sagemaker
+    fw_utils.tar_and_upload_dir: [script] + dependencies): a module beside it that it imports is not on
+    the endpoint, and the container fails to import the entry point. With source_dir or
+    dependencies=[...] it is uploaded; with no entry_point= found (deployed some other way) the entry
+    point's folder is given the benefit of the doubt."""
+    inference = "import features\n" + MODEL_FN
+
+    def repo(name, call):
+        root = aws_repo(tmp_path / name, inference, readme=README.replace(
+            "SKLearnModel(entry_point='inference.py', framework_version='1.2-1')\n", call))
+        (root / "aws_deploy" / "features.py").write_text(FEATURES)
+        return root
+
+    o = predict.predict_local(target(repo("alone", "SKLearnModel(entry_point='inference.py', "
+                                                   "framework_version='1.2-1')\n")), DC)
+    assert o.status == "failed" and "No module named 'features'" in o.message, o.message
+    assert "aws_deploy/features.py" in o.message and 'source_dir="."' in o.message \
+        and 'dependencies=["features.py"]' in o.message and "requirements.txt" not in o.message, o.message
+    for name, call in (("source_dir", "SKLearnModel(entry_point='inference.py', source_dir='.', "
+                                      "framework_version='1.2-1')\n"),
+                       ("dependencies", "SKLearnModel(entry_point='inference.py', dependencies=['features.py'], "
+                                        "framework_version='1.2-1')\n"),
+                       ("undeclared", "framework_version='1.2-1'\n")):
+        o = predict.predict_local(target(repo(name, call)), DC)
+        assert o.status == "passed", (name, o.message)
+
+
+def test_without_source_dir_model_fn_sees_only_the_uploaded_code(tmp_path):
+    """A model_fn that opens a file beside the entry point (os.path.dirname(__file__)) finds it only when
+    the SDK uploads the folder (source_dir)."""
+    inference = ("import joblib, os, json\n\ndef model_fn(model_dir):\n"
+                 "    json.load(open(os.path.join(os.path.dirname(__file__), 'labels.json')))\n"
+                 "    return joblib.load(os.path.join(model_dir, 'model.joblib'))\n")
+    for name, call, status in (("alone", "SKLearnModel(entry_point='inference.py', framework_version='1.2-1')\n",
+                                "failed"),
+                               ("source_dir", "SKLearnModel(entry_point='inference.py', source_dir='.', "
+                                              "framework_version='1.2-1')\n", "passed")):
+        root = aws_repo(tmp_path / name, inference, readme=README.replace(
+            "SKLearnModel(entry_point='inference.py', framework_version='1.2-1')\n", call))
+        (root / "aws_deploy" / "labels.json").write_text("[0, 1, 2]")
+        o = predict.predict_local(target(root), DC)
+        assert o.status == status, (name, o.message)
+        if status == "failed":
+            assert "/opt/ml/code/labels.json" in o.message and "source_dir=" in o.message, o.message
