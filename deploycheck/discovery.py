@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import stat
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -341,6 +342,7 @@ def load_submission(student: str, repo: str, as_of: str = "", problem: str | Non
                 folders.append(make_folder(plat, p, root, named=False, evidence=what, as_of=as_of))
         folders.sort(key=lambda f: PLATFORMS.index(f.platform))
     notes.extend(odd_names_note(f) for f in folders if any(map(fs.undecodable, (*f.files, *f.symlinks))))
+    notes.extend(ignored_models_notes(root, folders))
     # one budget for the analysis of the whole repository (files.budget_repo), decided here, once
     budget = fs.budget_repo(root, fs.sized_listing(root, SKIP_DIRS, fs.BINARY_SUFFIXES, MAX_FILES * 4),
                             [f.rel for f in folders])
@@ -370,6 +372,29 @@ def odd_names_note(folder: DeployFolder) -> str:
             f"tool or a zip archive); deploycheck reads {'it' if one else 'them'} as shown, but GitHub and other "
             f"machines may show {'it' if one else 'them'} garbled and links to {'it' if one else 'them'} break: "
             f"rename {'it' if one else 'them'} (git mv) to a plain UTF-8 name")
+
+
+GITHUB_MAX_FILE = 100 * 2**20      # GitHub refuses a push holding a larger file
+
+
+def ignored_models_notes(root: Path, folders: list[DeployFolder]) -> list[str]:
+    """Model files of the deploy folders that the repo's git ignore rules keep out of every commit:
+    they are graded here, but the instructor's clone and CI will not have them."""
+    from deploycheck.analysis import repo_git
+    from deploycheck.analysis.artifact import is_model_file
+    rels = [f.repo_rel(n) for f in folders for n in f.files if is_model_file(n)]
+    out = []
+    for ig in repo_git.ignored(root, rels):
+        try:
+            big = os.lstat(root / ig.path).st_size > GITHUB_MAX_FILE
+        except OSError:
+            big = False
+        fix = ("it is over GitHub's 100 MB limit, so make it smaller (joblib.dump(model, path, compress=3)) and "
+               f"commit it with `git add -f {shlex.quote(ig.path)}`" if big else
+               f"commit it (`git add -f {shlex.quote(ig.path)}`, or delete that rule) and push")
+        out.append(f"{ig.path} is not committed: {ig.source} line {ig.line} ({ig.pattern}) makes git ignore it, so it "
+                   f"is graded here but your instructor's clone and CI will have no model; {fix}")
+    return out
 
 
 def targets_for(student: str, repo: str, platform: str = "auto", as_of: str = "",

@@ -150,6 +150,11 @@ def _is_model_name(name: str) -> bool:
     return name.lower().endswith(MODEL_SUFFIXES)
 
 
+def is_model_file(rel: str) -> bool:
+    """A file the deployment may load or upload as its model: a pickle, an XGBoost model or an archive."""
+    return rel.lower().endswith((*MODEL_SUFFIXES, ".bst", ".tar.gz"))
+
+
 def find_tar(folder: DeployFolder) -> tuple[str, bool] | None:
     """(rel, is_symlink) of the folder's model.tar.gz, shallowest first."""
     files = [f for f in folder.files if f.rsplit("/", 1)[-1].lower() == TAR_NAME]

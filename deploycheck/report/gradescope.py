@@ -28,6 +28,7 @@ def result(s: model.StudentResult) -> dict[str, Any]:
         lines.append("Every check passed." if not (t.errors or t.review) else "No failing check.")
     if t.review and not err:
         lines.append(f"Awaiting your instructor's review (no points lost): {', '.join(c.id for c in t.review)}")
+    lines += [f"Note: {n}" for n in s.notes]
     lines.append(f"Platform: {s.platform or 'none found'}; score {fmt(s.score)}/{fmt(s.max_score)} "
                  f"(raw {fmt(s.raw_score or 0)}/{fmt(s.raw_max_score or 0)})")
     tests: list[dict[str, Any]] = []

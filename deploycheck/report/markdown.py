@@ -35,6 +35,8 @@ def student_block(s: model.StudentResult) -> list[str]:
     err = error_of(s)
     if err:
         lines += [f"**Not graded:** {md(err)}", ""]
+    if s.notes:                 # about the repo as a whole (a model file git ignores, an odd file name)
+        lines += [f"**Note:** {md(n, 600)}" for n in s.notes] + [""]
     first = next((g for g in t.groups if g.check is t.first), None)
     if first is not None and nothing_on_time(s):
         lines += ["### Nothing to grade at the deadline", "", md(first.check.message, 600), ""]

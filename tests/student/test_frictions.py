@@ -118,3 +118,45 @@ def test_a_student_whose_every_commit_is_late_is_told_so_everywhere(tmp_path):
     assert zoe["late"]["latest_score"] == 23, zoe["late"]        # the instructor's late policy has its number
     for c in zoe["checks"]:                                          # every check says the same truth
         assert "nothing to grade at the deadline" in c["message"] and "aws_deploy" not in c["message"], c
+
+
+def test_model_files_that_gitignore_keeps_out_of_the_repo_are_named_with_how_to_commit_them(tmp_path):
+    """Graded here (the files are on disk), but the instructor's clone will have no model: every output
+    says which file, which rule, and the command that commits it."""
+    import shutil
+    src = Path(shutil.copytree(ROOT / "fixtures/built/classroom/complete_aws", tmp_path / "zoe"))
+    (src / ".gitignore").write_text("__pycache__/\n*.tar.gz\n")
+    (src / "aws_deploy" / ".gitignore").write_text("*.joblib\n")
+    repo = _git_repo(src, "2024-05-01T10:00:00+00:00")
+    committed = subprocess.run(["git", "-C", str(repo), "ls-files"], capture_output=True, text=True).stdout
+    assert "aws_deploy/model.tar.gz" not in committed and "aws_deploy/inference.py" in committed
+    out = tmp_path / "out"
+    p = dc("grade", "--repo", str(repo), "--report", str(out), "--no-proof", cwd=tmp_path)
+    text = " ".join((p.stdout + p.stderr).split())
+    summary = " ".join((out / "summary.md").read_text().replace("\\", "").split())
+    gradescope = " ".join(__import__("json").loads((out / "results" / "zoe.json").read_text())["output"].split())
+    assert "23 / 23" in summary
+    for doc in (text, summary, gradescope):
+        assert ("aws_deploy/model.tar.gz is not committed: .gitignore line 2 (*.tar.gz) makes git ignore it, so it is "
+                "graded here but your instructor's clone and CI will have no model; commit it (`git add -f "
+                "aws_deploy/model.tar.gz`, or delete that rule)") in doc, doc[-3000:]
+        assert "aws_deploy/model.joblib is not committed: aws_deploy/.gitignore line 1 (*.joblib)" in doc
+
+
+def test_only_ignored_and_untracked_model_files_get_the_note(tmp_path):
+    from deploycheck.discovery import load_submission
+    src = tmp_path / "repo"
+    (src / "aws_deploy").mkdir(parents=True)
+    for name in ("model.joblib", "forced.pkl", "kept.pkl", "inference.py", "big model.tar.gz"):
+        (src / "aws_deploy" / name).write_bytes(b"x")
+    (src / ".gitignore").write_text("*.pkl\n!kept.pkl\n*.tar.gz\n*.py\n")
+    _git_repo(src, "2024-05-01T10:00:00+00:00")
+    subprocess.run(["git", "-C", str(src), "add", "-f", "aws_deploy/forced.pkl"], check=True, capture_output=True)
+    with open(src / "aws_deploy" / "big model.tar.gz", "r+b") as fh:
+        fh.truncate(101 * 2**20)                                 # sparse: over GitHub's limit
+    notes = load_submission.__wrapped__("stu", str(src)).notes
+    assert len(notes) == 1, notes                                 # forced.pkl is tracked, kept.pkl not ignored,
+    assert notes[0].startswith("aws_deploy/big model.tar.gz is not committed")   # inference.py is no model
+    assert "over GitHub's 100 MB limit" in notes[0] and "git add -f 'aws_deploy/big model.tar.gz'" in notes[0]
+    (src / ".git").rename(src / "not-git")                      # no git: nothing to say
+    assert load_submission.__wrapped__("stu", str(src)).notes == ()
