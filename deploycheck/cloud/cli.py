@@ -3,11 +3,15 @@
     deploycheck sweep --ledger out/cloud-ledger.jsonl          # everything a (crashed) run wrote down
     deploycheck sweep --run-id 20250131-142501-a1b2c3 --provider aws
     deploycheck sweep --older-than 2h --provider gcp --gcp-project my-project
-    deploycheck audit --provider aws --region us-east-1        # billable leftovers anywhere in the account
+    deploycheck audit --provider aws --aws-region us-east-1    # billable leftovers anywhere in the account
 
 Sweep deletes (newest first: endpoint, endpoint config, model, stored objects) what the ledger
 lists as not deleted and what LISTING the services finds tagged ``deploycheck-run``; it is
-idempotent (gone is fine) and prints each resource it removed. ``--dry-run`` only lists.
+idempotent (gone is fine) and prints each resource it removed. ``--dry-run`` only lists, and works
+without credentials: it then lists what the ledger holds and says which accounts it could not list.
+The cloud options are ``deploycheck grade``'s (``--aws-region``, ``--gcp-region``, ``--aws-bucket``,
+``--gcp-bucket``, ``--gcp-project``; ``--region`` and ``--bucket`` are short for either), so every
+message that names one names an option of the command that printed it.
 Offline (moto / fakes): ``--endpoint-url`` for AWS, ``--gcp-api-endpoint`` + ``--gcs-endpoint`` for GCP.
 
 Exit status: 0 nothing is left (audit: nothing bills); 1 something could not be deleted (audit:
@@ -28,12 +32,15 @@ from deploycheck.cloud.ledger import Ledger, default_path, pending, read
 from deploycheck.cloud.offline import OfflineServices
 
 EXIT_OK, EXIT_LEFT, EXIT_USAGE, EXIT_ACCESS = 0, 1, 2, 3
+AUDIT_FLAGS = ("--since", "--until")      # audit --trail's names for grade's --trail-since/--trail-until
 
 
 def _common(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--provider", choices=["aws", "gcp"], help="default: the providers in the ledger, else aws")
-    ap.add_argument("--region", help="AWS region (default us-east-1) or GCP region (default us-central1)")
-    ap.add_argument("--bucket", help="S3 / GCS bucket holding deploycheck's model objects")
+    ap.add_argument("--aws-region", "--gcp-region", "--region", dest="region", metavar="REGION",
+                    help="AWS region (default us-east-1) or GCP region (default us-central1)")
+    ap.add_argument("--aws-bucket", "--gcp-bucket", "--bucket", dest="bucket", metavar="BUCKET",
+                    help="S3 / GCS bucket holding deploycheck's model objects")
     ap.add_argument("--endpoint-url", help="AWS endpoint URL (moto server), offline only")
     ap.add_argument("--gcp-project")
     ap.add_argument("--gcp-api-endpoint", help="Vertex API endpoint (the offline fake), e.g. http://127.0.0.1:PORT")
@@ -77,8 +84,19 @@ def sweep(a: argparse.Namespace, out: TextIO) -> int:
             todo.update((r.key(), r) for r in pending(read(p), a.run_id) if not a.provider or r.provider == a.provider)
     # listing the services: what is tagged with the run(s) / older than the cut-off
     names = {a.provider} if a.provider else ({r.provider for r in todo.values()} or {"aws"})
-    _check_credentials(sorted(names), a)
-    for n in sorted(names):
+    unlisted: dict[str, str] = {}
+    if a.dry_run:      # without credentials: what the ledger holds, and which accounts were not listed
+        for n in sorted(names):
+            try:
+                _check_credentials([n], a)
+            except CloudError as e:
+                unlisted[n] = str(e)
+        if unlisted and ledger is None:
+            raise AccessError(f"{'; '.join(unlisted.values())} (a dry run without credentials lists what a "
+                              "ledger holds: add --ledger FILE)")
+    else:
+        _check_credentials(sorted(names), a)
+    for n in sorted(set(names) - set(unlisted)):
         regions = {r.region for r in todo.values() if r.provider == n and r.region} or {a.region or ""}
         for region in sorted(regions):
             prov = provider(n, a, region or None, ledger)
@@ -95,13 +113,14 @@ def sweep(a: argparse.Namespace, out: TextIO) -> int:
     errors: list[str] = []
     access = False
     for (pname, region), items in groups.items():
+        if a.dry_run:
+            for r in sorted(items, key=deletion_order):
+                print(f"would remove {r}", file=out)
+            continue
         prov = provider(pname, a, region or None, ledger)
         # named resources first: a `pending:` ledger line (killed before the name was known) is then
         # usually already gone; otherwise the provider looks it up by its labels
         for r in sorted(items, key=deletion_order):
-            if a.dry_run:
-                print(f"would remove {r}", file=out)
-                continue
             try:
                 if prov.delete(r):
                     removed += 1
@@ -120,6 +139,8 @@ def sweep(a: argparse.Namespace, out: TextIO) -> int:
         return EXIT_ACCESS if access else EXIT_LEFT
     if a.dry_run:
         print(f"{len(todo)} resources would be removed", file=out)
+        for n, why in sorted(unlisted.items()):
+            print(f"the {n} account was not listed ({why}); the {n} lines above are what the ledger holds", file=out)
     else:
         what = f"run {', '.join(sorted(run_ids))}" if run_ids and not a.older_than else "deploycheck's"
         age = f" (older than {a.older_than})" if a.older_than else ""
@@ -155,7 +176,7 @@ def audit_trail(prov: Provider, a: argparse.Namespace, out: TextIO) -> int:
     """``audit --trail``: each deployed resource's timeline in the lab window, from the account's own
     audit trail; exit 1 when something it created was never deleted."""
     from deploycheck.cloud import trail
-    start, end = trail.window(prov.name, a.since, a.until)
+    start, end = trail.window(prov.name, a.since, a.until, flags=AUDIT_FLAGS)
     rep = prov.trail(start, end)
     print(f"audit trail of {rep.where}, {rep.window()}:", file=out)
     for line in rep.evidence():
@@ -220,7 +241,7 @@ def audit_main(argv: list[str] | None = None) -> int:
     if a.trail:
         from deploycheck.cloud import trail
         try:
-            trail.window(a.provider or "aws", a.since, a.until)
+            trail.window(a.provider or "aws", a.since, a.until, flags=AUDIT_FLAGS)
         except ValueError as e:
             ap.error(str(e))
     return _run("audit", audit, a)

@@ -379,13 +379,14 @@ def parse_time(text: str, what: str) -> dt.datetime:
     return t.astimezone(UTC)
 
 
-def window(provider: str, since: str | None, until: str | None,
-           now: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime]:
-    """The lab window: ``since``..``until`` (default: as far back as the trail keeps events, to now)."""
-    end = parse_time(until, "--trail-until") if until else (now or dt.datetime.now(UTC))
-    start = parse_time(since, "--trail-since") if since else end - RETENTION[provider]
+def window(provider: str, since: str | None, until: str | None, now: dt.datetime | None = None,
+           flags: tuple[str, str] = ("--trail-since", "--trail-until")) -> tuple[dt.datetime, dt.datetime]:
+    """The lab window: ``since``..``until`` (default: as far back as the trail keeps events, to now);
+    ``flags``: the options they came from, named in the messages (grade's, or ``audit --since/--until``)."""
+    end = parse_time(until, flags[1]) if until else (now or dt.datetime.now(UTC))
+    start = parse_time(since, flags[0]) if since else end - RETENTION[provider]
     if start >= end:
-        raise ValueError(f"--trail-since {since} is not before --trail-until {until or 'now'}")
+        raise ValueError(f"{flags[0]} {since} is not before {flags[1]} {until or 'now'}")
     return start, end
 
 

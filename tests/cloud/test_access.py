@@ -126,3 +126,51 @@ def test_a_real_cloud_run_without_credentials_stops_at_once_with_one_line(tmp_pa
     (line,) = [x for x in (r.stdout + r.stderr).splitlines() if x.strip()]
     assert line.startswith("ERROR: ") and all(n in line for n in needles), line
     assert_loopback_only(tmp_path)
+
+
+def test_sweep_dry_run_needs_no_credentials(tmp_path):
+    """What a crashed run's ledger lists is shown without any credential; the accounts that could not be
+    listed are named with the reason; without a ledger there is nothing to show: the one line says so."""
+    from deploycheck.cloud.base import Resource
+    from deploycheck.cloud.ledger import Ledger
+    ledger = tmp_path / "cloud-ledger.jsonl"
+    for kind, name in (("sagemaker-model", "dc-alice-aws-r1"), ("sagemaker-endpoint", "dc-alice-aws-r1"),
+                       ("s3-object", "s3://b/deploycheck/r1/alice/model.tar.gz")):
+        Ledger(ledger).will_create(Resource("aws", kind, name, "us-east-1", "r1", "alice"))
+    before = ledger.read_bytes()
+    r = run(["-m", "deploycheck.cli", "sweep", "--ledger", str(ledger), "--dry-run"], guarded_env(tmp_path))
+    assert r.returncode == cli.EXIT_OK and "Traceback" not in r.stdout + r.stderr, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[:3] == ["would remove sagemaker-endpoint dc-alice-aws-r1 (us-east-1)",
+                         "would remove sagemaker-model dc-alice-aws-r1 (us-east-1)",
+                         "would remove s3-object s3://b/deploycheck/r1/alice/model.tar.gz (us-east-1)"], r.stdout
+    assert "3 resources would be removed" in r.stdout
+    assert "the aws account was not listed (no AWS credentials found" in r.stdout
+    assert ledger.read_bytes() == before                     # a dry run writes nothing
+    r = run(["-m", "deploycheck.cli", "sweep", "--run-id", "r9", "--dry-run"], guarded_env(tmp_path))
+    one_line(r, "deploycheck sweep: no AWS credentials found", "add --ledger FILE")
+    assert r.returncode == cli.EXIT_ACCESS
+    assert_loopback_only(tmp_path)
+
+
+def test_sweep_and_audit_take_the_options_their_messages_name():
+    """Every option a cloud message tells the user to pass is one that sweep and audit accept (grade's
+    own names), apart from those only a deployment uses; audit --trail names its own --since/--until."""
+    import re
+    from deploycheck.cloud import trail
+    named = set()
+    for f in ("aws.py", "gcp.py", "base.py", "bundle.py"):
+        named |= set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", (ROOT / "deploycheck" / "cloud" / f).read_text()))
+    deploying = {"--aws-role-arn", "--instance-type", "--allow-instance-type", "--max-deployments", "--cloud",
+                 "--endpoint-name", "--endpoint-config-name", "--model-name", "--deployed-model-id", "--model",
+                 "--region", "--profile", "--shard", "--ledger", "--run-id", "--provider", "--endpoint-url"}
+    for main in (cli.sweep_main, cli.audit_main):
+        for opt in sorted(named - deploying):
+            with pytest.raises(SystemExit) as e:           # the option is known: only the later --help exits
+                main([opt, "x", "--help"] if opt not in ("--dry-run", "--trail") else [opt, "--help"])
+            assert e.value.code == 0, (main.__name__, opt)
+    assert {"--aws-region", "--gcp-project", "--gcp-bucket", "--gcp-region"} <= named
+    with pytest.raises(ValueError, match=r"^--since 2024-13-01: not an ISO 8601 time"):
+        trail.window("aws", "2024-13-01", None, flags=cli.AUDIT_FLAGS)
+    with pytest.raises(SystemExit):
+        cli.audit_main(["--trail", "--since", "2024-05-02", "--until", "2024-05-01"])
