@@ -109,6 +109,44 @@ def _killpg(pid):
         pass
 
 
+def _tree_cpu(root):
+    """CPU seconds used so far by the process ``root`` and every process below it (utime, stime and
+    the counts of the children each has reaped, from /proc/N/stat: each process that ran is counted
+    once, alive in its own fields or reaped in its reaper's). Read before a stopped job's J is killed:
+    the kernel then reaps the job's other processes without adding their time to any count, so a
+    fork bomb whose children computed would look idle. None when /proc cannot tell."""
+    parent, used = {}, {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return None
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name, "rb") as fh:
+                data = fh.read()
+            rest = data[data.rindex(b")") + 2:].split()
+            parent[int(name)] = int(rest[1])                             # ppid (field 4)
+            used[int(name)] = sum(int(v) for v in rest[11:15])           # utime stime cutime cstime (14-17)
+        except (OSError, ValueError, IndexError):
+            continue
+    if root not in used:
+        return None
+    below = {}
+    for pid, ppid in parent.items():
+        below.setdefault(ppid, []).append(pid)
+    total, stack, seen = 0, [root], set()
+    while stack:
+        pid = stack.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        total += used.get(pid, 0)
+        stack.extend(below.get(pid, ()))
+    return total / float(os.sysconf("SC_CLK_TCK"))
+
+
 def _import(modules):
     """Import ``modules`` into the server (their warnings silenced): (imported, errors)."""
     done, errors = [], []
@@ -187,7 +225,7 @@ def serve(cfg):
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *a: None)
-    jobs = {}                            # J's pid -> (job id, limits, lifeline, stopped, connection)
+    jobs = {}                            # J's pid -> (job id, limits, lifeline, [stopped, its CPU then], connection)
     conns = [ctl]                        # the grader's, and those it attached for other grader processes
 
     def send(conn, obj):
@@ -197,6 +235,8 @@ def serve(cfg):
             pass
 
     def stop(pid, job):
+        if not job[3][0]:
+            job[3][1] = _tree_cpu(pid)    # before the kill: what its processes computed
         job[3][0] = True
         # sandboxed: J is its PID namespace's init, and its exit empties that namespace before the
         # server can reap it; unsandboxed: the job's process group
@@ -218,9 +258,11 @@ def serve(cfg):
                 if not cfg["sandboxed"]:
                     _killpg(pid)          # stragglers of an unsandboxed job (best effort)
                 status = job_process.exit_status(status, usage, limits, stopped[0])
-                if conn in conns:         # with the CPU time of all the job's processes (J reaped them)
-                    send(conn, {"op": "exit", "id": job_id, "status": status,
-                                "cpu_s": round(usage.ru_utime + usage.ru_stime, 3)})
+                # the CPU time of all the job's processes: those J reaped, and for a stopped job those
+                # still running when it was stopped (the kernel reaps them without a count)
+                cpu_s = max(usage.ru_utime + usage.ru_stime, stopped[1] or 0.0)
+                if conn in conns:
+                    send(conn, {"op": "exit", "id": job_id, "status": status, "cpu_s": round(cpu_s, 3)})
 
     while True:
         try:
@@ -273,7 +315,7 @@ def serve(cfg):
                 if pid is None:
                     send(conn, {"op": "exit", "id": msg["id"], "status": 97 << 8})
                     continue
-                jobs[pid] = (msg["id"], msg["limits"], life, [False], conn)
+                jobs[pid] = (msg["id"], msg["limits"], life, [False, None], conn)
                 send(conn, {"op": "started", "id": msg["id"], "pid": pid})
             elif op == "kill":
                 for pid, job in list(jobs.items()):
