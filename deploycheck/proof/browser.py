@@ -30,7 +30,8 @@ finalized (the browser thread stopped by the exit-time close, or a new one start
 warm-up, on a loaded machine) the grader died with SIGSEGV after writing its report (greenlet issue
 #411). So the browser thread closes the browser and stops Playwright, then waits for ever with every
 signal blocked; the exit-time close returns only once it waits (or after :data:`STOP_SECONDS`, the
-longest a Playwright call in flight can take), and no browser thread starts after it. Asking whether
+longest a Playwright call in flight can take), calls asked for but not started by then are refused
+(no Chromium is started at exit only to be closed), and no browser thread starts after it. Asking whether
 Playwright has its own Chromium (:func:`playwright_browser_path`) runs in that thread too.
 Pages are reused too (:func:`with_page`): one per kind of screenshot, each in its own context,
 so a class costs one browser start and a ``set_content`` + screenshot per card.
@@ -151,7 +152,7 @@ def jail_config(executable: str, no_sandbox: bool, use_bwrap: bool = True) -> di
 def _wrapper(cfg: dict[str, Any]) -> str:
     """A private executable that Playwright starts as "the browser": it runs the jail."""
     d = tempfile.mkdtemp(prefix="deploycheck-chromium-")            # 0700, this process's
-    atexit.register(shutil.rmtree, d, True)
+    _WRAPPERS.append(d)
     conf, path = os.path.join(d, "jail.json"), os.path.join(d, "chromium")
     with open(conf, "w") as fh:
         json.dump(cfg, fh)
@@ -288,10 +289,19 @@ class _Worker:
         return fut.result(timeout)
 
     def stop(self, timeout: float) -> bool:
-        """Close the browser and Playwright once what was asked before is done; True once the thread waits."""
+        """Close the browser and Playwright once the call in progress is done; True once the thread waits.
+        Calls asked for but not started get :class:`BrowserUnavailable` (a warm-up queued late would
+        otherwise start Chromium while deploycheck exits, only to close it)."""
         with self._lock:
             if not self._stopping:
                 self._stopping = True
+                while True:
+                    try:
+                        item = self.q.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is not None and item[1].set_running_or_notify_cancel():
+                        item[1].set_exception(BrowserUnavailable("the browser was closed (deploycheck is exiting)"))
                 self.q.put(None)
         return self.parked.wait(timeout)
 
@@ -405,6 +415,15 @@ def _at_exit() -> None:
     close()
 
 
+_WRAPPERS: list[str] = []      # the jail wrappers' folders, removed at exit once the browser is closed
+
+
+def _remove_wrappers() -> None:
+    for d in _WRAPPERS:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+atexit.register(_remove_wrappers)      # atexit runs the last registered first: this after _at_exit
 atexit.register(_at_exit)
 
 

@@ -151,7 +151,7 @@ def test_chromium_never_runs_as_root_and_has_no_network(tmp_path, who):
 
 
 EXIT_PROBE = r"""
-import atexit, json, os, sys, threading
+import atexit, json, os, sys, threading, time
 sys.path.insert(0, sys.argv[1])
 started = []                                   # the name of every thread this process starts
 _start = threading.Thread.start
@@ -179,6 +179,8 @@ def after_close():                             # atexit is LIFO: this runs after
         seen["late warm-up"] = "a browser"
     except browser.BrowserUnavailable as e:
         seen["late warm-up"] = str(e)
+    queued.join(10)
+    seen["slow call"] = slow_result
     seen["threads started"] = [n for n in started if n.startswith("deploycheck-browser")]
     seen["children"] = children()
     print(json.dumps(seen), flush=True)
@@ -187,6 +189,26 @@ atexit.register(after_close)
 from deploycheck.proof import browser
 seen = {"probe": browser.playwright_browser_path(refresh=True) is not None}
 seen["thread"] = browser.run(lambda b: threading.current_thread())
+
+# at exit, one call is in progress and another waits for it: the first finishes, the second is refused.
+# The first starts a browser again while deploycheck exits (as a launch's second attempt would).
+running, slow_result = threading.Event(), []
+def slow(b):
+    running.set()
+    time.sleep(2)
+    b.close()
+    return browser.run(lambda again: "done" if again.is_connected() else "not connected")
+def queued_call():
+    try:
+        browser.run(lambda b: seen.__setitem__("queued call", "ran"))
+    except browser.BrowserUnavailable as e:
+        seen["queued call"] = str(e)
+threading.Thread(target=lambda: slow_result.append(browser.run(slow)), daemon=True).start()
+running.wait(60)
+queued = threading.Thread(target=queued_call, daemon=True)
+queued.start()
+while browser._worker.q.qsize() == 0:
+    time.sleep(0.01)
 """
 
 
@@ -197,13 +219,20 @@ def test_a_thread_that_ran_playwright_never_ends_and_none_starts_at_exit(tmp_pat
     after writing its report (on a loaded machine: the exit-time close ended the browser thread while
     prefetch's late warm-up started another). At exit the browser is closed (no child process is left)
     but its thread lives on, the probe for Playwright's own Chromium runs in that same thread, and a
-    warm-up asking after the close gets no browser (and no thread)."""
+    warm-up asking after the close gets no browser (and no thread). A call in progress at exit finishes; one
+    still waiting for it is refused (a late warm-up must not start Chromium only to close it); the jail's
+    wrapper folders are removed."""
     script = tmp_path / "exit_probe.py"
     script.write_text(EXIT_PROBE)
-    p = subprocess.run([sys.executable, str(script), ROOT], capture_output=True, text=True, timeout=300)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    p = subprocess.run([sys.executable, str(script), ROOT], capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, TMPDIR=str(tmp)))
     assert p.returncode == 0 and "Fatal Python error" not in p.stderr, p.stderr[-3000:]
+    assert not list(tmp.glob("deploycheck-chromium-*")), "the jail's wrapper is left in the temp folder"
     seen = __import__("json").loads(p.stdout.strip().splitlines()[-1])
     assert seen["ran playwright, then"] == "alive", seen
     assert seen["threads started"] == ["deploycheck-browser"], seen        # one, the probe's included
     assert seen["late warm-up"] == "no browser is started while deploycheck exits", seen
     assert seen["children"] == [], seen                                    # Playwright's driver is stopped
+    assert (seen["slow call"], seen["queued call"]) == (["done"], "the browser was closed (deploycheck is exiting)"), seen
