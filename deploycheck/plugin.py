@@ -208,6 +208,7 @@ class DeploycheckPlugin:
         self.students: list[StudentResult] = []
         self.override_warnings: list[str] = []
         self.report_error: str | None = None
+        self.report_warnings: list[str] = []
         if self.settings.report and not hasattr(config, "workerinput") and not config.option.collectonly:
             # a re-used --report folder: nothing of the previous run stays beside the new gradebook
             from deploycheck.report import clear_previous
@@ -507,7 +508,9 @@ class DeploycheckPlugin:
                               deadline=self.config.option.deadline,
                               extra={**extra, "machine": machine.facts(self.records, self.cache.enabled)})
             try:
-                rp.write_all(self.students, s.report, meta, rp.ReportOptions.from_options(self.config.option))
+                options = rp.ReportOptions.from_options(self.config.option)
+                self.report_warnings = rp.warnings(self.students, options)
+                rp.write_all(self.students, s.report, meta, options)
                 if self.integrity:
                     integrity.write_prints(s.report, prints, starter)
             except rp.ReportError as e:          # the rest of the report is written; the run is not OK
@@ -532,7 +535,7 @@ class DeploycheckPlugin:
         terminalreporter.section("deploycheck grades")
         for line in terminal.lines(self.students):
             terminalreporter.write_line(line)
-        for w in self.override_warnings:
+        for w in [*self.override_warnings, *self.report_warnings]:
             terminalreporter.write_line(f"deploycheck: warning: {escape.terminal(w, 400)}", yellow=True)
         if self.reused:
             terminalreporter.write_line(f"reused {self.reused} of {len(self.records)} check results from the cache "

@@ -203,26 +203,37 @@ def _merge_rows(old: RosterRow, new: RosterRow) -> RosterRow:
                      where=keep.where, base=keep.base)
 
 
+def _names(r: RosterRow) -> list[str]:
+    """Every name a roster row is known by: its GitHub username, its GitHub Classroom identifier (an
+    e-mail or a student number) and its key."""
+    return list(dict.fromkeys(k.casefold() for k in (r.entry.github_username, r.entry.identifier, r.key) if k))
+
+
 def combine(files: list[list[RosterRow]]) -> list[RosterRow]:
-    """Join several roster files on the GitHub username (else the student key), keeping the order
-    of first appearance; a student in only one file is kept (a roster student with no repo is
-    reported as such, never dropped). Two files that give one student different repos are a
-    RosterError naming both lines."""
-    merged: dict[str, RosterRow] = {}
+    """Join several roster files on any name a row is known by (GitHub username, GitHub Classroom
+    identifier, student key: a plain roster keyed by e-mail meets classroom_roster.csv's row with that
+    identifier and its username), keeping the order of first appearance; a student in only one file is
+    kept (a roster student with no repo is reported as such, never dropped). Two files that give one
+    student different repos are a RosterError naming both lines."""
+    merged: list[RosterRow] = []
+    index: dict[str, int] = {}
     problems: list[str] = []
     for rows in files:
         for r in rows:
-            k = (r.entry.github_username or r.key).casefold()
-            old = merged.get(k)
-            if old is None:
-                merged[k] = r
-                continue
-            if old.repo and r.repo and old.repo != r.repo:
-                problems.append(f"{r.where}: {r.key} has the repo {r.repo}, but {old.where} gives {old.repo}: make "
-                                "the rosters agree (or give only one of them a repo column)")
-                continue
-            merged[k] = _merge_rows(old, r)
+            at = next((index[k] for k in _names(r) if k in index), None)
+            if at is None:
+                at = len(merged)
+                merged.append(r)
+            else:
+                old = merged[at]
+                if old.repo and r.repo and old.repo != r.repo:
+                    problems.append(f"{r.where}: {r.key} has the repo {r.repo}, but {old.where} gives {old.repo}: make "
+                                    "the rosters agree (or give only one of them a repo column)")
+                    continue
+                merged[at] = _merge_rows(old, r)
+            for k in _names(merged[at]):
+                index.setdefault(k, at)
     if problems:
         raise RosterError(f"the --roster files disagree ({len(problems)} student(s)); nothing was graded:\n  "
                           + "\n  ".join(problems[:MAX_PROBLEMS]))
-    return list(merged.values())
+    return merged

@@ -109,6 +109,17 @@ def clear_previous(outdir: Path | str) -> list[str]:
     return removed
 
 
+def warnings(students: list[model.StudentResult], options: ReportOptions) -> list[str]:
+    """What the run says about the report files it writes (rows an LMS can only guess at)."""
+    from deploycheck.report import canvas
+    out = []
+    if options.canvas or options.canvas_assignment:
+        w = canvas.warning(students)
+        if w:
+            out.append(w)
+    return out
+
+
 def write_all(students: list[model.StudentResult], outdir: Path | str, meta: RunMeta,
               options: ReportOptions = ReportOptions()) -> Path:
     """Every file of the report; one writer that fails never keeps the others (report.json first)

@@ -45,6 +45,25 @@ def rows(students: list[model.StudentResult], assignment: str | None) -> tuple[l
     return [*HEADER, col], body
 
 
+def unmatched(students: list[model.StudentResult]) -> list[str]:
+    """Students whose canvas.csv row has no Canvas ID, SIS User ID or SIS Login ID (the roster gave none):
+    Canvas's importer can match them only by name."""
+    return [s.student for s in students if not any(roster_of(s).get(k) for k in ("canvas_id", "sis_user_id",
+                                                                                    "sis_login_id"))]
+
+
+def warning(students: list[model.StudentResult]) -> str | None:
+    """The one line the run prints when canvas.csv has rows Canvas can match only by name."""
+    miss = unmatched(students)
+    if not miss:
+        return None
+    shown = ", ".join(miss[:5]) + (f" and {len(miss) - 5} more" if len(miss) > 5 else "")
+    return (f"canvas.csv: {len(miss)} of {len(students)} students have no Canvas ID, SIS User ID or SIS Login ID "
+            f"({shown}): Canvas's grade import can match them only by their name, and asks you to match by hand "
+            "each name it does not find; add the ID (or SIS Login ID) column of Canvas's gradebook export to the "
+            "--roster file")
+
+
 def write(students: list[model.StudentResult], out: Path, assignment: str | None) -> Path:
     header, body = rows(students, assignment)
     return write_csv(out / "canvas.csv", header, body)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from deploycheck import model
 from deploycheck.report import ReportError, ReportOptions, RunMeta, write_all
+from deploycheck.report import warnings as report_warnings
 from deploycheck.report import json as rjson
 
 
@@ -155,6 +156,7 @@ def merge(out: Path | str, report_dirs: list[Path | str], options: ReportOptions
         if src.is_dir() and not src.is_symlink() and src.resolve() != (out / "proof").resolve():
             copy_regular_tree(src, out / "proof")
     write_all(students, out, meta, options)
+    warnings += report_warnings(students, options)
     if prints:
         integrity.write_prints(out, prints, starter)
     return out, warnings, len(students)

@@ -142,3 +142,18 @@ def test_a_broken_roster_is_a_usage_error_of_grade(tmp_path):
     assert p.returncode == 4, p.stdout + p.stderr
     assert "r.csv:3: " in p.stderr and "never closed" in p.stderr
     assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_a_plain_roster_keyed_by_identifier_meets_its_github_classroom_row(tmp_path):
+    """The course's own list keyed by e-mail or student number, with GitHub Classroom's roster download:
+    one student each, carrying the GitHub username (never an e-mail in its place)."""
+    (tmp_path / "classroom_roster.csv").write_text(GH_ROSTER)
+    (tmp_path / "course.csv").write_text("student,repo,ID\nZOE@uni.example,https://github.com/course/lab-zoe,555\n"
+                                         "42,https://github.com/course/lab-42,556\n")
+    refs, _w, _c = resolve_sources([], None, [str(tmp_path / "course.csv"), str(tmp_path / "classroom_roster.csv")])
+    assert [(r.student, r.source, r.roster.github_username, r.roster.canvas_id, r.name) for r in refs] == [
+        ("ZOE@uni.example", "https://github.com/course/lab-zoe", "zoe-n", "555", "Zoë Núñez"),
+        ("42", "https://github.com/course/lab-42", "", "556", "42")]
+    rows = roster.combine([roster.read(tmp_path / "classroom_roster.csv"), roster.read(tmp_path / "course.csv")])
+    assert [(r.key, r.repo) for r in rows] == [("zoe-n", "https://github.com/course/lab-zoe"),
+                                                ("42", "https://github.com/course/lab-42")]

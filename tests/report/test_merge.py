@@ -37,7 +37,10 @@ def test_merge_writes_every_gradebook_file_and_copies_proof(tmp_path):
     (a / "proof" / "zoe" / "aws-local.png").write_bytes(b"png")
     (a / "proof" / "zoe" / "link.png").symlink_to("/etc/passwd")       # never copied
     out, warnings, n = merge.merge(tmp_path / "out", [a, b], merge.ReportOptions(canvas=True))
-    assert warnings == [] and n == 3
+    assert n == 3 and warnings == [      # no roster with Canvas ids: Canvas can match these rows only by name
+        "canvas.csv: 3 of 3 students have no Canvas ID, SIS User ID or SIS Login ID (amy, bob, zoe): Canvas's grade "
+        "import can match them only by their name, and asks you to match by hand each name it does not find; add "
+        "the ID (or SIS Login ID) column of Canvas's gradebook export to the --roster file"]
     doc = json.loads((out / "report.json").read_text())
     assert [s["student"] for s in doc["students"]] == ["amy", "bob", "zoe"]
     assert doc["meta"]["merged_from"] == [str(a), str(b)] and doc["meta"]["run_id"] == "r"

@@ -115,3 +115,31 @@ def test_gradescope_not_graded_has_no_score_never_a_zero(tmp_path):
     doc = json.loads((tmp_path / "results" / "ghost.json").read_text())
     assert "score" not in doc and doc["tests"] == [] and "Not graded: no repository" in doc["output"]
     assert doc["extra_data"]["deploycheck"] == "not graded"
+
+
+def _rostered(sid, **roster):
+    return model.StudentResult(sid, "/r", "aws", 1.0, 1.0, extra={"roster": roster} if roster else {})
+
+
+def test_canvas_rows_without_an_id_are_warned_about_by_name():
+    from deploycheck.report import warnings
+    class_ = [_rostered("amy", canvas_id="7"), _rostered("bob", sis_login_id="bob@uni"), _rostered("cat", name="Cat"),
+              _rostered("dan")]
+    (w,) = warnings(class_, ReportOptions(canvas=True))
+    assert w.startswith("canvas.csv: 2 of 4 students have no Canvas ID, SIS User ID or SIS Login ID (cat, dan)")
+    assert "--roster" in w
+    assert warnings(class_[:2], ReportOptions(canvas=True)) == []
+    assert warnings(class_, ReportOptions()) == []                     # no canvas.csv, nothing to say
+
+
+def test_github_classroom_csv_holds_github_logins_only(tmp_path):
+    """github_username is the roster's login; an e-mail, a roster identifier or a student number never
+    stands in for one (a student who has not linked a GitHub account gets an empty cell)."""
+    class_ = [_rostered("zoe-n", github_username="zoe-n", identifier="zoe@uni.example"),
+              _rostered("42", identifier="42"),                                     # not linked yet
+              _rostered("amy_uni.example", identifier="amy@uni.example"),
+              _rostered("bob"), _rostered("carl.s"), _rostered("dee@uni.example")]   # plain roster ids
+    write_all(class_, tmp_path, RunMeta(), ReportOptions(github_csv=True))
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "github-classroom.csv").read_text())))
+    assert [(r["github_username"], r["roster_identifier"]) for r in rows] == [
+        ("zoe-n", "zoe@uni.example"), ("", "42"), ("", "amy@uni.example"), ("bob", ""), ("", ""), ("", "")]

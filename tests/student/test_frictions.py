@@ -70,6 +70,9 @@ def test_a_reused_report_folder_keeps_nothing_of_the_previous_run(tmp_path):
     p = dc("grade", "--classroom", str(room), "--report", str(out), "--canvas", "--no-cache", cwd=tmp_path)
     assert (out / "canvas.csv").is_file() and (out / "results" / "no_readme.json").is_file(), p.stdout[-2000:]
     assert (out / "proof" / "complete_aws").is_dir()
+    # no roster gave Canvas ids: the run says which rows Canvas can match only by name
+    assert ("deploycheck: warning: canvas.csv: 2 of 2 students have no Canvas ID, SIS User ID or SIS Login ID "
+            "(complete_aws, no_readme)") in p.stdout + p.stderr, p.stdout[-2000:]
     (out / "mine.txt").write_text("the instructor's own notes")
     p = dc("grade", "--repo", str(room / "no_readme"), "--report", str(out), "--no-cache", cwd=tmp_path)
     assert (out / "report.json").is_file(), p.stdout[-2000:]
