@@ -303,3 +303,30 @@ def test_without_source_dir_model_fn_sees_only_the_uploaded_code(tmp_path):
         assert o.status == status, (name, o.message)
         if status == "failed":
             assert "/opt/ml/code/labels.json" in o.message and "source_dir=" in o.message, o.message
+
+
+
+def test_a_fork_bomb_on_a_busy_machine_costs_at_most_three_timeouts(tmp_path, monkeypatch):
+    """Issue 21, the wall time of a check, its retry included: an entry point that forks without end at
+    import, graded on a busy machine, gets at most three timeouts of wall clock (before: four, one
+    timeout then a retry with three). Where its processes got at least half of the wall clock in CPU
+    time (counted by the server however many still run when it is stopped: a dedicated CI machine)
+    it is the student's timeout after one; where the grader's share of the machine was too small to
+    tell (this shared one under others' load) the retry ends as an error of the run, never a pass
+    and never the student's failure."""
+    from deploycheck.serving import local
+    monkeypatch.setattr(local, "machine_busy", lambda: "runnable tasks waited for a CPU 93% of the last 10 s")
+    attempts: list[float] = []
+    real = local.sandbox_runner
+
+    def counted(*a, **kw):
+        attempts.append(kw["limits"].timeout)
+        return real(*a, **kw)
+    monkeypatch.setattr(local, "sandbox_runner", counted)
+    bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n" + MODEL_FN
+    o = predict.predict_local(target(aws_repo(tmp_path, bomb)), SimpleNamespace(sandbox_timeout=6, sandbox_memory_mb=1024))
+    assert sum(attempts) <= 3 * 6, attempts
+    if attempts == [6]:
+        assert o.status == "failed" and "took longer than 6 s" in o.message, o.message
+    else:
+        assert attempts == [6, 12] and o.status == "skipped" and "too busy" in o.message, (attempts, o.message)
