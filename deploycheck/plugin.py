@@ -13,11 +13,14 @@ where the gradebook is written. Tests in ``checks/`` look like::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import linecache
 from dataclasses import replace
 import os
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Generator, Mapping
 
@@ -373,8 +376,10 @@ class DeploycheckPlugin:
         t = target_of(item)
         if cid is None or t is None:
             return
-        # what the check's process printed reaches pytest's report sections escaped, as its messages do
+        # what the check's process printed reaches pytest's report sections escaped, as its messages do,
+        # and so does what pytest shows of a failure it reports itself (a fixture's error or skip: -rA, --tb, -l)
         rep.sections = [(title, escape.terminal_block(text)) for title, text in rep.sections]
+        rep.longrepr = escaped_longrepr(rep.longrepr)
         if not (rep.when == "call" or (rep.when == "setup" and rep.outcome != "passed")):
             return
         stored = item.stash.get(_OUTCOME_KEY, None)
@@ -659,6 +664,48 @@ def _conclude(o: Outcome) -> None:
         pytest.fail(escape.terminal(o.message, MESSAGE_LIMIT), pytrace=False)
     if o.status == SKIPPED:
         pytest.skip(escape.terminal(o.message, MESSAGE_LIMIT))
+
+
+def escaped_longrepr(longrepr: Any) -> Any:
+    """pytest's account of a failure or skip (a skip's (path, line, reason), a string, an exception's
+    traceback with its source lines, locals and message) with every string escaped like every terminal
+    sink; kept as pytest's own objects, so that --tb, -l and -r show what they would."""
+    if longrepr is None:
+        return None
+    if isinstance(longrepr, (str, tuple, list)) or dataclasses.is_dataclass(longrepr):
+        return _escaped_strings(longrepr)
+    return escape.terminal_block(str(longrepr))       # another kind of pytest report: its text
+
+
+def _escaped_strings(x: Any) -> Any:
+    if isinstance(x, str):
+        return escape.terminal_block(x)
+    if isinstance(x, tuple):
+        return tuple(_escaped_strings(v) for v in x)
+    if isinstance(x, list):
+        return [_escaped_strings(v) for v in x]
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        for f in dataclasses.fields(x):
+            setattr(x, f.name, _escaped_strings(getattr(x, f.name)))
+    return x
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_warning_recorded(warning_message: warnings.WarningMessage, when: str, nodeid: str,
+                            location: tuple[str, int, str] | None) -> None:
+    """A warning raised while grading (the grader parsing a student's file warns about it, with its
+    name and line) reaches pytest's warnings summary escaped; before pytest (and xdist) read it."""
+    w = warning_message
+    line = w.line if w.line is not None else linecache.getline(w.filename, w.lineno)
+    text = str(w.message)
+    clean = escape.terminal_block(text)
+    if clean != text:
+        try:
+            w.message = w.category(clean)
+        except Exception:  # noqa: BLE001 - a warning class with another signature: its text is enough
+            w.message = clean
+    w.filename = escape.terminal(w.filename, 1000)
+    w.line = escape.terminal(line, MESSAGE_LIMIT)
 
 
 def printable(o: Outcome) -> Outcome:
