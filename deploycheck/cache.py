@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from deploycheck import files
-from deploycheck.discovery import Target, list_tree
+from deploycheck.discovery import Target
 from deploycheck.model import Outcome
 from deploycheck.rubric import Rubric
 from deploycheck.settings import Settings, cache_dir
@@ -158,7 +158,7 @@ def tree_hash(repo: Path) -> str | None:
         memo: dict[str, list[Any]] = json.loads(memo_file.read_text())
     except (OSError, ValueError):
         memo = {}
-    listed, links, truncated = list_tree(repo, TREE_LIMIT)
+    listed, links, truncated = files.list_tree(repo, TREE_LIMIT)
     if truncated:
         return None
     fresh: dict[str, list[Any]] = {}

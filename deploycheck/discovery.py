@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import stat
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -35,8 +34,6 @@ _FOLDER_RE = re.compile(rf"^(?:{_WORDS}{_SEP}?deploy(?:ment)?s?|deploy(?:ment)?{
 LAB_NAMES: dict[Platform, str] = {AWS: "aws_deploy", GCP: "gcp_deploy"}
 
 MAX_DEPTH = 2            # deploy folder at the root or up to two levels down
-MAX_FILES = 5000         # files listed per deploy folder (a 20 000-file repo stays fast)
-SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".ipynb_checkpoints", ".tox"}
 
 
 def platform_of(name: str) -> Platform | None:
@@ -57,7 +54,7 @@ class DeployFolder:
     repo: Path                                  # absolute repo root
     files: tuple[str, ...] = ()                 # regular files, relative to the folder, posix, sorted
     symlinks: Mapping[str, str] = field(default_factory=dict)   # rel -> link text (never followed)
-    truncated: bool = False                     # more than MAX_FILES files: listing was cut
+    truncated: bool = False                     # more than files.MAX_LISTED files: listing was cut
     named: bool = True                          # its name follows the lab's <platform>_deploy pattern
     evidence: str = ""                          # for a folder found by its contents: what showed it
     as_of: str = ""                             # grade against the images as they were on this ISO date ("": today)
@@ -146,43 +143,9 @@ class Target:
         return self.submission.repo
 
 
-def list_tree(path: Path, limit: int = MAX_FILES) -> tuple[tuple[str, ...], dict[str, str], bool]:
-    """(regular files, symlinks -> link text, truncated) below ``path``, posix and relative, sorted;
-    symlinks are never followed, SKIP_DIRS never entered, at most ``limit`` files listed."""
-    found: list[str] = []
-    links: dict[str, str] = {}
-    truncated = False
-    stack = [path]
-    while stack:
-        d = stack.pop()
-        try:
-            entries = sorted(os.scandir(d), key=lambda e: e.name)
-        except OSError:
-            continue
-        for e in entries:
-            rel = Path(e.path).relative_to(path).as_posix()
-            try:
-                if e.is_symlink():
-                    links[rel] = os.readlink(e.path)
-                    continue
-                if e.is_dir(follow_symlinks=False):
-                    if e.name not in SKIP_DIRS:
-                        stack.append(Path(e.path))
-                    continue
-                mode = e.stat(follow_symlinks=False).st_mode
-            except OSError:
-                continue
-            if stat.S_ISREG(mode):
-                if len(found) >= limit:
-                    truncated = True
-                    continue
-                found.append(rel)
-    return tuple(sorted(found)), links, truncated
-
-
 def subdirs(root: Path, max_depth: int = MAX_DEPTH) -> Iterator[tuple[int, os.DirEntry[str]]]:
     """(depth, entry) of the real directories below ``root``, level by level up to ``max_depth``, in
-    name order: no symlink followed, no hidden directory or SKIP_DIRS entered."""
+    name order: no symlink followed, no hidden directory or files.SKIP_DIRS entered."""
     level = [root]
     for depth in range(max_depth + 1):
         nxt: list[Path] = []
@@ -192,7 +155,7 @@ def subdirs(root: Path, max_depth: int = MAX_DEPTH) -> Iterator[tuple[int, os.Di
             except OSError:
                 continue
             for e in entries:
-                if e.name in SKIP_DIRS or e.name.startswith("."):
+                if e.name in fs.SKIP_DIRS or e.name.startswith("."):
                     continue
                 try:
                     if e.is_symlink() or not e.is_dir(follow_symlinks=False):
@@ -217,7 +180,7 @@ def _find_folders(repo: Path) -> list[tuple[Platform, Path]]:
 
 def make_folder(platform: Platform, path: Path, repo: Path, named: bool = True, evidence: str = "",
                 as_of: str = "") -> DeployFolder:
-    listed, links, truncated = list_tree(path)
+    listed, links, truncated = fs.list_tree(path)
     return DeployFolder(platform, path, path.relative_to(repo).as_posix(), repo, listed, links, truncated,
                         named, evidence, as_of)
 
@@ -247,7 +210,7 @@ class Evidence:
 
 def evidence_of(path: Path) -> Evidence | None:
     """What a folder's contents show about a deployment (bounded reads, no symlinks), or None."""
-    listed, _links, _t = list_tree(path)
+    listed, _links, _t = fs.list_tree(path)
     aws: list[str] = []
     gcp: list[str] = []
     model_fn = archive = None
@@ -344,7 +307,7 @@ def load_submission(student: str, repo: str, as_of: str = "", problem: str | Non
     notes.extend(odd_names_note(f) for f in folders if any(map(fs.undecodable, (*f.files, *f.symlinks))))
     notes.extend(ignored_models_notes(root, folders))
     # one budget for the analysis of the whole repository (files.budget_repo), decided here, once
-    budget = fs.budget_repo(root, fs.sized_listing(root, SKIP_DIRS, fs.BINARY_SUFFIXES, MAX_FILES * 4),
+    budget = fs.budget_repo(root, fs.sized_listing(root, fs.SKIP_DIRS, fs.BINARY_SUFFIXES, fs.MAX_LISTED * 4),
                             [f.rel for f in folders])
     if budget is not None:
         notes.append(budget.note())

@@ -427,3 +427,42 @@ def atomic_write(path: Path, data: bytes, mode: int | None = None) -> Path:
             pass
         raise
     return path
+
+
+# ---------------------------------------------------------------------- listing a student's tree
+MAX_LISTED = 5000        # files listed per tree (a 20 000-file repo stays fast)
+SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".ipynb_checkpoints", ".tox"}
+
+
+def list_tree(path: Path, limit: int = MAX_LISTED) -> tuple[tuple[str, ...], dict[str, str], bool]:
+    """(regular files, symlinks -> link text, truncated) below ``path``, posix and relative, sorted;
+    symlinks are never followed, SKIP_DIRS never entered, at most ``limit`` files listed."""
+    found: list[str] = []
+    links: dict[str, str] = {}
+    truncated = False
+    stack = [path]
+    while stack:
+        d = stack.pop()
+        try:
+            entries = sorted(os.scandir(d), key=lambda e: e.name)
+        except OSError:
+            continue
+        for e in entries:
+            rel = Path(e.path).relative_to(path).as_posix()
+            try:
+                if e.is_symlink():
+                    links[rel] = os.readlink(e.path)
+                    continue
+                if e.is_dir(follow_symlinks=False):
+                    if e.name not in SKIP_DIRS:
+                        stack.append(Path(e.path))
+                    continue
+                mode = e.stat(follow_symlinks=False).st_mode
+            except OSError:
+                continue
+            if stat.S_ISREG(mode):
+                if len(found) >= limit:
+                    truncated = True
+                    continue
+                found.append(rel)
+    return tuple(sorted(found)), links, truncated

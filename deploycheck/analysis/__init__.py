@@ -190,9 +190,9 @@ class RepoFacts:
     def python_modules(self) -> dict[str, str]:
         """Import names of the student's own modules anywhere in the repo -> their path (bounded walk,
         no symlinks), so a student is never told to pip-install a module they wrote."""
-        from deploycheck import discovery
+        from deploycheck import files
         out: dict[str, str] = {}
-        listed, _links, _truncated = discovery.list_tree(self.submission.repo)
+        listed, _links, _truncated = files.list_tree(self.submission.repo)
         for rel in listed:
             if rel.endswith(".py"):
                 parts = rel.split("/")

@@ -294,7 +294,7 @@ def of_folder_tree(root: Path, label: str = "starter") -> Fingerprint:
     from deploycheck.analysis.pickles import scan_pickle
     from deploycheck.analysis.screenshot import _thumb
     from deploycheck.analysis.screenshot_text import normalise
-    from deploycheck.discovery import list_tree
+    from deploycheck.files import list_tree
     listed, _links, _t = list_tree(root)
     files: list[FilePrint] = []
     models: list[ModelPrint] = []

@@ -356,13 +356,12 @@ def declared_runtimes(folder: DeployFolder) -> tuple[DeclaredRuntime, ...]:
 def repo_declared_runtimes(repo: Path) -> tuple[DeclaredRuntime, ...]:
     """Declarations in the repo's own top-level README, notebooks and scripts (outside deploy folders)."""
     from deploycheck.analysis.readme import find_readme, parse_readme
-    from deploycheck.analysis.sources import script_sources
-    from deploycheck.discovery import DeployFolder
+    from deploycheck.analysis.sources import scripts_in
     top = tuple(files.top_level_files(repo))
     rel = find_readme(top)
     doc = parse_readme(repo, rel, rel) if rel else None
     # the top-level notebooks, parsed with the same reader as a deploy folder's
-    nbs = _notebook_cells(script_sources(DeployFolder("aws", repo, "", repo, top)))
+    nbs = _notebook_cells(scripts_in(repo, top))
     return _scan_files(repo, "", top, doc, nbs)
 
 

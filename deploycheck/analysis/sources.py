@@ -11,8 +11,8 @@ import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
 
 from deploycheck import files
 
@@ -143,8 +143,14 @@ def split_cell(src: str) -> tuple[str, str]:
 
 def script_sources(folder: DeployFolder) -> tuple[Source, ...]:
     """Python/shell sources of the folder's scripts and notebooks (use ``folder.facts.scripts``)."""
+    return scripts_in(folder.path, folder.files)
+
+
+def scripts_in(base: Path, names: Iterable[str]) -> tuple[Source, ...]:
+    """Python/shell sources of the scripts and notebooks among ``names`` (paths relative to ``base``,
+    as listed by discovery): shallowest first, bounded per file and in total."""
     out: list[Source] = []
-    scripts = sorted((f for f in folder.files if f.lower().endswith(SCRIPT_SUFFIXES)),
+    scripts = sorted((f for f in names if f.lower().endswith(SCRIPT_SUFFIXES)),
                      key=lambda f: (f.count("/"), f))
     budget = SCRIPT_BUDGET
     for rel in scripts[:MAX_SCRIPTS]:
@@ -152,7 +158,7 @@ def script_sources(folder: DeployFolder) -> tuple[Source, ...]:
             break
         low = rel.lower()
         nb = low.endswith(".ipynb")
-        tf = files.read_text(folder.path, rel, limit=NOTEBOOK_LIMIT if nb else min(SCRIPT_LIMIT, budget))
+        tf = files.read_text(base, rel, limit=NOTEBOOK_LIMIT if nb else min(SCRIPT_LIMIT, budget))
         if tf.problem:
             continue
         if nb:
