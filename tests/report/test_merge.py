@@ -155,3 +155,30 @@ def test_three_shards_merged_equal_one_unsharded_run(classroom, tmp_path):
     assert pngs(tmp_path / "merged") == pngs(tmp_path / "full")
     assert (tmp_path / "merged" / "index.html").is_file()
     assert (tmp_path / "merged" / "grades.csv").read_text() == (tmp_path / "full" / "grades.csv").read_text()
+
+
+def test_a_merge_keeps_review_items_apart_with_their_screenshot(tmp_path):
+    """Issue 23 across shards: a check awaiting review stays `review` (points kept) in the merged
+    report.json, grades.csv, review.csv and the class page, whose review item shows the student's
+    screenshot copied by the shard (the repo is on another machine) and its OCR text."""
+    import csv
+    import html
+    import io
+    rita = {"student": "rita", "repo": "/elsewhere/rita", "platform": "aws", "score": 1, "max_score": 1,
+            "checks": [{"id": "proof.screenshot", "status": "review", "score": 1, "max_score": 1,
+                        "message": "OCR could not read the output with confidence",
+                        "screenshot": {"path": "aws_deploy/p.png", "ocr_text": "array([@, 2])"}}]}
+    a = _write_shard(tmp_path / "a", [rita], "1/2", run_id="r")
+    b = _write_shard(tmp_path / "b", [_student("bob", 0, "failed")], "2/2", run_id="r")
+    (a / "proof" / "rita").mkdir(parents=True)
+    (a / "proof" / "rita" / "own-p.png").write_bytes(b"png")
+    out, _warnings, n = merge.merge(tmp_path / "out", [a, b], merge.ReportOptions())
+    doc = {s["student"]: s for s in json.loads((out / "report.json").read_text())["students"]}
+    assert doc["rita"]["review"] == ["proof.screenshot"] and doc["rita"]["score"] == 1 and "review" not in doc["bob"]
+    grades = {r["student"]: r for r in csv.DictReader(io.StringIO((out / "grades.csv").read_text(), newline=""))}
+    assert grades["rita"]["review"] == "proof.screenshot" and grades["rita"]["proof.screenshot"] == "1"
+    rows = list(csv.DictReader(io.StringIO((out / "review.csv").read_text(), newline="")))
+    assert [(r["student"], r["check"], r["ocr_text"]) for r in rows] == [("rita", "proof.screenshot", "array([@, 2])")]
+    page = html.unescape((out / "index.html").read_text())
+    item = page.split('<div class="review-item">')[1].split('<div class="shots">')[0]
+    assert 'src="proof/rita/own-p.png"' in item and "array([@, 2])" in item and 'student = "rita"' in item
