@@ -85,6 +85,7 @@ class ScanResult:
     history_state: str = "none"   # repo_git.History.state: none | scanned | shallow | partial | unreadable
     history_versions: int = 0     # older file versions read
     history_missing: int = 0      # versions of the history this clone does not have
+    ignored: list[Finding] = field(default_factory=list)   # in files git ignores: on this disk only, never committed
 
 
 def redact_key_id(key: str) -> str:
@@ -195,6 +196,11 @@ def scan_repo(repo: Path, first: tuple[str, ...] = ()) -> ScanResult:
         res.bytes += len(data)
         res.findings.extend(scan_file(data, rel))
     res.findings.sort(key=lambda f: (f.path, f.line))
+    # a file the repo's ignore rules keep out of every commit (a .env beside the code) is not committed:
+    # the instructor's clone and CI never see it, so it is no finding here either
+    kept_out = {i.path for i in repo_git.ignored(repo, sorted({f.path for f in res.findings}))}
+    res.ignored = [f for f in res.findings if f.path in kept_out]
+    res.findings = [f for f in res.findings if f.path not in kept_out]
     scan_history(repo, res)
     return res
 

@@ -35,6 +35,13 @@ def security_secrets(t: Target) -> Outcome:
     facts = {"files": res.files, "capped": res.capped, "history": res.history_state,
              "history_versions": res.history_versions}
     history = _history_note(res)
+    if res.ignored:
+        paths = sorted({f.path for f in res.ignored})
+        history += (f"; {', '.join(paths[:3])}{' and more' if len(paths) > 3 else ''} "
+                    f"{'holds' if len(paths) == 1 else 'hold'} credentials but git ignores "
+                    f"{'it' if len(paths) == 1 else 'them'} (never committed): keep {'it' if len(paths) == 1 else 'them'} "
+                    "out of the repo")
+        facts["ignored"] = paths
     if res.capped:
         some = ", ".join(res.skipped_examples)
         return passed(f"no cloud credentials found in the {res.files} files scanned (the deploy folder and notebooks "

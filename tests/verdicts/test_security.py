@@ -240,3 +240,23 @@ def test_git_facts_come_only_from_the_repos_own_git_folder_and_run_nothing_of_it
         o = _grade(d)
         assert o.status == "passed" and o.data["history"] == "none" and "git history" not in o.message, o.message
     assert not marker.exists()
+
+
+def test_credentials_in_a_file_git_ignores_are_not_committed(tmp_path):
+    """A .env that .gitignore keeps out of every commit is on this disk only: the instructor's clone and CI
+    never see it, so the student's own run must not fail them for it; the same file tracked, or not
+    ignored, fails."""
+    from tests.classroom.gitrepos import git, make_repo
+    repo = tmp_path / "repo"
+    make_repo(repo, [("2024-04-01T10:00:00+00:00", {"aws_deploy/README.md": "# deploy\n", ".gitignore": ".env\n"})])
+    (repo / "aws_deploy" / ".env").write_text(f"AWS_ACCESS_KEY_ID={KEY_ID}\nAWS_SECRET_ACCESS_KEY={SECRET}\n")
+    o = _grade(repo)
+    assert o.status == "passed", o.message
+    assert "aws_deploy/.env holds credentials but git ignores it (never committed)" in o.message
+    assert KEY_ID not in o.message + json.dumps(o.data) and o.data["ignored"] == ["aws_deploy/.env"]
+    (repo / ".gitignore").write_text("")                       # no longer ignored: the next `git add -A` commits it
+    assert _grade(repo).status == "failed"
+    (repo / ".gitignore").write_text(".env\n")
+    git(repo, "add", "-f", "aws_deploy/.env")                  # tracked: ignore rules no longer apply
+    o = _grade(repo)
+    assert o.status == "failed" and "aws_deploy/.env line 1" in o.message
