@@ -75,3 +75,21 @@ def as_nobody(argv: list[str], stage: Path, need: tuple[str, ...] = ()) -> list[
             n += 1
     script = "".join(f"{s} && " for s in steps) + 'exec setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"'
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"] + argv
+
+
+def probe_as(who: str, argv: list[str], home: Path, need: tuple[str, ...] = ()) -> dict:
+    """Run the probe ``argv`` as ``who`` ("root": this user; "nobody": through :func:`as_nobody`) with
+    ``home`` as its HOME and working folder; the JSON object its last line of output prints. Skips
+    the calling test when switching to nobody is not possible (the suite is not root)."""
+    import json
+    import subprocess
+    if who == "nobody" and os.geteuid() != 0:
+        import pytest
+        pytest.skip("switching to nobody needs the suite to run as root")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(home)}
+    if who == "nobody":
+        os.chmod(home, 0o777)
+        argv = as_nobody(argv, home / "stage", need)
+    p = subprocess.run(argv, env=env, cwd=str(home), capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return json.loads(p.stdout.strip().splitlines()[-1])

@@ -1,15 +1,13 @@
 """The CPU time a stopped job's processes used, as root and as an ordinary user: what tells a job that
 computes (an endless loop, a fork bomb) from one a busy machine kept waiting (serving/local.py
 ``_starved``: such a job is the student's timeout, never retried with more wall clock)."""
-import json
 import os
-import subprocess
 import sys
 
 import pytest
 
 from deploycheck import sandbox
-from tests.world import as_nobody
+from tests.world import probe_as
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -23,16 +21,8 @@ def test_the_children_still_running_when_a_job_is_stopped_count(tmp_path, who):
     and are still running (asleep) when the job is stopped at its timeout, its first process having
     slept throughout: the server counts them (read before the kill; the kernel reaps them without a
     count: the server's rusage of the job said ~0 s), as root and as an ordinary user."""
-    if who == "nobody" and os.geteuid() != 0:
-        pytest.skip("switching to nobody needs the suite to run as root")
-    argv = [sys.executable, os.path.join(ROOT, "tests", "sandbox", "cpu_probe.py"), ROOT]
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(tmp_path)}
-    if who == "nobody":
-        os.chmod(tmp_path, 0o777)
-        argv = as_nobody(argv, tmp_path / "stage", (ROOT,))
-    p = subprocess.run(argv, env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, p.stderr[-3000:]
-    res = json.loads(p.stdout.strip().splitlines()[-1])
+    res = probe_as(who, [sys.executable, os.path.join(ROOT, "tests", "sandbox", "cpu_probe.py"), ROOT], tmp_path,
+                   (ROOT,))
     assert res["euid"] == (0 if who == "root" else 65534)
     assert res["status"] == "timeout" and res["cpu_used"] is not None and res["cpu_used"] >= 0.35, res
     assert res["isolation"].startswith("bubblewrap"), res
