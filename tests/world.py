@@ -78,7 +78,8 @@ def as_nobody(argv: list[str], stage: Path, need: tuple[str, ...] = ()) -> list[
 
 
 def probe_as(who: str, argv: list[str], home: Path, need: tuple[str, ...] = ()) -> dict:
-    """Run the probe ``argv`` as ``who`` ("root": this user; "nobody": through :func:`as_nobody`) with
+    """Run the probe ``argv`` as ``who`` ("root": this user; "nobody": through :func:`as_nobody`;
+    "root-userns-denied": this user where user namespaces are denied, tests/hostile/nouserns.py) with
     ``home`` as its HOME and working folder; the JSON object its last line of output prints. Skips
     the calling test when switching to nobody is not possible (the suite is not root)."""
     import json
@@ -87,6 +88,8 @@ def probe_as(who: str, argv: list[str], home: Path, need: tuple[str, ...] = ()) 
         import pytest
         pytest.skip("switching to nobody needs the suite to run as root")
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(home)}
+    if who == "root-userns-denied":
+        argv = [sys.executable, str(Path(__file__).parent / "hostile" / "nouserns.py"), *argv]
     if who == "nobody":
         os.chmod(home, 0o777)
         argv = as_nobody(argv, home / "stage", need)
