@@ -52,8 +52,6 @@ KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
         "DeployFolder.facts / Submission.facts build the facts cache on the folder (an import circle)",
     ("deploycheck.analysis", "serving"):
         "Facts.local_run runs the serving plan in the sandbox from analysis",
-    ("deploycheck.analysis.plan", "serving"):
-        "the serving plan is built from serving.local's Target type",
     ("deploycheck.proof", "verdicts"):
         "proof.render_artefacts asks verdicts for the prediction record instead of being given it",
     ("deploycheck.verdicts.cloud", "report"):

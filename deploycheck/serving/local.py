@@ -2,7 +2,7 @@
 decision, ``folder.facts.image``) runs, and what the container answered. Used by ``predict.local``
 and ``deploycheck serve``.
 
-    target = local.target_for(folder, artifact, entry_rel)        # what to run
+    target = folder.facts.serving_plan.target                      # what to run (analysis.plan)
     run = local.run(target, [local.HttpRequest.invocation(req)])   # -> LocalRun (frozen)
 
 The student's code runs only in the sandbox (``deploycheck.sandbox.run(job, args,
@@ -41,22 +41,20 @@ import json
 import os
 import platform as _platform
 import re
-import tarfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 
 from deploycheck import model
+from deploycheck.analysis.plan import Target, target_for  # noqa: F401 (target_for: serving's callers and tests)
 from deploycheck.runtimes import catalog, envs
 from deploycheck.runtimes.catalog import Image
 from deploycheck.serving.exchange import (NO_ANSWER_STATUS, Conversation, Exchange, HttpRequest,
                                           Talk, n_features, read_answer)
 
 if TYPE_CHECKING:
-    from deploycheck.analysis.artifact import ArtifactInfo
     from deploycheck.analysis.plan import ServingPlan
     from deploycheck.analysis.samples import SampleRequest
-    from deploycheck.discovery import DeployFolder
     from deploycheck.sandbox import Interpreter, JobResult, Limits
     from deploycheck.sandbox.records import Talk as TalkFn
 
@@ -96,26 +94,6 @@ class Answer:
     @property
     def ok(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
-
-
-@dataclass(frozen=True)
-class Target:
-    """What to run for one deploy folder."""
-    platform: str                     # "aws" | "gcp"
-    folder: Path
-    rel: str                          # the folder as the student knows it ("aws_deploy")
-    image: Image | None               # the build of the folder's image that runs (facts.image.build)
-    declared: str = ""                # "aws_deploy/README.md:31" (empty when assumed)
-    assumed: str = ""                 # why an image was assumed when none (known) was declared
-    image_note: str = ""              # which declaration was used and which were ignored (several)
-    entry: str | None = None          # SageMaker entry point, relative to the folder
-    model_rel: str = "."              # model directory relative to the folder (no archive)
-    extract: Path | None = None       # model.tar.gz to extract (SageMaker)
-    code_dir_rel: str | None = None   # "code" when the archive carries the entry point (SDK repack)
-    # the code directory when the SDK uploads a selection (facts.shipped_code): (path in the folder,
-    # name in the code directory); None: the entry point's folder
-    code_files: tuple[tuple[str, str], ...] | None = None
-    imports: tuple[str, ...] = ()     # top-level modules the entry point imports
 
 
 @dataclass(frozen=True)
@@ -177,39 +155,6 @@ class Runner(Protocol):
 
 
 # ---------------------------------------------------------------------------- the target
-
-def target_for(folder: DeployFolder, artifact: ArtifactInfo | None, entry_rel: str | None = None, model_rel: str = ".",
-               extract: Path | None = None) -> Target:
-    """The :class:`Target` of a deploy folder (``folder``: a DeployFolder; ``artifact``: its
-    ArtifactInfo (folder.facts.artifact), or None)."""
-    platform = folder.platform
-    choice = folder.facts.image              # THE image decision (deploycheck.analysis.runtimes)
-    code_dir = None
-    if platform == "aws" and extract is not None and entry_rel:
-        members = set((artifact.members if artifact is not None else None) or _members(extract))
-        base = entry_rel.rsplit("/", 1)[-1]
-        if {f"code/{base}", f"./code/{base}"} & members:
-            code_dir = "code"
-    imports: tuple[str, ...] = ()
-    code_files = None
-    ep = folder.facts.entry_point if entry_rel else None
-    if ep is not None and ep.rel == entry_rel:
-        imports = tuple(sorted({u.module for u in ep.imports}))
-        if platform == "aws" and code_dir is None:
-            code_files = folder.facts.shipped_code.files
-    return Target(platform=platform, folder=Path(folder.path), rel=folder.rel, image=choice.build,
-                  declared=choice.where if choice.image is not None else "", assumed=choice.assumed,
-                  image_note=choice.note, entry=entry_rel, model_rel=model_rel, extract=extract,
-                  code_dir_rel=code_dir, code_files=code_files, imports=imports)
-
-
-def _members(tar: Path) -> list[str]:
-    try:
-        with tarfile.open(tar, "r:*") as tf:
-            return tf.getnames()[:10000]
-    except (OSError, tarfile.TarError, EOFError):
-        return []
-
 
 # ---------------------------------------------------------------------------- choosing the environment
 
