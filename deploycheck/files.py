@@ -292,11 +292,11 @@ def sized_listing(root: Path, skip_dirs: Iterable[str], skip_suffixes: tuple[str
 
 def budget_repo(root: Path, listing: Sequence[tuple[str, int]], first: Sequence[str]) -> AnalysisBudget | None:
     """Decide which of a repository's text files (``listing``: (path, size), see :func:`sized_listing`)
-    the analysis reads, the deploy folders (``first``) first; None when it may read them all. From
-    now on :func:`read_text` refuses the others' contents."""
+    the analysis reads, the deploy folders (``first``; "." when the repository is one) first; None when
+    it may read them all. From now on :func:`read_text` refuses the others' contents."""
     def rank(item: tuple[str, int]) -> tuple[int, int, int, str]:
         rel, size = item
-        where = 0 if any(rel == f or rel.startswith(f + "/") for f in first) else 1 if "/" not in rel else 2
+        where = 0 if any(f in (".", "") or rel == f or rel.startswith(f + "/") for f in first) else 1 if "/" not in rel else 2
         return (where, min(size, ANALYSIS_FILE_CHARGE), rel.count("/"), rel)
     n = total = python = 0
     left: set[str] = set()

@@ -141,3 +141,21 @@ def test_one_analysis_budget_per_repository(tmp_path):
     small.mkdir()
     (small / "README.md").write_text("hi")
     assert fs.budget_repo(small, fs.sized_listing(small, (), fs.BINARY_SUFFIXES, 100), []) is None
+
+
+def test_a_repository_that_is_its_deploy_folder_is_read_whole_first(tmp_path):
+    """A deploy folder at the repository's root ("."): every file is the deploy folder's, so the larger
+    ones are left out, wherever they are (before, src/inference.py came after the top-level data files
+    and was the one left out)."""
+    from deploycheck import files as fs
+    repo = tmp_path / "repo"
+    (repo / "src").mkdir(parents=True)
+    (repo / "src" / "inference.py").write_text("def model_fn(d):\n    return 1\n")
+    for i in range(13):
+        (repo / f"part{i:02d}.csv").write_text("1,2\n" * 300_000)           # 1.2 MB each, counted 1 MB
+    budget = fs.budget_repo(repo, fs.sized_listing(repo, {".git"}, fs.BINARY_SUFFIXES, 1000), ["."])
+    try:
+        assert budget is not None and "src/inference.py" not in budget.left_out
+        assert budget.left_out == {"part11.csv", "part12.csv"}        # 12 MB: inference.py and 11 of them
+    finally:
+        fs.budget_repo(repo, [], [])
