@@ -3,6 +3,7 @@
 synthetic class of N repos graded cold (empty OCR cache) and cached, with W worker processes.
 
     python benchmarks/ocr.py [--repos 200] [--workers 2] [--compare] [--rapidocr-python PATH]
+    python benchmarks/ocr.py --compare --deploycheck-only --code /tmp/ocr-before --json before.json
 
 --compare   score the engines on fixtures/screenshots.py's scenes: Tesseract as deploycheck runs it (the
             limited worker: grayscale, x2 for 1x screenshots, --psm 6), Tesseract's defaults (1x, --psm 3),
@@ -10,6 +11,12 @@ synthetic class of N repos graded cold (empty OCR cache) and cached, with W work
             a Python that has it (it is not a dependency of deploycheck: 420 MB). Scores per engine: word
             recall of the lines that matter, character similarity of those lines, lines read exactly
             (whitespace aside: digits and brackets right), and deploycheck's classification of the text.
+--code DIR  import deploycheck from DIR (another checkout, e.g. ``git worktree add /tmp/ocr-before c597197``)
+            instead of this one, on this checkout's scenes: the same images and the same method before and
+            after a change. (``PYTHONPATH`` alone is not enough: this script puts its own checkout first.)
+--deploycheck-only   time only deploycheck's pipeline (not Tesseract's defaults nor RapidOCR).
+--json FILE per image and engine: the CPU and wall seconds of every repetition, their medians, the
+            classification; for comparing two runs image by image.
 --repos N   copy the scenes into N repos (a realistic mix, every image made unique by a PNG text chunk so
             that nothing is shared through the cache), grade proof.screenshot on all of them with
             ``--workers`` processes: once with an empty cache, once again (cached).
@@ -160,34 +167,50 @@ def _expected(s: scenes.Scene) -> str:
     return {"review": "uncertain"}.get(s.kind, s.kind)
 
 
-def compare(rapid_python: str | None, repeat: int) -> None:
+def _timed(fn, repeat: int, fresh_cache: bool) -> tuple[list[float], list[float], object]:
+    """Wall and CPU seconds (this process's children and live descendants: the OCR worker or sandbox
+    job, Tesseract) of ``repeat`` calls of ``fn``, each with an empty OCR cache when ``fresh_cache``;
+    and the last call's result."""
+    walls, cpus, out = [], [], None
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as cache:
+            if fresh_cache:
+                os.environ["DEPLOYCHECK_CACHE_DIR"] = cache
+            t, c = time.perf_counter(), _cpu_children()
+            out = fn()
+            walls.append(time.perf_counter() - t)
+            cpus.append(_cpu_children() - c)
+    return walls, cpus, out
+
+
+def compare(rapid_python: str | None, repeat: int, deploycheck_only: bool = False,
+            json_out: Path | None = None, only: list[str] | None = None) -> None:
+    import deploycheck
     from deploycheck.analysis import ocr
     eng = ocr.engine()
     if not eng.available:
         sys.exit(f"no OCR engine: {eng.detail}")
     d = scenes.ensure_built()
-    todo = [s for s in scenes.SCENES if s.kind != "too_small"]
+    todo = [s for s in scenes.SCENES if s.kind != "too_small" and (not only or s.name in only)]
     results: dict[str, dict[str, dict]] = {}
     times: dict[str, list[float]] = {}
     cpu: dict[str, list[float]] = {}
+    runs: dict[str, dict[str, dict]] = {}
 
     # deploycheck's pipeline (decode, measure, prepare, OCR, and a second reading when the first shows no
-    # prediction), each repetition with an empty cache
+    # prediction), each repetition with an empty cache. A first read (not counted) starts the long-lived
+    # reader (the sandbox's fork server, or an older version's worker): per image is the steady state.
     name = f"tesseract {eng.version} as deploycheck runs it (psm 6, its preparation and readings)"
+    first = (d / todo[0].filename).read_bytes()
+    _, startup, _ = _timed(lambda: _read_as_deploycheck(first, eng), 1, True)
     for s in todo:
-        best = best_cpu = None
         data = (d / s.filename).read_bytes()
-        for _ in range(repeat):
-            with tempfile.TemporaryDirectory() as cache:
-                os.environ["DEPLOYCHECK_CACHE_DIR"] = cache
-                t, c = time.perf_counter(), _cpu_children()
-                text, cls = _read_as_deploycheck(data, eng)
-                dt, dc = time.perf_counter() - t, _cpu_children() - c
-            best = dt if best is None else min(best, dt)
-            best_cpu = dc if best_cpu is None else min(best_cpu, dc)
+        walls, cpus, (text, cls) = _timed(lambda: _read_as_deploycheck(data, eng), repeat, True)
         results.setdefault(name, {})[s.name] = dict(score(s, text), classified=cls)
-        times.setdefault(name, []).append(best)
-        cpu.setdefault(name, []).append(best_cpu)
+        times.setdefault(name, []).append(statistics.median(walls))
+        cpu.setdefault(name, []).append(statistics.median(cpus))
+        runs.setdefault("deploycheck", {})[s.name] = {"cpu": cpus, "wall": walls, "cpu_median": statistics.median(cpus),
+                                                      "wall_median": statistics.median(walls), "classified": cls}
     # cached read of the same image: only hashing + one small JSON file
     with tempfile.TemporaryDirectory() as cache:
         os.environ["DEPLOYCHECK_CACHE_DIR"] = cache
@@ -201,22 +224,16 @@ def compare(rapid_python: str | None, repeat: int) -> None:
             times.setdefault(name_c, []).append(time.perf_counter() - c)
             cpu.setdefault(name_c, []).append(time.process_time() - t)
 
-    name = f"tesseract {eng.version} defaults (1x, psm 3, CLI)"
-    for s in todo:
-        data = (d / s.filename).read_bytes()
-        best = best_cpu = None
-        text = ""
-        for _ in range(repeat):
-            t, c = time.perf_counter(), _cpu_children()
-            text = _tesseract_default(data, eng.path)
-            dt, dc = time.perf_counter() - t, _cpu_children() - c
-            best = dt if best is None else min(best, dt)
-            best_cpu = dc if best_cpu is None else min(best_cpu, dc)
-        results.setdefault(name, {})[s.name] = score(s, text)
-        times.setdefault(name, []).append(best)
-        cpu.setdefault(name, []).append(best_cpu)
+    if not deploycheck_only:
+        name = f"tesseract {eng.version} defaults (1x, psm 3, CLI)"
+        for s in todo:
+            data = (d / s.filename).read_bytes()
+            walls, cpus, text = _timed(lambda: _tesseract_default(data, eng.path), repeat, False)
+            results.setdefault(name, {})[s.name] = score(s, str(text))
+            times.setdefault(name, []).append(statistics.median(walls))
+            cpu.setdefault(name, []).append(statistics.median(cpus))
 
-    if rapid_python:
+    if rapid_python and not deploycheck_only:
         for threads in (1, 0):
             with tempfile.NamedTemporaryFile(suffix=".json") as out:
                 paths = [str(d / s.filename) for s in todo]
@@ -232,8 +249,10 @@ def compare(rapid_python: str | None, repeat: int) -> None:
                 times.setdefault(name, []).append(r["time"])
                 cpu.setdefault(name, []).append(r["cpu"])
 
-    print(f"\n{len(todo)} fixture screenshots ({sum(bool(s.truth) for s in todo)} with truth lines); "
-          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores\n")
+    print(f"\n{len(todo)} fixture screenshots ({sum(bool(s.truth) for s in todo)} with truth lines); deploycheck "
+          f"from {Path(deploycheck.__file__).parent.parent}; {repeat} runs per image, medians; starting the reader "
+          f"and its first image: {startup[0]:.2f} CPU-s (not counted); load average {os.getloadavg()[0]:.2f} "
+          f"on {os.cpu_count()} cores\n")
     print(f"{'engine':78} {'words':>6} {'chars':>6} {'exact lines':>12} {'classified':>11} "
           f"{'wall s/image (median, max)':>27} {'CPU s/image (median, total)':>28}")
     for name, t in times.items():
@@ -254,6 +273,10 @@ def compare(rapid_python: str | None, repeat: int) -> None:
     for n, w in wrong.items():
         if w:
             print(f"  misclassified by {n.split(' (')[0]}: {', '.join(w)}")
+    if json_out:
+        json_out.write_text(json.dumps({"deploycheck": str(Path(deploycheck.__file__).parent.parent),
+                                        "engine": eng.label, "repeat": repeat, "startup_cpu": startup[0],
+                                        "images": runs["deploycheck"]}, indent=1))
 
 
 # ------------------------------------------------------------------ a class
@@ -379,15 +402,26 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--compare", action="store_true")
     ap.add_argument("--rapidocr-python", help="a Python with rapidocr-onnxruntime installed (for --compare)")
-    ap.add_argument("--repeat", type=int, default=3, help="timing runs per image for --compare (best is kept)")
+    ap.add_argument("--repeat", type=int, default=3, help="timing runs per image for --compare (median kept)")
+    ap.add_argument("--deploycheck-only", action="store_true", help="--compare: only deploycheck's pipeline")
+    ap.add_argument("--code", type=Path, help="import deploycheck from this checkout (scenes from this one)")
+    ap.add_argument("--only", nargs="+", metavar="SCENE", help="--compare: only these scenes")
+    ap.add_argument("--json", type=Path, help="--compare: per-image timings of deploycheck's pipeline here")
     ap.add_argument("--repos", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--workdir", type=Path)
     a = ap.parse_args(argv)
+    if a.code:
+        if not (a.code / "deploycheck" / "__init__.py").is_file():
+            sys.exit(f"--code {a.code}: no deploycheck package there")
+        scenes.ensure_built()       # with this checkout's deploycheck (its proof card is a scene), then forget it
+        for mod in [m for m in sys.modules if m == "deploycheck" or m.startswith("deploycheck.")]:
+            del sys.modules[mod]
+        sys.path.insert(0, str(a.code.resolve()))
     if not a.compare and not a.repos:
         a.compare, a.repos = True, 200
     if a.compare:
-        compare(a.rapidocr_python, a.repeat)
+        compare(a.rapidocr_python, a.repeat, a.deploycheck_only, a.json, a.only)
     if a.repos:
         class_bench(a.repos, a.workers, a.workdir)
     return 0
