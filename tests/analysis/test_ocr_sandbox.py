@@ -127,6 +127,42 @@ def test_the_reader_runs_in_the_sandbox_as_root_and_as_a_user(who):
         shutil.rmtree(base, ignore_errors=True)
 
 
+@needs_sandbox
+def test_an_ordinary_user_reads_a_screenshot_as_root_does():
+    """The real reader (Tesseract's library or program and its English data, Pillow, the preparation of a
+    dark terminal screenshot), started by a grader that is an ordinary user (nobody, with only its own
+    cache and the checkout readable), reads a realistic screenshot to the same text, classification and
+    values as root's: the same verdict on every machine."""
+    import importlib.util
+    import shutil
+    import sys
+    import tempfile
+    from tests.world import probe_as
+    spec = importlib.util.spec_from_file_location("fixture_screenshots", ROOT / "fixtures" / "screenshots.py")
+    scenes = sys.modules.setdefault("fixture_screenshots", importlib.util.module_from_spec(spec))
+    if not hasattr(scenes, "SCENES"):
+        spec.loader.exec_module(scenes)
+    base = Path(tempfile.mkdtemp(prefix="ocr-probe-", dir="/tmp"))      # traversable by nobody
+    try:
+        os.chmod(base, 0o755)
+        image = base / "proof.png"
+        image.write_bytes(scenes.load("terminal_invoke_endpoint"))
+        image.chmod(0o644)
+        argv = [sys.executable, str(ROOT / "tests" / "analysis" / "ocr_probe.py"), str(ROOT), str(image)]
+        got = {}
+        for who in ("root", "nobody"):
+            (base / who).mkdir()                    # its HOME: its own OCR cache (~/.cache/deploycheck/ocr)
+            got[who] = probe_as(who, argv, base / who, (str(ROOT),))
+        assert (got["root"].pop("euid"), got["nobody"].pop("euid")) == (0, 65534)
+        root = got["root"]
+        assert root["classification"] == "prediction" and root["values"] == ["0", "2"], root
+        assert root["engine"].startswith("tesseract 5") and not root["cached"]
+        assert "invoke-endpoint" in root["text"]
+        assert got["nobody"] == root
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
 def _clear_text_screenshot() -> bytes:
     from PIL import ImageFont
     img = Image.new("RGB", (900, 300), "white")
