@@ -13,3 +13,15 @@ def test_trees_are_cached_within_a_bound_of_source():
     assert sources._cached_chars <= sources.TREE_CACHE_CHARS
     assert sum(len(t) for t, _n in sources._TREES) == sources._cached_chars
     assert sources.python_tree(big[-1])[0] is sources.python_tree(big[-1])[0]      # the latest stay
+
+
+def test_python_warns_nothing_to_the_grader_about_a_students_code():
+    """An invalid escape sequence in a student's file (SyntaxWarning: Python still runs it, as the
+    serving container does) is parsed as Python parses it: no warning reaches the grader's
+    warnings summary, and under -W error it is not a parse failure."""
+    import warnings
+    text = 'import re\nPATTERN = "\\d+,\\s*\\d+"\ndef model_fn(model_dir):\n    return re.compile(PATTERN)\n'
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tree, err = sources.python_tree(text, "aws_deploy/inference_escape.py")
+    assert err is None and tree is not None
