@@ -259,13 +259,17 @@ def run(target: Target, requests: Sequence[HttpRequest] = (), *, synthesize: Map
 RETRY_WALL = 2
 BUSY_CPU_PRESSURE = 40.0      # % of the last 10 s in which runnable tasks waited for a CPU (Linux PSI)
 BUSY_LOAD_PER_CPU = 2.0       # without PSI: 1-minute load average per CPU
-STARVED_SHARE = 0.5           # a job that got less CPU than this share of its wall clock was kept waiting
+# a job whose processes together got less CPU time than this share of its wall clock may have been kept
+# waiting: one whole timeout of CPU (a fork bomb's many processes, a parallel loop) is the model's; less
+# may be a correct but slow model that a busy machine starved (half, say: it needed more than it got,
+# but maybe less than the timeout), so it gets its retry -- never failed for the machine's load
+STARVED_SHARE = 1.0
 
 
 def _starved(res: JobResult) -> str:
     """Why the job's wall-clock timeout may be the machine's doing ("" when it is the model's: the
-    job finished, used up its CPU time, computed for at least half of its wall clock -- a fork bomb or
-    an endless loop is busy, however loaded the machine --, or the machine is not busy)."""
+    job finished, used up its CPU time, its processes together computed for as long as its wall clock
+    -- a fork bomb is busy, however loaded the machine --, or the machine is not busy)."""
     if res.status != "timeout" or res.cpu_exhausted:
         return ""
     if res.cpu_used is not None and res.cpu_used >= STARVED_SHARE * res.timeout:

@@ -1,6 +1,6 @@
 """The CPU time a stopped job's processes used, as root and as an ordinary user: what tells a job that
-computes (an endless loop, a fork bomb) from one a busy machine kept waiting (serving/local.py
-``_starved``: such a job is the student's timeout, never retried with more wall clock)."""
+computes (a fork bomb) from one a busy machine kept waiting (serving/local.py ``_starved``: a job
+whose processes computed for as long as its wall clock is the student's timeout, never retried)."""
 import os
 import sys
 

@@ -309,8 +309,8 @@ def test_without_source_dir_model_fn_sees_only_the_uploaded_code(tmp_path):
 def test_a_fork_bomb_on_a_busy_machine_costs_at_most_three_timeouts(tmp_path, monkeypatch):
     """Issue 21, the wall time of a check, its retry included: an entry point that forks without end at
     import, graded on a busy machine, gets at most three timeouts of wall clock (before: four, one
-    timeout then a retry with three). Where its processes got at least half of the wall clock in CPU
-    time (counted by the server however many still run when it is stopped: a dedicated CI machine)
+    timeout then a retry with three). Where its processes together got as much CPU time as the wall
+    clock (counted by the server however many still run when it is stopped: a dedicated CI machine)
     it is the student's timeout after one; where the grader's share of the machine was too small to
     tell (this shared one under others' load) the retry ends as an error of the run, never a pass
     and never the student's failure."""
