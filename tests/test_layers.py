@@ -264,3 +264,45 @@ def test_an_import_circle_is_found(tmp_path: Path) -> None:
     })
     assert circles(imports_of(root)) == [frozenset({"deploycheck.sandbox.a", "deploycheck.sandbox.b",
                                                     "deploycheck.sandbox.c"})]
+
+
+def _environment_reads(tree: ast.AST) -> list[tuple[int, str]]:
+    """(line, variable) of each read of a ``DEPLOYCHECK_*`` variable named by a literal:
+    ``os.environ.get("DEPLOYCHECK_X")``, ``os.getenv(...)``, ``os.environ["DEPLOYCHECK_X"]`` (a read),
+    ``"DEPLOYCHECK_PYTHON_" + minor``."""
+    def named(node: ast.AST | None) -> str | None:
+        while isinstance(node, ast.BinOp):
+            node = node.left
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("DEPLOYCHECK_"):
+            return node.value
+        return None
+
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and node.args and ast.unparse(node.func) in ("os.environ.get", "os.getenv", "environ.get", "getenv"):
+            name = named(node.args[0])
+        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and ast.unparse(node.value) in ("os.environ", "environ"):
+            name = named(node.slice)
+        else:
+            continue
+        if name:
+            found.append((node.lineno, name))
+    return sorted(found)
+
+
+def test_deploycheck_variables_are_read_only_in_settings() -> None:
+    # settings.env / env_flag / cache_dir are the one reader (docs/architecture.md); writing one for
+    # child processes (the run id for xdist workers) is not a read
+    reads = [f"{p.relative_to(ROOT)} line {line}: {name}"
+             for p in sorted((ROOT / "deploycheck").rglob("*.py"))
+             if p.name != "settings.py" and "inside" not in p.relative_to(ROOT).parts
+             for line, name in _environment_reads(ast.parse(p.read_bytes(), str(p)))]
+    assert not reads, f"read DEPLOYCHECK_* through deploycheck.settings.env: {reads}"
+
+
+def test_an_environment_read_outside_settings_is_found() -> None:
+    code = ('import os\nx = os.environ.get("DEPLOYCHECK_LEDGER") or ""\ny = os.environ["DEPLOYCHECK_RUN_ID"]\n'
+            'z = os.getenv("DEPLOYCHECK_PYTHON_" + "3_9")\nos.environ["DEPLOYCHECK_RUN_ID"] = "w"\n'
+            'h = os.environ.get("HOME")\n')
+    assert _environment_reads(ast.parse(code)) == [(2, "DEPLOYCHECK_LEDGER"), (3, "DEPLOYCHECK_RUN_ID"),
+                                                   (4, "DEPLOYCHECK_PYTHON_")]

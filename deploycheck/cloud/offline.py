@@ -35,6 +35,7 @@ from typing import Any, Callable, Iterator
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from deploycheck.cloud.base import CloudError
+from deploycheck.settings import env
 
 HOST = "127.0.0.1"
 MOTO_ACCOUNT = "123456789012"          # moto's default account id
@@ -145,9 +146,9 @@ def services() -> OfflineServices:
     with _LOCK:
         if not _RUNNING:
             try:
-                moto = os.environ.get("DEPLOYCHECK_MOTO_ENDPOINT") or _started(start_moto_server())
-                gcs = os.environ.get("DEPLOYCHECK_STORAGE_ENDPOINT") or _started(start_storage_emulator())
-                vx = os.environ.get("DEPLOYCHECK_VERTEX_ENDPOINT") or _started(_fake_vertex())
+                moto = env("MOTO_ENDPOINT") or _started(start_moto_server())
+                gcs = env("STORAGE_ENDPOINT") or _started(start_storage_emulator())
+                vx = env("VERTEX_ENDPOINT") or _started(_fake_vertex())
             except Exception as e:  # noqa: BLE001 - any failure to start is the run's, said in one line
                 _stop_all()
                 raise CloudError(f"could not start the offline cloud stand-ins (moto, gcp-storage-emulator, fake "

@@ -22,6 +22,7 @@ from deploycheck.cloud.base import (CloudError, CloudOptions, Deployment, Provid
                                     new_run_id, resource_name)
 from deploycheck.cloud.ledger import Ledger, default_path
 from deploycheck.model import Prediction
+from deploycheck.settings import env
 
 Failure = Literal["student", "blocked", "run"]
 
@@ -41,10 +42,10 @@ class Slot:
 class CloudSession:
     def __init__(self, options: CloudOptions):
         self.options = options
-        self.run_id = options.run_id or os.environ.get("DEPLOYCHECK_RUN_ID") or ""
+        self.run_id = options.run_id or env("RUN_ID") or ""
         if not self.run_id:       # normally the plugin made one for the whole session (xdist workers share it)
             self.run_id = os.environ["DEPLOYCHECK_RUN_ID"] = new_run_id()
-        self.ledger = Ledger(os.environ.get("DEPLOYCHECK_LEDGER") or default_path(self.run_id, options.report_dir))
+        self.ledger = Ledger(env("LEDGER") or default_path(self.run_id, options.report_dir))
         self.slots: dict[tuple[str, str], Slot] = {}
         self._providers: dict[tuple[str, str], Provider] = {}
         self._lock = threading.RLock()

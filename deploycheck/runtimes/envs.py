@@ -41,6 +41,7 @@ from typing import Callable, Iterator
 from deploycheck import files
 from deploycheck.runtimes import pythons
 from deploycheck.runtimes.catalog import MIN_PYTHON, Image, all_builds
+from deploycheck.settings import ENV_PREFIX, env
 
 RECIPE = 1                     # bump when the way environments are built changes (new hash -> rebuild)
 MANIFEST = "deploycheck-env.json"
@@ -109,10 +110,8 @@ class RuntimeEnv:
 # --------------------------------------------------------------------------- settings and paths
 
 def _setting(name: str) -> str | None:
-    """DEPLOYCHECK_* environment settings read by this module (the lead may route them through
-    deploycheck.settings)."""
-    v = os.environ.get(name)
-    return v if v else None
+    """A ``DEPLOYCHECK_*`` setting (:func:`deploycheck.settings.env`), None when unset or empty."""
+    return env(name.removeprefix(ENV_PREFIX)) or None
 
 
 SYSTEM_CACHE = Path("/var/cache/deploycheck/runtimes")     # root's builds, readable by every user

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from deploycheck.runtimes.catalog import MIN_PYTHON
+from deploycheck.settings import env
 
 MAX_PYTHON = (3, 13)
 
@@ -106,7 +107,7 @@ def _kept(minor: str) -> Iterator[str]:
 
 def _candidates(minor: str) -> Iterator[tuple[str, str]]:
     """(how, path) candidates for Python ``minor``, in the documented order."""
-    setting = os.environ.get("DEPLOYCHECK_PYTHON_" + minor.replace(".", "_"))
+    setting = env("PYTHON_" + minor.replace(".", "_"))
     if setting:
         yield "setting", setting
     for p in _kept(minor):
@@ -152,7 +153,7 @@ def find_python(minor: str) -> FoundPython | None:
 
 def downloads_allowed() -> tuple[bool, str]:
     """(allowed, why not): may deploycheck download a Python with uv?"""
-    mine = (os.environ.get("DEPLOYCHECK_PYTHON_DOWNLOADS") or "").strip().lower()
+    mine = (env("PYTHON_DOWNLOADS") or "").strip().lower()
     if mine in ("never", "0", "no", "off", "false"):
         return False, "DEPLOYCHECK_PYTHON_DOWNLOADS=never"
     uvs = (os.environ.get("UV_PYTHON_DOWNLOADS") or "").strip().lower()
