@@ -244,7 +244,7 @@ class Runner:
 
     def checkout_copy(self) -> Path:
         if self.checkout is None:
-            self.checkout = self.tmp / "deploycheck"
+            self.checkout = self.tmp / "my courses" / "deploycheck"     # a space in the path, as on many laptops
             for rel in envs.source_files():
                 (self.checkout / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(envs.ROOT / rel, self.checkout / rel)
