@@ -217,6 +217,39 @@ def shipped_code(folder: DeployFolder, info: EntryPointInfo | None) -> ShippedCo
                        + (" and dependencies=[...]" if len(files_) > 1 else "") + " only")
 
 
+@dataclass(frozen=True)
+class LeftBehind:
+    """The student's own module beside the entry point that the SDK does not upload with it."""
+    module: str                 # "features"
+    rel: str                    # its file in the deploy folder: "features.py", "src/pkg/__init__.py"
+    fix: str                    # what to pass: 'source_dir="src", entry_point="inference.py" (or dependencies=["src/features.py"])'
+    entry_name: str             # the entry-point file the SDK uploads alone: "inference.py"
+
+
+def left_behind(folder: DeployFolder, module: str) -> LeftBehind | None:
+    """``module`` when it is the student's own module in the entry point's folder and never reaches the
+    endpoint: the entry point is declared without ``source_dir`` (``folder.facts.shipped_code`` is a
+    selection), the module is not among ``dependencies=[...]``, and the archive carries no ``code/``
+    with the entry point. entry_point.imports and predict.local both ask this (one decision)."""
+    info = folder.facts.entry_point
+    if info is None or folder.facts.shipped_code.files is None:
+        return None
+    name = PurePosixPath(info.rel).name
+    art = folder.facts.artifact
+    if art is not None and {f"code/{name}", f"./code/{name}"} & set(art.members):
+        return None
+    if module in shipped_modules(folder, info):
+        return None
+    ep_dir = str(PurePosixPath(info.rel).parent)
+    prefix = "" if ep_dir == "." else f"{ep_dir}/"
+    here = next((r for r in (f"{prefix}{module}.py", f"{prefix}{module}/__init__.py") if r in folder.fileset), None)
+    if here is None:
+        return None
+    dep = here if here.endswith(f"{module}.py") else here.rsplit("/", 1)[0]
+    kw = f'source_dir="{ep_dir}", entry_point="{name}"' if prefix else 'source_dir="."'
+    return LeftBehind(module, here, f'{kw} (or dependencies=["{dep}"])', name)
+
+
 # APIs the lab's original text used that current images no longer have (reported as notes).
 REMOVED_APIS = {
     "as_matrix": "DataFrame.as_matrix() was removed in pandas 1.0: use .to_numpy()",
@@ -271,8 +304,8 @@ def shipped_modules(folder: DeployFolder, info: EntryPointInfo | None,
     endpoint (the code directory is on sys.path): module name -> (where, the classes and functions
     it defines at top level). The code directory is ``source_dir`` when declared, else the ``code/``
     folder of model.tar.gz, else what ``folder.facts.shipped_code`` says the SDK uploads (the
-    entry-point file and its ``dependencies=[...]``; the entry-point file alone when no entry_point=
-    was found)."""
+    entry-point file and its ``dependencies=[...]``; the entry point's folder when no entry_point=
+    was found, as predict.local serves it)."""
     out: dict[str, tuple[str, frozenset[str]]] = {}
     if archive_code:
         for rel, text in list(archive_code.items())[:MAX_OWN_MODULES]:
@@ -294,8 +327,10 @@ def shipped_modules(folder: DeployFolder, info: EntryPointInfo | None,
                 pairs.append((rel, top))
             else:
                 pairs.extend((f, top + f[len(rel):]) for f in folder.files if f.startswith(rel + "/"))
-    else:                                     # no entry_point= found: the entry-point file itself
-        pairs = [(info.rel, PurePosixPath(info.rel).name)]
+    else:                                     # no entry_point= found: the entry point's folder, as predict.local
+        ep_dir = str(PurePosixPath(info.rel).parent)     # serves it (shipped_code: the benefit of the doubt)
+        pre = "" if ep_dir == "." else ep_dir + "/"
+        pairs = [(f, f[len(pre):]) for f in folder.files if f.endswith(".py") and f.startswith(pre)]
     for rel, inner in sorted(pairs, key=lambda p: (p[1].count("/"), p[1]))[:MAX_OWN_MODULES]:
         name = _module_name(inner)
         if not name or name in out:

@@ -8,7 +8,8 @@ import sys
 from pathlib import PurePosixPath
 
 from deploycheck.analysis.handlers import HANDLERS, hidden_defs, module_defs, signature_problem, undefined_names
-from deploycheck.analysis.imports import IMPORT_TO_DIST, ImportUse, image_of, local_modules, removed_api_notes
+from deploycheck.analysis.imports import (IMPORT_TO_DIST, ImportUse, image_of, left_behind, local_modules,
+                                          removed_api_notes)
 from deploycheck.discovery import DeployFolder, Target
 from deploycheck.model import Outcome, blocked, failed, passed
 from deploycheck.verdicts import aws_only, folder_label, folder_of
@@ -148,6 +149,14 @@ def entry_point_imports(t: Target) -> Outcome:
         sd = "" if info.source_dir is not None else f" and pass source_dir= to {ctor} so it is uploaded"
         problems.append(f"{path} imports {names}, which {image_name} does not have: add "
                         f"`{dist_list}` to {target}{sd}")
+    local_used = sorted({u.module for u in uses if u.module in local and u.module not in stdlib
+                         and u.module not in image_modules})
+    for m in local_used:                 # beside the entry point, but not uploaded with it (as predict.local finds)
+        lb = left_behind(folder, m)
+        if lb is not None:
+            u = next(x for x in uses if x.module == m)
+            problems.append(f"{path} imports {m} (line {u.line}), your own module {folder.rel}/{lb.rel}, but without "
+                            f"source_dir= the SDK uploads only {lb.entry_name} to the endpoint: pass {lb.fix} to {ctor}")
     for m, (u, rel) in elsewhere.items():
         ep_dir = str(PurePosixPath(info.rel).parent)
         dest = folder.rel + ("/" + ep_dir if ep_dir != "." else "")
@@ -159,11 +168,12 @@ def entry_point_imports(t: Target) -> Outcome:
         return failed("; ".join(problems + notes), entry_point=info.rel, missing=sorted(missing),
                       own_modules=sorted(elsewhere))
     extra = "".join(f"; note: {n}" for n in notes)
-    local_used = sorted({u.module for u in uses if u.module in local and u.module not in stdlib
-                         and u.module not in image_modules})
     unknown = [r for r in reqs if r.shipped is None]
-    if info.source_dir is None and (unknown or local_used):
-        what = [r.where for r in unknown] + [f"your module {m}" for m in local_used]
+    # a module of the folder reaches the endpoint without source_dir= only when the upload is a selection
+    # that names it (dependencies=[...]); when no entry_point= was found, whether it does is unknown
+    unsure = local_used if folder.facts.shipped_code.files is None else []
+    if info.source_dir is None and (unknown or unsure):
+        what = [r.where for r in unknown] + [f"your module {m}" for m in unsure]
         extra += (f" (note: {' and '.join(what)} only reach the endpoint when you pass source_dir= to "
                   f"{info.constructor or 'SKLearnModel'}; without it only the entry-point file is uploaded)")
     third = sorted({u.module for u in uses if u.module not in stdlib and u.module not in local})

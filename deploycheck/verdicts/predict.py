@@ -363,24 +363,16 @@ def _request_hint(f: DeployFolder, plan: ServingPlan, sample: SampleRequest, err
 
 
 def _own_module_left_behind(f: DeployFolder, plan: ServingPlan, top: str) -> str:
-    """When ``top`` is the student's own module in the folder that the SDK did not upload with the
-    entry point (facts.shipped_code: declared without source_dir), what to pass; else ""."""
-    shipped = f.facts.shipped_code
-    entry = plan.entry_rel or "inference.py"
-    if shipped.files is None or plan.target.code_dir_rel:
+    """When ``top`` is the student's own module that the SDK did not upload with the entry point
+    (analysis.imports.left_behind), what to pass; else ""."""
+    from deploycheck.analysis.imports import left_behind
+    lb = left_behind(f, top) if plan.target.code_files is not None else None
+    if lb is None:
         return ""
-    ep_dir = entry.rsplit("/", 1)[0] if "/" in entry else ""
-    prefix = f"{ep_dir}/" if ep_dir else ""
-    here = next((r for r in (f"{prefix}{top}.py", f"{prefix}{top}/__init__.py") if r in f.fileset), None)
-    if here is None:
-        return ""
-    dep = here if here.endswith(f"{top}.py") else here.rsplit("/", 1)[0]
     ep = f.facts.entry_point
     ctor = (ep.constructor if ep is not None else "") or "SKLearnModel"
-    name = entry.rsplit("/", 1)[-1]
-    kw = f'source_dir="{ep_dir}", entry_point="{name}"' if ep_dir else 'source_dir="."'
-    return (f"{top} is your own module {f.rel}/{here}, but without source_dir= the SDK uploads only "
-            f"{name} to the endpoint: pass {kw} (or dependencies=[\"{dep}\"]) to {ctor}.")
+    return (f"{top} is your own module {f.rel}/{lb.rel}, but without source_dir= the SDK uploads only "
+            f"{lb.entry_name} to the endpoint: pass {lb.fix} to {ctor}.")
 
 
 def _missing_module(err: str) -> str | None:

@@ -440,3 +440,28 @@ def test_the_sdk_upload_is_one_fact_for_the_own_modules_and_the_code_directory(t
     t = make_target(tmp_path / "c", {**files, "aws_deploy/README.md": DECLARED.format(" source_dir='.',")})
     assert t.folder.facts.shipped_code.files is None
     assert {"features", "other", "lib.tools", "inference"} <= set(imports.shipped_modules(t.folder, t.folder.facts.entry_point))
+
+
+def test_an_own_module_the_sdk_does_not_upload_fails_imports_as_it_fails_predict_local(tmp_path):
+    """entry_point= without source_dir: the SDK uploads the entry-point file alone, so the student's
+    features.py beside it never reaches the endpoint (predict.local fails it the same way, through the
+    same fact, analysis.imports.left_behind); dependencies=[...] or source_dir= ships it; with no
+    entry_point= found the upload is unknown: a note, never a failure."""
+    body = GOOD.replace("import joblib", "import joblib\nfrom features import clean")
+    files = {"aws_deploy/inference.py": body, "aws_deploy/features.py": "def clean(x):\n    return x\n"}
+    t = make_target(tmp_path / "a", {**files, "aws_deploy/README.md": DECLARED.format("")})
+    o = entry_point_imports(t)
+    assert o.status == "failed", o.message
+    assert "your own module aws_deploy/features.py" in o.message and "uploads only inference.py" in o.message
+    assert 'source_dir="."' in o.message and 'dependencies=["features.py"]' in o.message
+    lb = imports.left_behind(t.folder, "features")
+    assert lb is not None and lb.rel == "features.py"
+    for extra in (" dependencies=['features.py'],", " source_dir='.',"):
+        t = make_target(tmp_path / extra.strip()[:6], {**files, "aws_deploy/README.md": DECLARED.format(extra)})
+        o = entry_point_imports(t)
+        assert o.status == "passed" and "only reach the endpoint" not in o.message, (extra, o.message)
+        assert imports.left_behind(t.folder, "features") is None
+    t = make_target(tmp_path / "b", files)
+    o = entry_point_imports(t)
+    assert o.status == "passed" and "your module features only reach" in o.message
+    assert "features" in imports.shipped_modules(t.folder, t.folder.facts.entry_point)
