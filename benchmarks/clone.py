@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -49,8 +50,9 @@ def main() -> None:
         shas = make_repo(src, commits)
         url = src.as_uri()
         rows = []
-        for name, args in [("full", []), ("depth 1", ["--depth", "1"]), ("blobless", ["--filter=blob:none"])]:
-            dest = work / name.replace(" ", "_")
+        for name, args in [("full", []), ("depth 1", ["--depth", "1"]), ("blobless", ["--filter=blob:none"]),
+                           ("blob:limit=1m (deploycheck)", ["--filter=blob:limit=1m"])]:
+            dest = work / re.sub(r"\W+", "_", name)
             t = run("clone", "-q", *args, url, str(dest))
             rows.append((name, size(dest / ".git"), t))
         dest = work / "blobless"

@@ -10,9 +10,13 @@ not in argv (which other users can read in ``ps``), not on disk, never printed (
 scrubbed), never in the environment of anything else deploycheck starts (it is removed from
 deploycheck's own environment once read). Without one, git's own credential helper is used.
 
-Clones are blobless partial clones (``--filter=blob:none``: every commit and tree, file contents
-only for the commits checked out), shallow (``--depth 1``) when no deadline is set; see
-benchmarks/clone.py for the measured sizes. Each repo is bounded in time and disk size.
+Clones are partial clones of the whole history that leave out only large file contents
+(``--filter=blob:limit=1m``: every commit and tree, and every file version that
+``security.secrets`` reads in the history, which reads versions of at most 1 MB; larger contents only
+for the commit checked out). The instructor's clone thus holds what the student's own full checkout
+does for every check, and both get the same verdict (a shallow or blobless clone would not see a
+credential still in an older version of a file). See benchmarks/clone.py for the measured sizes.
+Each repo is bounded in time and disk size.
 """
 from __future__ import annotations
 
@@ -32,6 +36,9 @@ from urllib.parse import urlsplit
 from deploycheck import files
 from deploycheck.classroom.refs import Commit, Late
 
+# the file versions a clone holds: every one security.secrets reads in the history (secrets.MAX_FILE_BYTES;
+# git's blob:limit leaves out contents of at least this size)
+HISTORY_FILTER = "blob:limit=1m"
 TOKEN_VARS = ("GITHUB_TOKEN", "GH_TOKEN")
 # variables of the caller's environment that would point git elsewhere
 _STRIP = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
@@ -279,12 +286,9 @@ def fetch(source: str, dest: Path, deadline: dt.datetime | None, token: str | No
             allow_file=local or is_file_url(source))
     url = g.source                  # without credentials
     dest.parent.mkdir(parents=True, exist_ok=True)
-    shallow = deadline is None
     if (dest / ".git").is_dir():
-        args = ["fetch", "--quiet", "--force", "--prune", "--no-tags", "--filter=blob:none"]
-        if shallow:
-            args += ["--depth", "1"]
-        elif (dest / ".git" / "shallow").exists():
+        args = ["fetch", "--quiet", "--force", "--prune", "--no-tags", f"--filter={HISTORY_FILTER}"]
+        if (dest / ".git" / "shallow").exists():      # a cache an older deploycheck cloned shallow
             args += ["--unshallow"]
         try:
             g.run("-C", str(dest), *args, "origin", "+HEAD:refs/deploycheck/tip", watch=dest)
@@ -295,9 +299,7 @@ def fetch(source: str, dest: Path, deadline: dt.datetime | None, token: str | No
     else:
         tmp = dest.with_name(dest.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)
-        args = ["clone", "--quiet", "--no-checkout", "--filter=blob:none", "--no-tags", "--single-branch"]
-        if shallow:
-            args += ["--depth", "1"]
+        args = ["clone", "--quiet", "--no-checkout", f"--filter={HISTORY_FILTER}", "--no-tags", "--single-branch"]
         try:
             g.run(*args, "--", url, str(tmp), watch=tmp)
         except GitError:

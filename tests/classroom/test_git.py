@@ -48,8 +48,8 @@ def test_without_deadline_the_tip_is_graded_and_recorded(repo, tmp_path):
     src, shas = repo
     f = cg.fetch(src.as_uri(), tmp_path / "c", None, None, cg.Limits())
     assert f.selected.graded.sha == shas[-1] and f.selected.late is None
-    assert (tmp_path / "c" / ".git" / "shallow").exists()              # shallow when no deadline
-    # the same cache later used with a deadline: unshallowed, not recloned
+    assert not (tmp_path / "c" / ".git" / "shallow").exists()          # the history, as security.secrets reads it
+    # the same cache later used with a deadline: fetched again, not recloned
     f = cg.fetch(src.as_uri(), tmp_path / "c", cg.parse_deadline(DEADLINE), None, cg.Limits())
     assert f.selected.graded.sha == shas[1]
 

@@ -260,3 +260,25 @@ def test_credentials_in_a_file_git_ignores_are_not_committed(tmp_path):
     git(repo, "add", "-f", "aws_deploy/.env")                  # tracked: ignore rules no longer apply
     o = _grade(repo)
     assert o.status == "failed" and "aws_deploy/.env line 1" in o.message
+
+
+def test_the_instructors_class_clone_sees_the_history_the_students_checkout_sees(tmp_path):
+    """The same verdict for the student's full checkout and the instructor's class clone (with or
+    without a deadline): deploycheck's clone holds every file version security.secrets reads in the
+    history (classroom.git.HISTORY_FILTER), so a key still in an older version fails in both; only
+    contents larger than the scanner reads (a model file) are left out of the clone."""
+    from deploycheck.analysis import secrets
+    from deploycheck.classroom import git as cg
+    size = int(cg.HISTORY_FILTER.split("=")[1].rstrip("m")) * 1024 * 1024
+    assert cg.HISTORY_FILTER.startswith("blob:limit=") and size > secrets.MAX_FILE_BYTES
+    big = "x" * (secrets.MAX_FILE_BYTES + 200_000)
+    repo, _ = _history_repo(tmp_path, {"aws_deploy/deploy.py": "import boto3\n", "aws_deploy/model.txt": big})
+    own = _grade(repo)                                   # the student's own checkout
+    assert own.status == "failed" and "git history" in own.message
+    for deadline in (None, cg.parse_deadline("2030-01-01T00:00:00+00:00")):
+        dest = tmp_path / f"clone-{deadline is None}"
+        f = cg.fetch(repo.as_uri(), dest, deadline, None, cg.Limits())
+        assert f.selected.graded is not None and not (dest / ".git" / "shallow").exists()
+        o = _grade(dest)
+        assert o.status == "failed" and "git history" in o.message, (deadline, o.message)
+        assert "aws_deploy/deploy.py line 3" in o.message
