@@ -15,7 +15,7 @@ PIPQ    := 2>&1 | grep -v -e 'is ignored: it is neither' -e '^$$' || true
 TEST_RUNTIMES ?= sagemaker:1.2-1 sagemaker:1.0-1 sagemaker:0.23-1 ai-platform:2.11 vertex:sklearn-cpu.1-2 \
                  sagemaker:1.4-2 vertex:sklearn-cpu.1-6 sagemaker:1.2-1@2023-05-15
 
-.PHONY: grade test typecheck venv chromium bubblewrap ocr fixtures clean bench bench-ocr runtimes runtimes-example
+.PHONY: grade test test-quick typecheck venv chromium bubblewrap ocr fixtures clean bench bench-ocr runtimes runtimes-example
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ typecheck: venv
 
 test: typecheck venv chromium bubblewrap ocr runtimes fixtures
 	$(PY) -m pytest tests/ -n 2 -p no:cacheprovider -q
+
+# while developing: the suite without the tests marked slow (a fresh install as another user, the
+# README's commands run as printed, ...); `make test` and .ci/run always run everything
+test-quick: typecheck venv chromium bubblewrap ocr runtimes fixtures
+	$(PY) -m pytest tests/ -n 2 -p no:cacheprovider -q -m "not slow"
 
 bench: venv runtimes fixtures
 	$(PY) benchmarks/classroom.py --repos 200
