@@ -33,8 +33,9 @@ TEXT_LIMIT = 2000
 
 def limits_of(dc: Settings | None) -> Limits:
     from deploycheck import sandbox
-    return sandbox.Limits(timeout=getattr(dc, "sandbox_timeout", None) or sandbox.DEFAULT_TIMEOUT,
-                          memory_mb=getattr(dc, "sandbox_memory_mb", None) or sandbox.DEFAULT_MEMORY_MB)
+    if dc is None:
+        return sandbox.Limits(timeout=sandbox.DEFAULT_TIMEOUT, memory_mb=sandbox.DEFAULT_MEMORY_MB)
+    return sandbox.Limits(timeout=dc.sandbox_timeout, memory_mb=dc.sandbox_memory_mb)
 
 
 def predict_local(t: Target, dc: Settings | None = None) -> Outcome:

@@ -15,7 +15,6 @@ import struct
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -74,7 +73,8 @@ def main() -> int:
     from deploycheck import sandbox
     from deploycheck.verdicts import predict
     from deploycheck.discovery import Target, load_submission
-    dc = SimpleNamespace(sandbox_timeout=8, sandbox_memory_mb=1024)   # generous: a busy CI machine
+    from deploycheck.settings import Settings
+    dc = Settings(sandbox_timeout=8, sandbox_memory_mb=1024)   # generous: a busy CI machine
     if os.environ.get("HOSTILE_CONTROL_UNSANDBOXED") == "1":     # control experiment: no sandbox at all
         sandbox.set_allow_unsandboxed(True)
     results = {"uid": os.getuid(), "pid": os.getpid(), "students": {}}

@@ -8,7 +8,6 @@ import os
 import pickle
 import tarfile
 import uuid
-from types import SimpleNamespace
 
 
 import pytest
@@ -18,9 +17,10 @@ from deploycheck.serving import local
 from deploycheck.analysis.artifact import ArtifactInfo
 from deploycheck.verdicts import predict
 from deploycheck.discovery import Target, load_submission
+from deploycheck.settings import Settings
 from tests.world import procs_with
 
-DC = SimpleNamespace(sandbox_timeout=3, sandbox_memory_mb=1024)
+DC = Settings(sandbox_timeout=3, sandbox_memory_mb=1024)
 MODEL_FN = "import joblib, os\n\ndef model_fn(model_dir):\n    return joblib.load(os.path.join(model_dir, 'model.joblib'))\n"
 README = "# AWS\n```python\npredictor.predict([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]])\n```\n"
 _M: dict = {}

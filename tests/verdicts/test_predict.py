@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import tarfile
-from types import SimpleNamespace
 
 import joblib
 import sklearn
@@ -15,12 +14,13 @@ from sklearn.linear_model import LogisticRegression
 from deploycheck.analysis.artifact import ArtifactInfo
 from deploycheck.verdicts import predict
 from deploycheck.discovery import Target, load_submission
+from deploycheck.settings import Settings
 
 MODEL_FN = "import joblib, os\n\ndef model_fn(model_dir):\n    return joblib.load(os.path.join(model_dir, 'model.joblib'))\n"
 # framework_version="1.2-1": the runs use the 1.2-1 runtime environment (built once; see tests/serving)
 README = ("# AWS\n```python\npredictor.predict([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]])\n```\n"
           "SKLearnModel(entry_point='inference.py', framework_version='1.2-1')\n")
-DC = SimpleNamespace(sandbox_timeout=10, sandbox_memory_mb=1024)
+DC = Settings(sandbox_timeout=10, sandbox_memory_mb=1024)
 _MODEL = {}
 
 
@@ -191,7 +191,7 @@ def test_timeout_message(tmp_path, monkeypatch):
     from deploycheck.serving import local
     monkeypatch.setattr(local, "machine_busy", lambda: "")     # the model's own fault, however busy the machine
     src = "def model_fn(model_dir):\n    while True:\n        pass\n"
-    o = predict.predict_local(target(aws_repo(tmp_path, src)), SimpleNamespace(sandbox_timeout=2, sandbox_memory_mb=512))
+    o = predict.predict_local(target(aws_repo(tmp_path, src)), Settings(sandbox_timeout=2, sandbox_memory_mb=512))
     assert o.status == "failed" and "longer than 2 s" in o.message
 
 
@@ -324,7 +324,7 @@ def test_a_fork_bomb_on_a_busy_machine_costs_at_most_three_timeouts(tmp_path, mo
         return real(*a, **kw)
     monkeypatch.setattr(local, "sandbox_runner", counted)
     bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n" + MODEL_FN
-    o = predict.predict_local(target(aws_repo(tmp_path, bomb)), SimpleNamespace(sandbox_timeout=6, sandbox_memory_mb=1024))
+    o = predict.predict_local(target(aws_repo(tmp_path, bomb)), Settings(sandbox_timeout=6, sandbox_memory_mb=1024))
     assert sum(attempts) <= 3 * 6, attempts
     if attempts == [6]:
         assert o.status == "failed" and "took longer than 6 s" in o.message, o.message
