@@ -70,7 +70,7 @@ def test_grades_class_keeps_best_platform_and_writes_report(pytester, room, tmp_
     assert {c["id"] for c in by["carol"]["checks"]} == {"readme.present", "entry_point.model_fn"}
     assert (out / "grades.csv").read_text().splitlines()[0] == (
         "student,name,platform,graded_commit,readme.present,entry_point.model_fn,raw_score,raw_max_score,score,"
-        "max_score,late_commits,last_late_commit,latest_commit_score,review,overrides,error")
+        "max_score,late_commits,last_late_commit,latest_commit_score,review,overrides,dates,similar_to,error")
     gs = json.loads((out / "results" / "bob.json").read_text())
     assert gs["score"] == 0 and {t["name"] for t in gs["tests"]} == {"readme.present", "entry_point.model_fn"}
     assert "| bob | gcp | 0/3 | `readme.present` |" in (out / "summary.md").read_text()

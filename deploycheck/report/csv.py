@@ -1,7 +1,10 @@
 """grades.csv: one row per student, one column per check id (points earned; empty when the check
 was skipped or did not run), the raw and scaled totals, the graded commit, the late columns and
 ``review`` (the checks awaiting an instructor's decision: they keep their points until then) and
-``overrides`` (the checks an instructor decided, with deploycheck's own verdict and the reason).
+``overrides`` (the checks an instructor decided, with deploycheck's own verdict and the reason), ``dates``
+(with a deadline: whether GitHub received the graded commit late, on time, or could not say) and
+``similar_to`` (the students the class's integrity signals pair with this one, and what they share;
+no points depend on it).
 review.csv: one row per check awaiting review, with what the instructor needs to decide it (the
 message, the student's screenshot and its OCR text) and the override to paste."""
 from __future__ import annotations
@@ -11,13 +14,14 @@ from pathlib import Path
 from deploycheck import model
 from deploycheck.report._files import write_csv
 from deploycheck.overrides import snippet as override_snippet
-from deploycheck.report.results import check_ids, commit_of, error_of, fmt, late_of, name_of
+from deploycheck.report.results import check_ids, commit_of, dates_cell, error_of, fmt, late_of, name_of, similar_to
 
 
 def rows(students: list[model.StudentResult]) -> tuple[list[str], list[list[str]]]:
     ids = check_ids(students)
     header = ["student", "name", "platform", "graded_commit", *ids, "raw_score", "raw_max_score", "score", "max_score",
-              "late_commits", "last_late_commit", "latest_commit_score", "review", "overrides", "error"]
+              "late_commits", "last_late_commit", "latest_commit_score", "review", "overrides", "dates", "similar_to",
+              "error"]
     out = []
     for s in students:
         byid = {c.id: c for c in s.checks}
@@ -34,7 +38,8 @@ def rows(students: list[model.StudentResult]) -> tuple[list[str], list[list[str]
                     "" if err else fmt(s.score), fmt(s.max_score),
                     str(late.get("count", "")) if late else "", str(late.get("last_time", "")) if late else "",
                     fmt(late["latest_score"]) if late.get("latest_score") is not None else "",
-                    " ".join(c.id for c in s.checks if c.needs_review), overrides_cell(s), err or ""])
+                    " ".join(c.id for c in s.checks if c.needs_review), overrides_cell(s), dates_cell(s),
+                    "; ".join(f"{other}: {', '.join(kinds)}" for other, kinds in similar_to(s)), err or ""])
     return header, out
 
 

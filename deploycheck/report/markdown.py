@@ -11,7 +11,8 @@ from deploycheck.report._files import write_text
 from deploycheck.report.escape import markdown as md
 from deploycheck.report.escape import markdown_code as code
 from deploycheck.report.escape import markdown_id
-from deploycheck.report.results import Group, error_of, fix_file, fmt, late_of, nothing_on_time, platform_label, triage, waits_for
+from deploycheck.report.results import (Group, dates_of, error_of, fix_file, fmt, late_of, nothing_on_time, platform_label,
+                                        similar_to, triage, waits_for)
 
 ICON = {"passed": "✅", "failed": "❌", "skipped": "⏭️", "review": "🔎"}
 
@@ -85,6 +86,7 @@ def render(students: list[model.StudentResult]) -> str:
     else:
         lines += ["| student | platform | score | fix first |", "|---|---|---|---|"]
         to_review: list[str] = []
+        pairs: list[str] = []
         for s in students:
             t = triage(s)
             err = error_of(s)
@@ -94,12 +96,20 @@ def render(students: list[model.StudentResult]) -> str:
             score = "—" if err else f"{fmt(s.score)}/{fmt(s.max_score)}"
             if late:
                 score += f" ({late['count']} late)"
+            if (dates_of(s) or {}).get("pushed_late"):
+                score += " (pushed after the deadline)"
+            for other, kinds in similar_to(s):
+                if s.student < other:
+                    pairs.append(f"- {markdown_id(s.student)} and {markdown_id(other)}: {md(', '.join(kinds))}")
             if t.review and not err:
                 score += f" ({len(t.review)} to review)"
                 to_review += [f"- {markdown_id(s.student)}: `{c.id}`: {md(c.message, 300)}" for c in t.review]
             lines.append(f"| {markdown_id(s.student)} | {md(s.platform or '—')} | {score} | {first} |")
         if to_review:
             lines += ["", "### Awaiting instructor review (no points lost until decided)", "", *to_review]
+        if pairs:
+            lines += ["", "### Similar hand-ins (integrity signals: evidence for the instructor, no points depend on "
+                      "them; the class page shows it side by side)", "", *pairs]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

@@ -274,6 +274,34 @@ def late_of(s: model.StudentResult) -> Mapping[str, Any] | None:
     return lt if isinstance(lt, Mapping) and lt.get("count") is not None else None
 
 
+def dates_of(s: model.StudentResult) -> Mapping[str, Any] | None:
+    """What the hosting service said of the graded commit's date (classroom.pushes ``DateCheck``), or None
+    when the run had no deadline."""
+    d = s.extra.get("dates")
+    return d if isinstance(d, Mapping) else None
+
+
+def dates_cell(s: model.StudentResult) -> str:
+    """``pushed late <time>`` / ``on time`` / ``unverified`` (the dates of a run with a deadline), else ""."""
+    d = dates_of(s)
+    if d is None:
+        return ""
+    if d.get("pushed_late"):
+        return f"pushed late {d.get('pushed_at') or ''}".rstrip()
+    return "on time" if d.get("verified") else "unverified"
+
+
+def similar_to(s: model.StudentResult) -> list[tuple[str, list[str]]]:
+    """The students the class's integrity signals pair with ``s`` (report.json's ``integrity``), each with
+    the kinds of evidence shared ("files", "names", ...), in order."""
+    out: list[tuple[str, list[str]]] = []
+    for item in s.extra.get("integrity") or ():
+        if isinstance(item, Mapping) and item.get("with"):
+            kinds = [str(e.get("kind")) for e in item.get("evidence") or () if isinstance(e, Mapping)]
+            out.append((str(item["with"]), list(dict.fromkeys(kinds))))
+    return out
+
+
 def nothing_on_time(s: model.StudentResult) -> bool:
     """Every commit came after the deadline: the checks failed on what the repo held then (nothing),
     and no change the student makes now fixes them; the writers say so instead of "fix this first"."""

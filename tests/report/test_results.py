@@ -105,3 +105,30 @@ def test_fix_this_first_is_the_earliest_unblocked_failure_that_blocks_others():
     # with nothing blocking, the earliest failure in rubric order comes first
     s2, = build_students([records[1], records[2]], [], R, {"readme.cleanup", "artifact.present"})
     assert triage(s2).first.id == "readme.cleanup"
+
+
+def test_pushed_late_dates_and_integrity_pairs_reach_grades_csv_and_summary_md(tmp_path):
+    """The gradebook an instructor opens first says what report.json and the class page say: whether
+    GitHub received the graded commit after the deadline (or could not say), and which students the
+    integrity signals pair (evidence only: no points change)."""
+    from deploycheck import model as m
+    from deploycheck.report import csv as grades_csv
+    from deploycheck.report import markdown
+    ok = (m.CheckResult("readme.present", "passed", 1, 1, "ok"),)
+    ev = [{"kind": "files", "mine": "a", "theirs": "b", "text": "same model.tar.gz"},
+          {"kind": "names", "mine": "a", "theirs": "b", "text": "endpoint iris-ep"},
+          {"kind": "files", "mine": "c", "theirs": "d", "text": "same model.joblib"}]
+    amy = m.StudentResult("amy", "r/amy", "aws", 1.0, 1.0, ok, extra={
+        "dates": {"verified": True, "note": "", "pushed_at": "2024-05-02T08:00:00Z", "pushed_late": True},
+        "integrity": [{"with": "bob", "evidence": ev}]})
+    bob = m.StudentResult("bob", "r/bob", "aws", 1.0, 1.0, ok, extra={
+        "dates": {"verified": False, "note": "no token"}, "integrity": [{"with": "amy", "evidence": ev}]})
+    cat = m.StudentResult("cat", "r/cat", "aws", 1.0, 1.0, ok, extra={"dates": {"verified": True, "note": ""}})
+    header, rows = grades_csv.rows([amy, bob, cat])
+    got = {r[0]: dict(zip(header, r)) for r in rows}
+    assert got["amy"]["dates"] == "pushed late 2024-05-02T08:00:00Z" and got["amy"]["similar_to"] == "bob: files, names"
+    assert got["bob"]["dates"] == "unverified" and got["bob"]["similar_to"] == "amy: files, names"
+    assert got["cat"]["dates"] == "on time" and got["cat"]["similar_to"] == "" and got["cat"]["score"] == "1"
+    md = markdown.render([amy, bob, cat])
+    assert "| amy | aws | 1/1 (pushed after the deadline) |" in md
+    assert "### Similar hand-ins" in md and md.count("- amy and bob: files, names") == 1 and "bob and amy" not in md
