@@ -64,8 +64,6 @@ KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
 KNOWN_CIRCLES: dict[frozenset[str], str] = {
     frozenset({"deploycheck.sandbox.client", "deploycheck.sandbox.broker", "deploycheck.sandbox.forkserver"}):
         "the client asks the broker for a server, the broker starts fork servers through the client",
-    frozenset({"deploycheck.runtimes.envs", "deploycheck.runtimes.pythons"}):
-        "an environment needs a Python; a shared Python copy is placed beside the environments",
 }
 
 

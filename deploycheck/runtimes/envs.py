@@ -40,6 +40,7 @@ from typing import Callable, Iterator
 
 from deploycheck import files
 from deploycheck.runtimes import pythons
+from deploycheck.runtimes.places import SYSTEM_CACHE, cache_root, search_roots  # noqa: F401 - where envs live
 from deploycheck.runtimes.catalog import MIN_PYTHON, Image, all_builds
 from deploycheck.settings import ENV_PREFIX, env
 
@@ -112,39 +113,6 @@ class RuntimeEnv:
 def _setting(name: str) -> str | None:
     """A ``DEPLOYCHECK_*`` setting (:func:`deploycheck.settings.env`), None when unset or empty."""
     return env(name.removeprefix(ENV_PREFIX)) or None
-
-
-SYSTEM_CACHE = Path("/var/cache/deploycheck/runtimes")     # root's builds, readable by every user
-
-
-def cache_root() -> Path:
-    """Where environments are built: ``$DEPLOYCHECK_CACHE_DIR/runtimes``; for root (no
-    XDG_CACHE_HOME) the system-wide /var/cache/deploycheck/runtimes that every user can read;
-    else ``$XDG_CACHE_HOME/deploycheck/runtimes`` (``~/.cache/...``, ``~`` being the account's home
-    from the password database, not $HOME: graders and tests point HOME at scratch directories;
-    $HOME when that home cannot be written, e.g. ``nobody``'s /nonexistent)."""
-    base = _setting("DEPLOYCHECK_CACHE_DIR")
-    if base:
-        return Path(base).expanduser() / "runtimes"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    if not xdg and os.getuid() == 0:
-        return SYSTEM_CACHE
-    if not xdg:
-        import pwd
-        try:
-            home = pwd.getpwuid(os.getuid()).pw_dir
-        except KeyError:
-            home = ""
-        xdg = os.path.join(home if home and os.access(home, os.W_OK) else str(Path.home()), ".cache")
-    return Path(xdg).expanduser() / "deploycheck" / "runtimes"
-
-
-def search_roots() -> list[Path]:
-    """Where built environments are looked for: the own cache, then the system-wide one."""
-    roots = [cache_root()]
-    if _setting("DEPLOYCHECK_CACHE_DIR") is None and SYSTEM_CACHE not in roots:
-        roots.append(SYSTEM_CACHE)
-    return roots
 
 
 def env_name(image: Image, python_minor: str) -> str:

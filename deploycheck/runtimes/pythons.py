@@ -91,8 +91,8 @@ def pyenv_root() -> Path | None:
 def python_dirs() -> list[Path]:
     """Where deploycheck keeps Pythons of its own (uv installs, shareable copies): beside the
     environments of this user, then beside the machine's shared ones."""
-    from deploycheck.runtimes import envs        # envs imports this module: where the caches are
-    return list(dict.fromkeys(r.parent / "pythons" for r in envs.search_roots()))
+    from deploycheck.runtimes.places import search_roots
+    return list(dict.fromkeys(r.parent / "pythons" for r in search_roots()))
 
 
 def _kept(minor: str) -> Iterator[str]:
@@ -314,12 +314,12 @@ def shareable_copy(py: FoundPython, log: Callable[[str], None] | None = None) ->
     """``py``'s whole installation copied into the machine's shared Python folder (beside root's
     environments), readable by every user, its library search paths relative to itself (no path into
     the original, e.g. root's private pyenv); reused when it is there. Raises OSError."""
-    from deploycheck.runtimes import envs
+    from deploycheck.runtimes.places import SYSTEM_CACHE
     prefix = base_prefix(py.path)
     if prefix is None:
         raise OSError(f"{py.path} does not say where it is installed")
     prefix = Path(os.path.realpath(prefix))
-    into = envs.SYSTEM_CACHE.parent / "pythons"
+    into = SYSTEM_CACHE.parent / "pythons"
     dest = into / f"cpython-{py.version}-{hashlib.sha256(str(prefix).encode()).hexdigest()[:8]}"
     exe = dest / "bin" / f"python{py.minor}"
     if not exe.exists():
