@@ -62,8 +62,6 @@ KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
 
 # import circles between modules (sets of modules), each to be broken (issue 20)
 KNOWN_CIRCLES: dict[frozenset[str], str] = {
-    frozenset({"deploycheck.sandbox.client", "deploycheck.sandbox.broker", "deploycheck.sandbox.forkserver"}):
-        "the client asks the broker for a server, the broker starts fork servers through the client",
 }
 
 

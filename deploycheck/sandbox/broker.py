@@ -24,9 +24,11 @@ import tempfile
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from deploycheck.sandbox.records import Interpreter
+from deploycheck.sandbox.forkserver import START_TIMEOUT, Server
+from deploycheck.sandbox.isolation import Isolation
+from deploycheck.sandbox.records import Interpreter, ServerError
 
 ENV = "DEPLOYCHECK_SANDBOX_BROKER"      # "<owner pid>:<socket path>"
 MAX_MSG = 1 << 20
@@ -71,7 +73,6 @@ def ask_for(path: str, interp: Interpreter, job_paths: tuple[str, ...]) -> socke
 
 
 def answer(s: socket.socket, timeout: float) -> Attached:
-    from deploycheck.sandbox.forkserver import ServerError
     ready, _, _ = select.select([s], [], [], timeout)
     if not ready:
         raise ServerError(f"the run's sandbox server was not ready within {timeout:g} s")
@@ -103,10 +104,20 @@ def _interpreter(d: dict[str, Any]) -> Interpreter:
                        label=str(d["label"]), packages=tuple(d["packages"]), on_demand=tuple(d["on_demand"]))
 
 
+@dataclass(frozen=True)
+class Servers:
+    """What the broker hands out: the controller's shared servers. :mod:`deploycheck.sandbox.client`
+    starts the broker with its own functions, so that this module never imports it."""
+    shared_server: Callable[[Interpreter, tuple[str, ...], int], Server]
+    forget_server: Callable[[Interpreter, tuple[str, ...], Server], None]
+    isolation: Callable[[], Isolation]          # the controller's isolation (never asking the run: it is the run)
+
+
 class Broker:
     """The controller's side: hands out connections to its servers (started on first request)."""
 
-    def __init__(self) -> None:
+    def __init__(self, servers: Servers) -> None:
+        self.servers = servers          # the controller's own servers (deploycheck.sandbox.client)
         self.dir = Path(tempfile.mkdtemp(prefix="deploycheck-broker-"))          # 0700
         self.path = str(self.dir / "broker")
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -128,13 +139,12 @@ class Broker:
             threading.Thread(target=self._serve, args=(conn,), name="deploycheck-broker-request", daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
-        from deploycheck.sandbox import client
-        from deploycheck.sandbox.forkserver import ServerError
+        client = self.servers
         theirs = None
         try:
             req = json.loads(conn.recv(MAX_MSG) or b"{}")
             if req.get("op") == "isolation":
-                conn.send(json.dumps({"isolation": asdict(client.isolation(ask_the_run=False))}).encode())
+                conn.send(json.dumps({"isolation": asdict(client.isolation())}).encode())
                 return
             interp, paths, slot = _interpreter(req["interp"]), tuple(req["job_paths"]), slot_of(str(req.get("worker", "")))
             reply: dict[str, Any] = {"ok": False, "error": ""}
@@ -169,3 +179,47 @@ class Broker:
         except OSError:
             pass
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class AttachedServer(Server):
+    """A fork server that another process of this run started and owns (the xdist controller), used
+    through a control connection of this process's own, which :mod:`deploycheck.sandbox.broker` hands
+    over. Closing it closes only that connection; the owner stops the server."""
+
+    def __init__(self, interp: Interpreter, job_paths: tuple[str, ...], mode: Isolation, seq: int, broker: str):
+        super().__init__(interp, job_paths, mode, seq)
+        self.broker = broker
+        self._asking: socket.socket | None = None
+
+    def start(self) -> None:
+        self._asking = ask_for(self.broker, self.interp, self.job_paths)
+
+    def wait_ready(self) -> dict[str, Any]:
+        if self.ready is not None:
+            return self.ready
+        if self._asking is None:
+            raise ServerError("this process's connection to the run's sandbox server is closed")
+        asking, self._asking = self._asking, None
+        try:
+            got = answer(asking, START_TIMEOUT)
+        finally:
+            asking.close()
+        self.ctl, self.base, self.log, self.label = got.ctl, got.base, got.log, got.label
+        self.ready = got.ready
+        return self.ready
+
+    def alive(self) -> bool:
+        return (self.ctl is not None or self._asking is not None) and self.owner == os.getpid()
+
+    def close(self) -> None:
+        for s in (self.ctl, self._asking):
+            if s is not None:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+        self.ctl = self._asking = None
+        self.ready = None
+
+    def kill(self) -> None:
+        self.close()

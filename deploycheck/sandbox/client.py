@@ -17,7 +17,9 @@ from typing import Any, Mapping
 
 from deploycheck.sandbox import isolation as iso
 from deploycheck.sandbox import broker as _broker
-from deploycheck.sandbox.forkserver import AttachedServer, Server, ServerError
+from deploycheck.sandbox.broker import AttachedServer
+from deploycheck.sandbox.forkserver import Server
+from deploycheck.sandbox.records import ServerError
 from deploycheck.sandbox.isolation import Isolation, IsolationUnavailable
 from deploycheck.sandbox.records import Interpreter, JobResult, Limits, Talk
 
@@ -140,7 +142,8 @@ def share_servers() -> None:
     global _BROKER
     with _LOCK:
         if _BROKER is None:
-            _BROKER = _broker.Broker()
+            _BROKER = _broker.Broker(_broker.Servers(shared_server, forget_server,
+                                                     lambda: isolation(ask_the_run=False)))
             os.environ[_broker.ENV] = _BROKER.env_value
 
 

@@ -33,7 +33,7 @@ from typing import Any, Callable, Mapping
 from deploycheck.sandbox import isolation as iso
 from deploycheck.sandbox import jobs, protocol
 from deploycheck.sandbox.isolation import Isolation
-from deploycheck.sandbox.records import Interpreter, JobResult, Limits, Talk
+from deploycheck.sandbox.records import Interpreter, JobResult, Limits, ServerError, Talk
 
 START_TIMEOUT = 180.0           # a server importing scikit-learn on a busy machine
 INSIDE_DIR = Path(__file__).resolve().parent.parent / "inside"
@@ -76,10 +76,6 @@ def _spawn(start: Callable[[], subprocess.Popen]) -> subprocess.Popen:
 
 
 _JOB_IDS = itertools.count(1)
-
-
-class ServerError(Exception):
-    """The fork server cannot start, or went away (an error of the run, never the student's)."""
 
 
 class Server:
@@ -330,49 +326,3 @@ def _sweep_stale_bases() -> None:
             shutil.rmtree(d, ignore_errors=True)
         except OSError:
             continue
-
-
-class AttachedServer(Server):
-    """A fork server that another process of this run started and owns (the xdist controller), used
-    through a control connection of this process's own, which :mod:`deploycheck.sandbox.broker` hands
-    over. Closing it closes only that connection; the owner stops the server."""
-
-    def __init__(self, interp: Interpreter, job_paths: tuple[str, ...], mode: Isolation, seq: int, broker: str):
-        super().__init__(interp, job_paths, mode, seq)
-        self.broker = broker
-        self._asking: socket.socket | None = None
-
-    def start(self) -> None:
-        from deploycheck.sandbox import broker
-        self._asking = broker.ask_for(self.broker, self.interp, self.job_paths)
-
-    def wait_ready(self) -> dict[str, Any]:
-        if self.ready is not None:
-            return self.ready
-        from deploycheck.sandbox import broker
-        if self._asking is None:
-            raise ServerError("this process's connection to the run's sandbox server is closed")
-        asking, self._asking = self._asking, None
-        try:
-            got = broker.answer(asking, START_TIMEOUT)
-        finally:
-            asking.close()
-        self.ctl, self.base, self.log, self.label = got.ctl, got.base, got.log, got.label
-        self.ready = got.ready
-        return self.ready
-
-    def alive(self) -> bool:
-        return (self.ctl is not None or self._asking is not None) and self.owner == os.getpid()
-
-    def close(self) -> None:
-        for s in (self.ctl, self._asking):
-            if s is not None:
-                try:
-                    s.close()
-                except OSError:
-                    pass
-        self.ctl = self._asking = None
-        self.ready = None
-
-    def kill(self) -> None:
-        self.close()

@@ -137,3 +137,7 @@ class JobResult:
         if self.status in ("error", "machine"):
             return self.error or "it failed"
         return "ok"
+
+
+class ServerError(Exception):
+    """The fork server cannot start, or went away (an error of the run, never the student's)."""

@@ -16,7 +16,8 @@ import pytest
 
 from deploycheck import sandbox
 from deploycheck.sandbox import broker, client
-from deploycheck.sandbox.forkserver import AttachedServer, Server, ServerError
+from deploycheck.sandbox.broker import AttachedServer
+from deploycheck.sandbox.forkserver import Server, ServerError
 from tests.world import procs_with, status_field
 
 pytestmark = pytest.mark.skipif(not sandbox.isolation().sandboxed,
