@@ -16,11 +16,12 @@ from .conftest import HANG, assert_loopback_only, guarded_env
 
 CHILD = textwrap.dedent("""
     import sys, threading
-    from types import SimpleNamespace
+    from pathlib import Path
     from deploycheck.discovery import targets_for
+    from deploycheck.settings import Settings
     from deploycheck.verdicts import cloud
     ref, report, mode = sys.argv[1:4]
-    dc = SimpleNamespace(cloud="moto", report=report, run_id="fin-run", max_deployments=3, sandbox_timeout=120.0)
+    dc = Settings(cloud="moto", report=Path(report), run_id="fin-run", max_deployments=3, sandbox_timeout=120.0)
     (t,) = targets_for("fin", ref, "aws")
     print(cloud.cloud_deploy(t, dc).status, flush=True)
     if mode == "term":
