@@ -12,15 +12,24 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CLASSROOM = ROOT / "fixtures" / "built" / "classroom"
 
-PROBE = """
-import json, resource, sys
+# The peak memory of a process's own address space (VmHWM). Not getrusage's ru_maxrss: Linux carries a
+# parent's peak into a child across fork+exec, so a probe started from a big pytest worker reported the
+# worker's size (929 MB, the test failing or passing by which worker ran it).
+PEAK_MB = """
+def peak_mb():
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:")) // 1024
+"""
+
+PROBE = PEAK_MB + """
+import json, sys
 from deploycheck.discovery import targets_for
 from deploycheck.verdicts import entry_point, files, readme, security
 (t,) = targets_for("bomb", sys.argv[1])
 out = {f.__name__: (o.status, o.message) for f, o in (
     (g, g(t)) for g in (entry_point.entry_point_model_fn, entry_point.entry_point_imports, files.files_referenced,
                         readme.readme_instructions, security.security_secrets))}
-out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+out["maxrss_mb"] = peak_mb()
 print(json.dumps(out))
 """
 
@@ -45,15 +54,15 @@ def test_eight_huge_scripts_cost_the_grader_little_memory(tmp_path):
     assert status == "failed" and "too large to analyse" in msg and "aws_deploy/inference.py" in msg
 
 
-RSS_PROBE = """
-import json, os, resource
+RSS_PROBE = PEAK_MB + """
+import json, os
 def pytest_sessionfinish(session):
     with open(os.environ["BOUNDS_RSS_FILE"], "a") as fh:
         # the process's own role (this suite may itself run in an xdist worker, whose
         # PYTEST_XDIST_WORKER the graded run's controller inherits)
         wi = getattr(session.config, "workerinput", None)
         fh.write(json.dumps({"worker": wi["workerid"] if wi else "controller",
-                             "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}) + "\\n")
+                             "maxrss_mb": peak_mb()}) + "\\n")
 """
 
 
