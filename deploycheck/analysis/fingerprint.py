@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from deploycheck import files as fs
+from deploycheck.analysis.names import resource_names
 
 if TYPE_CHECKING:
     from deploycheck.discovery import DeployFolder, Submission
@@ -226,7 +227,6 @@ _PLACEHOLDER = re.compile(r"^(?:your|my|the|example|sample|xxx|test|name|bucket|
 def names_in(text: str, where: str) -> list[NamePrint]:
     """Endpoint, bucket and model names a README or script uses (:mod:`deploycheck.analysis.names`),
     placeholders and names too short to tell students apart left out."""
-    from deploycheck.analysis.names import resource_names
     return [NamePrint(n.kind, n.value, f"{where} line {n.line}") for n in resource_names(text[:MAX_TEXT])
             if len(n.value) >= 4 and not _PLACEHOLDER.search(n.value)]
 

@@ -15,6 +15,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from deploycheck import files
+from deploycheck.analysis.plan import archive_holds_entry
 
 if TYPE_CHECKING:
     from deploycheck.analysis.entrypoint import EntryPointInfo
@@ -236,7 +237,7 @@ def left_behind(folder: DeployFolder, module: str) -> LeftBehind | None:
         return None
     name = PurePosixPath(info.rel).name
     art = folder.facts.artifact
-    if art is not None and {f"code/{name}", f"./code/{name}"} & set(art.members):
+    if art is not None and archive_holds_entry(art.members, name):
         return None
     if module in shipped_modules(folder, info):
         return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 if TYPE_CHECKING:
     from deploycheck.analysis.artifact import ArtifactInfo
@@ -97,6 +97,12 @@ def serving_plan(f: DeployFolder) -> ServingPlan | Unservable:
     return ServingPlan(art, entry_rel, model_rel, extract, target)
 
 
+def archive_holds_entry(members: Iterable[str], entry_name: str) -> bool:
+    """Whether model.tar.gz carries the entry point in ``code/`` (the SDK's repack layout): the container
+    then runs that code directory, not what the SDK would upload beside it."""
+    return bool({f"code/{entry_name}", f"./code/{entry_name}"} & set(members))
+
+
 def target_for(folder: DeployFolder, artifact: ArtifactInfo | None, entry_rel: str | None = None, model_rel: str = ".",
                extract: Path | None = None) -> Target:
     """The :class:`Target` of a deploy folder (``folder``: a DeployFolder; ``artifact``: its
@@ -107,7 +113,7 @@ def target_for(folder: DeployFolder, artifact: ArtifactInfo | None, entry_rel: s
     if platform == "aws" and extract is not None and entry_rel:
         members = set((artifact.members if artifact is not None else None) or _members(extract))
         base = entry_rel.rsplit("/", 1)[-1]
-        if {f"code/{base}", f"./code/{base}"} & members:
+        if archive_holds_entry(members, base):
             code_dir = "code"
     imports: tuple[str, ...] = ()
     code_files = None

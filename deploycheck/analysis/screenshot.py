@@ -31,6 +31,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
 
+from deploycheck.analysis.names import resource_names
 from deploycheck.analysis.ocr import CPU_SECONDS, FOLDER_CPU_SECONDS, MAX_BYTES, OcrEngine, engine, read_image
 from deploycheck.analysis.screenshot_text import (ImageStats, KnownOutputs, TextFacts, classify_text, normalise,
                                                   redact, seems_like)
@@ -142,7 +143,6 @@ def model_outputs(folder: DeployFolder) -> KnownOutputs | None:
 def named_endpoints(inputs: FolderInputs) -> tuple[str, ...]:
     """Endpoint names and ids the README's code blocks and the deploy scripts use
     (:mod:`deploycheck.analysis.names`), for comparing with the endpoint a screenshot shows."""
-    from deploycheck.analysis.names import resource_names
     out: list[str] = []
     for _rel, text, _line in inputs.code:
         for n in resource_names(text, ("endpoint",)):
